@@ -1,0 +1,68 @@
+// trainrate-bench: every backend × problem of the built-in suites as a Google Benchmark.
+//
+// Each benchmark is one call of the same runner the CLI uses (verify, then measure with the
+// noise-based stopping criterion); Google Benchmark only reports it. The time it shows is our
+// median per run (manual time, one iteration), and the counters carry R, bytes/s and % of peak,
+// so --benchmark_format=json, --benchmark_filter and compare.py work as users expect.
+//
+// Names: <suite>/<backend>/<problem>, e.g. "smoke/openblas/gemm 96x64x80 NN fp32".
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "backends/registry.hpp"
+#include "measure/runner.hpp"
+#include "problems/problem_json.hpp"
+#include "problems/suite.hpp"
+
+namespace {
+
+using namespace trainrate;
+
+void run_benchmark(benchmark::State& state, Backend* backend, const Problem& problem) {
+  RunOptions options;
+  options.measure.mode = backend->device().kind() == "cpu" ? CacheMode::hot : CacheMode::cold;
+  options.measure.stopping.target_relative_noise = backend->device().kind() == "cpu" ? 0.01 : 0.005;
+  for (auto _ : state) {
+    const Result result = run_one(*backend, problem, options);
+    if (result.status != ResultStatus::ok) {
+      state.SkipWithError(fmt::format("{}: {}", to_string(result.status), result.reason).c_str());
+      return;
+    }
+    const SampleStats& stats = result.measurement->stats;
+    state.SetIterationTime(stats.median_ms * 1e-3);
+    state.counters["FLOP/s"] = result.rate_flops_per_s;
+    state.counters["flops"] = result.flops;
+    state.counters["bytes/s"] = min_bytes(problem) / (stats.median_ms * 1e-3);
+    state.counters["pct_peak"] = result.percent_of_peak.value_or(0);
+    state.counters["samples"] = double(stats.samples);
+    state.counters["noise"] = stats.relative_noise;
+  }
+  state.SetLabel(to_json(problem).dump());
+}
+
+void register_suite(const std::string& suite_name, const std::vector<Backend*>& backends) {
+  const Suite suite = load_suite(suite_name);
+  for (Backend* backend : backends) {
+    for (const Problem& problem : suite.problems) {
+      const std::string name = fmt::format("{}/{}/{}", suite.name, backend->name(), describe(problem));
+      benchmark::RegisterBenchmark(name.c_str(), run_benchmark, backend, problem)
+          ->UseManualTime()
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  static const BackendSet set = make_available_backends();
+  std::vector<Backend*> backends;
+  for (const auto& backend : set.backends) backends.push_back(backend.get());
+  for (const auto& info : builtin_suites()) register_suite(info.name, backends);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

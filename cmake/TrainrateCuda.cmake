@@ -1,0 +1,36 @@
+# Decide whether the GPU path is built. Sets TRAINRATE_HAVE_CUDA.
+#   OFF  never; ON  required (configure fails without nvcc, cuBLAS and cuDNN); AUTO  when all are found.
+set(TRAINRATE_HAVE_CUDA OFF)
+if(NOT TRAINRATE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  find_package(CUDAToolkit QUIET)
+  find_library(CUDNN_LIBRARY NAMES cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  find_path(CUDNN_INCLUDE_DIR NAMES cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas AND CUDNN_LIBRARY AND CUDNN_INCLUDE_DIR)
+    set(TRAINRATE_HAVE_CUDA ON)
+  elseif(TRAINRATE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "TRAINRATE_CUDA=ON but nvcc, cuBLAS or cuDNN was not found "
+                        "(compiler: '${CMAKE_CUDA_COMPILER}', cudnn: '${CUDNN_LIBRARY}')")
+  endif()
+endif()
+
+if(TRAINRATE_HAVE_CUDA)
+  # Default architectures follow what the toolkit can target: CUDA 13 dropped Volta (sm_70).
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 13.0)
+      set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90 100 120)
+    else()
+      set(CMAKE_CUDA_ARCHITECTURES 70 75 80 86 89 90)
+    endif()
+  endif()
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  add_library(trainrate::cudnn UNKNOWN IMPORTED)
+  set_target_properties(trainrate::cudnn PROPERTIES IMPORTED_LOCATION ${CUDNN_LIBRARY}
+                        INTERFACE_INCLUDE_DIRECTORIES ${CUDNN_INCLUDE_DIR})
+  message(STATUS "trainrate: CUDA path ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  message(STATUS "trainrate: CUDA path OFF (TRAINRATE_CUDA=${TRAINRATE_CUDA}); CPU backends only")
+endif()

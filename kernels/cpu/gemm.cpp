@@ -1,0 +1,361 @@
+// Packed, cache-blocked SGEMM (Goto/BLIS): five short loops around a micro-kernel.
+//
+//   loop_jc  (NC columns of C)        B panel kc×nc packed once, shared by all threads (L3)
+//    loop_pc (KC steps of k)          beta applies on the first step only
+//     loop_ic (MC rows of C)          A block mc×kc packed per thread (L2)
+//      loop_jr (NR columns)           one B sliver kc×nr stays in L1
+//       loop_ir (MR rows)             the micro-kernel: one MR×NR tile in registers
+//
+// Threads: one OpenMP team runs every loop together. The B panel is packed cooperatively. When
+// there are enough rows, threads take disjoint MC blocks (each packs its own A block into its own
+// L2); otherwise (short, wide C) they share one packed A block and split the NR columns.
+#include "kernels/cpu/gemm.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cpu/gemm_internal.hpp"
+
+namespace trainrate::kernels::cpu {
+
+namespace detail {
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+#define TRAINRATE_CPU_X86 1
+#endif
+
+struct KernelEntry {
+  MicroKernel id;
+  int mr, nr;
+  MicroKernelFn fn;
+};
+
+constexpr KernelEntry kernel_table[] = {
+    {MicroKernel::portable, portable_mr, portable_nr, microkernel_portable_8x6},
+#ifdef TRAINRATE_CPU_X86
+    {MicroKernel::avx2, avx2_mr, avx2_nr, microkernel_avx2_16x6},
+    {MicroKernel::avx512, avx512_mr, avx512_nr, microkernel_avx512_32x12},
+#endif
+};
+constexpr int max_mr = 32, max_nr = 12;
+
+const KernelEntry* find_kernel(MicroKernel id) {
+  for (const KernelEntry& entry : kernel_table) {
+    if (entry.id == id) return &entry;
+  }
+  return nullptr;
+}
+
+bool cpu_supports(MicroKernel id) {
+  switch (id) {
+    case MicroKernel::portable: return true;
+#ifdef TRAINRATE_CPU_X86
+    case MicroKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // libgcc also checks that the OS saves the zmm state (XCR0) before reporting avx512f.
+    case MicroKernel::avx512: return __builtin_cpu_supports("avx512f");
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+int64_t ceil_div(int64_t value, int64_t divisor) { return (value + divisor - 1) / divisor; }
+
+int64_t cache_size(int name, int64_t fallback) {
+  const long size = sysconf(name);
+  return size > 0 ? size : fallback;
+}
+
+Blocking blocking_override;
+
+// 64-byte aligned scratch that only grows, so repeated calls of one size never allocate.
+class AlignedBuffer {
+ public:
+  float* get(int64_t count) {
+    if (count > capacity_) {
+      const auto bytes = size_t(round_up(count * int64_t(sizeof(float)), 64));
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!data_) throw std::bad_alloc();
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+// Per thread: the calling thread's buffer holds the shared panels, each team member's holds its A block.
+thread_local AlignedBuffer shared_b_buffer, shared_a_buffer, private_a_buffer;
+
+struct Team {
+  int id = 0, size = 1;
+};
+
+// The [begin, end) share of `count` items that team member `id` of `size` takes.
+struct Range {
+  int64_t begin, end;
+};
+Range share(int64_t count, const Team& team) {
+  return {count * team.id / team.size, count * (team.id + 1) / team.size};
+}
+
+struct Gemm {
+  Op op_a, op_b;
+  int64_t m, n, k;
+  float alpha;
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  float beta;
+  float* c;
+  int64_t ldc;
+  const KernelEntry* kernel;
+  Blocking blocking;  // mc already balanced across the team when split_rows
+  bool split_rows;    // threads own MC blocks (true) or share each A block and split NR columns
+  float* b_packed;    // shared kc×nc panel
+  float* a_shared;    // shared mc×kc block (split_rows == false)
+};
+
+void barrier(const Team& team) {
+  if (team.size > 1) {
+#pragma omp barrier
+  }
+}
+
+// Loop 1: MR rows. Full tiles go straight to C; edge tiles through a temporary tile, so the
+// micro-kernel never needs bounds.
+void loop_ir(const Gemm& g, const float* a_block, int64_t mc, const float* b_sliver, int64_t nr_cur, int64_t kc,
+             float beta, float* c) {
+  const int mr = g.kernel->mr, nr = g.kernel->nr;
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int64_t mr_cur = std::min<int64_t>(mr, mc - ir);
+    const float* a_sliver = a_block + ir * kc;
+    float* c_tile = c + ir;
+    if (mr_cur == mr && nr_cur == nr) {
+      g.kernel->fn(kc, a_sliver, b_sliver, c_tile, g.ldc, g.alpha, beta);
+      continue;
+    }
+    alignas(64) float tile[max_mr * max_nr];
+    g.kernel->fn(kc, a_sliver, b_sliver, tile, mr, g.alpha, 0.0f);
+    for (int64_t j = 0; j < nr_cur; ++j) {
+      float* cj = c_tile + j * g.ldc;
+      const float* tj = tile + j * mr;
+      if (beta == 0.0f) {
+        for (int64_t i = 0; i < mr_cur; ++i) cj[i] = tj[i];
+      } else {
+        for (int64_t i = 0; i < mr_cur; ++i) cj[i] = tj[i] + beta * cj[i];
+      }
+    }
+  }
+}
+
+// Loop 2: NR columns, over slivers [sliver_begin, sliver_end) of the packed panel.
+void loop_jr(const Gemm& g, const float* a_block, int64_t mc, int64_t nc, int64_t kc, Range slivers, float beta,
+             float* c) {
+  const int nr = g.kernel->nr;
+  for (int64_t s = slivers.begin; s < slivers.end; ++s) {
+    const int64_t jr = s * nr;
+    loop_ir(g, a_block, mc, g.b_packed + jr * kc, std::min<int64_t>(nr, nc - jr), kc, beta, c + jr * g.ldc);
+  }
+}
+
+// Loop 3: MC rows. `c` points at C(0, jc).
+void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, int64_t jc, int64_t nc, float beta) {
+  const int mr = g.kernel->mr, nr = g.kernel->nr;
+  const int64_t mc_block = g.blocking.mc;
+  const int64_t blocks = ceil_div(g.m, mc_block);
+  const int64_t slivers = ceil_div(nc, nr);
+  if (g.split_rows) {
+    const Range mine = share(blocks, team);
+    float* a_block = private_a_buffer.get(round_up(mc_block, mr) * kc);
+    for (int64_t block = mine.begin; block < mine.end; ++block) {
+      const int64_t ic = block * mc_block;
+      const int64_t mc = std::min(mc_block, g.m - ic);
+      pack_a(g.op_a, op_element(g.op_a, g.a, g.lda, ic, pc), g.lda, mc, kc, mr, a_block);
+      loop_jr(g, a_block, mc, nc, kc, {0, slivers}, beta, g.c + ic + jc * g.ldc);
+    }
+    return;
+  }
+  for (int64_t ic = 0; ic < g.m; ic += mc_block) {
+    const int64_t mc = std::min(mc_block, g.m - ic);
+    // Pack this A block together, MR slivers split across the team.
+    const Range rows = share(ceil_div(mc, mr), team);
+    const int64_t row_begin = rows.begin * mr, row_end = std::min(mc, rows.end * mr);
+    if (row_end > row_begin) {
+      pack_a(g.op_a, op_element(g.op_a, g.a, g.lda, ic + row_begin, pc), g.lda, row_end - row_begin, kc, mr,
+             g.a_shared + row_begin * kc);
+    }
+    barrier(team);
+    loop_jr(g, g.a_shared, mc, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
+    barrier(team);  // the next block overwrites a_shared
+  }
+}
+
+// Loop 4: KC steps. Beta scales C on the first step; later steps accumulate.
+void loop_pc(const Gemm& g, const Team& team, int64_t jc, int64_t nc) {
+  const int nr = g.kernel->nr;
+  for (int64_t pc = 0; pc < g.k; pc += g.blocking.kc) {
+    const int64_t kc = std::min(g.blocking.kc, g.k - pc);
+    const float beta = pc == 0 ? g.beta : 1.0f;
+    // Pack the B panel together, NR slivers split across the team.
+    const Range slivers = share(ceil_div(nc, nr), team);
+    const int64_t col_begin = slivers.begin * nr, col_end = std::min(nc, slivers.end * nr);
+    if (col_end > col_begin) {
+      pack_b(g.op_b, op_element(g.op_b, g.b, g.ldb, pc, jc + col_begin), g.ldb, kc, col_end - col_begin, nr,
+             g.b_packed + col_begin * kc);
+    }
+    barrier(team);
+    loop_ic(g, team, pc, kc, jc, nc, beta);
+    barrier(team);  // the next step overwrites b_packed
+  }
+}
+
+// Loop 5: NC columns.
+void loop_jc(const Gemm& g, const Team& team) {
+  for (int64_t jc = 0; jc < g.n; jc += g.blocking.nc) {
+    loop_pc(g, team, jc, std::min(g.blocking.nc, g.n - jc));
+  }
+}
+
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t j = 0; j < n; ++j) {
+    float* cj = c + j * ldc;
+    if (beta == 0.0f) {
+      std::fill(cj, cj + m, 0.0f);
+    } else if (beta != 1.0f) {
+      for (int64_t i = 0; i < m; ++i) cj[i] *= beta;
+    }
+  }
+}
+
+void check_arguments(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+  const auto fail = [](const std::string& what) { throw std::invalid_argument("sgemm: " + what); };
+  if (m < 0 || n < 0 || k < 0) fail("negative size");
+  if (lda < std::max<int64_t>(1, op_a == Op::N ? m : k)) fail("lda too small: " + std::to_string(lda));
+  if (ldb < std::max<int64_t>(1, op_b == Op::N ? k : n)) fail("ldb too small: " + std::to_string(ldb));
+  if (ldc < std::max<int64_t>(1, m)) fail("ldc too small: " + std::to_string(ldc));
+}
+
+}  // namespace
+
+Blocking default_blocking(int mr, int nr) {
+  const int64_t l2 = cache_size(_SC_LEVEL2_CACHE_SIZE, 512 * 1024);
+  const int64_t l3 = cache_size(_SC_LEVEL3_CACHE_SIZE, 8 * 1024 * 1024);
+  Blocking b;
+  // KC: the B sliver (kc×nr) and the streamed A sliver (mr×kc) share L1; 256 steps keep both
+  // within a 32 KiB L1 for our tiles while amortising the C tile update over many FMAs.
+  b.kc = 256;
+  // MC: the packed A block (mc×kc) fills about half of L2, leaving room for B slivers and C.
+  b.mc = std::max<int64_t>(mr, (l2 / 2) / (b.kc * int64_t(sizeof(float))) / mr * mr);
+  // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 4096 columns.
+  b.nc = std::clamp<int64_t>((l3 / 4) / (b.kc * int64_t(sizeof(float))), nr, 4096) / nr * nr;
+  if (blocking_override.mc > 0) b.mc = round_up(blocking_override.mc, mr);
+  if (blocking_override.kc > 0) b.kc = blocking_override.kc;
+  if (blocking_override.nc > 0) b.nc = round_up(blocking_override.nc, nr);
+  return b;
+}
+
+void set_blocking_override(const Blocking& blocking) { blocking_override = blocking; }
+
+}  // namespace detail
+
+std::string_view to_string(MicroKernel kernel) {
+  switch (kernel) {
+    case MicroKernel::portable: return "portable";
+    case MicroKernel::avx2: return "avx2";
+    case MicroKernel::avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+std::optional<MicroKernel> parse_micro_kernel(std::string_view text) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512}) {
+    if (text == to_string(kernel)) return kernel;
+  }
+  return std::nullopt;
+}
+
+std::vector<MicroKernel> available_micro_kernels() {
+  std::vector<MicroKernel> kernels;
+  for (const detail::KernelEntry& entry : detail::kernel_table) {
+    if (detail::cpu_supports(entry.id)) kernels.push_back(entry.id);
+  }
+  return kernels;
+}
+
+MicroKernel best_micro_kernel() {
+  static const MicroKernel best = [] {
+    const std::vector<MicroKernel> kernels = available_micro_kernels();
+    MicroKernel choice = kernels.back();
+#ifdef TRAINRATE_CPU_X86
+    // AMD (Zen 4/5) executes 512-bit FMAs as two 256-bit halves, so the wider tile gains nothing
+    // there and its larger B sliver crowds L1: measured 0.85-0.95x of avx2 on Zen 4. Prefer
+    // AVX-512 only on Intel, where it doubles the FMA width.
+    if (choice == MicroKernel::avx512 && !__builtin_cpu_is("intel")) choice = MicroKernel::avx2;
+#endif
+    return choice;
+  }();
+  return best;
+}
+
+void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
+  using namespace detail;
+  check_arguments(op_a, op_b, m, n, k, lda, ldb, ldc);
+  const MicroKernel variant = options.micro_kernel.value_or(best_micro_kernel());
+  const KernelEntry* kernel = find_kernel(variant);
+  if (kernel == nullptr || !cpu_supports(variant)) {
+    throw std::runtime_error("sgemm: micro-kernel '" + std::string(to_string(variant)) + "' cannot run on this CPU");
+  }
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+
+  const int mr = kernel->mr, nr = kernel->nr;
+  int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  // Below ~64³ the team's start-up and barriers cost more than the second core gains.
+  if (double(m) * double(n) * double(k) < 64.0 * 64.0 * 64.0) threads = 1;
+  Blocking blocking = default_blocking(mr, nr);
+  blocking.kc = std::min(blocking.kc, k);
+  blocking.nc = std::min(blocking.nc, round_up(n, nr));
+
+  // Threads own whole MC blocks when each gets at least a few MR slivers; the block count is
+  // rounded up to a multiple of the team so the last block is not a straggler.
+  const int64_t row_slivers = ceil_div(m, mr);
+  const bool split_rows = threads == 1 || row_slivers >= 4 * threads;
+  if (split_rows) {
+    const int64_t blocks = round_up(ceil_div(m, blocking.mc), threads);
+    blocking.mc = round_up(ceil_div(m, blocks), mr);
+  } else {
+    blocking.mc = std::min(blocking.mc, round_up(m, mr));
+  }
+
+  Gemm g{op_a,  op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, kernel, blocking, split_rows,
+         shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
+         split_rows ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr))};
+  if (threads == 1) {
+    loop_jc(g, Team{});
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  loop_jc(g, Team{omp_get_thread_num(), omp_get_num_threads()});
+}
+
+}  // namespace trainrate::kernels::cpu

@@ -1,0 +1,60 @@
+// Pieces of the packed GEMM shared between its files: micro-kernel signatures and tile shapes,
+// the packing routines, and the cache blocking. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/gemm.hpp"
+
+namespace trainrate::kernels::cpu::detail {
+
+// A micro-kernel computes one MR×NR tile and nothing else:
+//   C[0:MR, 0:NR] = alpha · Σ_p a_panel[p·MR + i] · b_panel[p·NR + j] + beta · C
+// from packed panels (A: MR floats per k step, B: NR floats per k step), C column-major with
+// leading dimension ldc. beta == 0 must not read C. Partial tiles never reach it: the caller
+// packs them zero-padded and writes back through a temporary tile.
+using MicroKernelFn = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                               float alpha, float beta);
+
+// Portable plain-C++ kernel, the fallback every CPU runs: 8 rows (two SSE vectors) × 6 columns.
+inline constexpr int portable_mr = 8, portable_nr = 6;
+void microkernel_portable_8x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                              float alpha, float beta);
+
+// AVX2+FMA: 16 rows (two ymm) × 6 columns = 12 ymm accumulators, 2 for A, 1 broadcast of B.
+// Rows rather than columns are vectorised because C is column-major: each column of the tile is
+// two contiguous ymm stores.
+inline constexpr int avx2_mr = 16, avx2_nr = 6;
+void microkernel_avx2_16x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                           float alpha, float beta);
+
+// AVX-512F: 32 rows (two zmm) × 12 columns = 24 zmm accumulators, 2 for A, 1 broadcast of B.
+inline constexpr int avx512_mr = 32, avx512_nr = 12;
+void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                              float alpha, float beta);
+
+// Packing. `a` points at op(A)(0, 0) of the block, `b` at op(B)(0, 0); both routines zero-pad the
+// last sliver to a full MR (NR) so the micro-kernel never sees a partial tile. All four transposes
+// are absorbed here: after packing, the loops and micro-kernels never look at Op again.
+//   pack_a: op(A) block mc×kc → ⌈mc/mr⌉ slivers, each kc steps of mr contiguous floats.
+//   pack_b: op(B) block kc×nc → ⌈nc/nr⌉ slivers, each kc steps of nr contiguous floats.
+void pack_a(Op op, const float* a, int64_t lda, int64_t mc, int64_t kc, int mr, float* dst);
+void pack_b(Op op, const float* b, int64_t ldb, int64_t kc, int64_t nc, int nr, float* dst);
+
+// Pointer to op(X)(row, col) of a column-major X stored with leading dimension ld.
+inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, int64_t col) {
+  return op == Op::N ? x + row + col * ld : x + col + row * ld;
+}
+
+// Cache blocking: MC rows of A and KC steps form the L2-resident packed A block, KC×NC the
+// L3-resident packed B panel, KC×NR the L1-resident B sliver.
+struct Blocking {
+  int64_t mc = 0, kc = 0, nc = 0;
+};
+// Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR.
+Blocking default_blocking(int mr, int nr);
+// Tuning hook for benchmarks: a non-zero field overrides the derived value. Not thread-safe
+// against concurrent sgemm calls; set it before timing.
+void set_blocking_override(const Blocking& blocking);
+
+}  // namespace trainrate::kernels::cpu::detail

@@ -1,0 +1,92 @@
+// Packing: copy a block of op(A) or op(B) into the sliver order the micro-kernel streams through,
+// zero-padding the last sliver. This is where the four transpose cases are absorbed.
+//
+// Two access patterns cover all four cases. "Gather along the sliver" (op(A) = A, op(B) = Bᵀ):
+// each k step of a sliver is `width` contiguous source floats, a straight copy. "Gather across"
+// (op(A) = Aᵀ, op(B) = B): each sliver lane is a contiguous source run along k, written with a
+// stride of `width`; the sliver (kc·width floats) stays in L1 while it is written.
+#include <cstring>
+
+#include "kernels/cpu/gemm_internal.hpp"
+
+namespace trainrate::kernels::cpu::detail {
+
+namespace {
+
+// Sliver rows contiguous in the source: src(l, p) = src[l + p·ld] for lane l < lanes, step p.
+template <int Width>
+void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
+  const int width = Width > 0 ? Width : width_rt;
+  if (lanes == width) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = src + p * ld;
+      float* d = dst + p * width;
+      for (int l = 0; l < width; ++l) d[l] = s[l];
+    }
+    return;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + p * width;
+    int64_t l = 0;
+    for (; l < lanes; ++l) d[l] = s[l];
+    for (; l < width; ++l) d[l] = 0.0f;
+  }
+}
+
+// Sliver lanes strided in the source: src(l, p) = src[p + l·ld].
+template <int Width>
+void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
+  const int width = Width > 0 ? Width : width_rt;
+  for (int64_t l = 0; l < lanes; ++l) {
+    const float* s = src + l * ld;
+    for (int64_t p = 0; p < kc; ++p) dst[p * width + l] = s[p];
+  }
+  for (int64_t l = lanes; l < width; ++l) {
+    for (int64_t p = 0; p < kc; ++p) dst[p * width + l] = 0.0f;
+  }
+}
+
+// Packs `extent` lanes (rows of op(A) or columns of op(B)) into ⌈extent/width⌉ slivers.
+// `contiguous` says whether consecutive lanes are adjacent in memory; `lane_ld`/`step_ld` are the
+// distances between consecutive lanes / k steps.
+template <int Width>
+void pack_slivers(bool contiguous, const float* src, int64_t ld, int64_t kc, int64_t extent, int width,
+                  float* dst) {
+  for (int64_t l0 = 0; l0 < extent; l0 += width) {
+    const int64_t lanes = extent - l0 < width ? extent - l0 : width;
+    float* d = dst + l0 * kc;
+    if (contiguous) {
+      pack_contiguous_lanes<Width>(src + l0, ld, kc, lanes, width, d);
+    } else {
+      pack_strided_lanes<Width>(src + l0 * ld, ld, kc, lanes, width, d);
+    }
+  }
+}
+
+// Compile-time widths for the kernels we ship, so the copy loops unroll; anything else runs generic.
+void pack_dispatch(bool contiguous, const float* src, int64_t ld, int64_t kc, int64_t extent, int width,
+                   float* dst) {
+  switch (width) {
+    case 6: return pack_slivers<6>(contiguous, src, ld, kc, extent, width, dst);
+    case 8: return pack_slivers<8>(contiguous, src, ld, kc, extent, width, dst);
+    case 12: return pack_slivers<12>(contiguous, src, ld, kc, extent, width, dst);
+    case 16: return pack_slivers<16>(contiguous, src, ld, kc, extent, width, dst);
+    case 32: return pack_slivers<32>(contiguous, src, ld, kc, extent, width, dst);
+    default: return pack_slivers<0>(contiguous, src, ld, kc, extent, width, dst);
+  }
+}
+
+}  // namespace
+
+void pack_a(Op op, const float* a, int64_t lda, int64_t mc, int64_t kc, int mr, float* dst) {
+  // op(A)(i, p) is a[i + p·lda] for N (rows adjacent), a[p + i·lda] for T (rows strided).
+  pack_dispatch(op == Op::N, a, lda, kc, mc, mr, dst);
+}
+
+void pack_b(Op op, const float* b, int64_t ldb, int64_t kc, int64_t nc, int nr, float* dst) {
+  // op(B)(p, j) is b[p + j·ldb] for N (columns strided), b[j + p·ldb] for T (columns adjacent).
+  pack_dispatch(op == Op::T, b, ldb, kc, nc, nr, dst);
+}
+
+}  // namespace trainrate::kernels::cpu::detail

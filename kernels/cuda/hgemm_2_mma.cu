@@ -1,0 +1,244 @@
+// hgemm-mma: tensor-core GEMM, step 2 — mma.sync, ldmatrix, cp.async pipeline, swizzled smem (sm_80+).
+//
+// What changed from hgemm-wmma (same 128×128 block tile, 8 warps of 64×32):
+//  * cp.async copies global → shared without passing through registers, three K-slices in
+//    flight (kStages), so loads of slice t+2 overlap the math on slice t; one barrier per slice.
+//  * Shared tiles are unpadded and XOR-swizzled at 16-byte granularity, so both the cp.async
+//    stores and the ldmatrix reads of 8 rows hit 8 different bank groups (no conflicts).
+//  * Fragments come from ldmatrix (.trans for operands whose M/N index is contiguous), and the
+//    math is the raw PTX mma.sync.m16n8k16 (fp32 accumulate), 16 per warp per k16 step.
+// Edge chunks (beyond M/N/K, or leading dimensions not a multiple of 8) are gathered element by
+// element with zero fill and written with ordinary shared stores; the barrier that precedes
+// their use orders them like the cp.async data, so every shape is correct.
+// Needs sm_80 (cp.async); the body compiles away on older targets and the launcher refuses them.
+#include <type_traits>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/launch.hpp"
+
+namespace trainrate::cuda_kernels {
+namespace {
+
+constexpr int kBM = 128, kBN = 128, kBK = 32;  // block tile
+constexpr int kStages = 3;                     // K-slices resident in shared memory
+constexpr int kWM = 64, kWN = 32;              // warp tile
+constexpr int kMmaM = 16, kMmaN = 8, kMmaK = 16;
+constexpr int kTilesM = kWM / kMmaM, kTilesN = kWN / kMmaN;  // mma tiles per warp: 4×4
+constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
+constexpr int kThreads = kWarpsM * kWarpsN * 32;
+static_assert(kThreads == 256, "8 warps");
+static_assert(kTilesN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
+static_assert(kBK == 32, "the K-major swizzle below assumes 64-byte rows (4 chunks of 8 elements)");
+static_assert(kBK % kMmaK == 0, "K-slice must be whole mma steps");
+
+// One operand tile of one stage: kBK × BMN 16-bit elements, no padding, swizzled in 16-byte chunks.
+//   MN_MAJOR (operand's M/N index contiguous in global memory): kBK rows of BMN elements;
+//     chunk c of row r is stored at chunk c ^ (r & 7). ldmatrix.trans reads 8 consecutive rows
+//     of one logical chunk → 8 distinct bank groups.
+//   K-major: BMN rows of kBK = 32 elements (4 chunks); chunk c of row r at c ^ ((r >> 1) & 3).
+//     Two rows share a 128-byte bank line, so rows r..r+7 land on 8 distinct bank groups.
+template <int BMN, bool MN_MAJOR>
+struct SwizzledTile {
+  static constexpr int kRows = MN_MAJOR ? kBK : BMN;
+  static constexpr int kChunksPerRow = (MN_MAJOR ? BMN : kBK) / 8;
+  static constexpr int kElems = kBK * BMN;
+  static constexpr int kChunks = kElems / 8;
+  static_assert(!MN_MAJOR || (kChunksPerRow >= 8 && kChunksPerRow % 8 == 0), "XOR by row & 7 needs ≥ 8 chunks a row");
+  static_assert(kChunks % kThreads == 0, "tile must split into whole chunks per thread");
+
+  __device__ __forceinline__ static int offset(int row, int chunk) {
+    const int sw = MN_MAJOR ? (row & 7) : ((row >> 1) & 3);
+    return row * kChunksPerRow * 8 + ((chunk ^ sw) * 8);
+  }
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) { return uint32_t(__cvta_generic_to_shared(p)); }
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+template <bool TRANS>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
+  if constexpr (TRANS)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(smem))
+                 : "memory");
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(smem))
+                 : "memory");
+}
+
+// D += A·B for one m16n8k16 tile; A row-major 16×16, B column-major 16×8, fp32 accumulators.
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t* b) {
+  if constexpr (std::is_same_v<T, __half>)
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// Issues the copies of one operand tile; element (mn, kk) of the operand is g[mn + kk·ld] when
+// MN_MAJOR, else g[kk + mn·ld].
+template <typename Tile, bool MN_MAJOR>
+__device__ __forceinline__ void load_tile(uint16_t* s, const uint16_t* g, int64_t ld, int mn0, int k0, int mn_ext,
+                                          int k_ext, bool vec_ok) {
+#pragma unroll
+  for (int i = 0; i < Tile::kChunks / kThreads; ++i) {
+    const int v = int(threadIdx.x) + i * kThreads;
+    const int row = v / Tile::kChunksPerRow, chunk = v % Tile::kChunksPerRow;
+    const int cont = MN_MAJOR ? mn0 + chunk * 8 : k0 + chunk * 8;  // contiguous index of the chunk's start
+    const int other = MN_MAJOR ? k0 + row : mn0 + row;
+    const int cont_ext = MN_MAJOR ? mn_ext : k_ext, other_ext = MN_MAJOR ? k_ext : mn_ext;
+    uint16_t* dst = s + Tile::offset(row, chunk);
+    if (vec_ok && other < other_ext && cont + 7 < cont_ext)
+      cp_async16(dst, g + int64_t(other) * ld + cont);
+    else
+      *reinterpret_cast<uint4*>(dst) = detail::load8_scalar(g, ld, cont, other, cont_ext, other_ext);
+  }
+}
+
+template <typename T, Op OPA, Op OPB>
+__global__ void __launch_bounds__(kThreads)
+hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint16_t* __restrict__ b,
+                 T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr bool kAMn = OPA == Op::N;  // A stored M-contiguous → ldmatrix.trans
+  constexpr bool kBMn = OPB == Op::T;  // B stored N-contiguous → ldmatrix.trans
+  using TileA = SwizzledTile<kBM, kAMn>;
+  using TileB = SwizzledTile<kBN, kBMn>;
+  extern __shared__ __align__(128) uint16_t smem[];
+  uint16_t* as = smem;                             // kStages × TileA
+  uint16_t* bs = smem + kStages * TileA::kElems;   // kStages × TileB
+
+  const int64_t lda = kAMn ? m : k, ldb = kBMn ? n : k;
+  const int i0 = int(blockIdx.x) * kBM, j0 = int(blockIdx.y) * kBN;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int wm = (warp % kWarpsM) * kWM, wn = (warp / kWarpsM) * kWN;
+  const int k_tiles = (k + kBK - 1) / kBK;
+  const int lr = lane & 7, lj = lane >> 3;  // ldmatrix: row within an 8×8 matrix, which of the 4 matrices
+
+  for (int64_t e = blockIdx.z; e < batch; e += gridDim.z) {
+    const uint16_t* ab = a + e * int64_t(m) * k;
+    const uint16_t* bb = b + e * int64_t(k) * n;
+    auto load_stage = [&](int stage, int l0) {
+      load_tile<TileA, kAMn>(as + stage * TileA::kElems, ab, lda, i0, l0, m, k, vec_a);
+      load_tile<TileB, kBMn>(bs + stage * TileB::kElems, bb, ldb, j0, l0, n, k, vec_b);
+    };
+
+    float acc[kTilesM][kTilesN][4] = {};
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+      if (s < k_tiles) load_stage(s, s * kBK);
+      cp_async_commit();  // always commit, so group counting stays uniform
+    }
+    for (int t = 0; t < k_tiles; ++t) {
+      cp_async_wait<kStages - 2>();  // slice t has landed (for this thread's copies)...
+      __syncthreads();               // ...and for everyone's; slice t-1's stage is free again
+      const int next = t + kStages - 1;
+      if (next < k_tiles) load_stage(next % kStages, next * kBK);
+      cp_async_commit();
+
+      const uint16_t* sa = as + (t % kStages) * TileA::kElems;
+      const uint16_t* sb = bs + (t % kStages) * TileB::kElems;
+#pragma unroll
+      for (int ks = 0; ks < kBK; ks += kMmaK) {
+        uint32_t fa[kTilesM][4], fb[kTilesN][2];
+#pragma unroll
+        for (int x = 0; x < kTilesM; ++x) {
+          const int mb = wm + x * kMmaM;
+          if constexpr (kAMn)  // [k][m]: matrices (m0-7,k0-7) (m8-15,k0-7) (m0-7,k8-15) (m8-15,k8-15)
+            ldmatrix_x4<true>(fa[x], sa + TileA::offset(ks + lr + (lj >> 1) * 8, (mb + (lj & 1) * 8) / 8));
+          else  // [m][k]: lanes 0-15 rows m0-15 at k0, lanes 16-31 the same rows at k8
+            ldmatrix_x4<false>(fa[x], sa + TileA::offset(mb + (lane & 15), ks / 8 + (lane >> 4)));
+        }
+#pragma unroll
+        for (int y = 0; y < kTilesN; y += 2) {
+          const int nb = wn + y * kMmaN;
+          uint32_t r[4];  // matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+          if constexpr (kBMn)  // [k][n]
+            ldmatrix_x4<true>(r, sb + TileB::offset(ks + lr + (lj & 1) * 8, (nb + (lj >> 1) * 8) / 8));
+          else  // [n][k]
+            ldmatrix_x4<false>(r, sb + TileB::offset(nb + lr + (lj >> 1) * 8, ks / 8 + (lj & 1)));
+          fb[y][0] = r[0];
+          fb[y][1] = r[1];
+          fb[y + 1][0] = r[2];
+          fb[y + 1][1] = r[3];
+        }
+#pragma unroll
+        for (int x = 0; x < kTilesM; ++x)
+#pragma unroll
+          for (int y = 0; y < kTilesN; ++y) mma_16816<T>(acc[x][y], fa[x], fb[y]);
+      }
+    }
+    cp_async_wait<0>();
+    __syncthreads();  // shared memory is reused by the next batch entry's prologue
+
+    // Epilogue: accumulator (x, y) holds rows g and g+8, columns 2t and 2t+1 of its 16×8 tile.
+    T* cb = c + e * int64_t(m) * n;
+    const int g = lane >> 2, tq = (lane & 3) * 2;
+#pragma unroll
+    for (int x = 0; x < kTilesM; ++x)
+#pragma unroll
+      for (int y = 0; y < kTilesN; ++y)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int i = i0 + wm + x * kMmaM + g + (q >> 1) * 8;
+          const int j = j0 + wn + y * kMmaN + tq + (q & 1);
+          if (i < m && j < n) cb[i + int64_t(j) * m] = detail::from_float<T>(acc[x][y][q]);
+        }
+  }
+#endif
+}
+
+constexpr size_t kSmemBytes = size_t(kStages) * (kBM + kBN) * kBK * sizeof(uint16_t);
+
+template <typename T, Op OPA, Op OPB>
+void launch(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
+  auto* kernel = &hgemm_mma_kernel<T, OPA, OPB>;
+  if constexpr (kSmemBytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
+    TRAINRATE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  }
+  const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
+  const bool vec_a = p.lda() % 8 == 0 && detail::aligned16(a);
+  const bool vec_b = p.ldb() % 8 == 0 && detail::aligned16(b);
+  kernel<<<grid, kThreads, kSmemBytes, stream>>>(int(p.m), int(p.n), int(p.k), static_cast<const uint16_t*>(a),
+                                                 static_cast<const uint16_t*>(b), static_cast<T*>(c), p.batch, vec_a,
+                                                 vec_b);
+  TRAINRATE_CHECK_LAUNCH();
+}
+
+template <typename T>
+void dispatch_ops(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
+  if (p.op_a == Op::N && p.op_b == Op::N) return launch<T, Op::N, Op::N>(p, a, b, c, stream);
+  if (p.op_a == Op::N && p.op_b == Op::T) return launch<T, Op::N, Op::T>(p, a, b, c, stream);
+  if (p.op_a == Op::T && p.op_b == Op::N) return launch<T, Op::T, Op::N>(p, a, b, c, stream);
+  return launch<T, Op::T, Op::T>(p, a, b, c, stream);
+}
+
+}  // namespace
+
+void hgemm_mma(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
+  detail::check_gemm(p);
+  if (current_compute_capability() < 80)
+    throw std::invalid_argument("hgemm-mma needs compute capability 8.0+ (cp.async, bf16 mma)");
+  if (p.dtype == Dtype::fp16) return dispatch_ops<__half>(p, a, b, c, stream);
+  if (p.dtype == Dtype::bf16) return dispatch_ops<__nv_bfloat16>(p, a, b, c, stream);
+  throw std::invalid_argument("hgemm-mma runs fp16 and bf16 only");
+}
+
+}  // namespace trainrate::cuda_kernels

@@ -1,0 +1,13 @@
+#include <fmt/format.h>
+
+#include "backends/cpu/cpu_prepared.hpp"
+
+namespace trainrate {
+
+std::optional<std::string> cpu_dtype_unsupported(const Problem& problem) {
+  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  if (dtype == Dtype::fp32) return std::nullopt;
+  return fmt::format("{} is not supported on CPU (fp32 only)", to_string(dtype));
+}
+
+}  // namespace trainrate

@@ -1,0 +1,220 @@
+// onednn: the vendor convolution on CPU (all three passes) and matmul for GEMM.
+//
+// oneDNN picks its own memory formats ("any", usually blocked like nChw8c): operands are
+// reordered into them once in prepare() and the output back in output(), so only the primitive
+// itself is timed. That is the vendor at its best, which is the bar our kernels must clear.
+#include <fmt/format.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "backends/cpu/cpu_backends.hpp"
+#include "backends/cpu/cpu_prepared.hpp"
+#include "devices/cpu_device.hpp"
+
+namespace trainrate {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+struct UserTags {
+  tag activation, filter;
+};
+
+UserTags user_tags(Layout layout) {
+  return layout == Layout::NCHW ? UserTags{tag::nchw, tag::oihw} : UserTags{tag::nhwc, tag::ohwi};
+}
+
+// Right padding that makes oneDNN's output extent equal ours (it may be smaller than the left pad).
+int64_t right_pad(int64_t in, int64_t out, int64_t filter, int64_t pad, int64_t stride, int64_t dilation) {
+  return (out - 1) * stride + (filter - 1) * dilation + 1 - in - pad;
+}
+
+struct ConvDescs {
+  memory::desc x_user, w_user, y_user;  // layouts the problem states
+  memory::desc x_any, w_any, y_any;     // let oneDNN choose
+  memory::dims strides, dilates, pad_l, pad_r;
+};
+
+ConvDescs conv_descs(const ConvProblem& c) {
+  const UserTags tags = user_tags(c.layout);
+  const memory::dims x_dims{c.n, c.c, c.h, c.w}, w_dims{c.k, c.c, c.r, c.s}, y_dims{c.n, c.k, c.p(), c.q()};
+  const auto f32 = memory::data_type::f32;
+  return ConvDescs{{x_dims, f32, tags.activation}, {w_dims, f32, tags.filter}, {y_dims, f32, tags.activation},
+                   {x_dims, f32, tag::any},        {w_dims, f32, tag::any},    {y_dims, f32, tag::any},
+                   {c.stride_h, c.stride_w},
+                   {c.dilation_h - 1, c.dilation_w - 1},  // oneDNN counts dilation from 0
+                   {c.pad_h, c.pad_w},
+                   {right_pad(c.h, c.p(), c.r, c.pad_h, c.stride_h, c.dilation_h),
+                    right_pad(c.w, c.q(), c.s, c.pad_w, c.stride_w, c.dilation_w)}};
+}
+
+// Owns the primitive, its operands in oneDNN's chosen formats, and the reorders in and out.
+class OnednnPrepared final : public PreparedProblem {
+ public:
+  OnednnPrepared(dnnl::primitive primitive, std::unordered_map<int, memory> args, memory output_internal,
+                 memory output_user, std::string algorithm)
+      : stream_(cpu_engine()),
+        primitive_(std::move(primitive)),
+        args_(std::move(args)),
+        output_internal_(std::move(output_internal)),
+        output_user_(std::move(output_user)),
+        algorithm_(std::move(algorithm)) {}
+
+  void run() override {
+    primitive_.execute(stream_, args_);
+    stream_.wait();
+  }
+
+  std::vector<float> output() override {
+    dnnl::reorder(output_internal_, output_user_).execute(stream_, output_internal_, output_user_);
+    stream_.wait();
+    const auto* data = static_cast<const float*>(output_user_.get_data_handle());
+    return std::vector<float>(data, data + output_user_.get_desc().get_size() / sizeof(float));
+  }
+
+  std::string algorithm() const override { return algorithm_; }
+
+ private:
+  dnnl::stream stream_;
+  dnnl::primitive primitive_;
+  std::unordered_map<int, memory> args_;
+  memory output_internal_, output_user_;
+  std::string algorithm_;
+};
+
+// A user buffer (copied from host data) reordered into the format the primitive wants.
+memory import_operand(const memory::desc& user, const memory::desc& wanted, const std::vector<float>& host) {
+  auto& engine = cpu_engine();
+  memory user_memory(user, engine);
+  std::copy(host.begin(), host.end(), static_cast<float*>(user_memory.get_data_handle()));
+  memory internal(wanted, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(user_memory, internal).execute(stream, user_memory, internal);
+  stream.wait();
+  return internal;
+}
+
+template <typename PrimitiveDesc>
+std::string describe_impl(const PrimitiveDesc& pd) {
+  return fmt::format("onednn {}", pd.impl_info_str());
+}
+
+std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const HostInputs& in) {
+  const ConvDescs d = conv_descs(c);
+  auto& engine = cpu_engine();
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                             d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
+  const dnnl::convolution_forward::primitive_desc pd(desc, engine);
+  memory x = import_operand(d.x_user, pd.src_desc(), in.in0);
+  memory w = import_operand(d.w_user, pd.weights_desc(), in.in1);
+  memory y(pd.dst_desc(), engine);
+  return std::make_unique<OnednnPrepared>(dnnl::convolution_forward(pd),
+                                          std::unordered_map<int, memory>{{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w},
+                                                                          {DNNL_ARG_DST, y}},
+                                          y, memory(d.y_user, engine), describe_impl(pd));
+}
+
+dnnl::convolution_forward::primitive_desc forward_hint(const ConvDescs& d) {
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                             d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
+  return dnnl::convolution_forward::primitive_desc(desc, cpu_engine());
+}
+
+std::unique_ptr<PreparedProblem> prepare_backward_data(const ConvProblem& c, const HostInputs& in) {
+  const ConvDescs d = conv_descs(c);
+  auto& engine = cpu_engine();
+  const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any, d.y_any,
+                                                   d.strides, d.dilates, d.pad_l, d.pad_r);
+  const dnnl::convolution_backward_data::primitive_desc pd(desc, engine, forward_hint(d));
+  memory dy = import_operand(d.y_user, pd.diff_dst_desc(), in.in0);
+  memory w = import_operand(d.w_user, pd.weights_desc(), in.in1);
+  memory dx(pd.diff_src_desc(), engine);
+  return std::make_unique<OnednnPrepared>(
+      dnnl::convolution_backward_data(pd),
+      std::unordered_map<int, memory>{{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}}, dx,
+      memory(d.x_user, engine), describe_impl(pd));
+}
+
+std::unique_ptr<PreparedProblem> prepare_backward_filter(const ConvProblem& c, const HostInputs& in) {
+  const ConvDescs d = conv_descs(c);
+  auto& engine = cpu_engine();
+  const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any,
+                                                      d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
+  const dnnl::convolution_backward_weights::primitive_desc pd(desc, engine, forward_hint(d));
+  memory x = import_operand(d.x_user, pd.src_desc(), in.in0);
+  memory dy = import_operand(d.y_user, pd.diff_dst_desc(), in.in1);
+  memory dw(pd.diff_weights_desc(), engine);
+  return std::make_unique<OnednnPrepared>(
+      dnnl::convolution_backward_weights(pd),
+      std::unordered_map<int, memory>{{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}}, dw,
+      memory(d.w_user, engine), describe_impl(pd));
+}
+
+// oneDNN's matmul is row-major; a column-major operand is the same matrix with swapped strides.
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool column_major_stored_as_is) {
+  const memory::dims dims{batch, rows, cols};
+  const memory::dims strides = column_major_stored_as_is ? memory::dims{rows * cols, 1, rows}
+                                                         : memory::dims{rows * cols, cols, 1};
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const HostInputs& in) {
+  auto& engine = cpu_engine();
+  // op(A) is M×K: op N means A is stored column-major M×K; op T means stored column-major K×M,
+  // which read as M×K is row-major.
+  const memory::desc a = matrix_desc(g.batch, g.m, g.k, g.op_a == Op::N);
+  const memory::desc b = matrix_desc(g.batch, g.k, g.n, g.op_b == Op::N);
+  const memory::desc c = matrix_desc(g.batch, g.m, g.n, true);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), engine);
+  memory a_mem(a, engine), b_mem(b, engine), c_mem(c, engine);
+  std::copy(in.in0.begin(), in.in0.end(), static_cast<float*>(a_mem.get_data_handle()));
+  std::copy(in.in1.begin(), in.in1.end(), static_cast<float*>(b_mem.get_data_handle()));
+  return std::make_unique<OnednnPrepared>(
+      dnnl::matmul(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem},
+                                                        {DNNL_ARG_DST, c_mem}},
+      c_mem, memory(c, engine), describe_impl(pd));
+}
+
+class OnednnBackend final : public Backend {
+ public:
+  std::string name() const override { return "onednn"; }
+  BackendRole role() const override { return BackendRole::vendor; }
+  Device& device() const override { return CpuDevice::instance(); }
+
+  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+    return cpu_dtype_unsupported(problem);
+  }
+
+  std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
+    try {
+      if (const auto* g = std::get_if<GemmProblem>(&problem)) return prepare_matmul(*g, inputs);
+      const auto& c = std::get<ConvProblem>(problem);
+      switch (c.pass) {
+        case ConvPass::forward: return prepare_forward(c, inputs);
+        case ConvPass::backward_data: return prepare_backward_data(c, inputs);
+        case ConvPass::backward_filter: return prepare_backward_filter(c, inputs);
+      }
+    } catch (const dnnl::error& e) {
+      throw std::runtime_error(fmt::format("oneDNN: {} (status {})", e.what(), int(e.status)));
+    }
+    throw std::logic_error("unreachable conv pass");
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_onednn_backend() { return std::make_unique<OnednnBackend>(); }
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("{}.{}.{} ({})", v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+}
+
+}  // namespace trainrate

@@ -1,0 +1,37 @@
+// The CPU as a device: its description, a steady-clock timer, a cache flush, and measured
+// ceilings (an FMA-throughput kernel for FLOP/s and a STREAM-style triad for bandwidth).
+#pragma once
+
+#include <vector>
+
+#include "devices/device.hpp"
+
+namespace trainrate {
+
+class CpuDevice final : public Device {
+ public:
+  // The process-wide CPU device (the CPU backends share it and its thread count).
+  static CpuDevice& instance();
+
+  std::string_view kind() const override { return "cpu"; }
+  const DeviceInfo& info() override;  // measures the ceilings on first call (about a second)
+  std::unique_ptr<Timer> make_timer() override;
+  void flush_caches() override;
+
+  // Threads every CPU backend uses (OpenBLAS, oneDNN and ours alike). 0 means all hardware threads.
+  void set_threads(int threads);
+  int threads() const { return threads_; }
+
+ private:
+  CpuDevice();
+  DeviceInfo info_;
+  bool peaks_measured_ = false;
+  int threads_;
+  std::vector<char> flush_buffer_;
+};
+
+// Measured ceilings, exposed for tests and `trainrate devices`.
+double measure_fma_peak_flops_per_s(int threads);
+double measure_triad_bytes_per_s(int threads);
+
+}  // namespace trainrate

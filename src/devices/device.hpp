@@ -1,0 +1,60 @@
+// Devices: where backends run, how work on them is timed, and how fast they could possibly go.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "problems/problem.hpp"
+
+namespace trainrate {
+
+// Wall time of work issued between start() and stop_ms(). The CPU uses a steady clock; a GPU
+// uses events recorded on its stream, so both feed the one measurement loop.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  virtual void start() = 0;
+  // Waits for the work to finish and returns the elapsed milliseconds.
+  virtual double stop_ms() = 0;
+};
+
+// The best rate a device can reach: from the datasheet (SM count × clock × FLOP/clock) and,
+// where we measured it, from our own ceiling kernels (FMA throughput, triad bandwidth).
+struct Peaks {
+  std::map<Dtype, double> datasheet_flops_per_s;
+  std::map<Dtype, double> measured_flops_per_s;
+  std::optional<double> datasheet_bytes_per_s;
+  std::optional<double> measured_bytes_per_s;
+
+  // The figure used for "% of peak": the datasheet one when known, else the measured ceiling.
+  std::optional<double> flops_per_s(Dtype dtype) const;
+  std::optional<double> bytes_per_s() const;
+};
+
+struct DeviceInfo {
+  std::string id;    // "cpu" or "cuda:0"
+  std::string kind;  // "cpu" or "cuda"
+  std::string name;  // "AMD EPYC 7B12", "NVIDIA H100 80GB HBM3"
+  // Everything else worth recording: cores, threads, caches, SMs, clocks, driver and library versions.
+  std::map<std::string, std::string> properties;
+  Peaks peaks;
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  // "cpu" or "cuda"; cheap, unlike info(), which may measure the ceilings on first use.
+  virtual std::string_view kind() const = 0;
+  virtual const DeviceInfo& info() = 0;
+  virtual std::unique_ptr<Timer> make_timer() = 0;
+  // Evicts the problem's operands from the caches so the next sample starts cold.
+  virtual void flush_caches() = 0;
+  // The core clock right now, where the device can say (GPU SM clock), to detect throttling.
+  virtual std::optional<double> current_clock_mhz() { return std::nullopt; }
+  virtual std::optional<double> default_clock_mhz() { return std::nullopt; }
+};
+
+}  // namespace trainrate

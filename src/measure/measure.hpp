@@ -1,0 +1,40 @@
+// The one measurement path: CLI, benchmark binary and replay all time work through measure().
+//
+// Warm-up, then samples until the stopping criterion is met. Cold mode flushes the device's
+// caches before every sample and times a single run; hot mode times `runs_per_sample`
+// back-to-back runs (chosen from the warm-up so a sample is long enough to time well).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "devices/device.hpp"
+#include "measure/statistics.hpp"
+#include "measure/stopping.hpp"
+
+namespace trainrate {
+
+enum class CacheMode { cold, hot };
+std::string_view to_string(CacheMode mode);
+
+struct MeasureOptions {
+  CacheMode mode = CacheMode::hot;
+  int64_t warmup_runs = 1;
+  double min_sample_ms = 1.0;  // hot mode batches runs until one sample takes at least this long
+  StoppingCriterion stopping;
+};
+
+struct Measurement {
+  SampleStats stats;            // per single run, in milliseconds
+  int64_t runs_per_sample = 1;
+  std::string stop_reason;      // "noise-target", "time-budget", "max-samples", "interrupted"
+  std::optional<double> clock_mhz;  // device clock after sampling, where the device reports one
+};
+
+// Set by signal handlers; measure() stops after the sample in flight when it becomes true.
+extern std::atomic<bool> g_stop_requested;
+
+Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options);
+
+}  // namespace trainrate

@@ -1,0 +1,91 @@
+#include "measure/runner.hpp"
+
+#include <exception>
+
+#include "devices/cpu_device.hpp"
+
+namespace trainrate {
+
+namespace {
+
+Result blank_result(Backend& backend, const Problem& problem, const RunOptions& options) {
+  Result result;
+  result.problem = problem;
+  result.backend = backend.name();
+  result.role = std::string(to_string(backend.role()));
+  result.device = backend.device().info().id;
+  result.mode = std::string(to_string(options.measure.mode));
+  result.flops = flops(problem);
+  result.threads = backend.device().kind() == "cpu" ? CpuDevice::instance().threads() : 0;
+  return result;
+}
+
+void fill_rate(Result& result, Backend& backend, const Problem& problem) {
+  const double median_s = result.measurement->stats.median_ms * 1e-3;
+  result.rate_flops_per_s = median_s > 0 ? result.flops / median_s : 0;
+  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  result.peak_flops_per_s = backend.device().info().peaks.flops_per_s(dtype);
+  if (result.peak_flops_per_s && *result.peak_flops_per_s > 0) {
+    result.percent_of_peak = 100.0 * result.rate_flops_per_s / *result.peak_flops_per_s;
+  }
+}
+
+}  // namespace
+
+Result run_one(Backend& backend, const Problem& problem, const RunOptions& options) {
+  Result result = blank_result(backend, problem, options);
+  if (auto reason = backend.unsupported_reason(problem)) {
+    result.status = ResultStatus::skipped;
+    result.reason = *reason;
+    return result;
+  }
+  try {
+    const HostInputs inputs = make_inputs(problem, options.input_seed);
+    auto prepared = backend.prepare(problem, inputs);
+    prepared->run();
+    result.verification = verify(problem, inputs, prepared->output(), options.verify);
+    result.algorithm = prepared->algorithm();
+    result.workspace_bytes = prepared->workspace_bytes();
+    if (!passed(result.verification)) {
+      // Never time (or report a rate for) a kernel that computes the wrong answer.
+      result.status = ResultStatus::invalid;
+      result.reason = result.verification.first_mismatch;
+      return result;
+    }
+    result.measurement = measure(backend.device(), [&] { prepared->run(); }, options.measure);
+    fill_rate(result, backend, problem);
+  } catch (const std::exception& e) {
+    result.status = ResultStatus::failed;
+    result.reason = e.what();
+  }
+  return result;
+}
+
+std::vector<Result> run_all(const std::vector<Problem>& problems, const std::vector<Backend*>& backends,
+                            const RunOptions& options, const RunObserver& observer,
+                            const std::function<bool(const Problem&, const Backend&)>& already_done) {
+  std::vector<Result> results;
+  const size_t total = problems.size() * backends.size();
+  size_t index = 0;
+  for (const Problem& problem : problems) {
+    for (Backend* backend : backends) {
+      if (g_stop_requested.load()) return results;
+      if (already_done && already_done(problem, *backend)) {
+        ++index;
+        continue;
+      }
+      if (observer.on_start) observer.on_start(index, total, problem, *backend);
+      results.push_back(run_one(*backend, problem, options));
+      // An interrupted measurement is incomplete: drop it so a resume measures it again.
+      if (results.back().measurement && results.back().measurement->stop_reason == "interrupted") {
+        results.pop_back();
+        return results;
+      }
+      if (observer.on_result) observer.on_result(index, total, results.back());
+      ++index;
+    }
+  }
+  return results;
+}
+
+}  // namespace trainrate

@@ -1,0 +1,212 @@
+#include "models/prediction.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "problems/problem_json.hpp"
+
+namespace trainrate {
+
+using nlohmann::json;
+
+namespace {
+
+TrainingTime time_on_devices(const IterationPrediction& iteration, const Prediction& p) {
+  const StepCompute step{iteration.forward_time_s, iteration.backward_time_s,
+                         double(p.parameters) * p.options.gradient_bytes_per_parameter};
+  const ScalingPoint at = scale_step(step, p.options.devices, p.options.link, p.options.overlap);
+  return training_time(at.step_s, p.options.dataset_samples, p.batch * p.options.devices, p.options.epochs);
+}
+
+FlopRuleCheck flop_rule_check(const Network& network, const RateTable& table, const std::string& backend,
+                              const Prediction& p) {
+  FlopRuleCheck check;
+  const ProblemClass dominant = dominant_problem_class(lower_training_step(network, p.options.lowering));
+  check.problem_class = dominant.kind;
+  check.class_share = dominant.flops_share;
+  check.rate_flops_per_s =
+      class_rate_flops_per_s(table, backend, dominant.kind, p.options.lowering.dtype).value_or(0);
+  const double samples = double(p.options.dataset_samples) * double(p.options.epochs);
+  check.tokens = samples * double(network.tokens_per_sample);
+  check.flops = six_nd_flops(double(p.parameters), check.tokens);
+  if (check.rate_flops_per_s > 0) check.time_s = check.flops / (check.rate_flops_per_s * double(p.options.devices));
+  check.layer_model_flops = p.iteration.flops / double(network.batch) * samples;
+  return check;
+}
+
+}  // namespace
+
+std::string choose_backend(const RateTable& table, const std::vector<Problem>& problems) {
+  std::string best;
+  size_t best_count = 0;
+  for (const std::string& backend : table.backends()) {
+    const auto covered = size_t(std::count_if(problems.begin(), problems.end(),
+                                              [&](const Problem& p) { return table.exact(backend, p).has_value(); }));
+    if (covered > best_count) best = backend, best_count = covered;
+  }
+  return best;
+}
+
+Prediction predict(const Network& network, RateTable& table, const std::string& backend,
+                   const std::optional<std::string>& old_backend, const PredictOptions& options,
+                   const MeasureMissing& measure) {
+  Prediction p;
+  p.network = network.name;
+  p.batch = network.batch;
+  p.parameters = parameter_count(network);
+  p.forward_macs_per_sample = forward_macs_per_sample(network);
+  p.options = options;
+  p.iteration = predict_iteration(network, options.lowering, table, backend, measure);
+  p.time = time_on_devices(p.iteration, p);
+  if (old_backend) {
+    p.old_iteration = predict_iteration(network, options.lowering, table, *old_backend, measure);
+    p.old_time = time_on_devices(*p.old_iteration, p);
+  }
+  p.flop_rule = flop_rule_check(network, table, backend, p);
+  const StepCompute step{p.iteration.forward_time_s, p.iteration.backward_time_s,
+                         double(p.parameters) * options.gradient_bytes_per_parameter};
+  p.scaling = scaling_table(step, options.devices, options.link, options.overlap);
+  p.reliability = assess_reliability(p.time.total_time_s, options.devices, options.reliability);
+  return p;
+}
+
+// ---- JSON -----------------------------------------------------------------------------------
+
+namespace {
+
+json pass_to_json(const PassPrediction& row) {
+  return json{{"pass", row.pass.pass},
+              {"problem", to_json(row.pass.problem)},
+              {"description", describe(row.pass.problem)},
+              {"count", row.pass.count},
+              {"flops", row.flops},
+              {"rate_flops_per_s", row.rate.rate_flops_per_s},
+              {"time_s", row.time_s},
+              {"rate_origin", std::string(to_string(row.rate.origin))},
+              {"rate_backend", row.rate.backend},
+              {"estimated_from", row.rate.estimated_from.empty() ? json(nullptr) : json(row.rate.estimated_from)}};
+}
+
+json layers_to_json(const Prediction& p) {
+  const double total_s = p.iteration.iteration_time_s;
+  std::vector<LayerSpeedup> speedups;
+  if (p.old_iteration) speedups = layer_speedups(*p.old_iteration, p.iteration);
+  json layers = json::array();
+  for (const LayerTime& layer : layer_times(p.iteration)) {
+    json entry{{"name", layer.layer},
+               {"time_s", layer.time_s},
+               {"flops", layer.flops},
+               {"share", total_s > 0 ? layer.time_s / total_s : 0.0},
+               {"estimated", layer.has_estimate},
+               {"passes", json::array()}};
+    for (const auto& row : p.iteration.passes) {
+      if (row.pass.layer == layer.layer) entry["passes"].push_back(pass_to_json(row));
+    }
+    for (const auto& s : speedups) {
+      if (s.layer != layer.layer || !s.comparable) continue;
+      entry["old_time_s"] = s.speedup.old_time_s;
+      entry["time_reduction"] = s.speedup.time_reduction;
+      entry["ratio"] = s.speedup.ratio;
+    }
+    layers.push_back(entry);
+  }
+  return layers;
+}
+
+json speedup_to_json(const Prediction& p) {
+  if (!p.old_iteration || !(p.old_time->total_time_s > 0) || !(p.time.total_time_s > 0)) return nullptr;
+  const Speedup total = speedup(p.old_time->total_time_s, p.time.total_time_s);
+  json out{{"basis", "total_time"},
+           {"time_reduction", total.time_reduction},
+           {"ratio", total.ratio},
+           {"old_backend", p.old_iteration->backend},
+           {"new_backend", p.iteration.backend},
+           {"old_total_time_s", p.old_time->total_time_s},
+           {"new_total_time_s", p.time.total_time_s},
+           {"old_iteration_time_s", p.old_iteration->iteration_time_s},
+           {"new_iteration_time_s", p.iteration.iteration_time_s}};
+  if (p.old_iteration->iteration_time_s > 0 && p.iteration.iteration_time_s > 0) {
+    const Speedup compute = speedup(p.old_iteration->iteration_time_s, p.iteration.iteration_time_s);
+    out["compute_only"] = json{{"time_reduction", compute.time_reduction}, {"ratio", compute.ratio}};
+  }
+  return out;
+}
+
+json scaling_to_json(const std::vector<ScalingPoint>& table) {
+  json out = json::array();
+  for (const ScalingPoint& s : table) {
+    out.push_back(json{{"devices", s.devices},
+                       {"compute_s", s.compute_s},
+                       {"allreduce_s", s.allreduce_s},
+                       {"exposed_comm_s", s.exposed_comm_s},
+                       {"step_s", s.step_s},
+                       {"efficiency", s.efficiency},
+                       {"throughput_speedup", s.throughput_speedup}});
+  }
+  return out;
+}
+
+// JSON has no infinity; a run that never finishes is written as null.
+json finite_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json reliability_to_json(const ReliabilityReport& r, const ReliabilityOptions& o) {
+  return json{{"devices", r.devices},
+              {"device_mtbf_h", o.device_mtbf_s / 3600},
+              {"job_mtbf_h", r.job_mtbf_s / 3600},
+              {"checkpoint_s", o.checkpoint_s},
+              {"restart_s", o.restart_s},
+              {"young_interval_s", r.young_interval_s},
+              {"daly_interval_s", r.daly_interval_s},
+              {"failure_free_time_s", r.solve_s},
+              {"expected_wall_clock_s", finite_or_null(r.wall_clock_s)},
+              {"overhead_fraction", finite_or_null(r.overhead_fraction)},
+              {"expected_failures", finite_or_null(r.expected_failures)},
+              {"p_no_failure", r.p_no_failure},
+              {"spares", r.spares},
+              {"p_spares_suffice", r.p_spares_suffice},
+              {"expected_failures_without_spare", finite_or_null(r.expected_failures_without_spare)}};
+}
+
+json flop_rule_to_json(const FlopRuleCheck& f) {
+  return json{{"problem_class", f.problem_class}, {"class_share", f.class_share},
+              {"rate_flops_per_s", f.rate_flops_per_s}, {"tokens", f.tokens},
+              {"flops", f.flops}, {"time_s", f.rate_flops_per_s > 0 ? json(f.time_s) : json(nullptr)},
+              {"layer_model_flops", f.layer_model_flops}};
+}
+
+}  // namespace
+
+json to_json(const Prediction& p) {
+  const auto& o = p.options;
+  return json{{"network", p.network},
+              {"backend", p.iteration.backend},
+              {"batch", p.batch},
+              {"devices", o.devices},
+              {"dataset_samples", o.dataset_samples},
+              {"epochs", o.epochs},
+              {"dtype", std::string(to_string(o.lowering.dtype))},
+              {"parameters", p.parameters},
+              {"forward_macs_per_sample", p.forward_macs_per_sample},
+              {"iteration_flops", p.iteration.flops},
+              {"iteration_time_s", p.iteration.iteration_time_s},
+              {"forward_time_s", p.iteration.forward_time_s},
+              {"backward_time_s", p.iteration.backward_time_s},
+              {"step_time_s", p.time.step_time_s},
+              {"iterations_per_epoch", p.time.iterations_per_epoch},
+              {"epoch_time_s", p.time.epoch_time_s},
+              {"total_time_s", p.time.total_time_s},
+              {"estimated_passes", p.iteration.estimated_rows},
+              {"missing_passes", p.iteration.missing_rows},
+              {"measured_now_passes", p.iteration.measured_now_rows},
+              {"layers", layers_to_json(p)},
+              {"speedup", speedup_to_json(p)},
+              {"flop_rule", flop_rule_to_json(p.flop_rule)},
+              {"interconnect", json{{"bandwidth_bytes_per_s", o.link.bandwidth_bytes_per_s},
+                                    {"latency_s", o.link.latency_s}, {"overlap", o.overlap}}},
+              {"scaling", scaling_to_json(p.scaling)},
+              {"reliability", reliability_to_json(p.reliability, o.reliability)}};
+}
+
+}  // namespace trainrate

@@ -1,0 +1,152 @@
+#include "models/rates.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace trainrate {
+
+namespace {
+
+Dtype dtype_of(const Problem& problem) {
+  return std::visit([](const auto& p) { return p.dtype; }, problem);
+}
+
+bool same_kind(const Problem& a, const Problem& b) {
+  return kind_label(a) == kind_label(b) && dtype_of(a) == dtype_of(b);
+}
+
+// The tried-in-order chain for one backend; empty when it has nothing for this problem.
+std::optional<RateLookup> look_up_on(RateTable& table, const std::string& backend, const Problem& problem,
+                                     const MeasureMissing& measure) {
+  if (auto rate = table.exact(backend, problem)) return RateLookup{*rate, RateOrigin::measured, backend, {}};
+  if (table.unusable(backend, problem)) return std::nullopt;
+  if (measure) {
+    if (auto rate = measure(backend, problem)) {
+      table.add(backend, problem, *rate);
+      return RateLookup{*rate, RateOrigin::measured_now, backend, {}};
+    }
+    table.add_unusable(backend, problem);  // so the vendor fallback is not tried twice on it
+    return std::nullopt;
+  }
+  if (auto near = table.nearest(backend, problem)) {
+    return RateLookup{near->rate_flops_per_s, RateOrigin::estimated, backend, describe(near->problem)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(RateOrigin origin) {
+  switch (origin) {
+    case RateOrigin::measured: return "measured";
+    case RateOrigin::measured_now: return "measured-now";
+    case RateOrigin::estimated: return "estimated";
+    case RateOrigin::missing: return "missing";
+  }
+  return "?";
+}
+
+bool backend_matches(const std::string& requested, const std::string& actual) {
+  return actual == requested || actual.starts_with(requested + "/");
+}
+
+bool is_gpu_backend(const std::string& name) {
+  return name.starts_with("cublas") || name.starts_with("cudnn") || name.starts_with("custom-cuda");
+}
+
+std::string vendor_backend_for(const Problem& problem, bool gpu) {
+  const bool gemm = std::holds_alternative<GemmProblem>(problem);
+  if (gpu) return gemm ? "cublas" : "cudnn";
+  return gemm ? "openblas" : "onednn";
+}
+
+double shape_distance(const Problem& a, const Problem& b) {
+  const double d_flops = std::log(flops(a)) - std::log(flops(b));
+  const double d_intensity = std::log(flops(a) / min_bytes(a)) - std::log(flops(b) / min_bytes(b));
+  return std::hypot(d_flops, d_intensity);
+}
+
+RateTable::RateTable(const ResultsFile& results) {
+  for (const Result& r : results.results) {
+    if (r.status == ResultStatus::ok && r.rate_flops_per_s > 0) {
+      add(r.backend, r.problem, r.rate_flops_per_s);
+    } else if (r.status != ResultStatus::ok) {
+      add_unusable(r.backend, r.problem);
+    }
+  }
+}
+
+void RateTable::add(const std::string& backend, const Problem& problem, double rate_flops_per_s) {
+  rates_.push_back({backend, problem, rate_flops_per_s});
+}
+
+void RateTable::add_unusable(const std::string& backend, const Problem& problem) {
+  unusable_.push_back({backend, problem, 0});
+}
+
+std::optional<double> RateTable::exact(const std::string& backend, const Problem& problem) const {
+  std::optional<double> best;
+  for (const Entry& e : rates_) {
+    if (backend_matches(backend, e.backend) && e.problem == problem) {
+      best = std::max(best.value_or(0), e.rate_flops_per_s);
+    }
+  }
+  return best;
+}
+
+bool RateTable::unusable(const std::string& backend, const Problem& problem) const {
+  // Only when no matching row succeeded: a family with one working variant is usable.
+  if (exact(backend, problem)) return false;
+  return std::any_of(unusable_.begin(), unusable_.end(),
+                     [&](const Entry& e) { return backend_matches(backend, e.backend) && e.problem == problem; });
+}
+
+bool RateTable::covers_kind(const std::string& backend, const Problem& problem) const {
+  return std::any_of(rates_.begin(), rates_.end(), [&](const Entry& e) {
+    return backend_matches(backend, e.backend) && same_kind(e.problem, problem);
+  });
+}
+
+std::optional<RateTable::Nearest> RateTable::nearest(const std::string& backend, const Problem& problem) const {
+  const Entry* best = nullptr;
+  double best_distance = std::numeric_limits<double>::infinity();
+  for (const Entry& e : rates_) {
+    if (!backend_matches(backend, e.backend) || !same_kind(e.problem, problem)) continue;
+    const double d = shape_distance(e.problem, problem);
+    // Ties (the same shape in several variants of a family) go to the faster row, as in exact().
+    if (d < best_distance || (d == best_distance && e.rate_flops_per_s > best->rate_flops_per_s)) {
+      best = &e, best_distance = d;
+    }
+  }
+  if (!best) return std::nullopt;
+  return Nearest{best->problem, best->rate_flops_per_s};
+}
+
+std::vector<std::string> RateTable::backends() const {
+  std::vector<std::string> names;
+  for (const Entry& e : rates_) {
+    if (std::find(names.begin(), names.end(), e.backend) == names.end()) names.push_back(e.backend);
+  }
+  return names;
+}
+
+std::vector<Problem> RateTable::problems() const {
+  std::vector<Problem> problems;
+  for (const Entry& e : rates_) {
+    if (std::find(problems.begin(), problems.end(), e.problem) == problems.end()) problems.push_back(e.problem);
+  }
+  return problems;
+}
+
+RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
+                        const MeasureMissing& measure) {
+  if (auto found = look_up_on(table, backend, problem, measure)) return *found;
+  const std::string vendor = vendor_backend_for(problem, is_gpu_backend(backend));
+  if (vendor != backend) {
+    if (auto found = look_up_on(table, vendor, problem, measure)) return *found;
+  }
+  return RateLookup{0, RateOrigin::missing, backend, {}};
+}
+
+}  // namespace trainrate

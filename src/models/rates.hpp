@@ -1,0 +1,87 @@
+// Measured rates R(problem, backend) for the models: looked up in a results file, measured on
+// the spot, borrowed from the vendor backend of the problem's kind, or estimated from the nearest
+// measured shape — and always labelled with where they came from.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "problems/problem.hpp"
+#include "results/result.hpp"
+
+namespace trainrate {
+
+enum class RateOrigin {
+  measured,      // an ok result for this exact problem and backend
+  measured_now,  // measured during this prediction (--measure-missing)
+  estimated,     // the rate of the nearest measured shape of the same kind
+  missing,       // nothing to go on: left out of the totals, and said so
+};
+std::string_view to_string(RateOrigin origin);
+
+// "custom-cpu" asks for the family: it matches "custom-cpu" and every "custom-cpu/<variant>".
+bool backend_matches(const std::string& requested, const std::string& actual);
+bool is_gpu_backend(const std::string& name);
+// The vendor library that runs this kind of problem: openblas / onednn on CPU, cublas / cudnn on GPU.
+std::string vendor_backend_for(const Problem& problem, bool gpu);
+
+// Distance between two shapes for "nearest measured": Euclidean in (ln FLOPs, ln arithmetic
+// intensity). Rate depends mostly on how much work there is (launch and threading overheads
+// amortise with size) and on FLOPs per byte (memory- versus compute-bound).
+double shape_distance(const Problem& a, const Problem& b);
+
+class RateTable {
+ public:
+  RateTable() = default;
+  // Keeps ok results as rates and skipped/failed/invalid ones as "cannot run".
+  explicit RateTable(const ResultsFile& results);
+
+  void add(const std::string& backend, const Problem& problem, double rate_flops_per_s);
+  void add_unusable(const std::string& backend, const Problem& problem);
+
+  // The best rate among matching backends (a family takes its best variant), if measured.
+  std::optional<double> exact(const std::string& backend, const Problem& problem) const;
+  // True when the backend's result for this problem says it could not run it (or ran it wrong).
+  bool unusable(const std::string& backend, const Problem& problem) const;
+  // Whether the backend has any rate for problems of the same kind and dtype.
+  bool covers_kind(const std::string& backend, const Problem& problem) const;
+  struct Nearest {
+    Problem problem;
+    double rate_flops_per_s;
+  };
+  std::optional<Nearest> nearest(const std::string& backend, const Problem& problem) const;
+  // Distinct backend names with at least one rate, in first-seen order.
+  std::vector<std::string> backends() const;
+  // Distinct problems with at least one rate, in first-seen order.
+  std::vector<Problem> problems() const;
+
+ private:
+  struct Entry {
+    std::string backend;
+    Problem problem;
+    double rate_flops_per_s;
+  };
+  std::vector<Entry> rates_;
+  std::vector<Entry> unusable_;
+};
+
+struct RateLookup {
+  double rate_flops_per_s = 0;  // 0 when missing
+  RateOrigin origin = RateOrigin::missing;
+  std::string backend;          // whose rate it is: the requested backend or the vendor fallback
+  std::string estimated_from;   // describe() of the nearest measured shape, for estimates
+};
+
+// Measures one problem on one backend now; empty when it cannot (unsupported, wrong, failed).
+using MeasureMissing = std::function<std::optional<double>(const std::string& backend, const Problem& problem)>;
+
+// R for `problem` on `backend`, tried in this order on the backend, then on the problem kind's
+// vendor backend when the backend cannot provide one: exact result; measured now (when `measure`
+// is set and the backend has not already failed it); nearest measured shape of the same kind.
+// Measurements taken now are added to the table.
+RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
+                        const MeasureMissing& measure = {});
+
+}  // namespace trainrate

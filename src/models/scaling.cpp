@@ -1,0 +1,52 @@
+#include "models/scaling.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace trainrate {
+
+namespace {
+void require_devices(int64_t devices) {
+  if (devices < 1) throw std::invalid_argument("device count must be >= 1");
+}
+}  // namespace
+
+double ring_allreduce_time_s(double bytes, int64_t devices, const Interconnect& link) {
+  require_devices(devices);
+  const double g = double(devices);
+  // Reduce-scatter then all-gather: each sends (G−1)/G of the data twice, in 2(G−1) steps.
+  return 2 * (g - 1) / g * bytes / link.bandwidth_bytes_per_s + 2 * (g - 1) * link.latency_s;
+}
+
+double allreduce_busbw_factor(int64_t devices) {
+  require_devices(devices);
+  return 2 * double(devices - 1) / double(devices);
+}
+
+double allreduce_bus_bandwidth(double bytes, double time_s, int64_t devices) {
+  if (!(time_s > 0)) throw std::invalid_argument("time must be > 0");
+  return bytes / time_s * allreduce_busbw_factor(devices);
+}
+
+ScalingPoint scale_step(const StepCompute& step, int64_t devices, const Interconnect& link, bool overlap) {
+  ScalingPoint p;
+  p.devices = devices;
+  p.compute_s = step.forward_s + step.backward_s;
+  p.allreduce_s = ring_allreduce_time_s(step.gradient_bytes, devices, link);
+  p.exposed_comm_s = overlap ? std::max(0.0, p.allreduce_s - step.backward_s) : p.allreduce_s;
+  p.step_s = p.compute_s + p.exposed_comm_s;
+  p.efficiency = p.step_s > 0 ? p.compute_s / p.step_s : 1;
+  p.throughput_speedup = double(devices) * p.efficiency;
+  return p;
+}
+
+std::vector<ScalingPoint> scaling_table(const StepCompute& step, int64_t max_devices, const Interconnect& link,
+                                        bool overlap) {
+  require_devices(max_devices);
+  std::vector<ScalingPoint> table;
+  for (int64_t g = 1; g < max_devices; g *= 2) table.push_back(scale_step(step, g, link, overlap));
+  table.push_back(scale_step(step, max_devices, link, overlap));
+  return table;
+}
+
+}  // namespace trainrate

@@ -1,0 +1,121 @@
+#include "models/training_time.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+namespace trainrate {
+
+double simple_training_time_s(double parameters, double work_per_parameter_flops, double rate_flops_per_s) {
+  if (rate_flops_per_s <= 0) throw std::invalid_argument("rate must be > 0");
+  return parameters * work_per_parameter_flops / rate_flops_per_s;
+}
+
+double six_nd_flops(double parameters, double tokens) { return 6 * parameters * tokens; }
+
+double six_nd_time_s(double parameters, double tokens, double rate_flops_per_s) {
+  if (rate_flops_per_s <= 0) throw std::invalid_argument("rate must be > 0");
+  return six_nd_flops(parameters, tokens) / rate_flops_per_s;
+}
+
+ProblemClass dominant_problem_class(const std::vector<LayerPass>& passes) {
+  std::map<std::string, double> by_kind;
+  double total = 0;
+  for (const LayerPass& p : passes) {
+    const double f = flops(p.problem) * double(p.count);
+    by_kind[kind_label(p.problem)] += f;
+    total += f;
+  }
+  ProblemClass best;
+  for (const auto& [kind, f] : by_kind) {
+    if (f > best.flops_share) best = {kind, f};
+  }
+  if (total > 0) best.flops_share /= total;
+  return best;
+}
+
+namespace {
+
+// Σ F / Σ (F / R) over one backend's rows of a kind: a FLOP-weighted harmonic mean.
+std::optional<double> harmonic_class_rate(const RateTable& table, const std::string& backend, const std::string& kind,
+                                          Dtype dtype, const std::vector<Problem>& probes) {
+  double total_flops = 0, total_time_s = 0;
+  for (const Problem& probe : probes) {
+    if (kind_label(probe) != kind || std::visit([](const auto& p) { return p.dtype; }, probe) != dtype) continue;
+    if (auto rate = table.exact(backend, probe)) {
+      total_flops += flops(probe);
+      total_time_s += flops(probe) / *rate;
+    }
+  }
+  if (total_time_s <= 0) return std::nullopt;
+  return total_flops / total_time_s;
+}
+
+}  // namespace
+
+std::optional<double> class_rate_flops_per_s(const RateTable& table, const std::string& backend,
+                                             const std::string& kind, Dtype dtype) {
+  const std::vector<Problem> probes = table.problems();
+  if (auto rate = harmonic_class_rate(table, backend, kind, dtype, probes)) return rate;
+  for (const Problem& probe : probes) {
+    if (kind_label(probe) == kind) {
+      return harmonic_class_rate(table, vendor_backend_for(probe, is_gpu_backend(backend)), kind, dtype, probes);
+    }
+  }
+  return std::nullopt;
+}
+
+IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, const RateSource& rate_of) {
+  IterationPrediction out;
+  for (const LayerPass& pass : passes) {
+    PassPrediction row{pass, rate_of(pass.problem), flops(pass.problem) * double(pass.count), 0};
+    out.flops += row.flops;
+    if (row.rate.origin == RateOrigin::missing) {
+      out.missing_flops += row.flops;
+      ++out.missing_rows;
+    } else {
+      row.time_s = row.flops / row.rate.rate_flops_per_s;
+      (pass.backward ? out.backward_time_s : out.forward_time_s) += row.time_s;
+    }
+    out.estimated_rows += row.rate.origin == RateOrigin::estimated ? 1 : 0;
+    out.measured_now_rows += row.rate.origin == RateOrigin::measured_now ? 1 : 0;
+    out.passes.push_back(std::move(row));
+  }
+  out.iteration_time_s = out.forward_time_s + out.backward_time_s;
+  return out;
+}
+
+IterationPrediction predict_iteration(const Network& network, const LoweringOptions& lowering, RateTable& table,
+                                      const std::string& backend, const MeasureMissing& measure) {
+  IterationPrediction out = predict_iteration(lower_training_step(network, lowering), [&](const Problem& problem) {
+    return look_up_rate(table, backend, problem, measure);
+  });
+  out.backend = backend;
+  return out;
+}
+
+std::vector<LayerTime> layer_times(const IterationPrediction& prediction) {
+  std::vector<LayerTime> layers;
+  for (const PassPrediction& row : prediction.passes) {
+    auto found = std::find_if(layers.begin(), layers.end(), [&](const LayerTime& l) { return l.layer == row.pass.layer; });
+    if (found == layers.end()) found = layers.insert(layers.end(), LayerTime{row.pass.layer});
+    found->time_s += row.time_s;
+    found->flops += row.flops;
+    found->has_estimate |= row.rate.origin == RateOrigin::estimated || row.rate.origin == RateOrigin::missing;
+  }
+  return layers;
+}
+
+TrainingTime training_time(double step_time_s, int64_t dataset_samples, int64_t global_batch, int64_t epochs) {
+  if (global_batch < 1 || dataset_samples < 0 || epochs < 0) {
+    throw std::invalid_argument("training_time: batch must be >= 1, dataset and epochs >= 0");
+  }
+  TrainingTime t;
+  t.iterations_per_epoch = (dataset_samples + global_batch - 1) / global_batch;
+  t.step_time_s = step_time_s;
+  t.epoch_time_s = double(t.iterations_per_epoch) * step_time_s;
+  t.total_time_s = double(epochs) * t.epoch_time_s;
+  return t;
+}
+
+}  // namespace trainrate

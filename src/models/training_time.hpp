@@ -1,0 +1,83 @@
+// Training-time models fed by the measured rate R (docs/models.md has formulas and examples).
+//
+//   simple model (original design)  T = N·S / R
+//   FLOP rule (Kaplan et al. 2020)   T = 6·N·D / R, R of the network's dominant problem class
+//   layer model                      T_iter = Σ over layers and passes of FLOPs / R(problem, backend)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/network.hpp"
+#include "models/rates.hpp"
+
+namespace trainrate {
+
+// The original design's model: N parameters, S FLOPs of work per parameter, R FLOP/s.
+double simple_training_time_s(double parameters, double work_per_parameter_flops, double rate_flops_per_s);
+
+// Training compute ≈ 6·N·D: 2·N·D forward and 4·N·D backward, D tokens (or samples) seen.
+// Holds when every parameter is used once per token (transformers); a conv weight is reused at
+// every output pixel, so for CNNs the rule undercounts by orders of magnitude.
+double six_nd_flops(double parameters, double tokens);
+double six_nd_time_s(double parameters, double tokens, double rate_flops_per_s);
+
+// The problem kind ("gemm", "conv-fwd", ...) with the largest share of an iteration's FLOPs.
+struct ProblemClass {
+  std::string kind;
+  double flops_share = 0;  // of the iteration's FLOPs
+};
+ProblemClass dominant_problem_class(const std::vector<LayerPass>& passes);
+// The rate of a class on a backend: Σ FLOPs / Σ time over its measured rows, which is the rate
+// the class would run at if each row were run once. Falls back to the kind's vendor backend.
+std::optional<double> class_rate_flops_per_s(const RateTable& table, const std::string& backend,
+                                             const std::string& kind, Dtype dtype);
+
+// ---- layer model ----------------------------------------------------------------------------
+
+struct PassPrediction {
+  LayerPass pass;
+  RateLookup rate;
+  double flops = 0;   // all `count` repeats
+  double time_s = 0;  // flops / rate; 0 when the rate is missing
+};
+
+struct IterationPrediction {
+  std::string backend;  // the requested one (rows may name the vendor fallback)
+  std::vector<PassPrediction> passes;
+  double iteration_time_s = 0;  // forward + backward, missing rows left out
+  double forward_time_s = 0;
+  double backward_time_s = 0;
+  double flops = 0;             // of all rows, missing ones included
+  double missing_flops = 0;
+  int64_t estimated_rows = 0, missing_rows = 0, measured_now_rows = 0;
+};
+
+using RateSource = std::function<RateLookup(const Problem& problem)>;
+IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, const RateSource& rate_of);
+// The usual source: a results table for one backend, optionally measuring what is missing.
+IterationPrediction predict_iteration(const Network& network, const LoweringOptions& lowering, RateTable& table,
+                                      const std::string& backend, const MeasureMissing& measure = {});
+
+struct LayerTime {
+  std::string layer;
+  double time_s = 0;
+  double flops = 0;
+  bool has_estimate = false;  // some pass of the layer uses an estimated or missing rate
+};
+// Per-layer sums in first-appearance order.
+std::vector<LayerTime> layer_times(const IterationPrediction& prediction);
+
+// ---- epoch and total ------------------------------------------------------------------------
+
+struct TrainingTime {
+  int64_t iterations_per_epoch = 0;  // ceil(dataset / global batch): the last partial batch counts whole
+  double step_time_s = 0;            // one iteration, communication included
+  double epoch_time_s = 0;
+  double total_time_s = 0;
+};
+TrainingTime training_time(double step_time_s, int64_t dataset_samples, int64_t global_batch, int64_t epochs);
+
+}  // namespace trainrate

@@ -1,0 +1,136 @@
+#include "problems/problem_json.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace trainrate {
+
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kGemmFields{"kind", "m", "n", "k", "op_a", "op_b", "dtype", "batch"};
+const std::set<std::string> kConvFields{"kind", "n", "c", "h", "w", "k", "r", "s", "pad_h", "pad_w", "stride_h",
+                                        "stride_w", "dilation_h", "dilation_w", "pad", "stride", "dilation",
+                                        "layout", "pass", "dtype"};
+
+void reject_unknown_fields(const json& object, const std::set<std::string>& known, const std::string& where) {
+  for (const auto& [key, value] : object.items()) {
+    if (!known.contains(key)) {
+      throw InputError(fmt::format("{}: unknown field '{}'", where, key));
+    }
+  }
+}
+
+int64_t read_int(const json& object, const std::string& field, const std::string& where,
+                 std::optional<int64_t> fallback) {
+  if (!object.contains(field)) {
+    if (fallback) return *fallback;
+    throw InputError(fmt::format("{}: missing required field '{}'", where, field));
+  }
+  const json& value = object.at(field);
+  if (!value.is_number_integer()) {
+    throw InputError(fmt::format("{}.{}: expected an integer, got {}", where, field, value.dump()));
+  }
+  return value.get<int64_t>();
+}
+
+template <typename Enum>
+Enum read_enum(const json& object, const std::string& field, const std::string& where, Enum fallback,
+               std::optional<Enum> (*parse)(std::string_view), std::string_view choices) {
+  if (!object.contains(field)) return fallback;
+  const json& value = object.at(field);
+  if (!value.is_string()) {
+    throw InputError(fmt::format("{}.{}: expected a string ({}), got {}", where, field, choices, value.dump()));
+  }
+  const auto parsed = parse(value.get<std::string>());
+  if (!parsed) {
+    throw InputError(fmt::format("{}.{}: '{}' is not one of {}", where, field, value.get<std::string>(), choices));
+  }
+  return *parsed;
+}
+
+Dtype read_dtype(const json& object, const std::string& where) {
+  return read_enum(object, "dtype", where, Dtype::fp32, &parse_dtype, "fp32, tf32, fp16, bf16");
+}
+
+GemmProblem gemm_from_json(const json& object, const std::string& where) {
+  reject_unknown_fields(object, kGemmFields, where);
+  GemmProblem g;
+  g.m = read_int(object, "m", where, std::nullopt);
+  g.n = read_int(object, "n", where, std::nullopt);
+  g.k = read_int(object, "k", where, std::nullopt);
+  g.batch = read_int(object, "batch", where, 1);
+  g.op_a = read_enum(object, "op_a", where, Op::N, &parse_op, "N, T");
+  g.op_b = read_enum(object, "op_b", where, Op::N, &parse_op, "N, T");
+  g.dtype = read_dtype(object, where);
+  return g;
+}
+
+ConvProblem conv_from_json(const json& object, const std::string& where) {
+  reject_unknown_fields(object, kConvFields, where);
+  ConvProblem c;
+  c.n = read_int(object, "n", where, std::nullopt);
+  c.c = read_int(object, "c", where, std::nullopt);
+  c.h = read_int(object, "h", where, std::nullopt);
+  c.w = read_int(object, "w", where, std::nullopt);
+  c.k = read_int(object, "k", where, std::nullopt);
+  c.r = read_int(object, "r", where, std::nullopt);
+  c.s = read_int(object, "s", where, c.r);
+  // "pad", "stride", "dilation" set both directions; the _h/_w forms override one.
+  const int64_t pad = read_int(object, "pad", where, 0);
+  const int64_t stride = read_int(object, "stride", where, 1);
+  const int64_t dilation = read_int(object, "dilation", where, 1);
+  c.pad_h = read_int(object, "pad_h", where, pad);
+  c.pad_w = read_int(object, "pad_w", where, pad);
+  c.stride_h = read_int(object, "stride_h", where, stride);
+  c.stride_w = read_int(object, "stride_w", where, stride);
+  c.dilation_h = read_int(object, "dilation_h", where, dilation);
+  c.dilation_w = read_int(object, "dilation_w", where, dilation);
+  c.layout = read_enum(object, "layout", where, Layout::NCHW, &parse_layout, "NCHW, NHWC");
+  c.pass = read_enum(object, "pass", where, ConvPass::forward, &parse_pass,
+                     "forward, backward_data, backward_filter");
+  c.dtype = read_dtype(object, where);
+  return c;
+}
+
+}  // namespace
+
+json to_json(const Problem& problem) {
+  if (const auto* g = std::get_if<GemmProblem>(&problem)) {
+    return json{{"kind", "gemm"},   {"m", g->m},
+                {"n", g->n},        {"k", g->k},
+                {"op_a", std::string(to_string(g->op_a))}, {"op_b", std::string(to_string(g->op_b))},
+                {"dtype", std::string(to_string(g->dtype))}, {"batch", g->batch}};
+  }
+  const auto& c = std::get<ConvProblem>(problem);
+  return json{{"kind", "conv"},
+              {"n", c.n}, {"c", c.c}, {"h", c.h}, {"w", c.w}, {"k", c.k}, {"r", c.r}, {"s", c.s},
+              {"pad_h", c.pad_h}, {"pad_w", c.pad_w}, {"stride_h", c.stride_h}, {"stride_w", c.stride_w},
+              {"dilation_h", c.dilation_h}, {"dilation_w", c.dilation_w},
+              {"layout", std::string(to_string(c.layout))}, {"pass", std::string(to_string(c.pass))},
+              {"dtype", std::string(to_string(c.dtype))}};
+}
+
+Problem problem_from_json(const json& object, const std::string& where) {
+  if (!object.is_object()) {
+    throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+  }
+  if (!object.contains("kind") || !object.at("kind").is_string()) {
+    throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\" or \"conv\")", where));
+  }
+  const std::string kind = object.at("kind").get<std::string>();
+  Problem problem;
+  if (kind == "gemm") {
+    problem = gemm_from_json(object, where);
+  } else if (kind == "conv") {
+    problem = conv_from_json(object, where);
+  } else {
+    throw InputError(fmt::format("{}.kind: '{}' is not one of gemm, conv", where, kind));
+  }
+  if (auto error = validate(problem)) throw InputError(fmt::format("{}: {}", where, *error));
+  return problem;
+}
+
+}  // namespace trainrate

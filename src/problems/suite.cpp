@@ -1,0 +1,211 @@
+#include "problems/suite.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "problems/deepbench_shapes.hpp"
+#include "problems/problem_json.hpp"
+#include "models/network_suites.hpp"
+
+namespace trainrate {
+
+namespace {
+
+using nlohmann::json;
+
+Suite smoke_suite() {
+  // Small, odd shapes that touch every problem kind and transpose in well under a second.
+  Suite suite{"smoke", "tiny GEMMs and convolutions of every kind, for tests and quick checks", {}};
+  suite.problems.push_back(GemmProblem{.m = 96, .n = 64, .k = 80});
+  suite.problems.push_back(GemmProblem{.m = 37, .n = 29, .k = 53, .op_a = Op::T, .op_b = Op::N});
+  suite.problems.push_back(GemmProblem{.m = 64, .n = 33, .k = 17, .op_a = Op::N, .op_b = Op::T});
+  suite.problems.push_back(GemmProblem{.m = 31, .n = 47, .k = 65, .op_a = Op::T, .op_b = Op::T, .batch = 3});
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    suite.problems.push_back(ConvProblem{.n = 2, .c = 8, .h = 14, .w = 14, .k = 16, .r = 3, .s = 3, .pad_h = 1,
+                                         .pad_w = 1, .pass = pass});
+    suite.problems.push_back(ConvProblem{.n = 2, .c = 6, .h = 11, .w = 13, .k = 10, .r = 3, .s = 3, .pad_h = 1,
+                                         .pad_w = 1, .stride_h = 2, .stride_w = 2, .layout = Layout::NHWC,
+                                         .pass = pass});
+  }
+  return suite;
+}
+
+Suite quick_suite() {
+  // A representative handful, enough to see R for each kind in about a minute on two CPU cores:
+  // square GEMMs, one transposed, a BERT feed-forward GEMM, and ResNet-50 stage-1/2 convs.
+  Suite suite{"quick", "representative GEMMs and ResNet-50 convs in all three passes", {}};
+  for (int64_t size : {512, 1024, 2048}) suite.problems.push_back(GemmProblem{.m = size, .n = size, .k = size});
+  suite.problems.push_back(GemmProblem{.m = 1024, .n = 1024, .k = 1024, .op_a = Op::T, .op_b = Op::N});
+  suite.problems.push_back(GemmProblem{.m = 3072, .n = 512, .k = 768});
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    suite.problems.push_back(ConvProblem{.n = 4, .c = 64, .h = 56, .w = 56, .k = 64, .r = 3, .s = 3, .pad_h = 1,
+                                         .pad_w = 1, .pass = pass});
+    suite.problems.push_back(ConvProblem{.n = 4, .c = 256, .h = 56, .w = 56, .k = 64, .r = 1, .s = 1, .pass = pass});
+    suite.problems.push_back(ConvProblem{.n = 4, .c = 128, .h = 28, .w = 28, .k = 128, .r = 3, .s = 3, .pad_h = 1,
+                                         .pad_w = 1, .layout = Layout::NHWC, .pass = pass});
+  }
+  return suite;
+}
+
+Suite square_suite(const SuiteParams& params) {
+  const int64_t min_size = params.min_size.value_or(256), max_size = params.max_size.value_or(8192);
+  if (min_size < 1 || max_size < min_size) {
+    throw InputError(fmt::format("square suite: need 1 <= min-size <= max-size (got {} and {})", min_size, max_size));
+  }
+  Suite suite{"square", fmt::format("square GEMM NN from {} to {}, doubling", min_size, max_size), {}};
+  for (int64_t size = min_size; size <= max_size; size *= 2) {
+    suite.problems.push_back(GemmProblem{.m = size, .n = size, .k = size});
+  }
+  return suite;
+}
+
+Suite deepbench_suite() {
+  Suite suite{"deepbench-train",
+              "DeepBench training GEMMs and convolutions (baidu-research/DeepBench, training sets)", {}};
+  for (const GemmProblem& g : deepbench_train_gemms()) suite.problems.push_back(g);
+  for (const ConvProblem& c : deepbench_train_convs()) suite.problems.push_back(c);
+  return suite;
+}
+
+void apply_overrides(Suite& suite, const SuiteParams& params) {
+  for (Problem& problem : suite.problems) {
+    std::visit([&](auto& p) { p.dtype = params.dtype.value_or(p.dtype); }, problem);
+    if (auto* conv = std::get_if<ConvProblem>(&problem)) conv->layout = params.layout.value_or(conv->layout);
+  }
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  std::istringstream stream(line);
+  while (std::getline(stream, cell, ',')) {
+    const auto first = cell.find_first_not_of(" \t\r");
+    const auto last = cell.find_last_not_of(" \t\r");
+    cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
+  }
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+json csv_cell_value(const std::string& cell) {
+  char* end = nullptr;
+  errno = 0;
+  const long long number = std::strtoll(cell.c_str(), &end, 10);
+  if (errno == 0 && end && *end == '\0') return json(int64_t(number));
+  return json(cell);
+}
+
+}  // namespace
+
+const std::vector<BuiltinSuiteInfo>& builtin_suites() {
+  static const std::vector<BuiltinSuiteInfo> suites{
+      {"quick", "representative GEMMs and ResNet-50 convs in all three passes (the default)"},
+      {"smoke", "tiny GEMMs and convolutions of every kind (seconds)"},
+      {"square", "square GEMM NN, 256 to 8192 doubling (--min-size, --max-size)"},
+      {"resnet50", "every distinct ResNet-50 layer in all three passes, plus its FC (--batch, --image-size)"},
+      {"transformer", "the GEMMs of one BERT-base encoder layer, forward and both backward (--batch, --seq-len)"},
+      {"deepbench-train", "DeepBench's public training GEMM and convolution shapes"},
+  };
+  return suites;
+}
+
+Suite parse_suite_json(const std::string& text, const std::string& where) {
+  json parsed;
+  try {
+    parsed = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: broken JSON: {}", where, e.what()));
+  }
+  if (!parsed.is_object()) throw InputError(fmt::format("{}: expected an object with a \"problems\" array", where));
+  for (const auto& [key, value] : parsed.items()) {
+    if (key != "name" && key != "description" && key != "problems") {
+      throw InputError(fmt::format("{}: unknown field '{}' (expected name, description, problems)", where, key));
+    }
+  }
+  if (!parsed.contains("problems") || !parsed.at("problems").is_array()) {
+    throw InputError(fmt::format("{}: missing array field 'problems'", where));
+  }
+  Suite suite;
+  suite.name = parsed.value("name", std::filesystem::path(where).stem().string());
+  suite.description = parsed.value("description", "");
+  const json& problems = parsed.at("problems");
+  for (size_t i = 0; i < problems.size(); ++i) {
+    suite.problems.push_back(problem_from_json(problems.at(i), fmt::format("{}: problems[{}]", where, i)));
+  }
+  if (suite.problems.empty()) throw InputError(fmt::format("{}: 'problems' is empty", where));
+  return suite;
+}
+
+Suite parse_suite_csv(const std::string& text, const std::string& where) {
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::string> header;
+  Suite suite{std::filesystem::path(where).stem().string(), "", {}};
+  int line_number = 0;
+  while (std::getline(lines, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
+    const std::vector<std::string> cells = split_csv_line(line);
+    if (header.empty()) {
+      header = cells;
+      continue;
+    }
+    const std::string at = fmt::format("{}:{}", where, line_number);
+    if (cells.size() > header.size()) {
+      throw InputError(fmt::format("{}: {} cells but the header has {} columns", at, cells.size(), header.size()));
+    }
+    json object = json::object();
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (!cells[i].empty()) object[header[i]] = csv_cell_value(cells[i]);
+    }
+    suite.problems.push_back(problem_from_json(object, at));
+  }
+  if (suite.problems.empty()) throw InputError(fmt::format("{}: no problems (expected a header row, then one row per problem)", where));
+  return suite;
+}
+
+Suite load_suite(const std::string& name_or_path, const SuiteParams& params) {
+  Suite suite;
+  if (name_or_path.ends_with(".json")) {
+    suite = parse_suite_json(read_text_file(name_or_path), name_or_path);
+  } else if (name_or_path.ends_with(".csv")) {
+    suite = parse_suite_csv(read_text_file(name_or_path), name_or_path);
+  } else if (name_or_path == "quick") {
+    suite = quick_suite();
+  } else if (name_or_path == "smoke") {
+    suite = smoke_suite();
+  } else if (name_or_path == "square") {
+    suite = square_suite(params);
+  } else if (name_or_path == "deepbench-train") {
+    suite = deepbench_suite();
+  } else if (name_or_path == "resnet50") {
+    suite = resnet50_suite(params);
+  } else if (name_or_path == "transformer") {
+    suite = transformer_suite(params);
+  } else {
+    std::string names;
+    for (const auto& info : builtin_suites()) names += (names.empty() ? "" : ", ") + info.name;
+    throw InputError(fmt::format("unknown suite '{}': choose one of {}, or a .json/.csv suite file", name_or_path, names));
+  }
+  apply_overrides(suite, params);
+  for (size_t i = 0; i < suite.problems.size(); ++i) {
+    if (auto error = validate(suite.problems[i])) {
+      throw InputError(fmt::format("suite {}: problem {} ({}): {}", suite.name, i, describe(suite.problems[i]), *error));
+    }
+  }
+  return suite;
+}
+
+}  // namespace trainrate

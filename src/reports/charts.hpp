@@ -1,0 +1,53 @@
+// The report's charts, each a self-contained inline SVG built from plain numbers.
+//
+// Charts know nothing about results files: the report model hands them labelled values, so
+// each chart can be tested (and reused by the fleet report) on its own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trainrate::reports {
+
+// Grouped horizontal bars: one group per category (shape), one bar per series (backend).
+struct BarSeries {
+  std::string name;
+  std::vector<std::optional<double>> values;  // one per category; empty = no result (drawn as "n/a")
+};
+std::string grouped_bar_chart(const std::string& title, const std::vector<std::string>& categories,
+                              const std::vector<BarSeries>& series);
+
+// One bar per category from 0 to its ratio, with the 1.0 (parity) line drawn across.
+std::string ratio_chart(const std::string& title, const std::vector<std::string>& categories,
+                        const std::vector<double>& ratios);
+
+// Roofline on log-log axes: x = arithmetic intensity (FLOP/byte), y = attained FLOP/s.
+struct RooflineCeiling {
+  std::string label;                   // "fp32 datasheet", "fp32 measured"
+  double flops_per_s = 0;
+  std::optional<double> bytes_per_s;   // the sloped memory roof; absent = flat roof only
+  bool measured = false;               // measured ceilings are drawn dashed
+};
+struct RooflinePoint {
+  std::string series;  // backend: one marker colour per series
+  std::string label;   // shape, shown as a tooltip
+  double intensity = 0;
+  double flops_per_s = 0;
+};
+std::string roofline_chart(const std::string& title, const std::vector<RooflineCeiling>& ceilings,
+                           const std::vector<RooflinePoint>& points);
+
+// Predicted training time, old (vendor) and new (custom) side by side per network, with the time
+// reduction and the speed-up ratio written next to each pair.
+struct TimePair {
+  std::string network;
+  std::string old_label, new_label;  // backend names
+  double old_seconds = 0, new_seconds = 0;
+};
+std::string training_time_chart(const std::string& title, const std::vector<TimePair>& pairs);
+
+// The colour used for the i-th series, shared by every chart and the HTML legend.
+std::string series_colour(size_t index);
+
+}  // namespace trainrate::reports

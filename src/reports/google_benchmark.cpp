@@ -1,0 +1,290 @@
+#include "reports/google_benchmark.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "problems/problem_json.hpp"
+#include "results/results_json.hpp"
+
+namespace trainrate::reports {
+
+using nlohmann::json;
+
+namespace {
+
+// One benchmark row of the file, reduced to what a Result needs.
+struct Row {
+  std::string name;
+  Problem problem;
+  std::string backend, suite;
+  bool aggregate = false;
+  std::string aggregate_name;
+  double time_ms = 0;
+  std::optional<double> flops, rate, pct_peak;
+  std::string error;  // empty when the benchmark ran
+  bool error_occurred = false;
+};
+
+double to_milliseconds(double value, const std::string& unit, const std::string& where) {
+  if (unit == "ns") return value * 1e-6;
+  if (unit == "us") return value * 1e-3;
+  if (unit == "ms") return value;
+  if (unit == "s") return value * 1e3;
+  throw InputError(fmt::format("{}: unknown time_unit '{}'", where, unit));
+}
+
+bool is_benchmark_suffix(const std::string& segment) {
+  static const char* const kPrefixes[] = {"repeats:", "iterations:", "min_time:", "min_warmup_time:", "threads:"};
+  if (segment == "manual_time" || segment == "real_time" || segment == "process_time") return true;
+  return std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
+                     [&](const char* prefix) { return segment.starts_with(prefix); });
+}
+
+std::vector<std::string> name_segments(const std::string& name) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = name.find('/', start);
+    segments.push_back(name.substr(start, slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  while (!segments.empty() && is_benchmark_suffix(segments.back())) segments.pop_back();
+  return segments;
+}
+
+std::optional<double> counter(const json& row, const char* name) {
+  if (!row.contains(name) || !row.at(name).is_number()) return std::nullopt;
+  return row.at(name).get<double>();
+}
+
+Row parse_row(const json& row, const std::string& where) {
+  Row r;
+  r.name = row.value("run_name", row.value("name", ""));
+  if (r.name.empty()) throw InputError(fmt::format("{}: benchmark without a name", where));
+  const std::string label = row.value("label", "");
+  json problem_json;
+  try {
+    problem_json = json::parse(label);
+  } catch (const json::parse_error&) {
+    throw InputError(fmt::format("{} '{}': label is not a trainrate problem (expected to_json(problem) as the "
+                                 "benchmark label, got '{}')", where, r.name, label));
+  }
+  r.problem = problem_from_json(problem_json, fmt::format("{} '{}' label", where, r.name));
+
+  const auto segments = name_segments(r.name);
+  const std::string description = describe(r.problem);
+  const auto at = std::find(segments.begin(), segments.end(), description);
+  if (at != segments.end() && at != segments.begin()) {
+    r.backend = *(at - 1);
+    if (at - 1 != segments.begin()) r.suite = *(at - 2);
+  } else if (segments.size() >= 2) {
+    r.backend = segments[segments.size() == 2 ? 0 : 1];
+    if (segments.size() >= 3) r.suite = segments[0];
+  } else {
+    throw InputError(fmt::format("{} '{}': name is not [suite/]backend/problem", where, r.name));
+  }
+
+  r.aggregate = row.value("run_type", "iteration") == "aggregate";
+  r.aggregate_name = row.value("aggregate_name", "");
+  if (row.contains("real_time") && row.at("real_time").is_number()) {
+    r.time_ms = to_milliseconds(row.at("real_time").get<double>(), row.value("time_unit", "ns"), where);
+  }
+  r.flops = counter(row, "flops");
+  r.rate = counter(row, "FLOP/s");
+  r.pct_peak = counter(row, "pct_peak");
+  r.error_occurred = row.value("error_occurred", false);
+  r.error = row.value("error_message", "");
+  if (r.error_occurred && r.error.empty()) r.error = "error reported by the benchmark without a message";
+  return r;
+}
+
+std::string device_for_backend(const std::string& backend) {
+  if (backend.starts_with("cublas") || backend.starts_with("cudnn") || backend.starts_with("custom-cuda")) {
+    return "cuda:0";
+  }
+  return "cpu";
+}
+
+ResultStatus status_for(const Row& row) {
+  if (row.error.empty()) return ResultStatus::ok;
+  if (row.error.starts_with("INVALID") || row.error.starts_with("invalid")) return ResultStatus::invalid;
+  if (row.error.starts_with("skipped") || row.error.starts_with("SKIPPED") || !row.error_occurred) {
+    return ResultStatus::skipped;
+  }
+  return ResultStatus::failed;
+}
+
+double median_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Folds the rows of one benchmark (repetitions and aggregates) into a Result.
+Result make_result(const std::vector<Row>& rows) {
+  std::vector<const Row*> iterations;
+  const Row* median_aggregate = nullptr;
+  for (const auto& row : rows) {
+    if (!row.aggregate) iterations.push_back(&row);
+    if (row.aggregate && row.aggregate_name == "median") median_aggregate = &row;
+  }
+  // Only aggregates kept (--benchmark_report_aggregates_only) and no median among them: use the mean.
+  for (const auto& row : rows) {
+    if (!median_aggregate && iterations.empty() && row.aggregate && row.aggregate_name == "mean") median_aggregate = &row;
+  }
+  const Row& first = rows.front();
+  Result result;
+  result.problem = first.problem;
+  result.backend = first.backend;
+  result.role = first.backend.starts_with("custom") ? "custom" : "vendor";
+  result.device = device_for_backend(first.backend);
+  result.flops = first.flops.value_or(flops(first.problem));
+  for (const auto& row : rows) {
+    if (!row.error.empty()) {
+      result.status = status_for(row);
+      result.reason = row.error;
+      return result;
+    }
+  }
+  std::vector<double> times;
+  for (const Row* row : iterations) times.push_back(row->time_ms);
+  Measurement m;
+  if (!times.empty()) {
+    m.stats.samples = int64_t(times.size());
+    m.stats.min_ms = *std::min_element(times.begin(), times.end());
+    m.stats.max_ms = *std::max_element(times.begin(), times.end());
+    m.stats.median_ms = median_of(times);
+    double sum = 0;
+    for (const double t : times) sum += t;
+    m.stats.mean_ms = sum / double(times.size());
+    double squares = 0;
+    for (const double t : times) squares += (t - m.stats.mean_ms) * (t - m.stats.mean_ms);
+    m.stats.stddev_ms = times.size() > 1 ? std::sqrt(squares / double(times.size() - 1)) : 0;
+    m.stats.relative_noise = m.stats.mean_ms > 0 ? m.stats.stddev_ms / m.stats.mean_ms : 0;
+  }
+  if (median_aggregate) m.stats.median_ms = median_aggregate->time_ms;
+  m.stop_reason = "google-benchmark";
+  result.measurement = m;
+
+  std::vector<double> rates, percents;
+  for (const Row* row : iterations) {
+    if (row->rate) rates.push_back(*row->rate);
+    if (row->pct_peak) percents.push_back(*row->pct_peak);
+  }
+  if (median_aggregate && median_aggregate->rate) {
+    result.rate_flops_per_s = *median_aggregate->rate;
+  } else if (!rates.empty()) {
+    result.rate_flops_per_s = median_of(rates);
+  } else if (m.stats.median_ms > 0) {
+    result.rate_flops_per_s = result.flops / (m.stats.median_ms * 1e-3);
+  }
+  if (median_aggregate && median_aggregate->pct_peak) {
+    result.percent_of_peak = median_aggregate->pct_peak;
+  } else if (!percents.empty()) {
+    result.percent_of_peak = median_of(percents);
+  }
+  if (result.percent_of_peak && *result.percent_of_peak > 0) {
+    result.peak_flops_per_s = result.rate_flops_per_s * 100 / *result.percent_of_peak;
+  }
+  return result;
+}
+
+}  // namespace
+
+bool is_google_benchmark_json(const json& document) {
+  return document.is_object() && document.contains("benchmarks") && document.contains("context") &&
+         document.at("benchmarks").is_array() && document.at("context").is_object();
+}
+
+ResultsFile results_from_google_benchmark(const json& document, const std::string& where) {
+  if (!is_google_benchmark_json(document)) {
+    throw InputError(fmt::format("{}: not a Google Benchmark JSON file (needs \"context\" and \"benchmarks\")", where));
+  }
+  const json& context = document.at("context");
+  ResultsFile file;
+  file.tool_version = context.value("trainrate_version", "trainrate-bench");
+  file.created_utc = context.value("date", "");
+  file.host = context.value("host_name", "");
+  file.complete = true;
+  file.build["google benchmark build"] = context.value("library_build_type", "");
+  if (context.contains("library_version")) file.libraries["google benchmark"] = context.value("library_version", "");
+  file.options["source"] = "Google Benchmark JSON";
+  for (const auto& [key, value] : context.items()) {
+    if (!value.is_string() || key == "date" || key == "host_name" || key == "library_build_type" ||
+        key == "library_version") {
+      continue;
+    }
+    // Custom context (benchmark::AddCustomContext): versions are libraries, the rest options.
+    if (key.find("version") != std::string::npos) {
+      file.libraries[key] = value.get<std::string>();
+    } else {
+      file.options[key] = value.get<std::string>();
+    }
+  }
+
+  // Rows grouped by benchmark, in the order the file lists them.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<Row>> groups;
+  const json& benchmarks = document.at("benchmarks");
+  for (size_t i = 0; i < benchmarks.size(); ++i) {
+    const std::string at = fmt::format("{}: benchmarks[{}]", where, i);
+    Row row;
+    try {
+      row = parse_row(benchmarks.at(i), at);
+    } catch (const json::exception& e) {
+      throw InputError(fmt::format("{}: {}", at, e.what()));
+    }
+    const std::string key = row.backend + "\x1f" + describe(row.problem);
+    if (!groups.contains(key)) order.push_back(key);
+    if (file.suite.empty()) file.suite = row.suite;
+    groups[key].push_back(std::move(row));
+  }
+  if (context.contains("trainrate_suite")) file.suite = context.value("trainrate_suite", "");
+
+  std::map<std::string, DeviceInfo> devices;
+  for (const auto& key : order) {
+    Result result = make_result(groups.at(key));
+    DeviceInfo& device = devices[result.device];
+    if (device.id.empty()) {
+      device.id = result.device;
+      device.kind = result.device == "cpu" ? "cpu" : "cuda";
+      device.name = context.value(device.kind == "cpu" ? "cpu_name" : "gpu_name",
+                                  device.kind == "cpu" ? "CPU" : "CUDA device");
+      if (device.kind == "cpu") {
+        if (context.contains("num_cpus")) device.properties["cpus"] = context.at("num_cpus").dump();
+        if (context.contains("mhz_per_cpu")) device.properties["MHz per CPU"] = context.at("mhz_per_cpu").dump();
+      }
+      device.properties["peak source"] = "derived from the pct_peak counter";
+    }
+    const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, result.problem);
+    if (result.peak_flops_per_s) {
+      auto& peaks = device.kind == "cpu" ? device.peaks.measured_flops_per_s : device.peaks.datasheet_flops_per_s;
+      peaks.emplace(dtype, *result.peak_flops_per_s);
+    }
+    file.results.push_back(std::move(result));
+  }
+  for (auto& [id, device] : devices) file.devices.push_back(std::move(device));
+  return file;
+}
+
+ResultsFile read_results_or_benchmark_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
+  json parsed;
+  try {
+    parsed = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
+  }
+  if (is_google_benchmark_json(parsed)) return results_from_google_benchmark(parsed, path.string());
+  return results_from_json(parsed, path.string());
+}
+
+}  // namespace trainrate::reports

@@ -1,0 +1,288 @@
+#include "reports/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "reports/table.hpp"
+#include "reports/text.hpp"
+#include "results/results_json.hpp"
+
+namespace trainrate::reports {
+
+namespace {
+
+constexpr size_t kFindingsPerList = 3;  // wins and losses named in "what this means"
+constexpr size_t kReasonsPerStatus = 4;  // not-measured results named per status
+
+std::vector<DeviceSection> build_sections(const ReportSource& source) {
+  const ResultsFile& file = source.file;
+  std::vector<DeviceSection> sections;
+  // Devices in the file's order, then any device only the results mention.
+  std::vector<DeviceInfo> devices = file.devices;
+  for (const Result& r : file.results) {
+    if (std::none_of(devices.begin(), devices.end(), [&](const DeviceInfo& d) { return d.id == r.device; })) {
+      devices.push_back(DeviceInfo{r.device, r.device.starts_with("cuda") ? "cuda" : "cpu", r.device, {}, {}});
+    }
+  }
+  const std::vector<RatioRow> ratios = custom_vendor_ratios(file);
+  for (const DeviceInfo& device : devices) {
+    DeviceSection section{source.path, file.host, file.suite, device, {}, {}, {}};
+    std::set<std::string> vendor, custom, paired;
+    for (const Result& r : file.results) {
+      if (r.device != device.id) continue;
+      (r.role == "custom" ? custom : vendor).insert(r.backend);
+      auto row = std::find_if(section.rows.begin(), section.rows.end(),
+                              [&](const ShapeRow& existing) { return existing.problem == r.problem; });
+      if (row == section.rows.end()) {
+        const double bytes = min_bytes(r.problem);
+        section.rows.push_back(ShapeRow{r.problem, describe(r.problem), kind_label(r.problem),
+                                        bytes > 0 ? flops(r.problem) / bytes : 0, {}, {}});
+        row = section.rows.end() - 1;
+      }
+      // A later result for the same problem and backend (a re-run appended to the file) wins.
+      row->by_backend.insert_or_assign(r.backend, r);
+    }
+    if (section.rows.empty()) continue;
+    for (const RatioRow& ratio : ratios) {
+      if (ratio.device != device.id) continue;
+      for (ShapeRow& row : section.rows) {
+        if (row.problem == ratio.problem) {
+          // Keep one pair per custom backend (the last, matching the re-run rule above).
+          std::erase_if(row.ratios, [&](const RatioRow& r) { return r.custom_backend == ratio.custom_backend; });
+          row.ratios.push_back(ratio);
+          paired.insert(ratio.custom_backend);
+        }
+      }
+    }
+    section.backends.assign(vendor.begin(), vendor.end());
+    for (const auto& backend : custom) {
+      if (!vendor.contains(backend)) section.backends.push_back(backend);
+    }
+    section.custom_backends.assign(paired.begin(), paired.end());
+    sections.push_back(std::move(section));
+  }
+  return sections;
+}
+
+std::vector<GeomeanRow> build_geomeans(const std::vector<DeviceSection>& sections) {
+  std::vector<GeomeanRow> rows;
+  for (const DeviceSection& section : sections) {
+    // Key: kind, custom backend, vendor backend, in sorted order for a stable table.
+    std::map<std::tuple<std::string, std::string, std::string>, std::vector<double>> groups;
+    for (const ShapeRow& row : section.rows) {
+      for (const RatioRow& ratio : row.ratios) {
+        groups[{row.kind, ratio.custom_backend, ratio.vendor_backend}].push_back(ratio.ratio);
+      }
+    }
+    for (const auto& [key, values] : groups) {
+      const auto& [kind, custom, vendor] = key;
+      rows.push_back(GeomeanRow{section.suite, section.host, section.device.id, kind, custom, vendor,
+                                int64_t(values.size()), geomean(values),
+                                *std::min_element(values.begin(), values.end()),
+                                *std::max_element(values.begin(), values.end())});
+    }
+  }
+  return rows;
+}
+
+std::string list_pairs(const std::vector<std::pair<const ShapeRow*, const RatioRow*>>& pairs) {
+  std::vector<std::string> items;
+  for (const auto& [row, ratio] : pairs) {
+    items.push_back(fmt::format("{} at {} of {} on {}", ratio->custom_backend, format_ratio(ratio->ratio),
+                                ratio->vendor_backend, row->name));
+  }
+  return fmt::format("{}", fmt::join(items, "; "));
+}
+
+std::vector<std::string> build_findings(const Report& report) {
+  std::vector<std::string> findings;
+  // Overall standing per device and custom backend.
+  std::vector<std::pair<const ShapeRow*, const RatioRow*>> all;
+  for (const DeviceSection& section : report.sections) {
+    std::map<std::string, std::vector<double>> by_custom;
+    for (const ShapeRow& row : section.rows) {
+      for (const RatioRow& ratio : row.ratios) {
+        by_custom[ratio.custom_backend].push_back(ratio.ratio);
+        all.emplace_back(&row, &ratio);
+      }
+    }
+    for (const auto& [custom, values] : by_custom) {
+      const auto faster = std::count_if(values.begin(), values.end(), [](double v) { return v >= 1; });
+      findings.push_back(fmt::format(
+          "On {}, {} reaches a geometric mean of {} of the vendor's rate over {} shape{}: faster on {}, slower on {}.",
+          section_title(section), custom, format_ratio(geomean(values)), values.size(), values.size() == 1 ? "" : "s",
+          faster, int64_t(values.size()) - faster));
+    }
+  }
+  if (all.empty()) {
+    findings.push_back("No custom result has an ok vendor counterpart on the same problem and device, so no "
+                       "custom/vendor ratio can be given.");
+  }
+  // Largest wins and losses across the whole report; ties broken by name so the text is stable.
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    if (a.second->ratio != b.second->ratio) return a.second->ratio > b.second->ratio;
+    return std::tie(a.first->name, a.second->custom_backend) < std::tie(b.first->name, b.second->custom_backend);
+  });
+  std::vector<std::pair<const ShapeRow*, const RatioRow*>> wins, losses;
+  for (const auto& pair : all) {
+    if (pair.second->ratio > 1 && wins.size() < kFindingsPerList) wins.push_back(pair);
+  }
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (it->second->ratio < 1 && losses.size() < kFindingsPerList) losses.push_back(*it);
+  }
+  if (!wins.empty()) findings.push_back("Largest wins: " + list_pairs(wins) + ".");
+  if (!losses.empty()) findings.push_back("Largest losses: " + list_pairs(losses) + ".");
+
+  // Best utilisation per backend: how close each gets to the device's peak.
+  for (const DeviceSection& section : report.sections) {
+    std::vector<std::string> items;
+    for (const std::string& backend : section.backends) {
+      double best = -1;
+      for (const ShapeRow& row : section.rows) {
+        const auto it = row.by_backend.find(backend);
+        if (it != row.by_backend.end() && it->second.status == ResultStatus::ok && it->second.percent_of_peak) {
+          best = std::max(best, *it->second.percent_of_peak);
+        }
+      }
+      if (best >= 0) items.push_back(fmt::format("{} {}", backend, format_percent(best)));
+    }
+    if (!items.empty()) {
+      findings.push_back(fmt::format("Best % of peak on {}: {}.", section_title(section), fmt::join(items, ", ")));
+    }
+  }
+
+  // Results without a rate, and why.
+  for (const ResultStatus status : {ResultStatus::invalid, ResultStatus::failed, ResultStatus::skipped}) {
+    std::vector<std::string> items;
+    int64_t count = 0;
+    for (const NotMeasured& entry : report.not_measured) {
+      if (entry.result.status != status) continue;
+      ++count;
+      if (items.size() < kReasonsPerStatus) {
+        items.push_back(fmt::format("{} on {} ({})", entry.result.backend, describe(entry.result.problem),
+                                    entry.result.reason.empty() ? "no reason recorded" : entry.result.reason));
+      }
+    }
+    if (count == 0) continue;
+    const char* meaning = status == ResultStatus::invalid ? "output disagreed with the reference, so no rate is used"
+                          : status == ResultStatus::failed ? "an error stopped the run"
+                                                           : "the backend cannot run the problem";
+    std::string sentence = fmt::format("{} result{} {} ({}): {}", count, count == 1 ? "" : "s", to_string(status),
+                                       meaning, fmt::join(items, "; "));
+    if (count > int64_t(items.size())) sentence += fmt::format("; and {} more", count - int64_t(items.size()));
+    findings.push_back(sentence + ".");
+  }
+  if (report.not_measured.empty()) findings.push_back("Every result is verified and timed: none INVALID, skipped or FAILED.");
+  for (const ReportSource& source : report.sources) {
+    if (!source.file.complete) {
+      findings.push_back(fmt::format("{} is marked incomplete (the run was interrupted or is still going): it "
+                                     "covers only the problems that finished.", source.path));
+    }
+  }
+  for (const NetworkPrediction& p : report.predictions) {
+    if (!p.ratio || !p.time_reduction) continue;
+    findings.push_back(fmt::format(
+        "{}: predicted training time with {} instead of {}: time reduction {} (speed-up ratio {}){}.", p.network,
+        p.new_backend.empty() ? "custom" : p.new_backend, p.old_backend.empty() ? "vendor" : p.old_backend,
+        format_percent(100 * *p.time_reduction), format_ratio(*p.ratio),
+        *p.ratio < 1 ? ", i.e. slower than the vendor" : ""));
+  }
+  return findings;
+}
+
+}  // namespace
+
+std::string section_title(const DeviceSection& section) {
+  std::string title = section.device.name.empty() || section.device.name == section.device.id
+                          ? section.device.id
+                          : fmt::format("{} ({})", section.device.name, section.device.id);
+  if (!section.host.empty()) title += " on " + section.host;
+  return title;
+}
+
+std::vector<std::pair<std::string, std::string>> environment_of(const ReportSource& source) {
+  const ResultsFile& f = source.file;
+  std::vector<std::pair<std::string, std::string>> lines{
+      {"file", source.path},         {"host", f.host},
+      {"created (UTC)", f.created_utc}, {"tool version", f.tool_version},
+      {"suite", f.suite},            {"complete", f.complete ? "yes" : "no (interrupted or in progress)"}};
+  for (const auto& [key, value] : f.build) lines.emplace_back("build: " + key, value);
+  for (const auto& [key, value] : f.libraries) lines.emplace_back("library: " + key, value);
+  for (const auto& [key, value] : f.options) lines.emplace_back("option: " + key, value);
+  for (const DeviceInfo& d : f.devices) {
+    const std::string prefix = "device " + d.id;
+    lines.emplace_back(prefix, fmt::format("{} ({})", d.name, d.kind));
+    for (const auto& [key, value] : d.properties) lines.emplace_back(prefix + ": " + key, value);
+    for (const auto& [dtype, rate] : d.peaks.datasheet_flops_per_s) {
+      lines.emplace_back(fmt::format("{}: peak {} (datasheet)", prefix, to_string(dtype)), format_rate(rate));
+    }
+    for (const auto& [dtype, rate] : d.peaks.measured_flops_per_s) {
+      lines.emplace_back(fmt::format("{}: peak {} (measured)", prefix, to_string(dtype)), format_rate(rate));
+    }
+    if (d.peaks.datasheet_bytes_per_s) {
+      lines.emplace_back(prefix + ": memory bandwidth (datasheet)", fmt::format("{:.1f} GB/s", *d.peaks.datasheet_bytes_per_s / 1e9));
+    }
+    if (d.peaks.measured_bytes_per_s) {
+      lines.emplace_back(prefix + ": memory bandwidth (measured)", fmt::format("{:.1f} GB/s", *d.peaks.measured_bytes_per_s / 1e9));
+    }
+  }
+  std::erase_if(lines, [](const auto& line) { return line.second.empty(); });
+  return lines;
+}
+
+std::string rate_cell(const ShapeRow& row, const std::string& backend) {
+  const auto it = row.by_backend.find(backend);
+  if (it == row.by_backend.end()) return "-";
+  const Result& r = it->second;
+  if (r.status != ResultStatus::ok) return std::string(to_string(r.status));
+  if (r.percent_of_peak) return fmt::format("{} ({})", format_rate(r.rate_flops_per_s), format_percent(*r.percent_of_peak));
+  return format_rate(r.rate_flops_per_s);
+}
+
+std::string ratio_cell(const ShapeRow& row, const std::string& custom_backend) {
+  for (const RatioRow& ratio : row.ratios) {
+    if (ratio.custom_backend == custom_backend) return format_ratio(ratio.ratio);
+  }
+  return "-";
+}
+
+std::string vendor_label(const DeviceSection& section, const std::string& custom_backend) {
+  std::set<std::string> vendors;
+  for (const ShapeRow& row : section.rows) {
+    for (const RatioRow& ratio : row.ratios) {
+      if (ratio.custom_backend == custom_backend) vendors.insert(ratio.vendor_backend);
+    }
+  }
+  return fmt::format("{}", fmt::join(vendors, "/"));
+}
+
+Report build_report(ReportInput input) {
+  Report report;
+  report.sources = std::move(input.sources);
+  report.predictions = std::move(input.predictions);
+  for (const ReportSource& source : report.sources) {
+    for (DeviceSection& section : build_sections(source)) report.sections.push_back(std::move(section));
+  }
+  for (const DeviceSection& section : report.sections) {
+    for (const ShapeRow& row : section.rows) {
+      for (const auto& [backend, result] : row.by_backend) {
+        if (result.status != ResultStatus::ok) report.not_measured.push_back({section_title(section), result});
+      }
+    }
+  }
+  report.geomeans = build_geomeans(report.sections);
+  report.findings = build_findings(report);
+  return report;
+}
+
+void write_report(const Report& report, const std::filesystem::path& directory) {
+  std::filesystem::create_directories(directory);
+  write_file_atomically(directory / "report.md", render_markdown(report));
+  write_file_atomically(directory / "report.html", render_html(report));
+  write_file_atomically(directory / "results.csv", render_csv(report));
+}
+
+}  // namespace trainrate::reports

@@ -1,0 +1,108 @@
+// report.md: the report as Markdown tables and sentences (charts live in report.html).
+#include <fmt/format.h>
+
+#include "reports/report.hpp"
+#include "reports/table.hpp"
+#include "reports/text.hpp"
+
+namespace trainrate::reports {
+
+namespace {
+
+std::string table_row(const std::vector<std::string>& cells) {
+  std::string line = "|";
+  for (const auto& cell : cells) line += " " + markdown_cell(cell) + " |";
+  return line + "\n";
+}
+
+std::string table_rule(size_t columns, size_t left_aligned) {
+  std::string line = "|";
+  for (size_t i = 0; i < columns; ++i) line += i < left_aligned ? " --- |" : " ---: |";
+  return line + "\n";
+}
+
+}  // namespace
+
+std::string render_markdown(const Report& report) {
+  std::string md = "# trainrate report\n\n";
+  md += "Real rate R (FLOP/s) of each kernel, vendor libraries against our hand-written ones. "
+        "R counts the conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every "
+        "convolution pass) divided by the median time. Charts are in report.html; every number is in results.csv.\n\n";
+
+  md += "## What this means\n\n";
+  for (const auto& finding : report.findings) md += "- " + finding + "\n";
+  md += "\n";
+
+  md += "## Environment\n\n";
+  for (const ReportSource& source : report.sources) {
+    md += fmt::format("### {}\n\n", markdown_cell(source.path));
+    md += table_row({"key", "value"}) + table_rule(2, 2);
+    for (const auto& [key, value] : environment_of(source)) md += table_row({key, value});
+    md += "\n";
+  }
+
+  for (const DeviceSection& section : report.sections) {
+    md += fmt::format("## Results: {}\n\n", markdown_cell(section_title(section)));
+    md += fmt::format("Suite `{}` from {}. Each cell: R (% of peak).\n\n", section.suite.empty() ? "-" : section.suite,
+                      markdown_cell(section.source));
+    std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
+    for (const auto& backend : section.backends) header.push_back(backend);
+    for (const auto& custom : section.custom_backends) {
+      header.push_back(fmt::format("{} / {}", custom, vendor_label(section, custom)));
+    }
+    md += table_row(header) + table_rule(header.size(), 2);
+    for (const ShapeRow& row : section.rows) {
+      std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
+      for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
+      for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
+      md += table_row(cells);
+    }
+    md += "\n";
+  }
+
+  md += "## Geomean custom/vendor per suite and pass\n\n";
+  if (report.geomeans.empty()) {
+    md += "No custom result has an ok vendor counterpart.\n\n";
+  } else {
+    md += table_row({"suite", "device", "pass", "custom", "vendor", "shapes", "geomean", "min", "max"}) +
+          table_rule(9, 5);
+    for (const GeomeanRow& g : report.geomeans) {
+      md += table_row({g.suite, g.host.empty() ? g.device : g.device + " on " + g.host, g.kind, g.custom_backend,
+                       g.vendor_backend, std::to_string(g.count), format_ratio(g.geomean), format_ratio(g.min),
+                       format_ratio(g.max)});
+    }
+    md += "\n";
+  }
+
+  md += "## Predicted training time\n\n";
+  if (report.predictions.empty()) {
+    md += "No predictions given (write them with `trainrate predict ... --compare` and pass `--predictions`).\n\n";
+  } else {
+    md += "Time reduction is (T_vendor − T_custom) / T_vendor; speed-up ratio is T_vendor / T_custom. "
+          "A 75% time reduction is a 4x speed-up.\n\n";
+    md += table_row({"network", "basis", "vendor", "T vendor", "custom", "T custom", "time reduction", "speed-up ratio"}) +
+          table_rule(8, 3);
+    for (const NetworkPrediction& p : report.predictions) {
+      md += table_row({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
+                       p.old_seconds ? format_duration(*p.old_seconds) : "-", p.new_backend.empty() ? "-" : p.new_backend,
+                       p.new_seconds ? format_duration(*p.new_seconds) : "-",
+                       p.time_reduction ? format_percent(100 * *p.time_reduction) : "-",
+                       p.ratio ? format_ratio(*p.ratio) : "-"});
+    }
+    md += "\n";
+  }
+
+  md += "## Not measured: INVALID, skipped and FAILED\n\n";
+  if (report.not_measured.empty()) {
+    md += "None.\n";
+  } else {
+    md += table_row({"device", "backend", "problem", "status", "reason"}) + table_rule(5, 5);
+    for (const NotMeasured& entry : report.not_measured) {
+      md += table_row({entry.device, entry.result.backend, describe(entry.result.problem),
+                       std::string(to_string(entry.result.status)), entry.result.reason});
+    }
+  }
+  return md;
+}
+
+}  // namespace trainrate::reports

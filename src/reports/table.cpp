@@ -1,0 +1,81 @@
+#include "reports/table.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace trainrate {
+
+namespace {
+
+constexpr int kProblemWidth = 46;
+constexpr int kBackendWidth = 18;
+
+std::string three_digits(double value) {
+  if (value >= 100) return fmt::format("{:.0f}", value);
+  if (value >= 10) return fmt::format("{:.1f}", value);
+  return fmt::format("{:.2f}", value);
+}
+
+std::string clip(const std::string& text, size_t width) {
+  return text.size() <= width ? text : text.substr(0, width - 1) + "~";
+}
+
+}  // namespace
+
+std::string format_rate(double flops_per_s) {
+  static constexpr std::pair<double, const char*> kUnits[] = {
+      {1e15, "PFLOP/s"}, {1e12, "TFLOP/s"}, {1e9, "GFLOP/s"}, {1e6, "MFLOP/s"}};
+  for (const auto& [scale, unit] : kUnits) {
+    if (flops_per_s >= scale) return fmt::format("{} {}", three_digits(flops_per_s / scale), unit);
+  }
+  return fmt::format("{:.0f} FLOP/s", flops_per_s);
+}
+
+std::string format_duration_ms(double ms) {
+  if (ms >= 1000) return fmt::format("{} s", three_digits(ms / 1000));
+  if (ms >= 1) return fmt::format("{} ms", three_digits(ms));
+  return fmt::format("{} us", three_digits(ms * 1000));
+}
+
+std::string result_table_header() {
+  return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}\n", "problem", kProblemWidth, "backend",
+                     kBackendWidth, "median", "noise", "rate R", "% peak", "status");
+}
+
+std::string result_table_row(const Result& r) {
+  const std::string problem = clip(describe(r.problem), kProblemWidth);
+  const std::string backend = clip(r.backend, kBackendWidth);
+  if (r.status != ResultStatus::ok) {
+    return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}: {}\n", problem, kProblemWidth, backend,
+                       kBackendWidth, "-", "-", "-", "-", to_string(r.status), r.reason);
+  }
+  const SampleStats& s = r.measurement->stats;
+  const std::string peak = r.percent_of_peak ? fmt::format("{:.1f}", *r.percent_of_peak) : "-";
+  const std::string verified = r.verification.sampled
+                                   ? fmt::format("ok ({} sampled)", r.verification.elements_checked)
+                                   : std::string("ok");
+  return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, kProblemWidth, backend,
+                     kBackendWidth, format_duration_ms(s.median_ms), 100 * s.relative_noise,
+                     format_rate(r.rate_flops_per_s), peak, verified);
+}
+
+std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries) {
+  if (rows.empty()) return "no custom/vendor pairs with verified results on both sides\n";
+  std::string out = fmt::format("{:<{}} {:<{}} {:<10} {:>14} {:>14} {:>8}\n", "problem", kProblemWidth, "custom",
+                                kBackendWidth, "vendor", "custom R", "vendor R", "ratio");
+  for (const RatioRow& row : rows) {
+    out += fmt::format("{:<{}} {:<{}} {:<10} {:>14} {:>14} {:>8.3f}\n", clip(describe(row.problem), kProblemWidth),
+                       kProblemWidth, clip(row.custom_backend, kBackendWidth), kBackendWidth, row.vendor_backend,
+                       format_rate(row.custom_flops_per_s), format_rate(row.vendor_flops_per_s), row.ratio);
+  }
+  out += fmt::format("\n{:<40} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "custom/vendor by kind", "n", "geomean", "median",
+                     "min", "max");
+  for (const RatioSummary& s : summaries) {
+    out += fmt::format("{:<40} {:>5} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f}\n", s.group, s.count, s.geomean, s.median,
+                       s.min, s.max);
+  }
+  return out;
+}
+
+}  // namespace trainrate

@@ -1,0 +1,79 @@
+#include "reports/text.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace trainrate::reports {
+
+std::string escape_html(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (const char ch : text) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string markdown_cell(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    if (ch == '|') {
+      out += "\\|";
+    } else if (ch == '\n' || ch == '\r') {
+      out += ' ';
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Three significant digits: 123, 12.3, 1.23.
+std::string three_digits(double value) {
+  const double magnitude = std::fabs(value);
+  if (magnitude >= 99.95) return fmt::format("{:.0f}", value);
+  if (magnitude >= 9.995) return fmt::format("{:.1f}", value);
+  return fmt::format("{:.2f}", value);
+}
+
+}  // namespace
+
+std::string format_duration(double seconds) {
+  const double s = std::fabs(seconds);
+  if (s < 1e-3 * 0.9995) return three_digits(seconds * 1e6) + " us";
+  if (s < 0.9995) return three_digits(seconds * 1e3) + " ms";
+  if (s < 59.95) return three_digits(seconds) + " s";
+  if (s < 3600 * 0.9995) return three_digits(seconds / 60) + " min";
+  if (s < 86400 * 0.9995) return three_digits(seconds / 3600) + " h";
+  return three_digits(seconds / 86400) + " d";
+}
+
+std::string format_percent(double percent) { return fmt::format("{:.1f}%", percent); }
+
+std::string format_ratio(double ratio) { return fmt::format("{:.3f}x", ratio); }
+
+std::string format_fixed(double value, int digits) { return fmt::format("{:.{}f}", value, digits); }
+
+std::string format_number(double value) { return fmt::format("{:.6g}", value); }
+
+}  // namespace trainrate::reports

@@ -1,0 +1,33 @@
+// Text for reports: escaping for each output format and the number formats every report shares.
+//
+// Everything a report prints goes through these, so HTML, SVG, Markdown and CSV agree on how a
+// rate or a time looks, and no user-supplied text (host names, backend names, reasons) reaches
+// HTML or SVG unescaped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace trainrate::reports {
+
+// Escapes & < > " ' so the result is safe in HTML/SVG text and in double- or single-quoted attributes.
+std::string escape_html(std::string_view text);
+// A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, quote or line break.
+std::string csv_field(std::string_view text);
+// A Markdown table cell: pipes escaped, line breaks turned into spaces.
+std::string markdown_cell(std::string_view text);
+
+// Rates are formatted by trainrate::format_rate (reports/table.hpp), shared with the console table.
+// Seconds in the most readable unit, up to days (predicted training times): "850 us", "3.38 ms", "12.5 s", "4.20 min", "2.50 h", "3.10 d".
+std::string format_duration(double seconds);
+// A percentage given in percent (0..100): "93.7%".
+std::string format_percent(double percent);
+// A ratio: "1.23x".
+std::string format_ratio(double ratio);
+// A plain number with `digits` decimals, for CSV (fixed, locale-independent, deterministic).
+std::string format_fixed(double value, int digits);
+// Full precision for machine-readable output ("%.6g" style, no exponent surprises for integers).
+std::string format_number(double value);
+
+}  // namespace trainrate::reports

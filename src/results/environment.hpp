@@ -1,0 +1,19 @@
+// What a results file records about where and how it was measured.
+#pragma once
+
+#include <string>
+
+#include "results/result.hpp"
+
+namespace trainrate {
+
+// A results file with host, time, build flags and library versions filled in; no results yet.
+ResultsFile new_results_file(const std::string& suite);
+
+std::string host_name();
+std::string utc_timestamp();  // "2026-11-24T23:59:59Z"
+// Letters, digits, '-', '_' and '.' survive; everything else becomes '_' (host and device names
+// become file names; they must never escape the output folder).
+std::string sanitize_for_filename(const std::string& text);
+
+}  // namespace trainrate

@@ -1,0 +1,66 @@
+// Results: the record every measurement produces and every printer, report and model reads.
+//
+// The measurement path fills these; the table printer, JSON writer, reports, models and the
+// Google Benchmark adapter only read them (running apart from reporting).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devices/device.hpp"
+#include "measure/measure.hpp"
+#include "problems/problem.hpp"
+
+namespace trainrate {
+
+// ok: verified and timed. invalid: output disagreed with the reference, never used as R.
+// skipped: the backend cannot run this problem (reason says why). failed: an error while running.
+enum class ResultStatus { ok, invalid, skipped, failed };
+std::string_view to_string(ResultStatus status);
+std::optional<ResultStatus> parse_status(std::string_view text);
+
+struct Verification {
+  bool sampled = false;           // true when a random sample of outputs was checked
+  int64_t elements_checked = 0;
+  int64_t mismatches = 0;
+  double max_error = 0;           // max |out − ref| / (|ref| + typical magnitude), see verify.hpp
+  double tolerance = 0;
+  std::string first_mismatch;     // human-readable, empty when none
+};
+
+struct Result {
+  Problem problem;
+  std::string backend;
+  std::string role;      // "vendor" or "custom"
+  std::string device;    // DeviceInfo::id
+  ResultStatus status = ResultStatus::ok;
+  std::string reason;    // for invalid / skipped / failed
+  Verification verification;
+  std::optional<Measurement> measurement;  // present for ok and invalid (timed for the record only if ok)
+  std::string mode;                        // "cold" or "hot"
+  double flops = 0;
+  double rate_flops_per_s = 0;             // flops / median time; 0 unless status is ok
+  std::optional<double> peak_flops_per_s;
+  std::optional<double> percent_of_peak;
+  std::string algorithm;
+  int64_t workspace_bytes = 0;
+  int threads = 0;                         // CPU threads used (0 for GPU)
+};
+
+struct ResultsFile {
+  int schema_version = 1;
+  std::string tool_version;
+  std::string created_utc;  // ISO 8601
+  std::string host;
+  std::string suite;
+  std::map<std::string, std::string> build;     // compiler, flags, build type, CUDA on/off
+  std::map<std::string, std::string> libraries;  // openblas, onednn, cuda runtime, cublas, cudnn
+  std::map<std::string, std::string> options;    // the run's settings (mode, noise target, ...)
+  std::vector<DeviceInfo> devices;
+  std::vector<Result> results;
+  bool complete = false;  // false while a run is in progress or after an interruption
+};
+
+}  // namespace trainrate

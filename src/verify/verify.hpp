@@ -1,0 +1,36 @@
+// Verification: every backend's output is compared with the reference before it is timed.
+//
+// Inputs are uniform in [-1, 1), rounded to the problem's dtype. An output element passes when
+//   |out − ref| <= tolerance(dtype) · (|ref| + 0.25 · sqrt(L))
+// where L is the reduction length (K for GEMM; C·R·S, K·R·S or N·P·Q for the conv passes) and
+// 0.25·sqrt(L) is the typical magnitude of a sum of L products of such inputs. Non-finite outputs
+// always fail. Small problems are checked exhaustively; large ones on a fixed-seed random sample
+// of `sample_elements` outputs, each recomputed by the reference.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/backend.hpp"
+#include "results/result.hpp"
+
+namespace trainrate {
+
+struct VerifyOptions {
+  double exhaustive_max_flops = 5e7;  // reference work allowed for a full check
+  int64_t sample_elements = 512;
+  uint64_t seed = 7;
+};
+
+double tolerance(Dtype dtype);
+int64_t reduction_length(const Problem& problem);
+
+// Inputs for a problem: deterministic for a given seed, exactly representable in its dtype.
+HostInputs make_inputs(const Problem& problem, uint64_t seed);
+
+Verification verify(const Problem& problem, const HostInputs& inputs, const std::vector<float>& output,
+                    const VerifyOptions& options = {});
+
+inline bool passed(const Verification& v) { return v.elements_checked > 0 && v.mismatches == 0; }
+
+}  // namespace trainrate

@@ -1,0 +1,204 @@
+// Our packed CPU SGEMM against the double-accumulating reference: every micro-kernel this CPU can
+// run (forced by name), all four transposes, edge shapes around the tile and block sizes, alpha/beta
+// semantics and one or two threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/gemm.hpp"
+#include "verify/reference.hpp"
+
+namespace trainrate::kernels::cpu {
+namespace {
+
+std::vector<float> random_values(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(size_t(std::max<int64_t>(count, 1)));
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+struct Case {
+  Op op_a = Op::N, op_b = Op::N;
+  int64_t m = 1, n = 1, k = 1;
+  int64_t lda_pad = 0, ldb_pad = 0, ldc_pad = 0;  // extra rows beyond the minimum leading dimension
+  float alpha = 1.0f, beta = 0.0f;
+};
+
+std::string describe(const Case& c) {
+  return std::string(to_string(c.op_a)) + std::string(to_string(c.op_b)) + " m" + std::to_string(c.m) + " n" +
+         std::to_string(c.n) + " k" + std::to_string(c.k) + " alpha" + std::to_string(c.alpha) + " beta" +
+         std::to_string(c.beta);
+}
+
+bool is_available(MicroKernel kernel) {
+  for (MicroKernel k : available_micro_kernels()) {
+    if (k == kernel) return true;
+  }
+  return false;
+}
+
+// Runs one case and compares every element of C with alpha·reference + beta·C0.
+void check(const Case& c, const GemmOptions& options) {
+  const int64_t a_rows = c.op_a == Op::N ? c.m : c.k, a_cols = c.op_a == Op::N ? c.k : c.m;
+  const int64_t b_rows = c.op_b == Op::N ? c.k : c.n, b_cols = c.op_b == Op::N ? c.n : c.k;
+  const int64_t lda = std::max<int64_t>(1, a_rows) + c.lda_pad;
+  const int64_t ldb = std::max<int64_t>(1, b_rows) + c.ldb_pad;
+  const int64_t ldc = std::max<int64_t>(1, c.m) + c.ldc_pad;
+  const std::vector<float> a = random_values(lda * a_cols, 1);
+  const std::vector<float> b = random_values(ldb * b_cols, 2);
+  std::vector<float> out = random_values(ldc * c.n, 3);
+  if (c.beta == 0.0f) {
+    for (float& v : out) v = std::numeric_limits<float>::quiet_NaN();  // beta == 0: C must not be read
+  }
+  const std::vector<float> before = out;
+
+  sgemm(c.op_a, c.op_b, c.m, c.n, c.k, c.alpha, a.data(), lda, b.data(), ldb, c.beta, out.data(), ldc, options);
+
+  // The reference wants minimal leading dimensions: compact copies of A and B.
+  std::vector<float> a_compact(size_t(std::max<int64_t>(1, a_rows * a_cols)));
+  std::vector<float> b_compact(size_t(std::max<int64_t>(1, b_rows * b_cols)));
+  for (int64_t j = 0; j < a_cols; ++j)
+    for (int64_t i = 0; i < a_rows; ++i) a_compact[size_t(i + j * a_rows)] = a[size_t(i + j * lda)];
+  for (int64_t j = 0; j < b_cols; ++j)
+    for (int64_t i = 0; i < b_rows; ++i) b_compact[size_t(i + j * b_rows)] = b[size_t(i + j * ldb)];
+  const GemmProblem problem{.m = c.m, .n = c.n, .k = c.k, .op_a = c.op_a, .op_b = c.op_b};
+
+  const double tolerance = 1e-5 * std::sqrt(double(std::max<int64_t>(c.k, 1))) + 1e-6;
+  int64_t mismatches = 0;
+  for (int64_t j = 0; j < c.n; ++j) {
+    for (int64_t i = 0; i < ldc; ++i) {
+      const float got = out[size_t(i + j * ldc)];
+      const float old = before[size_t(i + j * ldc)];
+      if (i >= c.m) {  // padding rows of C are never touched
+        if (!(std::isnan(old) && std::isnan(got)) && got != old) ++mismatches;
+        continue;
+      }
+      double want = c.alpha * reference::gemm_element(problem, a_compact.data(), b_compact.data(), 0, i, j);
+      if (c.beta != 0.0f) want += double(c.beta) * old;
+      if (!(std::abs(got - want) <= tolerance * (1.0 + std::abs(want)))) {
+        if (++mismatches <= 3) {
+          ADD_FAILURE() << describe(c) << ": C(" << i << "," << j << ") = " << got << ", want " << want;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << describe(c) << " threads " << options.threads;
+}
+
+class CpuGemm : public testing::TestWithParam<MicroKernel> {
+ protected:
+  void SetUp() override {
+    if (!is_available(GetParam())) {
+      GTEST_SKIP() << "this CPU cannot run the " << to_string(GetParam()) << " micro-kernel";
+    }
+  }
+  GemmOptions options(int threads) const { return GemmOptions{.threads = threads, .micro_kernel = GetParam()}; }
+};
+
+constexpr Op ops[] = {Op::N, Op::T};
+
+TEST_P(CpuGemm, AllTransposesOddShapes) {
+  // Primes and sizes just off the tile shapes (MR 8/16/32, NR 6/12) and 1 in every position.
+  const int64_t shapes[][3] = {{1, 1, 1},   {1, 13, 7},  {13, 1, 7},   {7, 13, 1},   {17, 7, 97},
+                               {33, 25, 3}, {97, 131, 5}, {131, 97, 67}, {31, 13, 300}, {65, 49, 513}};
+  for (Op op_a : ops) {
+    for (Op op_b : ops) {
+      for (const auto& s : shapes) {
+        for (int threads : {1, 2}) {
+          check({.op_a = op_a, .op_b = op_b, .m = s[0], .n = s[1], .k = s[2]}, options(threads));
+        }
+      }
+    }
+  }
+}
+
+TEST_P(CpuGemm, CrossesEveryBlockBoundary) {
+  // Large enough to need several MC, KC and NC blocks even with multi-megabyte caches.
+  for (Op op_a : ops) {
+    for (Op op_b : ops) {
+      for (int threads : {1, 2}) {
+        check({.op_a = op_a, .op_b = op_b, .m = 611, .n = 4133, .k = 521, .alpha = 0.5f, .beta = 0.25f},
+              options(threads));
+      }
+    }
+  }
+}
+
+TEST_P(CpuGemm, TallSkinnyAndShortWide) {
+  for (int threads : {1, 2}) {
+    check({.m = 1001, .n = 3, .k = 37}, options(threads));
+    check({.m = 3, .n = 1001, .k = 37}, options(threads));
+    check({.op_a = Op::T, .m = 1, .n = 517, .k = 129}, options(threads));
+    check({.op_b = Op::T, .m = 517, .n = 1, .k = 129}, options(threads));
+    check({.m = 40, .n = 700, .k = 200}, options(threads));  // few rows: threads split columns
+  }
+}
+
+TEST_P(CpuGemm, LeadingDimensionsLargerThanNeeded) {
+  for (Op op_a : ops) {
+    for (Op op_b : ops) {
+      check({.op_a = op_a, .op_b = op_b, .m = 29, .n = 23, .k = 41, .lda_pad = 5, .ldb_pad = 11, .ldc_pad = 3,
+             .alpha = 1.0f, .beta = 1.0f},
+            options(2));
+    }
+  }
+}
+
+TEST_P(CpuGemm, AlphaBetaSemantics) {
+  for (float alpha : {1.0f, -2.0f, 0.5f}) {
+    for (float beta : {0.0f, 1.0f, -0.5f}) {
+      check({.m = 37, .n = 19, .k = 23, .alpha = alpha, .beta = beta}, options(1));
+      check({.op_a = Op::T, .op_b = Op::T, .m = 70, .n = 45, .k = 300, .alpha = alpha, .beta = beta},
+            options(2));
+    }
+  }
+}
+
+TEST_P(CpuGemm, DegenerateSizes) {
+  // k == 0 and alpha == 0 only scale C by beta (beta == 0 clears it, NaN included).
+  std::vector<float> c(12, std::numeric_limits<float>::quiet_NaN());
+  const float one = 1.0f;
+  sgemm(Op::N, Op::N, 3, 4, 0, 1.0f, &one, 3, &one, 1, 0.0f, c.data(), 3, options(1));
+  for (float v : c) EXPECT_EQ(v, 0.0f);
+  std::vector<float> d(12, 2.0f);
+  sgemm(Op::N, Op::N, 3, 4, 5, 0.0f, nullptr, 3, nullptr, 5, 3.0f, d.data(), 3, options(1));
+  for (float v : d) EXPECT_EQ(v, 6.0f);
+  sgemm(Op::N, Op::N, 0, 4, 5, 1.0f, nullptr, 1, nullptr, 5, 0.0f, nullptr, 1, options(1));  // nothing to do
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CpuGemm,
+                         testing::Values(MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512),
+                         [](const testing::TestParamInfo<MicroKernel>& info) {
+                           return std::string(to_string(info.param));
+                         });
+
+TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512}) {
+    EXPECT_EQ(parse_micro_kernel(to_string(kernel)), kernel);
+  }
+  EXPECT_FALSE(parse_micro_kernel("sse9").has_value());
+  const std::vector<MicroKernel> kernels = available_micro_kernels();
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_EQ(kernels.front(), MicroKernel::portable);
+  EXPECT_TRUE(is_available(best_micro_kernel()));
+}
+
+TEST(CpuGemmDispatch, RejectsBadArguments) {
+  float x = 0.0f;
+  EXPECT_THROW(sgemm(Op::N, Op::N, 4, 4, 4, 1.0f, &x, 3, &x, 4, 0.0f, &x, 4), std::invalid_argument);
+  EXPECT_THROW(sgemm(Op::N, Op::N, -1, 4, 4, 1.0f, &x, 4, &x, 4, 0.0f, &x, 4), std::invalid_argument);
+  for (MicroKernel kernel : {MicroKernel::avx2, MicroKernel::avx512}) {
+    if (is_available(kernel)) continue;
+    EXPECT_THROW(sgemm(Op::N, Op::N, 1, 1, 1, 1.0f, &x, 1, &x, 1, 0.0f, &x, 1, {.micro_kernel = kernel}),
+                 std::runtime_error);
+  }
+}
+
+}  // namespace
+}  // namespace trainrate::kernels::cpu
