@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_internal.hpp"
 #include "verify/reference.hpp"
 
 namespace trainrate::kernels::cpu {
@@ -119,15 +120,21 @@ TEST_P(CpuGemm, AllTransposesOddShapes) {
 }
 
 TEST_P(CpuGemm, CrossesEveryBlockBoundary) {
-  // Large enough to need several MC, KC and NC blocks even with multi-megabyte caches.
+  // Shrunken MC/KC/NC make small problems cross every block boundary (with ragged last blocks),
+  // which with the cache-derived sizes would need multi-gigaflop reference checks.
+  detail::set_blocking_override({.mc = 40, .kc = 37, .nc = 50});
   for (Op op_a : ops) {
     for (Op op_b : ops) {
       for (int threads : {1, 2}) {
-        check({.op_a = op_a, .op_b = op_b, .m = 611, .n = 4133, .k = 521, .alpha = 0.5f, .beta = 0.25f},
+        check({.op_a = op_a, .op_b = op_b, .m = 211, .n = 163, .k = 101, .alpha = 0.5f, .beta = 0.25f},
               options(threads));
+        check({.op_a = op_a, .op_b = op_b, .m = 23, .n = 307, .k = 75, .beta = 1.0f}, options(threads));
       }
     }
   }
+  detail::set_blocking_override({});
+  // And once with the real blocking: k beyond one KC block.
+  check({.m = 300, .n = 200, .k = 600, .beta = 1.0f}, options(2));
 }
 
 TEST_P(CpuGemm, TallSkinnyAndShortWide) {

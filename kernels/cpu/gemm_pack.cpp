@@ -38,6 +38,15 @@ void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t lan
 template <int Width>
 void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
   const int width = Width > 0 ? Width : width_rt;
+  if (Width > 0 && lanes == Width) {
+    // Full sliver of known width: read the Width source runs side by side so every store is
+    // contiguous and each run streams through the prefetcher.
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * Width;
+      for (int l = 0; l < Width; ++l) d[l] = src[l * ld + p];
+    }
+    return;
+  }
   for (int64_t l = 0; l < lanes; ++l) {
     const float* s = src + l * ld;
     for (int64_t p = 0; p < kc; ++p) dst[p * width + l] = s[p];
@@ -48,8 +57,8 @@ void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes,
 }
 
 // Packs `extent` lanes (rows of op(A) or columns of op(B)) into ⌈extent/width⌉ slivers.
-// `contiguous` says whether consecutive lanes are adjacent in memory; `lane_ld`/`step_ld` are the
-// distances between consecutive lanes / k steps.
+// `contiguous` says whether consecutive lanes are adjacent in memory (then k steps are `ld` apart)
+// or k steps are (then lanes are `ld` apart).
 template <int Width>
 void pack_slivers(bool contiguous, const float* src, int64_t ld, int64_t kc, int64_t extent, int width,
                   float* dst) {

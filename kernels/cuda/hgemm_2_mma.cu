@@ -17,15 +17,17 @@
 #include "kernels/cuda/launch.hpp"
 
 namespace trainrate::cuda_kernels {
-namespace {
+// A named namespace (not an anonymous one) so sm_70/75 device passes, where the kernel body
+// compiles away, do not warn about unused helpers.
+namespace hgemm_mma_detail {
 
-constexpr int kBM = 128, kBN = 128, kBK = 32;  // block tile
-constexpr int kStages = 3;                     // K-slices resident in shared memory
-constexpr int kWM = 64, kWN = 32;              // warp tile
-constexpr int kMmaM = 16, kMmaN = 8, kMmaK = 16;
-constexpr int kTilesM = kWM / kMmaM, kTilesN = kWN / kMmaN;  // mma tiles per warp: 4×4
-constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
-constexpr int kThreads = kWarpsM * kWarpsN * 32;
+inline constexpr int kBM = 128, kBN = 128, kBK = 32;  // block tile
+inline constexpr int kStages = 3;                     // K-slices resident in shared memory
+inline constexpr int kWM = 64, kWN = 32;              // warp tile
+inline constexpr int kMmaM = 16, kMmaN = 8, kMmaK = 16;
+inline constexpr int kTilesM = kWM / kMmaM, kTilesN = kWN / kMmaN;  // mma tiles per warp: 4×4
+inline constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
+inline constexpr int kThreads = kWarpsM * kWarpsN * 32;
 static_assert(kThreads == 256, "8 warps");
 static_assert(kTilesN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
 static_assert(kBK == 32, "the K-major swizzle below assumes 64-byte rows (4 chunks of 8 elements)");
@@ -39,7 +41,6 @@ static_assert(kBK % kMmaK == 0, "K-slice must be whole mma steps");
 //     Two rows share a 128-byte bank line, so rows r..r+7 land on 8 distinct bank groups.
 template <int BMN, bool MN_MAJOR>
 struct SwizzledTile {
-  static constexpr int kRows = MN_MAJOR ? kBK : BMN;
   static constexpr int kChunksPerRow = (MN_MAJOR ? BMN : kBK) / 8;
   static constexpr int kElems = kBK * BMN;
   static constexpr int kChunks = kElems / 8;
@@ -113,7 +114,7 @@ __device__ __forceinline__ void load_tile(uint16_t* s, const uint16_t* g, int64_
 }
 
 template <typename T, Op OPA, Op OPB>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)
 hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint16_t* __restrict__ b,
                  T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -204,6 +205,11 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
   }
 #endif
 }
+
+}  // namespace hgemm_mma_detail
+
+namespace {
+using namespace hgemm_mma_detail;
 
 constexpr size_t kSmemBytes = size_t(kStages) * (kBM + kBN) * kBK * sizeof(uint16_t);
 

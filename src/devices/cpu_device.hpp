@@ -34,4 +34,7 @@ class CpuDevice final : public Device {
 double measure_fma_peak_flops_per_s(int threads);
 double measure_triad_bytes_per_s(int threads);
 
+// MemAvailable from /proc/meminfo (what can be allocated without swapping), in bytes.
+int64_t available_host_memory_bytes();
+
 }  // namespace trainrate

@@ -1,5 +1,7 @@
 #include "measure/runner.hpp"
 
+#include <fmt/format.h>
+
 #include <exception>
 
 #include "devices/cpu_device.hpp"
@@ -30,6 +32,17 @@ void fill_rate(Result& result, Backend& backend, const Problem& problem) {
   }
 }
 
+// Inputs on the host, the backend's own copies and the output copied back: checked before any
+// allocation, so an absurd shape becomes a "skipped" row instead of an out-of-memory kill.
+std::optional<std::string> host_memory_shortfall(const Problem& problem) {
+  const OperandSizes sizes = operand_elements(problem);
+  const double needed_bytes = 2.0 * double(sizes.input0 + sizes.input1 + sizes.output) * sizeof(float);
+  const double available_bytes = double(available_host_memory_bytes());
+  if (needed_bytes <= 0.9 * available_bytes) return std::nullopt;
+  return fmt::format("needs {:.2f} GiB of host memory, {:.2f} GiB available", needed_bytes / double(1 << 30),
+                     available_bytes / double(1 << 30));
+}
+
 }  // namespace
 
 Result run_one(Backend& backend, const Problem& problem, const RunOptions& options) {
@@ -37,6 +50,11 @@ Result run_one(Backend& backend, const Problem& problem, const RunOptions& optio
   if (auto reason = backend.unsupported_reason(problem)) {
     result.status = ResultStatus::skipped;
     result.reason = *reason;
+    return result;
+  }
+  if (auto shortfall = host_memory_shortfall(problem)) {
+    result.status = ResultStatus::skipped;
+    result.reason = *shortfall;
     return result;
   }
   try {

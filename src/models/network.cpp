@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "problems/problem_json.hpp"
 
@@ -241,6 +242,14 @@ void add_transformer_blocks(Network& net, const TransformerShape& t, const std::
   net.layers.push_back(linear_layer(prefix + ".mlp.down", t.seq_len, t.ffn, t.hidden, n));
 }
 
+Network named_network(std::string name, int64_t batch, int64_t tokens_per_sample) {
+  Network net;
+  net.name = std::move(name);
+  net.batch = batch;
+  net.tokens_per_sample = tokens_per_sample;
+  return net;
+}
+
 // Two LayerNorms per block (scale and shift each).
 int64_t block_norm_parameters(const TransformerShape& t) { return t.layers * 2 * 2 * t.hidden; }
 
@@ -249,7 +258,7 @@ int64_t block_norm_parameters(const TransformerShape& t) { return t.layers * 2 *
 Network resnet50(int64_t batch, int64_t image_size) {
   check_range("resnet50 batch", batch, 1, 1 << 20);
   check_range("resnet50 image size", image_size, 32, 4096);
-  Network net{.name = "resnet50", .batch = batch};
+  Network net = named_network("resnet50", batch, 1);
   int64_t bn_channels = 64;
   Layer stem = conv_layer("conv1", 3, image_size, 64, 7, 3, 2);
   stem.input_grad = false;
@@ -271,7 +280,7 @@ Network resnet50(int64_t batch, int64_t image_size) {
 Network vgg16(int64_t batch, int64_t image_size) {
   check_range("vgg16 batch", batch, 1, 1 << 20);
   check_range("vgg16 image size", image_size, 32, 4096);
-  Network net{.name = "vgg16", .batch = batch};
+  Network net = named_network("vgg16", batch, 1);
   const std::vector<std::vector<int64_t>> blocks{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}};
   int64_t hw = image_size, channels = 3;
   for (size_t b = 0; b < blocks.size(); ++b) {
@@ -296,7 +305,7 @@ Network bert_base(int64_t batch, int64_t seq_len) {
   check_range("bert-base batch", batch, 1, 1 << 20);
   check_range("bert-base sequence length", seq_len, 1, 512);  // 512 learned positions
   const TransformerShape t{12, 768, 12, 3072, seq_len, false};
-  Network net{.name = "bert-base", .batch = batch, .tokens_per_sample = seq_len};
+  Network net = named_network("bert-base", batch, seq_len);
   add_transformer_blocks(net, t, "encoder");
   net.layers.push_back(linear_layer("pooler", 1, 768, 768));  // on the [CLS] token only
   const int64_t embeddings = (30522 + 512 + 2) * 768;          // word, position, token type
@@ -309,7 +318,7 @@ Network gpt2_small(int64_t batch, int64_t seq_len) {
   check_range("gpt2-small batch", batch, 1, 1 << 20);
   check_range("gpt2-small sequence length", seq_len, 1, 1024);  // 1024 learned positions
   const TransformerShape t{12, 768, 12, 3072, seq_len, true};
-  Network net{.name = "gpt2-small", .batch = batch, .tokens_per_sample = seq_len};
+  Network net = named_network("gpt2-small", batch, seq_len);
   add_transformer_blocks(net, t, "h");
   // The LM head reuses the token embedding (tied): its GEMMs count, its weights do not.
   net.layers.push_back(Layer{"lm_head", LinearLayer{seq_len, 768, 50257, false, true}, 1});

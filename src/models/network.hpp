@@ -112,6 +112,9 @@ bool is_transformer(const std::string& builtin_name);
 // Throws InputError for an unknown name (listing the known ones) or sizes out of range.
 Network builtin_network(const std::string& name, const NetworkSize& size);
 
+// A built-in network by name, or the user's file when `file` is not empty (its batch from size).
+Network load_network(const std::string& name, const std::string& file, const NetworkSize& size);
+
 // User networks: {"name": .., "other_parameters": .., "layers": [{"kind": "conv", ..}, ..]}
 // (format in docs/models.md). Throws InputError naming the file and field.
 Network network_from_json_text(const std::string& text, const std::string& where, int64_t batch);

@@ -151,4 +151,10 @@ Network read_network_file(const std::filesystem::path& path, int64_t batch) {
   return network_from_json_text(text.str(), path.string(), batch);
 }
 
+Network load_network(const std::string& name, const std::string& file, const NetworkSize& size) {
+  if (!file.empty()) return read_network_file(file, size.batch);
+  if (name.empty()) throw InputError("give --network (resnet50, vgg16, bert-base, gpt2-small) or --network-file");
+  return builtin_network(name, size);
+}
+
 }  // namespace trainrate

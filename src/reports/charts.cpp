@@ -117,7 +117,9 @@ std::string grouped_bar_chart(const std::string& title, const std::vector<std::s
       const double y = group_top + kBar * double(s);
       const auto value = c < series[s].values.size() ? series[s].values[c] : std::nullopt;
       if (!value) {
-        svg.text(left + 4, y + kBar - 2, series[s].name + ": n/a", "start", kSmallText);
+        if (c < series[s].notes.size() && !series[s].notes[c].empty()) {
+          svg.text(left + 4, y + kBar - 3, series[s].name + ": " + series[s].notes[c], "start", kSmallText);
+        }
         continue;
       }
       const double length = (right - left) * *value / axis.max;
@@ -132,7 +134,7 @@ std::string grouped_bar_chart(const std::string& title, const std::vector<std::s
 }
 
 std::string ratio_chart(const std::string& title, const std::vector<std::string>& categories,
-                        const std::vector<double>& ratios) {
+                        const std::vector<double>& ratios, const std::string& axis_label) {
   constexpr double kBar = 14, kGap = 6, kRightMargin = 80;
   const double left = label_margin(categories);
   const double right = kWidth - kRightMargin;
@@ -148,20 +150,20 @@ std::string ratio_chart(const std::string& title, const std::vector<std::string>
     const double y = top + 4 + (kBar + kGap) * double(c);
     const double length = (right - left) * ratios[c] / axis.max;
     svg.text(left - 6, y + kBar - 3, categories[c], "end", kLabelText);
-    svg.begin_group(fmt::format("{}: custom/vendor {}", categories[c], format_ratio(ratios[c])));
+    svg.begin_group(fmt::format("{}: {}", categories[c], format_ratio(ratios[c])));
     svg.rect(left, y, length, kBar, ratios[c] >= 1 ? "fill=\"#009E73\"" : "fill=\"#D55E00\"");
-    svg.text(left + length + 4, y + kBar - 3, format_ratio(ratios[c]), "start", kSmallText);
+    svg.text(right + 8, y + kBar - 3, format_ratio(ratios[c]), "start", kSmallText);
     svg.end_group();
   }
   const double parity = left + (right - left) / axis.max;
   svg.line(parity, top - 4, parity, bottom, "stroke=\"#111111\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"");
   svg.text(parity, top - 6, "1.0 = parity", "middle", kSmallText);
-  svg.text((left + right) / 2, bottom + 30, "custom R / vendor R (above 1.0: ours is faster)", "middle", kSmallText);
+  svg.text((left + right) / 2, bottom + 30, axis_label, "middle", kSmallText);
   return svg.finish();
 }
 
 std::string roofline_chart(const std::string& title, const std::vector<RooflineCeiling>& ceilings,
-                           const std::vector<RooflinePoint>& points) {
+                           const std::vector<std::string>& series, const std::vector<RooflinePoint>& points) {
   constexpr double kLeft = 90, kRight = 640, kTop = kTitleHeight + 12, kBottom = 440;
   if (points.empty() && ceilings.empty()) {
     Svg svg(kWidth, 60, title);
@@ -194,10 +196,6 @@ std::string roofline_chart(const std::string& title, const std::vector<RooflineC
   const auto px = [&](double intensity) { return kLeft + (kRight - kLeft) * (std::log10(intensity) - x_min) / (x_max - x_min); };
   const auto py = [&](double rate) { return kBottom - (kBottom - kTop) * (std::log10(rate) - y_min) / (y_max - y_min); };
 
-  std::vector<std::string> series;
-  for (const auto& p : points) {
-    if (std::find(series.begin(), series.end(), p.series) == series.end()) series.push_back(p.series);
-  }
   Svg svg(kWidth, kBottom + 50, title);
   draw_title(svg, title);
   for (double d = x_min; d <= x_max; d += 1) {
@@ -209,6 +207,14 @@ std::string roofline_chart(const std::string& title, const std::vector<RooflineC
     const double y = py(std::pow(10.0, d));
     svg.line(kLeft, y, kRight, y, kGridStyle);
     svg.text(kLeft - 6, y + 3, format_rate(std::pow(10.0, d)), "end", kSmallText);
+    // Minor lines at 2..9 × the decade; labelled at 2 and 5 when few decades leave room.
+    for (int m = 2; m <= 9 && d < y_max; ++m) {
+      const double minor = py(m * std::pow(10.0, d));
+      svg.line(kLeft, minor, kRight, minor, "stroke=\"#f0f0f0\" stroke-width=\"1\"");
+      if ((m == 2 || m == 5) && y_max - y_min <= 2) {
+        svg.text(kLeft - 6, minor + 3, format_rate(m * std::pow(10.0, d)), "end", kSmallText);
+      }
+    }
   }
   svg.line(kLeft, kTop, kLeft, kBottom, kAxisStyle);
   svg.line(kLeft, kBottom, kRight, kBottom, kAxisStyle);
@@ -249,7 +255,7 @@ std::string roofline_chart(const std::string& title, const std::vector<RooflineC
   }
   for (const auto& p : points) {
     if (!(p.intensity > 0) || !(p.flops_per_s > 0)) continue;
-    const size_t s = size_t(std::find(series.begin(), series.end(), p.series) - series.begin());
+    const size_t s = size_t(std::find(series.begin(), series.end(), p.series) - series.begin());  // unknown: last colour
     svg.begin_group(fmt::format("{} / {}: {} at {:.3g} FLOP/byte", p.label, p.series, format_rate(p.flops_per_s),
                                 p.intensity));
     svg.circle(px(p.intensity), py(std::max(p.flops_per_s, lowest_rate)), 4,
@@ -260,42 +266,41 @@ std::string roofline_chart(const std::string& title, const std::vector<RooflineC
 }
 
 std::string training_time_chart(const std::string& title, const std::vector<TimePair>& pairs) {
-  constexpr double kBar = 14, kGap = 14, kRightMargin = 260;
+  constexpr double kBar = 14, kGap = 14, kRightMargin = 330;
   std::vector<std::string> networks;
   for (const auto& p : pairs) networks.push_back(p.network);
-  const double left = std::max(label_margin(networks), 160.0);
+  const double left = std::max(label_margin(networks), 120.0);
   const double right = kWidth - kRightMargin;
-  double max_seconds = 0;
-  for (const auto& p : pairs) max_seconds = std::max({max_seconds, p.old_seconds, p.new_seconds});
-  const LinearAxis axis = nice_axis(max_seconds);
   const double top = kTitleHeight + 8;
   const double group = 2 * kBar + kGap;
-  const double bottom = top + group * double(pairs.size()) + 4;
-  Svg svg(kWidth, bottom + 34, title);
+  const double bottom = top + group * double(pairs.size());
+  Svg svg(kWidth, bottom + 26, title);
   draw_title(svg, title);
-  draw_linear_axis(svg, left, right, top, bottom, axis, [](double v) { return format_duration(v); });
+  svg.line(left, top, left, bottom, kAxisStyle);
   for (size_t i = 0; i < pairs.size(); ++i) {
     const auto& p = pairs[i];
     const double y = top + 4 + group * double(i);
+    const double longest = std::max(p.old_seconds, p.new_seconds);
     svg.text(left - 6, y + kBar + 2, p.network, "end", "font-size=\"11\" font-weight=\"bold\" fill=\"#222222\"");
     const std::array<std::pair<const std::string*, double>, 2> bars{{{&p.old_label, p.old_seconds}, {&p.new_label, p.new_seconds}}};
     for (size_t b = 0; b < bars.size(); ++b) {
-      const double length = (right - left) * bars[b].second / axis.max;
+      const double length = longest > 0 ? (right - left) * bars[b].second / longest : 0;
       const double bar_y = y + kBar * double(b);
       svg.begin_group(fmt::format("{} on {}: {}", p.network, *bars[b].first, format_duration(bars[b].second)));
       svg.rect(left, bar_y, length, kBar - 2, b == 0 ? "fill=\"#7F7F7F\"" : "fill=\"#0072B2\"");
-      svg.text(left + length + 4, bar_y + kBar - 4, fmt::format("{} {}", *bars[b].first, format_duration(bars[b].second)),
+      svg.text(right + 8, bar_y + kBar - 4, fmt::format("{} {}", *bars[b].first, format_duration(bars[b].second)),
                "start", kSmallText);
       svg.end_group();
     }
     if (p.old_seconds > 0 && p.new_seconds > 0) {
       const double reduction = (p.old_seconds - p.new_seconds) / p.old_seconds;
-      svg.text(right + 120, y + kBar - 2, fmt::format("time reduction {:.1f}%", 100 * reduction), "start", kLabelText);
-      svg.text(right + 120, y + 2 * kBar - 2, fmt::format("speed-up {}", format_ratio(p.old_seconds / p.new_seconds)),
+      svg.text(right + 170, y + kBar - 3, fmt::format("time reduction {:.1f}%", 100 * reduction), "start", kLabelText);
+      svg.text(right + 170, y + 2 * kBar - 3, fmt::format("speed-up {}", format_ratio(p.old_seconds / p.new_seconds)),
                "start", kLabelText);
     }
   }
-  svg.text((left + right) / 2, bottom + 30, "predicted training time, lower is better (grey: vendor, blue: custom)",
+  svg.text((left + right) / 2, bottom + 18,
+           "predicted training time, lower is better (grey: vendor, blue: custom); each pair scaled to its longer time",
            "middle", kSmallText);
   return svg.finish();
 }

@@ -62,7 +62,9 @@ void HtmlPage::table(const std::vector<std::string>& header, const std::vector<s
     body_ += "<tr>";
     for (size_t i = 0; i < row.size(); ++i) {
       std::string cls = i < left_aligned ? "" : "num";
-      if (row[i] == "INVALID" || row[i] == "FAILED") cls = "bad";
+      if (row[i] == "INVALID" || row[i] == "FAILED" || row[i].starts_with("SLOW") || row[i].starts_with("ERRORS")) {
+        cls = "bad";
+      }
       if (row[i] == "skipped") cls = "skip";
       body_ += cls.empty() ? fmt::format("<td>{}</td>", escape_html(row[i]))
                            : fmt::format("<td class=\"{}\">{}</td>", cls, escape_html(row[i]));

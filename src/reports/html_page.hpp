@@ -17,7 +17,7 @@ class HtmlPage {
   void paragraph(std::string_view text);
   void list(const std::vector<std::string>& items);
   // The first `left_aligned` columns are text; the rest are numbers, right-aligned.
-  // Cells reading INVALID, FAILED or skipped are highlighted. `css_class` may be empty.
+  // Cells reading INVALID, FAILED, SLOW... or ERRORS... are highlighted, skipped greyed. `css_class` may be empty.
   void table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
              size_t left_aligned, std::string_view css_class);
   void raw(std::string_view markup);

@@ -256,7 +256,8 @@ std::string vendor_label(const DeviceSection& section, const std::string& custom
       if (ratio.custom_backend == custom_backend) vendors.insert(ratio.vendor_backend);
     }
   }
-  return fmt::format("{}", fmt::join(vendors, "/"));
+  if (vendors.size() == 1) return *vendors.begin();
+  return fmt::format("vendor ({})", fmt::join(vendors, ", "));
 }
 
 Report build_report(ReportInput input) {

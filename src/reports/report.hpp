@@ -86,7 +86,8 @@ std::vector<std::pair<std::string, std::string>> environment_of(const ReportSour
 std::string rate_cell(const ShapeRow& row, const std::string& backend);
 // "0.937x" for the custom backend's ratio against its vendor on this row, or "-".
 std::string ratio_cell(const ShapeRow& row, const std::string& custom_backend);
-// The vendor a custom backend is compared with in this section ("openblas/onednn" when it varies).
+// The vendor a custom backend is compared with in this section: "openblas", or
+// "vendor (onednn, openblas)" when it depends on the pass.
 std::string vendor_label(const DeviceSection& section, const std::string& custom_backend);
 
 }  // namespace trainrate::reports

@@ -21,16 +21,17 @@ std::string section_charts(const DeviceSection& section) {
 
   std::vector<BarSeries> series;
   for (const std::string& backend : section.backends) {
-    BarSeries s{backend, {}};
+    BarSeries s{backend, {}, {}};
     for (const ShapeRow& row : section.rows) {
       const auto it = row.by_backend.find(backend);
       const bool ok = it != row.by_backend.end() && it->second.status == ResultStatus::ok;
       s.values.push_back(ok ? std::optional<double>(it->second.rate_flops_per_s) : std::nullopt);
+      s.notes.push_back(it == row.by_backend.end() || ok ? "" : std::string(to_string(it->second.status)));
     }
     series.push_back(std::move(s));
   }
   std::string html = figure(grouped_bar_chart("R per shape and backend: " + title, categories, series),
-                            "Attained rate R per shape, one bar per backend; n/a where the backend has no ok result.");
+                            "Attained rate R per shape, one bar per backend; INVALID, skipped or FAILED where it gave no rate.");
 
   for (const std::string& custom : section.custom_backends) {
     std::vector<std::string> names;
@@ -43,7 +44,7 @@ std::string section_charts(const DeviceSection& section) {
       }
     }
     html += figure(ratio_chart(fmt::format("{} / {} per shape: {}", custom, vendor_label(section, custom), title),
-                               names, ratios),
+                               names, ratios, "custom R / vendor R (above 1.0: ours is faster)"),
                    "Custom rate divided by the vendor's rate on the same shape and device; the dashed line is parity.");
   }
 
@@ -69,7 +70,7 @@ std::string section_charts(const DeviceSection& section) {
       }
     }
   }
-  html += figure(roofline_chart("Roofline: " + title, ceilings, points),
+  html += figure(roofline_chart("Roofline: " + title, ceilings, section.backends, points),
                  "Arithmetic intensity (FLOP per byte of minimum DRAM traffic) against attained FLOP/s. Solid: "
                  "datasheet ceilings; dashed: measured ceilings. A point far below the roof under it has headroom.");
   return html;
@@ -101,7 +102,7 @@ std::string render_html(const Report& report) {
     std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
     for (const auto& backend : section.backends) header.push_back(backend);
     for (const auto& custom : section.custom_backends) {
-      header.push_back(fmt::format("{} / {}", custom, vendor_label(section, custom)));
+      header.push_back(custom + " / " + vendor_label(section, custom));
     }
     std::vector<std::vector<std::string>> rows;
     for (const ShapeRow& row : section.rows) {
@@ -137,7 +138,7 @@ std::string render_html(const Report& report) {
     std::vector<TimePair> pairs;
     for (const NetworkPrediction& p : report.predictions) {
       rows.push_back({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
-                      p.old_seconds ? format_duration(*p.old_seconds) : "-", p.new_backend.empty() ? "-" : p.new_backend,
+                      p.new_backend.empty() ? "-" : p.new_backend, p.old_seconds ? format_duration(*p.old_seconds) : "-",
                       p.new_seconds ? format_duration(*p.new_seconds) : "-",
                       p.time_reduction ? format_percent(100 * *p.time_reduction) : "-",
                       p.ratio ? format_ratio(*p.ratio) : "-"});
@@ -146,8 +147,8 @@ std::string render_html(const Report& report) {
                          p.new_backend.empty() ? "custom" : p.new_backend, *p.old_seconds, *p.new_seconds});
       }
     }
-    page.table({"network", "basis", "vendor", "T vendor", "custom", "T custom", "time reduction", "speed-up ratio"}, rows,
-               3, "");
+    page.table({"network", "basis", "vendor", "custom", "T vendor", "T custom", "time reduction", "speed-up ratio"}, rows,
+               4, "");
     if (!pairs.empty()) {
       page.raw(figure(training_time_chart("Predicted training time, vendor against custom", pairs),
                       "Each network's predicted time with the vendor backend (grey) and ours (blue), with the time "

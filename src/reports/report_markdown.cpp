@@ -7,21 +7,6 @@
 
 namespace trainrate::reports {
 
-namespace {
-
-std::string table_row(const std::vector<std::string>& cells) {
-  std::string line = "|";
-  for (const auto& cell : cells) line += " " + markdown_cell(cell) + " |";
-  return line + "\n";
-}
-
-std::string table_rule(size_t columns, size_t left_aligned) {
-  std::string line = "|";
-  for (size_t i = 0; i < columns; ++i) line += i < left_aligned ? " --- |" : " ---: |";
-  return line + "\n";
-}
-
-}  // namespace
 
 std::string render_markdown(const Report& report) {
   std::string md = "# trainrate report\n\n";
@@ -36,8 +21,8 @@ std::string render_markdown(const Report& report) {
   md += "## Environment\n\n";
   for (const ReportSource& source : report.sources) {
     md += fmt::format("### {}\n\n", markdown_cell(source.path));
-    md += table_row({"key", "value"}) + table_rule(2, 2);
-    for (const auto& [key, value] : environment_of(source)) md += table_row({key, value});
+    md += markdown_row({"key", "value"}) + markdown_rule(2, 2);
+    for (const auto& [key, value] : environment_of(source)) md += markdown_row({key, value});
     md += "\n";
   }
 
@@ -48,14 +33,14 @@ std::string render_markdown(const Report& report) {
     std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
     for (const auto& backend : section.backends) header.push_back(backend);
     for (const auto& custom : section.custom_backends) {
-      header.push_back(fmt::format("{} / {}", custom, vendor_label(section, custom)));
+      header.push_back(custom + " / " + vendor_label(section, custom));
     }
-    md += table_row(header) + table_rule(header.size(), 2);
+    md += markdown_row(header) + markdown_rule(header.size(), 2);
     for (const ShapeRow& row : section.rows) {
       std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
       for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
       for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
-      md += table_row(cells);
+      md += markdown_row(cells);
     }
     md += "\n";
   }
@@ -64,10 +49,10 @@ std::string render_markdown(const Report& report) {
   if (report.geomeans.empty()) {
     md += "No custom result has an ok vendor counterpart.\n\n";
   } else {
-    md += table_row({"suite", "device", "pass", "custom", "vendor", "shapes", "geomean", "min", "max"}) +
-          table_rule(9, 5);
+    md += markdown_row({"suite", "device", "pass", "custom", "vendor", "shapes", "geomean", "min", "max"}) +
+          markdown_rule(9, 5);
     for (const GeomeanRow& g : report.geomeans) {
-      md += table_row({g.suite, g.host.empty() ? g.device : g.device + " on " + g.host, g.kind, g.custom_backend,
+      md += markdown_row({g.suite, g.host.empty() ? g.device : g.device + " on " + g.host, g.kind, g.custom_backend,
                        g.vendor_backend, std::to_string(g.count), format_ratio(g.geomean), format_ratio(g.min),
                        format_ratio(g.max)});
     }
@@ -80,11 +65,11 @@ std::string render_markdown(const Report& report) {
   } else {
     md += "Time reduction is (T_vendor − T_custom) / T_vendor; speed-up ratio is T_vendor / T_custom. "
           "A 75% time reduction is a 4x speed-up.\n\n";
-    md += table_row({"network", "basis", "vendor", "T vendor", "custom", "T custom", "time reduction", "speed-up ratio"}) +
-          table_rule(8, 3);
+    md += markdown_row({"network", "basis", "vendor", "custom", "T vendor", "T custom", "time reduction", "speed-up ratio"}) +
+          markdown_rule(8, 4);
     for (const NetworkPrediction& p : report.predictions) {
-      md += table_row({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
-                       p.old_seconds ? format_duration(*p.old_seconds) : "-", p.new_backend.empty() ? "-" : p.new_backend,
+      md += markdown_row({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
+                       p.new_backend.empty() ? "-" : p.new_backend, p.old_seconds ? format_duration(*p.old_seconds) : "-",
                        p.new_seconds ? format_duration(*p.new_seconds) : "-",
                        p.time_reduction ? format_percent(100 * *p.time_reduction) : "-",
                        p.ratio ? format_ratio(*p.ratio) : "-"});
@@ -96,9 +81,9 @@ std::string render_markdown(const Report& report) {
   if (report.not_measured.empty()) {
     md += "None.\n";
   } else {
-    md += table_row({"device", "backend", "problem", "status", "reason"}) + table_rule(5, 5);
+    md += markdown_row({"device", "backend", "problem", "status", "reason"}) + markdown_rule(5, 5);
     for (const NotMeasured& entry : report.not_measured) {
-      md += table_row({entry.device, entry.result.backend, describe(entry.result.problem),
+      md += markdown_row({entry.device, entry.result.backend, describe(entry.result.problem),
                        std::string(to_string(entry.result.status)), entry.result.reason});
     }
   }

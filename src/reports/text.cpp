@@ -46,6 +46,18 @@ std::string markdown_cell(std::string_view text) {
   return out;
 }
 
+std::string markdown_row(const std::vector<std::string>& cells) {
+  std::string line = "|";
+  for (const auto& cell : cells) line += " " + markdown_cell(cell) + " |";
+  return line + "\n";
+}
+
+std::string markdown_rule(size_t columns, size_t left_aligned) {
+  std::string line = "|";
+  for (size_t i = 0; i < columns; ++i) line += i < left_aligned ? " --- |" : " ---: |";
+  return line + "\n";
+}
+
 namespace {
 
 // Three significant digits: 123, 12.3, 1.23.

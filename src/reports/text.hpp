@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace trainrate::reports {
 
@@ -17,6 +18,11 @@ std::string escape_html(std::string_view text);
 std::string csv_field(std::string_view text);
 // A Markdown table cell: pipes escaped, line breaks turned into spaces.
 std::string markdown_cell(std::string_view text);
+
+// One Markdown table line: "| a | b |" with each cell escaped by markdown_cell.
+std::string markdown_row(const std::vector<std::string>& cells);
+// The line under a Markdown header: the first `left_aligned` columns left-aligned, the rest right-aligned.
+std::string markdown_rule(size_t columns, size_t left_aligned);
 
 // Rates are formatted by trainrate::format_rate (reports/table.hpp), shared with the console table.
 // Seconds in the most readable unit, up to days (predicted training times): "850 us", "3.38 ms", "12.5 s", "4.20 min", "2.50 h", "3.10 d".

@@ -157,29 +157,30 @@ std::unique_ptr<PreparedProblem> prepare_backward_filter(const ConvProblem& c, c
       memory(d.w_user, engine), describe_impl(pd));
 }
 
-// oneDNN's matmul is row-major; a column-major operand is the same matrix with swapped strides.
-memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool column_major_stored_as_is) {
-  const memory::dims dims{batch, rows, cols};
-  const memory::dims strides = column_major_stored_as_is ? memory::dims{rows * cols, 1, rows}
-                                                         : memory::dims{rows * cols, cols, 1};
-  return memory::desc(dims, memory::data_type::f32, strides);
+// A [batch × rows × cols] matrix whose element (r, c) sits at r·row_stride + c·col_stride.
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  return memory::desc({batch, rows, cols}, memory::data_type::f32, {rows * cols, row_stride, col_stride});
 }
 
+// oneDNN's matmul is row-major and its fast (GEMM-based) path wants a row-major destination, so we
+// ask it for Cᵀ = op(B)ᵀ·op(A)ᵀ: a column-major C (m×n) is exactly a row-major Cᵀ (n×m).
 std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const HostInputs& in) {
   auto& engine = cpu_engine();
-  // op(A) is M×K: op N means A is stored column-major M×K; op T means stored column-major K×M,
-  // which read as M×K is row-major.
-  const memory::desc a = matrix_desc(g.batch, g.m, g.k, g.op_a == Op::N);
-  const memory::desc b = matrix_desc(g.batch, g.k, g.n, g.op_b == Op::N);
-  const memory::desc c = matrix_desc(g.batch, g.m, g.n, true);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), engine);
-  memory a_mem(a, engine), b_mem(b, engine), c_mem(c, engine);
+  // op(B)ᵀ is n×k: element (j, l) is B(l, j) at l + j·k when op_b = N, B(j, l) at j + l·n when T.
+  const memory::desc bt = g.op_b == Op::N ? matrix_desc(g.batch, g.n, g.k, g.k, 1)
+                                          : matrix_desc(g.batch, g.n, g.k, 1, g.n);
+  // op(A)ᵀ is k×m: element (l, i) is A(i, l) at i + l·m when op_a = N, A(l, i) at l + i·k when T.
+  const memory::desc at = g.op_a == Op::N ? matrix_desc(g.batch, g.k, g.m, g.m, 1)
+                                          : matrix_desc(g.batch, g.k, g.m, 1, g.k);
+  const memory::desc ct = matrix_desc(g.batch, g.n, g.m, g.m, 1);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(bt, at, ct), engine);
+  memory a_mem(at, engine), b_mem(bt, engine), c_mem(ct, engine);
   std::copy(in.in0.begin(), in.in0.end(), static_cast<float*>(a_mem.get_data_handle()));
   std::copy(in.in1.begin(), in.in1.end(), static_cast<float*>(b_mem.get_data_handle()));
   return std::make_unique<OnednnPrepared>(
-      dnnl::matmul(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem},
+      dnnl::matmul(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, b_mem}, {DNNL_ARG_WEIGHTS, a_mem},
                                                         {DNNL_ARG_DST, c_mem}},
-      c_mem, memory(c, engine), describe_impl(pd));
+      c_mem, memory(ct, engine), describe_impl(pd));
 }
 
 class OnednnBackend final : public Backend {

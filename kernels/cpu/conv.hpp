@@ -1,0 +1,31 @@
+// Our CPU convolutions, built on the packed SGEMM rather than a second kernel family:
+// 1×1 stride-1 unpadded convolutions are a GEMM on the tensors as stored; everything else goes
+// through im2col (forward, backward_filter) or col2im (backward_data) in bounded chunks.
+#pragma once
+
+#include "kernels/cpu/gemm.hpp"
+#include "problems/problem.hpp"
+
+namespace trainrate::kernels::cpu {
+
+// Runs problem.pass with the operands of reference.hpp:
+//   forward          in0 = x,  in1 = w,  out = y
+//   backward_data    in0 = dy, in1 = w,  out = dx
+//   backward_filter  in0 = x,  in1 = dy, out = dw
+// Tensors in problem.layout order (NCHW: x NCHW, w KCRS, y NKPQ; NHWC: x NHWC, w KRSC, y NPQK).
+// The output is fully overwritten. Column scratch is reused per calling thread (bounded by
+// conv_workspace_floats), so repeated calls of one shape do not allocate.
+// Throws std::invalid_argument for an invalid problem or a non-fp32 dtype.
+void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out,
+            const GemmOptions& options = {});
+
+// Floats of column scratch conv2d uses for this problem (0 for 1×1 convolutions that need none).
+int64_t conv_workspace_floats(const ConvProblem& problem);
+
+namespace detail {
+// Tests shrink the column chunk (in floats) so small problems cross chunk boundaries; 0 restores
+// the default. Not thread-safe against concurrent conv2d calls.
+void set_column_budget(int64_t floats);
+}  // namespace detail
+
+}  // namespace trainrate::kernels::cpu

@@ -1,0 +1,66 @@
+// Ceiling kernels: the fp32 FMA throughput and the DRAM bandwidth this device actually reaches,
+// reported next to the datasheet peaks so "% of peak" can be read against either.
+//
+// fma_ceiling: every thread runs 8 independent FMA chains (enough to cover the FMA latency with
+// a few warps per scheduler) on values the compiler cannot fold, and stores only when an
+// impossible value appears, so nothing is optimized away and memory traffic is nil.
+// triad: STREAM's a = b + s·c with float4 accesses and a grid-stride loop; 3 × 4 bytes per element.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/launch.hpp"
+
+namespace trainrate::cuda_kernels {
+namespace {
+
+constexpr int kChains = 8;
+
+__global__ void fma_ceiling_kernel(int iterations, float mul, float add, float* sink) {
+  float v[kChains];
+#pragma unroll
+  for (int q = 0; q < kChains; ++q) v[q] = float(threadIdx.x + q);
+  for (int it = 0; it < iterations; ++it) {
+#pragma unroll
+    for (int rep = 0; rep < 16; ++rep)
+#pragma unroll
+      for (int q = 0; q < kChains; ++q) v[q] = fmaf(v[q], mul, add);
+  }
+  float sum = 0.f;
+#pragma unroll
+  for (int q = 0; q < kChains; ++q) sum += v[q];
+  if (sum == -1.2345f) *sink = sum;  // never true for the inputs used; keeps the chains alive
+}
+
+__global__ void triad_kernel(float4* __restrict__ a, const float4* __restrict__ b, const float4* __restrict__ c,
+                             int64_t n4, float s) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += int64_t(gridDim.x) * blockDim.x) {
+    const float4 x = b[i], y = c[i];
+    a[i] = make_float4(x.x + s * y.x, x.y + s * y.y, x.z + s * y.z, x.w + s * y.w);
+  }
+}
+
+}  // namespace
+
+double fma_ceiling(int blocks, int threads_per_block, int iterations, float* sink, cudaStream_t stream) {
+  if (blocks < 1 || threads_per_block < 32 || iterations < 1) throw std::invalid_argument("fma_ceiling: bad shape");
+  // mul slightly below 1 and a small add keep the values finite and away from the sink's trigger.
+  fma_ceiling_kernel<<<blocks, threads_per_block, 0, stream>>>(iterations, 0.999999f, 1e-6f, sink);
+  TRAINRATE_CHECK_LAUNCH();
+  return 2.0 * kChains * 16 * double(iterations) * double(blocks) * double(threads_per_block);
+}
+
+double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t stream) {
+  if (n < 4 || n % 4 != 0 || !detail::aligned16(a) || !detail::aligned16(b) || !detail::aligned16(c))
+    throw std::invalid_argument("triad: n must be a positive multiple of 4 and pointers 16-byte aligned");
+  int device = 0, sms = 0;
+  TRAINRATE_CUDA_CHECK(cudaGetDevice(&device));
+  TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int64_t n4 = n / 4;
+  const int threads = 256;
+  const int64_t wanted = (n4 + threads - 1) / threads;
+  const int blocks = int(wanted < int64_t(sms) * 16 ? wanted : int64_t(sms) * 16);
+  triad_kernel<<<blocks, threads, 0, stream>>>(reinterpret_cast<float4*>(a), reinterpret_cast<const float4*>(b),
+                                               reinterpret_cast<const float4*>(c), n4, 3.0f);
+  TRAINRATE_CHECK_LAUNCH();
+  return 3.0 * 4.0 * double(n);
+}
+
+}  // namespace trainrate::cuda_kernels

@@ -1,0 +1,326 @@
+#include "backends/cuda/cuda_device.hpp"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cudnn.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "backends/cuda/vendor_check.hpp"
+#include "devices/gpu_peaks.hpp"
+#include "kernels/cuda/check.hpp"
+#include "kernels/cuda/launch.hpp"
+
+namespace trainrate {
+
+namespace {
+
+std::string version_text(int v, int major_div, int minor_div, int minor_mod) {
+  return std::to_string(v / major_div) + "." + std::to_string((v / minor_div) % minor_mod);
+}
+
+class CudaEventTimer final : public Timer {
+ public:
+  explicit CudaEventTimer(const CudaDevice& device) : device_(device) {
+    device_.activate();
+    TRAINRATE_CUDA_CHECK(cudaEventCreate(&start_));
+    TRAINRATE_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~CudaEventTimer() override {
+    cudaEventDestroy(start_);  // destructors never throw; a failure here leaves nothing to clean
+    cudaEventDestroy(stop_);
+  }
+  void start() override {
+    device_.activate();
+    TRAINRATE_CUDA_CHECK(cudaEventRecord(start_, device_.stream()));
+  }
+  double stop_ms() override {
+    TRAINRATE_CUDA_CHECK(cudaEventRecord(stop_, device_.stream()));
+    TRAINRATE_CUDA_CHECK(cudaEventSynchronize(stop_));  // also surfaces asynchronous kernel errors
+    float ms = 0;
+    TRAINRATE_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return double(ms);
+  }
+
+ private:
+  const CudaDevice& device_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+}  // namespace
+
+// NVML, loaded with dlopen so the binary still starts on machines without the driver (linking
+// libnvidia-ml would make it a hard dependency). Only the three calls we need, by their stable ABI.
+struct CudaDevice::Nvml {
+  using InitFn = int (*)();
+  using HandleFn = int (*)(const char*, void**);
+  using ClockFn = int (*)(void*, int, unsigned*);
+  static constexpr int kSuccess = 0, kClockSm = 1;
+
+  void* library = nullptr;
+  void* device = nullptr;
+  ClockFn clock_info = nullptr, default_app_clock = nullptr;
+
+  explicit Nvml(const std::string& pci_bus_id) {
+    library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) return;
+    auto init = reinterpret_cast<InitFn>(dlsym(library, "nvmlInit_v2"));
+    auto handle = reinterpret_cast<HandleFn>(dlsym(library, "nvmlDeviceGetHandleByPciBusId_v2"));
+    clock_info = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetClockInfo"));
+    default_app_clock = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetDefaultApplicationsClock"));
+    if (!init || !handle || init() != kSuccess || handle(pci_bus_id.c_str(), &device) != kSuccess) device = nullptr;
+  }
+  ~Nvml() {
+    if (library) dlclose(library);  // nvmlShutdown is optional; the process is ending anyway
+  }
+  std::optional<double> clock(ClockFn fn) const {
+    unsigned mhz = 0;
+    if (!device || !fn || fn(device, kClockSm, &mhz) != kSuccess || mhz == 0) return std::nullopt;
+    return double(mhz);
+  }
+};
+
+CudaDevice::CudaDevice(int ordinal) : ordinal_(ordinal) {
+  activate();
+  TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&cc_major_, cudaDevAttrComputeCapabilityMajor, ordinal_));
+  TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&cc_minor_, cudaDevAttrComputeCapabilityMinor, ordinal_));
+  TRAINRATE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  char pci[64] = {};
+  if (cudaPeekAtLastError() == cudaSuccess && cudaDeviceGetPCIBusId(pci, sizeof(pci), ordinal_) == cudaSuccess)
+    nvml_ = std::make_unique<Nvml>(pci);
+}
+
+CudaDevice::~CudaDevice() {
+  cudaSetDevice(ordinal_);
+  if (flush_buffer_) cudaFree(flush_buffer_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void CudaDevice::activate() const { TRAINRATE_CUDA_CHECK(cudaSetDevice(ordinal_)); }
+
+std::string CudaDevice::compute_capability_text() const {
+  return std::to_string(cc_major_) + "." + std::to_string(cc_minor_);
+}
+
+const DeviceInfo& CudaDevice::info() {
+  if (info_ready_) return info_;
+  activate();
+  auto attr = [&](cudaDeviceAttr a) {
+    int v = 0;
+    TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&v, a, ordinal_));
+    return v;
+  };
+  cudaDeviceProp prop{};
+  TRAINRATE_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal_));
+  const int sms = attr(cudaDevAttrMultiProcessorCount);
+  const double clock_mhz = attr(cudaDevAttrClockRate) / 1000.0;          // kHz → MHz, maximum boost
+  const double mem_clock_mhz = attr(cudaDevAttrMemoryClockRate) / 1000.0;
+  const int bus_bits = attr(cudaDevAttrGlobalMemoryBusWidth);
+  int driver = 0, runtime = 0;
+  TRAINRATE_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  TRAINRATE_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  int cublas_major = 0, cublas_minor = 0, cublas_patch = 0;
+  TRAINRATE_CUBLAS_CHECK(cublasGetProperty(MAJOR_VERSION, &cublas_major));
+  TRAINRATE_CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &cublas_minor));
+  TRAINRATE_CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &cublas_patch));
+  const size_t cudnn = cudnnGetVersion();  // e.g. 91900 for 9.19.0
+  char pci[64] = {};
+  TRAINRATE_CUDA_CHECK(cudaDeviceGetPCIBusId(pci, sizeof(pci), ordinal_));
+
+  info_.id = "cuda:" + std::to_string(ordinal_);
+  info_.kind = "cuda";
+  info_.name = prop.name;
+  auto& p = info_.properties;
+  p["compute_capability"] = compute_capability_text();
+  p["sm_count"] = std::to_string(sms);
+  p["sm_clock_max_mhz"] = std::to_string(int(clock_mhz));
+  p["memory_clock_mhz"] = std::to_string(int(mem_clock_mhz));
+  p["memory_bus_width_bits"] = std::to_string(bus_bits);
+  p["memory_bytes"] = std::to_string(prop.totalGlobalMem);
+  p["l2_cache_bytes"] = std::to_string(attr(cudaDevAttrL2CacheSize));
+  p["shared_memory_per_sm_bytes"] = std::to_string(attr(cudaDevAttrMaxSharedMemoryPerMultiprocessor));
+  p["ecc"] = attr(cudaDevAttrEccEnabled) ? "on" : "off";
+  p["pci_bus_id"] = pci;
+  p["driver_version"] = version_text(driver, 1000, 10, 100);
+  p["runtime_version"] = version_text(runtime, 1000, 10, 100);
+  p["cublas_version"] = std::to_string(cublas_major) + "." + std::to_string(cublas_minor) + "." +
+                        std::to_string(cublas_patch);
+  p["cudnn_version"] = std::to_string(cudnn / 10000) + "." + std::to_string((cudnn / 100) % 100) + "." +
+                       std::to_string(cudnn % 100);
+  if (auto clock = default_clock_mhz()) p["sm_clock_default_mhz"] = std::to_string(int(*clock));
+  if (const auto row = sm_throughput(cc_major_, cc_minor_)) p["peak_table_note"] = row->note;
+
+  info_.peaks = datasheet_peaks(cc_major_, cc_minor_, sms, clock_mhz, mem_clock_mhz, bus_bits);
+  measure_ceilings();
+  info_ready_ = true;
+  return info_;
+}
+
+// Best of a few runs of each ceiling kernel, timed with events on our stream. A failure (e.g.
+// too little free memory for the triad arrays) is recorded as a property, not thrown.
+void CudaDevice::measure_ceilings() {
+  auto best_ms = [&](const auto& launch, int repeats) {
+    CudaEventTimer timer(*this);
+    double best = 0;
+    launch();  // warm-up (clocks, first-launch overheads)
+    for (int i = 0; i < repeats; ++i) {
+      timer.start();
+      launch();
+      const double ms = timer.stop_ms();
+      if (i == 0 || ms < best) best = ms;
+    }
+    return best;
+  };
+  try {
+    const int sms = std::stoi(info_.properties.at("sm_count"));
+    DeviceBuffer sink(sizeof(float));
+    const int blocks = sms * 8, threads = 256, iterations = 4096;
+    double flop = 0;
+    const double ms = best_ms(
+        [&] {
+          flop = cuda_kernels::fma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
+        },
+        5);
+    if (ms > 0) info_.peaks.measured_flops_per_s[Dtype::fp32] = flop / (ms * 1e-3);
+  } catch (const std::exception& e) {
+    info_.properties["fma_ceiling_error"] = e.what();
+  }
+  try {
+    // Each array at least 4× the L2 so the triad streams from DRAM.
+    const int64_t l2 = std::stoll(info_.properties.at("l2_cache_bytes"));
+    const int64_t n = std::max<int64_t>(int64_t(32) << 20, (4 * l2 / 4 + 3) / 4 * 4);
+    DeviceBuffer a(size_t(n) * 4), b(size_t(n) * 4), c(size_t(n) * 4);
+    TRAINRATE_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream_));
+    TRAINRATE_CUDA_CHECK(cudaMemsetAsync(c.get(), 0, c.bytes(), stream_));
+    double bytes = 0;
+    const double ms = best_ms(
+        [&] {
+          bytes = cuda_kernels::triad(static_cast<float*>(a.get()), static_cast<const float*>(b.get()),
+                                      static_cast<const float*>(c.get()), n, stream_);
+        },
+        5);
+    if (ms > 0) info_.peaks.measured_bytes_per_s = bytes / (ms * 1e-3);
+  } catch (const std::exception& e) {
+    info_.properties["triad_error"] = e.what();
+  }
+}
+
+std::unique_ptr<Timer> CudaDevice::make_timer() { return std::make_unique<CudaEventTimer>(*this); }
+
+void CudaDevice::flush_caches() {
+  activate();
+  if (!flush_buffer_) {
+    int l2 = 0;
+    TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, ordinal_));
+    flush_bytes_ = std::max<size_t>(size_t(2) * size_t(l2), size_t(8) << 20);
+    TRAINRATE_CUDA_CHECK(cudaMalloc(&flush_buffer_, flush_bytes_));
+  }
+  flush_value_ = (flush_value_ + 1) & 0xff;  // a different value each time: no write can be elided
+  TRAINRATE_CUDA_CHECK(cudaMemsetAsync(flush_buffer_, int(flush_value_), flush_bytes_, stream_));
+}
+
+std::optional<double> CudaDevice::current_clock_mhz() {
+  return nvml_ ? nvml_->clock(nvml_->clock_info) : std::nullopt;
+}
+
+std::optional<double> CudaDevice::default_clock_mhz() {
+  if (nvml_)
+    if (auto mhz = nvml_->clock(nvml_->default_app_clock)) return mhz;
+  int khz = 0;
+  if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, ordinal_) != cudaSuccess || khz <= 0) return std::nullopt;
+  return khz / 1000.0;
+}
+
+// ---- DeviceBuffer ----
+
+DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
+  if (bytes > 0) TRAINRATE_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
+}
+DeviceBuffer::~DeviceBuffer() {
+  if (ptr_) cudaFree(ptr_);
+}
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+    : ptr_(std::exchange(other.ptr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    if (ptr_) cudaFree(ptr_);
+    ptr_ = std::exchange(other.ptr_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+// ---- DeviceOperands ----
+
+Dtype problem_dtype(const Problem& problem) {
+  return std::visit([](const auto& p) { return p.dtype; }, problem);
+}
+
+namespace {
+
+// Host floats → device storage type. Values are exactly representable (HostInputs contract), so
+// the round-to-nearest conversions are exact.
+DeviceBuffer upload(const CudaDevice& device, const std::vector<float>& host, int64_t expected, Dtype dtype,
+                    const char* what) {
+  if (int64_t(host.size()) != expected)
+    throw std::invalid_argument(std::string(what) + " has " + std::to_string(host.size()) + " elements, expected " +
+                                std::to_string(expected));
+  const size_t bytes = size_t(expected) * size_t(storage_bytes(dtype));
+  DeviceBuffer buffer(bytes);
+  std::vector<unsigned char> staged(bytes);
+  if (dtype == Dtype::fp16) {
+    auto* out = reinterpret_cast<__half*>(staged.data());
+    for (int64_t i = 0; i < expected; ++i) out[i] = __float2half_rn(host[size_t(i)]);
+  } else if (dtype == Dtype::bf16) {
+    auto* out = reinterpret_cast<__nv_bfloat16*>(staged.data());
+    for (int64_t i = 0; i < expected; ++i) out[i] = __float2bfloat16_rn(host[size_t(i)]);
+  } else if (bytes > 0) {
+    std::memcpy(staged.data(), host.data(), bytes);
+  }
+  if (bytes > 0) {
+    TRAINRATE_CUDA_CHECK(cudaMemcpyAsync(buffer.get(), staged.data(), bytes, cudaMemcpyHostToDevice, device.stream()));
+    TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));  // `staged` dies at return
+  }
+  return buffer;
+}
+
+}  // namespace
+
+DeviceOperands::DeviceOperands(const CudaDevice& device, const Problem& problem, const HostInputs& inputs)
+    : dtype(problem_dtype(problem)) {
+  device.activate();
+  const OperandSizes sizes = operand_elements(problem);
+  out_elements = sizes.output;
+  in0 = upload(device, inputs.in0, sizes.input0, dtype, "input 0");
+  in1 = upload(device, inputs.in1, sizes.input1, dtype, "input 1");
+  out = DeviceBuffer(size_t(sizes.output) * size_t(storage_bytes(dtype)));
+  TRAINRATE_CUDA_CHECK(cudaMemsetAsync(out.get(), 0xff, out.bytes(), device.stream()));
+  TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
+}
+
+std::vector<float> DeviceOperands::read_output(const CudaDevice& device) const {
+  device.activate();
+  std::vector<unsigned char> staged(out.bytes());
+  if (!staged.empty())
+    TRAINRATE_CUDA_CHECK(cudaMemcpyAsync(staged.data(), out.get(), staged.size(), cudaMemcpyDeviceToHost,
+                                         device.stream()));
+  TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
+  std::vector<float> result(static_cast<size_t>(out_elements));
+  if (dtype == Dtype::fp16) {
+    const auto* in = reinterpret_cast<const __half*>(staged.data());
+    for (int64_t i = 0; i < out_elements; ++i) result[size_t(i)] = __half2float(in[i]);
+  } else if (dtype == Dtype::bf16) {
+    const auto* in = reinterpret_cast<const __nv_bfloat16*>(staged.data());
+    for (int64_t i = 0; i < out_elements; ++i) result[size_t(i)] = __bfloat162float(in[i]);
+  } else if (!staged.empty()) {
+    std::memcpy(result.data(), staged.data(), staged.size());
+  }
+  return result;
+}
+
+}  // namespace trainrate

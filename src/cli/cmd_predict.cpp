@@ -1,0 +1,170 @@
+// trainrate predict: training time, speed-up, scaling and reliability of a network from a
+// results file's measured rates (models in src/models, formulas in docs/models.md).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include <memory>
+
+#include "backends/registry.hpp"
+#include "cli/commands.hpp"
+#include "devices/cpu_device.hpp"
+#include "measure/runner.hpp"
+#include "models/prediction.hpp"
+#include "problems/problem_json.hpp"
+#include "results/results_json.hpp"
+
+namespace trainrate::cli {
+
+namespace {
+
+struct PredictArgs {
+  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32";
+  int64_t batch = 32, image_size = 224, seq_len = 128;
+  int64_t dataset = 1'281'167, epochs = 1, devices = 1, spares = 0, top = 10;
+  double bandwidth_gbps = 100, latency_us = 5;
+  double checkpoint_s = 60, restart_s = 600, mtbf_device_h = llama3_device_mtbf_h();
+  bool overlap = false, measure_missing = false;
+  int threads = 0;
+  double budget_ms = 1000;
+};
+
+struct BackendPair {
+  std::string new_backend;
+  std::optional<std::string> old_backend;
+};
+
+// --compare A:B → A is new (custom), B is old (vendor).
+BackendPair backends_to_use(const PredictArgs& a, const RateTable& table, const Network& network,
+                            const LoweringOptions& lowering) {
+  if (!a.compare.empty()) {
+    const auto colon = a.compare.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == a.compare.size()) {
+      throw InputError(fmt::format("--compare: expected NEW:OLD such as custom-cpu:onednn, got '{}'", a.compare));
+    }
+    return {a.compare.substr(0, colon), a.compare.substr(colon + 1)};
+  }
+  if (!a.backend.empty()) return {a.backend, std::nullopt};
+  const std::string chosen = choose_backend(table, training_problems(network, lowering));
+  if (chosen.empty() && table.backends().empty()) {
+    throw InputError(fmt::format("{}: no ok results to predict from", a.results));
+  }
+  return {chosen.empty() ? table.backends().front() : chosen, std::nullopt};
+}
+
+// A backend the results file has never seen is most likely a typo: say which ones it has.
+void require_known(const std::string& backend, const RateTable& table, const std::string& results) {
+  const auto known = table.backends();
+  if (std::any_of(known.begin(), known.end(), [&](const std::string& k) { return backend_matches(backend, k); })) return;
+  throw InputError(fmt::format("{}: no ok results for backend '{}' (it has: {}); use --measure-missing to measure it now",
+                               results, backend, fmt::join(known, ", ")));
+}
+
+// --measure-missing: the runner's path (verify, then time), on the backend named in the table.
+MeasureMissing measure_missing(const PredictArgs& a) {
+  auto set = std::make_shared<BackendSet>(make_available_backends());
+  RunOptions options;
+  options.measure.stopping.budget_ms = a.budget_ms;
+  return [set, options](const std::string& backend, const Problem& problem) -> std::optional<double> {
+    std::vector<Backend*> found;
+    try {
+      found = select_backends(*set, backend);
+    } catch (const std::invalid_argument&) {
+      return std::nullopt;  // not in this build or on this machine: estimate instead
+    }
+    if (found.empty()) return std::nullopt;
+    const Result r = run_one(*found.front(), problem, options);
+    fmt::print(stderr, "measured {} on {}: {}\n", describe(problem), r.backend,
+               r.status == ResultStatus::ok ? fmt::format("{:.2f} GFLOP/s", r.rate_flops_per_s / 1e9)
+                                            : fmt::format("{} ({})", to_string(r.status), r.reason));
+    if (r.status != ResultStatus::ok) return std::nullopt;
+    return r.rate_flops_per_s;
+  };
+}
+
+PredictOptions predict_options(const PredictArgs& a) {
+  PredictOptions o;
+  const auto dtype = parse_dtype(a.dtype);
+  if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
+  o.lowering.dtype = *dtype;
+  o.dataset_samples = a.dataset;
+  o.epochs = a.epochs;
+  o.devices = a.devices;
+  o.link = Interconnect{a.bandwidth_gbps * 1e9, a.latency_us * 1e-6};
+  o.overlap = a.overlap;
+  o.reliability = ReliabilityOptions{a.mtbf_device_h * 3600, a.checkpoint_s, a.restart_s, a.spares};
+  return o;
+}
+
+int run_predict(const PredictArgs& a) {
+  const Network network = load_network(a.network, a.network_file, {a.batch, a.image_size, a.seq_len});
+  const PredictOptions options = predict_options(a);
+  RateTable table(read_results_file(a.results));
+  const BackendPair pair = backends_to_use(a, table, network, options.lowering);
+  MeasureMissing measure;
+  if (!a.measure_missing) {
+    require_known(pair.new_backend, table, a.results);
+    if (pair.old_backend) require_known(*pair.old_backend, table, a.results);
+  } else {
+    CpuDevice::instance().set_threads(a.threads);
+    measure = measure_missing(a);
+  }
+  const Prediction prediction = predict(network, table, pair.new_backend, pair.old_backend, options, measure);
+  fmt::print("{}", format_prediction(prediction, size_t(a.top)));
+  if (!a.json_out.empty()) {
+    write_file_atomically(a.json_out, to_json(prediction).dump(2) + "\n");
+    fmt::print(stderr, "prediction written to {}\n", a.json_out);
+  }
+  if (prediction.iteration.missing_rows > 0) {
+    // Still a prediction, of the part that has rates; the breakdown lists what is left out.
+    fmt::print(stderr, "warning: {} passes have no rate; the times above leave them out\n",
+               prediction.iteration.missing_rows);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Action add_predict_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("predict", "Predict training time, speed-up, scaling and reliability from measured rates");
+  auto a = std::make_shared<PredictArgs>();
+  cmd->add_option("-r,--results", a->results, "Results JSON written by `trainrate run`")->required()->check(CLI::ExistingFile);
+  auto* net = cmd->add_option("-n,--network", a->network, "Built-in network: resnet50, vgg16, bert-base, gpt2-small");
+  auto* file = cmd->add_option("--network-file", a->network_file, "Network JSON (format in docs/models.md)")
+                   ->check(CLI::ExistingFile);
+  net->excludes(file);
+  cmd->add_option("--batch", a->batch, "Batch per device (default 32)")->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 224)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--dtype", a->dtype, "Dtype of the problems to look up: fp32, tf32, fp16, bf16 (default fp32)");
+  cmd->add_option("--dataset", a->dataset, "Training samples per epoch (default 1281167, ImageNet-1k)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", a->epochs, "Epochs (default 1)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--devices", a->devices, "Data-parallel devices (default 1)")->check(CLI::PositiveNumber);
+  auto* backend = cmd->add_option("-b,--backend", a->backend,
+                                  "Backend whose rates to use (default: the one covering most of the network)");
+  auto* compare = cmd->add_option("--compare", a->compare,
+                                  "NEW:OLD, e.g. custom-cpu:onednn; kinds a backend lacks use their vendor "
+                                  "(CPU: GEMM openblas, conv onednn; GPU: cublas, cudnn)");
+  backend->excludes(compare);
+  cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
+  cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(CLI::PositiveNumber);
+  cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--latency-us", a->latency_us, "All-reduce per-step latency alpha in us (default 5)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--overlap", a->overlap, "Overlap the all-reduce with the backward pass");
+  cmd->add_option("--checkpoint-s", a->checkpoint_s, "Time to write one checkpoint (default 60)")->check(CLI::PositiveNumber);
+  cmd->add_option("--restart-s", a->restart_s, "Time to restart after a failure (default 600)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--mtbf-device-h", a->mtbf_device_h, "Per-device MTBF in hours (default ~50,677, from Llama 3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--spares", a->spares, "Spare devices (default 0)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top", a->top, "Layers shown in the breakdown (default 10)")->check(CLI::PositiveNumber);
+  cmd->add_option("--json", a->json_out, "Write the prediction JSON here");
+  return [a] { return run_predict(*a); };
+}
+
+}  // namespace trainrate::cli

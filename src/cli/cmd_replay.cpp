@@ -1,0 +1,127 @@
+// trainrate replay: run one training iteration's GEMMs and convs back to back and compare the
+// measured time with the layer model's prediction from each problem measured alone.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "backends/registry.hpp"
+#include "cli/commands.hpp"
+#include "devices/cpu_device.hpp"
+#include "models/replay.hpp"
+#include "models/prediction.hpp"
+#include "problems/problem_json.hpp"
+#include "results/results_json.hpp"
+
+namespace trainrate::cli {
+
+namespace {
+
+// Small defaults so a replay of resnet50 or bert-base finishes in about a minute on 2 cores.
+struct ReplayArgs {
+  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot";
+  int64_t batch = 4, image_size = 64, seq_len = 32;
+  int64_t iteration_samples = 5;
+  double budget_ms = 500;
+  int threads = 0;
+  uint64_t seed = 1;
+  bool quiet = false;
+};
+
+ReplayOptions replay_options(const ReplayArgs& a) {
+  ReplayOptions o;
+  o.backend = a.backend;
+  const auto dtype = parse_dtype(a.dtype);
+  if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
+  o.lowering.dtype = *dtype;
+  if (a.mode != "hot" && a.mode != "cold") throw InputError(fmt::format("--mode: '{}' is not one of hot, cold", a.mode));
+  o.per_problem.measure.mode = a.mode == "cold" ? CacheMode::cold : CacheMode::hot;
+  o.per_problem.measure.stopping.budget_ms = a.budget_ms;
+  o.per_problem.input_seed = a.seed;
+  // An iteration is long (tens of ms and more): a few samples pin its median; the noise target
+  // stops earlier when the machine is quiet.
+  o.iteration.mode = CacheMode::hot;
+  o.iteration.stopping.min_samples = a.iteration_samples;
+  o.iteration.stopping.min_time_ms = 0;
+  o.iteration.stopping.target_relative_noise = 0.02;
+  o.iteration.stopping.budget_ms = 20'000;
+  o.input_seed = a.seed;
+  return o;
+}
+
+void print_problem(size_t index, size_t total, const ReplayProblem& p) {
+  const Result& r = p.alone;
+  const std::string rate = r.status == ResultStatus::ok ? fmt::format("{:8.2f} GFLOP/s", r.rate_flops_per_s / 1e9)
+                                                        : fmt::format("{} ({})", to_string(r.status), r.reason);
+  fmt::print(stderr, "[{:>3}/{}] x{:<3} {:<58} {:<12} {}\n", index + 1, total, p.count, describe(p.problem),
+             p.backend, rate);
+}
+
+std::string summary(const ReplayReport& r) {
+  const SampleStats& s = r.measured.stats;
+  std::string out = fmt::format("\nreplay of {} on {} ({} distinct problems, {:.2f} GFLOP per iteration)\n", r.network,
+                                r.backend, r.problems.size(), r.predicted.flops / 1e9);
+  out += fmt::format("  predicted (sum of FLOPs / R alone): {}\n", human_duration(r.predicted_s));
+  out += fmt::format("  measured (back to back, median of {}, noise {:.1f}%): {}\n", s.samples,
+                     100 * s.relative_noise, human_duration(r.measured_s));
+  out += fmt::format("  relative error (predicted - measured) / measured: {:+.1f}%\n", 100 * r.relative_error);
+  if (r.predicted.missing_rows > 0) {
+    out += fmt::format("  note: {} passes could not run and are left out of both\n", r.predicted.missing_rows);
+  }
+  return out;
+}
+
+nlohmann::json report_json(const ReplayReport& r) {
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& p : r.problems) {
+    problems.push_back({{"problem", to_json(p.problem)}, {"description", describe(p.problem)}, {"count", p.count},
+                        {"backend", p.backend}, {"status", std::string(to_string(p.alone.status))},
+                        {"rate_flops_per_s", p.alone.rate_flops_per_s}, {"in_iteration", p.in_iteration}});
+  }
+  return {{"network", r.network}, {"backend", r.backend}, {"predicted_iteration_s", r.predicted_s},
+          {"measured_iteration_s", r.measured_s}, {"relative_error", r.relative_error},
+          {"measured_samples", r.measured.stats.samples}, {"measured_relative_noise", r.measured.stats.relative_noise},
+          {"iteration_flops", r.predicted.flops}, {"problems", problems}};
+}
+
+int run_replay(const ReplayArgs& a) {
+  const Network network = load_network(a.network, a.network_file, {a.batch, a.image_size, a.seq_len});
+  const ReplayOptions options = replay_options(a);
+  CpuDevice::instance().set_threads(a.threads);
+  const BackendSet set = make_available_backends();
+  ReplayObserver observer;
+  if (!a.quiet) {
+    observer.on_problem = print_problem;
+    observer.on_iteration_start = [] { fmt::print(stderr, "timing the whole iteration...\n"); };
+  }
+  const ReplayReport report = replay(network, options, set, observer);
+  fmt::print("{}", summary(report));
+  if (!a.json_out.empty()) write_file_atomically(a.json_out, report_json(report).dump(2) + "\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+Action add_replay_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("replay", "Run one training iteration's problems back to back; compare with the layer model");
+  auto a = std::make_shared<ReplayArgs>();
+  auto* net = cmd->add_option("-n,--network", a->network, "Built-in network: resnet50, vgg16, bert-base, gpt2-small");
+  auto* file = cmd->add_option("--network-file", a->network_file, "Network JSON (format in docs/models.md)")
+                   ->check(CLI::ExistingFile);
+  net->excludes(file);
+  cmd->add_option("-b,--backend", a->backend, "Backend to replay on, e.g. onednn, openblas, custom-cpu")->required();
+  cmd->add_option("--batch", a->batch, "Batch (default 4)")->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 32)")->check(CLI::PositiveNumber);
+  cmd->add_option("--dtype", a->dtype, "fp32, tf32, fp16, bf16 (default fp32)");
+  cmd->add_option("--mode", a->mode, "Cache mode of the per-problem measurements: hot or cold (default hot)");
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(CLI::PositiveNumber);
+  cmd->add_option("--iteration-samples", a->iteration_samples, "Minimum samples of the whole iteration (default 5)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1000}));
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", a->seed, "Seed of the random inputs");
+  cmd->add_option("--json", a->json_out, "Write the replay's numbers as JSON here");
+  cmd->add_flag("-q,--quiet", a->quiet, "No per-problem lines");
+  return [a] { return run_replay(*a); };
+}
+
+}  // namespace trainrate::cli

@@ -1,0 +1,50 @@
+// trainrate report: results files (or trainrate-bench Google Benchmark JSON) and optional
+// predictions in, report.md + report.html + results.csv out.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "reports/google_benchmark.hpp"
+#include "reports/report.hpp"
+
+namespace trainrate::cli {
+
+namespace {
+
+struct ReportArgs {
+  std::vector<std::string> inputs;
+  std::string predictions;
+  std::string output;
+};
+
+int run_report(const ReportArgs& args) {
+  reports::ReportInput input;
+  for (const std::string& path : args.inputs) {
+    input.sources.push_back({path, reports::read_results_or_benchmark_file(path)});
+  }
+  if (!args.predictions.empty()) input.predictions = reports::read_predictions_file(args.predictions);
+  const reports::Report report = reports::build_report(std::move(input));
+  reports::write_report(report, args.output);
+  fmt::print("report: wrote {0}/report.md, {0}/report.html and {0}/results.csv ({1} device section{2}, {3} "
+             "not measured)\n",
+             args.output, report.sections.size(), report.sections.size() == 1 ? "" : "s", report.not_measured.size());
+  return kExitOk;
+}
+
+}  // namespace
+
+Action add_report_command(CLI::App& app) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "report", "Write a speed-up report: report.md, a self-contained report.html with charts, and results.csv");
+  cmd->add_option("results", args->inputs,
+                  "trainrate results JSON files, or Google Benchmark JSON from trainrate-bench --benchmark_out")
+      ->required();
+  cmd->add_option("--predictions", args->predictions, "Prediction JSON written by trainrate predict (optional)");
+  cmd->add_option("-o,--output", args->output, "Directory to write the report into (created if needed)")->required();
+  cmd->footer("Exit status: 0 written, 1 could not write, 2 unreadable or malformed input.");
+  return [args] { return run_report(*args); };
+}
+
+}  // namespace trainrate::cli

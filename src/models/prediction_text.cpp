@@ -1,0 +1,148 @@
+// The readable breakdown of a Prediction: what a person wants first (totals), then where the
+// time goes, then the what-ifs (speed-up, more devices, failures).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/prediction.hpp"
+
+namespace trainrate {
+
+std::string human_duration(double seconds) {
+  if (!std::isfinite(seconds)) return "never (failures outpace checkpoints)";
+  if (seconds < 1e-3) return fmt::format("{:.1f} us", seconds * 1e6);
+  if (seconds < 1) return fmt::format("{:.2f} ms", seconds * 1e3);
+  if (seconds < 120) return fmt::format("{:.2f} s", seconds);
+  if (seconds < 7200) return fmt::format("{:.1f} min", seconds / 60);
+  if (seconds < 172800) return fmt::format("{:.1f} h", seconds / 3600);
+  return fmt::format("{:.1f} days", seconds / 86400);
+}
+
+namespace {
+
+std::string totals(const Prediction& p) {
+  const auto& it = p.iteration;
+  std::string out = fmt::format(
+      "{}: {:.2f} M parameters, {:.3f} G multiply-adds per sample forward (conv/linear/attention GEMMs)\n",
+      p.network, double(p.parameters) / 1e6, p.forward_macs_per_sample / 1e9);
+  out += fmt::format("backend {}: one iteration (batch {} per device) = {:.2f} GFLOP in {} "
+                     "(forward {}, backward {}), {:.1f} GFLOP/s\n",
+                     it.backend, p.batch, it.flops / 1e9, human_duration(it.iteration_time_s),
+                     human_duration(it.forward_time_s), human_duration(it.backward_time_s),
+                     it.iteration_time_s > 0 ? (it.flops - it.missing_flops) / it.iteration_time_s / 1e9 : 0.0);
+  out += fmt::format("{} devices: step {} x {} iterations/epoch = epoch {}; {} epochs = {}\n", p.options.devices,
+                     human_duration(p.time.step_time_s), p.time.iterations_per_epoch,
+                     human_duration(p.time.epoch_time_s), p.options.epochs, human_duration(p.time.total_time_s));
+  if (it.estimated_rows > 0 || it.missing_rows > 0) {
+    out += fmt::format("note: {} passes use estimated rates (marked *), {} have no rate and are left out "
+                       "({:.1f}% of the FLOPs)\n",
+                       it.estimated_rows, it.missing_rows, it.flops > 0 ? 100 * it.missing_flops / it.flops : 0.0);
+  }
+  return out;
+}
+
+std::string top_layers_table(const Prediction& p, size_t top) {
+  auto layers = layer_times(p.iteration);
+  std::vector<LayerSpeedup> speedups;
+  if (p.old_iteration) speedups = layer_speedups(*p.old_iteration, p.iteration);
+  std::stable_sort(layers.begin(), layers.end(), [](const auto& a, const auto& b) { return a.time_s > b.time_s; });
+  std::string out = fmt::format("\ntop layers by time (of {}):\n{:<36} {:>10} {:>7} {:>10}", layers.size(), "layer",
+                                "time", "share", "GFLOP/s");
+  if (p.old_iteration) out += fmt::format(" {:>10} {:>15} {:>9}", "old time", "time reduction", "speed-up");
+  out += "\n";
+  for (size_t i = 0; i < std::min(top, layers.size()); ++i) {
+    const LayerTime& l = layers[i];
+    const double share = p.iteration.iteration_time_s > 0 ? l.time_s / p.iteration.iteration_time_s : 0;
+    out += fmt::format("{:<36} {:>10} {:>6.1f}% {:>10.1f}", l.layer + (l.has_estimate ? " *" : ""),
+                       human_duration(l.time_s), 100 * share, l.time_s > 0 ? l.flops / l.time_s / 1e9 : 0.0);
+    for (const auto& s : speedups) {
+      if (s.layer == l.layer && s.comparable) {
+        out += fmt::format(" {:>10} {:>14.1f}% {:>8.2f}x", human_duration(s.speedup.old_time_s),
+                           100 * s.speedup.time_reduction, s.speedup.ratio);
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string estimates(const Prediction& p) {
+  std::string out;
+  for (const auto& row : p.iteration.passes) {
+    if (row.rate.origin == RateOrigin::estimated) {
+      out += fmt::format("  * {} [{}]: rate of {} on {}\n", describe(row.pass.problem), row.pass.layer,
+                         row.rate.estimated_from, row.rate.backend);
+    } else if (row.rate.origin == RateOrigin::missing) {
+      out += fmt::format("  ! {} [{}]: no rate on {} or its vendor backend\n", describe(row.pass.problem),
+                         row.pass.layer, row.rate.backend);
+    }
+  }
+  return out.empty() ? out : "\nestimated or missing rates:\n" + out;
+}
+
+std::string speedup_section(const Prediction& p) {
+  if (!p.old_iteration) return "";
+  std::string out = fmt::format("\nspeed-up of {} (new) over {} (old):\n", p.iteration.backend, p.old_iteration->backend);
+  if (p.old_iteration->iteration_time_s > 0 && p.iteration.iteration_time_s > 0) {
+    out += "  compute per iteration: " +
+           describe(speedup(p.old_iteration->iteration_time_s, p.iteration.iteration_time_s)) + "\n";
+  }
+  if (p.old_time->total_time_s > 0 && p.time.total_time_s > 0) {
+    out += fmt::format("  total training time:   {} ({} -> {})\n",
+                       describe(speedup(p.old_time->total_time_s, p.time.total_time_s)),
+                       human_duration(p.old_time->total_time_s), human_duration(p.time.total_time_s));
+  }
+  return out;
+}
+
+std::string flop_rule_section(const Prediction& p) {
+  const FlopRuleCheck& f = p.flop_rule;
+  std::string out = fmt::format("\n6*N*D rule: D = {:.3g} tokens, 6ND = {:.3g} FLOP vs layer model {:.3g} FLOP ({:.2f}x)",
+                                f.tokens, f.flops, f.layer_model_flops, f.flops > 0 ? f.layer_model_flops / f.flops : 0.0);
+  if (f.rate_flops_per_s > 0) {
+    out += fmt::format("; at R({}) = {:.1f} GFLOP/s: {}", f.problem_class, f.rate_flops_per_s / 1e9,
+                       human_duration(f.time_s));
+  }
+  return out + "\n";
+}
+
+std::string scaling_section(const Prediction& p) {
+  std::string out = fmt::format("\ndata-parallel scaling (ring all-reduce of {:.1f} MB, B = {:.0f} GB/s, alpha = {:.1f} us, "
+                                "overlap {}):\n{:>8} {:>10} {:>10} {:>10} {:>11} {:>11}\n",
+                                double(p.parameters) * p.options.gradient_bytes_per_parameter / 1e6,
+                                p.options.link.bandwidth_bytes_per_s / 1e9, p.options.link.latency_s * 1e6,
+                                p.options.overlap ? "on" : "off", "devices", "compute", "allreduce", "step",
+                                "efficiency", "throughput");
+  for (const ScalingPoint& s : p.scaling) {
+    out += fmt::format("{:>8} {:>10} {:>10} {:>10} {:>10.1f}% {:>10.2f}x\n", s.devices, human_duration(s.compute_s),
+                       human_duration(s.allreduce_s), human_duration(s.step_s), 100 * s.efficiency,
+                       s.throughput_speedup);
+  }
+  return out;
+}
+
+std::string reliability_section(const Prediction& p) {
+  const ReliabilityReport& r = p.reliability;
+  const ReliabilityOptions& o = p.options.reliability;
+  std::string out = fmt::format("\nreliability ({} devices, device MTBF {:.0f} h -> job MTBF {}):\n", r.devices,
+                                o.device_mtbf_s / 3600, human_duration(r.job_mtbf_s));
+  out += fmt::format("  checkpoint every {} (Daly; Young {}), checkpoint {}, restart {}\n",
+                     human_duration(r.daly_interval_s), human_duration(r.young_interval_s),
+                     human_duration(o.checkpoint_s), human_duration(o.restart_s));
+  out += fmt::format("  expected wall-clock {} for {} of work (+{:.1f}%), {:.2f} failures expected\n",
+                     human_duration(r.wall_clock_s), human_duration(r.solve_s), 100 * r.overhead_fraction,
+                     r.expected_failures);
+  out += fmt::format("  P(no failure during the run) = {:.4f}; with {} spare devices, P(no wait for a repair) = {:.4f}\n",
+                     r.p_no_failure, r.spares, r.p_spares_suffice);
+  return out;
+}
+
+}  // namespace
+
+std::string format_prediction(const Prediction& p, size_t top_layers) {
+  return totals(p) + top_layers_table(p, top_layers) + estimates(p) + speedup_section(p) + flop_rule_section(p) +
+         scaling_section(p) + reliability_section(p);
+}
+
+}  // namespace trainrate

@@ -1,0 +1,116 @@
+#include "models/replay.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+#include "models/rates.hpp"
+#include "verify/verify.hpp"
+
+namespace trainrate {
+
+namespace {
+
+Backend* find_backend(const BackendSet& set, const std::string& name) {
+  try {
+    const auto found = select_backends(set, name);
+    return found.empty() ? nullptr : found.front();
+  } catch (const std::invalid_argument&) {
+    return nullptr;
+  }
+}
+
+// The requested backend when it can run the problem, else the kind's vendor backend on the same
+// device kind (a GEMM-only custom backend still replays a whole CNN that way), else none.
+Backend* backend_for(const BackendSet& set, Backend& requested, const Problem& problem) {
+  if (!requested.unsupported_reason(problem)) return &requested;
+  Backend* vendor = find_backend(set, vendor_backend_for(problem, requested.device().kind() != "cpu"));
+  if (vendor && !vendor->unsupported_reason(problem)) return vendor;
+  return nullptr;
+}
+
+struct Prepared {
+  std::unique_ptr<PreparedProblem> run;
+  int64_t count = 0;
+};
+
+// One PreparedProblem per distinct problem; each runs `count` times in the iteration, like a
+// framework's identical blocks. Buffers are shared between repeats: activations differ per layer
+// in a real network, but at these sizes the extra memory traffic is small (docs/models.md).
+std::vector<Prepared> prepare_all(const std::vector<ReplayProblem>& problems, const BackendSet& set,
+                                  uint64_t seed) {
+  std::vector<Prepared> prepared;
+  for (const ReplayProblem& p : problems) {
+    if (!p.in_iteration) {
+      prepared.push_back({});
+      continue;
+    }
+    Backend* backend = find_backend(set, p.backend);
+    prepared.push_back({backend->prepare(p.problem, make_inputs(p.problem, seed)), p.count});
+  }
+  return prepared;
+}
+
+size_t index_of(const std::vector<ReplayProblem>& problems, const Problem& problem) {
+  return size_t(std::find_if(problems.begin(), problems.end(), [&](const auto& p) { return p.problem == problem; }) -
+                problems.begin());
+}
+
+}  // namespace
+
+ReplayReport replay(const Network& network, const ReplayOptions& options, const BackendSet& set,
+                    const ReplayObserver& observer) {
+  Backend* requested = find_backend(set, options.backend);
+  if (!requested) throw std::invalid_argument(fmt::format("unknown backend '{}'", options.backend));
+  ReplayReport report;
+  report.network = network.name;
+  report.backend = requested->name();
+
+  // Each distinct problem alone, through the one runner path (verified, then timed).
+  const std::vector<ProblemCount> counts = training_problem_counts(network, options.lowering);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    ReplayProblem p{counts[i].problem, counts[i].count, requested->name(), {}, false};
+    if (Backend* backend = backend_for(set, *requested, p.problem)) {
+      p.backend = backend->name();
+      p.alone = run_one(*backend, p.problem, options.per_problem);
+      p.in_iteration = p.alone.status == ResultStatus::ok;
+    } else {
+      p.alone.status = ResultStatus::skipped;
+      p.alone.reason = "neither the backend nor its vendor fallback runs it";
+    }
+    if (observer.on_problem) observer.on_problem(i, counts.size(), p);
+    report.problems.push_back(std::move(p));
+  }
+  if (std::none_of(report.problems.begin(), report.problems.end(), [](const auto& p) { return p.in_iteration; })) {
+    throw std::runtime_error("no problem of the network could be run on " + report.backend);
+  }
+
+  // The layer model from those rates, over the passes that will run.
+  const std::vector<LayerPass> passes = lower_training_step(network, options.lowering);
+  report.predicted = predict_iteration(passes, [&](const Problem& problem) {
+    const ReplayProblem& p = report.problems[index_of(report.problems, problem)];
+    if (!p.in_iteration) return RateLookup{0, RateOrigin::missing, p.backend, {}};
+    return RateLookup{p.alone.rate_flops_per_s, RateOrigin::measured_now, p.backend, {}};
+  });
+  report.predicted.backend = report.backend;
+  report.predicted_s = report.predicted.iteration_time_s;
+
+  // The whole iteration: forward passes in layer order, backward in reverse, each repeat.
+  std::vector<Prepared> prepared = prepare_all(report.problems, set, options.input_seed);
+  std::vector<PreparedProblem*> sequence;
+  for (const LayerPass& pass : passes) {
+    Prepared& p = prepared[index_of(report.problems, pass.problem)];
+    for (int64_t r = 0; p.run && r < pass.count; ++r) sequence.push_back(p.run.get());
+  }
+  if (observer.on_iteration_start) observer.on_iteration_start();
+  report.measured = measure(requested->device(), [&] {
+    for (PreparedProblem* run : sequence) run->run();
+  }, options.iteration);
+  report.measured_s = report.measured.stats.median_ms * 1e-3;
+  report.relative_error = report.measured_s > 0 ? (report.predicted_s - report.measured_s) / report.measured_s : 0;
+  return report;
+}
+
+}  // namespace trainrate

@@ -1,0 +1,59 @@
+// Replay: how wrong is the layer model? Runs every GEMM/conv of one training iteration back to
+// back on real buffers, timed by the common measurement path, and compares that with the layer
+// model's sum of FLOPs / R, where each R is measured for the problem alone (run_one).
+//
+// What the comparison isolates: the layer model's composition assumption (an iteration costs
+// the sum of its problems measured in isolation). Cache state differs (alone, a problem's
+// operands stay warm between runs; in the iteration, the previous problem evicted them), and so
+// does thread start-up between calls. Norms, activations and the optimizer step are not run in
+// either, so their cost is outside this error (docs/models.md).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backends/registry.hpp"
+#include "measure/runner.hpp"
+#include "models/network.hpp"
+#include "models/training_time.hpp"
+
+namespace trainrate {
+
+struct ReplayOptions {
+  std::string backend;      // name or family pattern, as for select_backends
+  LoweringOptions lowering;
+  RunOptions per_problem;   // each distinct problem alone
+  MeasureOptions iteration; // the whole iteration back to back
+  uint64_t input_seed = 1;
+};
+
+struct ReplayProblem {
+  Problem problem;
+  int64_t count = 0;        // times per iteration
+  std::string backend;      // the one that ran it (the kind's vendor when the requested cannot)
+  Result alone;             // run_one's result; its rate feeds the prediction
+  bool in_iteration = false;  // false when no backend could run it: left out of both sides
+};
+
+struct ReplayReport {
+  std::string network;
+  std::string backend;
+  std::vector<ReplayProblem> problems;  // distinct, in first-use order
+  IterationPrediction predicted;
+  Measurement measured;                  // of one whole iteration
+  double predicted_s = 0;
+  double measured_s = 0;                 // median
+  double relative_error = 0;             // (predicted − measured) / measured
+};
+
+struct ReplayObserver {
+  std::function<void(size_t index, size_t total, const ReplayProblem&)> on_problem;  // after run_one
+  std::function<void()> on_iteration_start;
+};
+
+// Throws std::invalid_argument when the backend is unknown, std::runtime_error when nothing can run.
+ReplayReport replay(const Network& network, const ReplayOptions& options, const BackendSet& backends,
+                    const ReplayObserver& observer = {});
+
+}  // namespace trainrate

@@ -1,0 +1,437 @@
+// The trainrate binary end to end: `run --suite smoke` (exit status, table, a results file checked
+// against the schema field by field), `compare` on it, `--help`, `devices`, `--list`, and the exit
+// status and stderr message of bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "problems/problem_json.hpp"
+#include "problems/suite.hpp"
+#include "results/results_json.hpp"
+
+namespace trainrate {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kCli = TRAINRATE_CLI_PATH;
+const std::string kData = TRAINRATE_TEST_DATA_DIR;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "trainrate-cli-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// Runs the binary with `args` (already shell-quoted where needed) in `dir`, capturing both streams.
+CliRun run_cli(const std::string& args, const fs::path& dir) {
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string command = "cd " + quote(dir.string()) + " && " + quote(kCli) + " " + args + " >" +
+                              quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
+  const int raw = std::system(command.c_str());
+  CliRun run;
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 1000 + raw;
+  run.out = read_text(out);
+  run.err = read_text(err);
+  return run;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+// One smoke run per process, shared by the tests that inspect it.
+struct SmokeRun {
+  TempDir dir;
+  fs::path json_path;
+  CliRun run;
+};
+
+const SmokeRun& smoke() {
+  static SmokeRun* s = [] {
+    auto* r = new SmokeRun;
+    r->json_path = r->dir.path() / "out" / "smoke.json";  // the folder does not exist yet
+    r->run = run_cli("run --suite smoke --budget-ms 20 -o " + quote(r->json_path.string()), r->dir.path());
+    return r;
+  }();
+  return *s;
+}
+
+const std::set<std::string> kDefaultCpuBackends{"openblas", "onednn", "custom-cpu"};
+
+TEST(Cli, RunSmokeExitsZeroAndPrintsATable) {
+  const SmokeRun& s = smoke();
+  ASSERT_EQ(s.run.status, 0) << s.run.err;
+  const std::vector<std::string> lines = lines_of(s.run.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines[0], HasSubstr("problem"));
+  EXPECT_THAT(lines[0], HasSubstr("backend"));
+  EXPECT_THAT(lines[0], HasSubstr("rate R"));
+  EXPECT_THAT(lines[0], HasSubstr("status"));
+  // One row per problem and backend before the first blank line (the ratio table follows it).
+  const Suite suite = load_suite("smoke");
+  std::map<std::string, int> rows_per_backend;
+  size_t row = 1;
+  for (; row < lines.size() && !lines[row].empty(); ++row) {
+    for (const std::string& b : kDefaultCpuBackends) {
+      // The backend column follows the 46-wide problem column.
+      if (lines[row].substr(47, b.size() + 1) == b + " ") ++rows_per_backend[b];
+    }
+  }
+  EXPECT_EQ(row - 1, suite.problems.size() * kDefaultCpuBackends.size());
+  for (const std::string& b : kDefaultCpuBackends) EXPECT_EQ(rows_per_backend[b], 10) << b;
+  for (const Problem& p : suite.problems) {
+    const std::string name = describe(p).substr(0, 45);
+    EXPECT_THAT(s.run.out, HasSubstr(name));
+  }
+  EXPECT_THAT(s.run.out, HasSubstr("skipped: openblas has no convolution"));
+  EXPECT_THAT(s.run.out, Not(HasSubstr("INVALID")));
+  EXPECT_THAT(s.run.out, Not(HasSubstr("FAILED")));
+  // The custom/vendor ratios follow the table, with the geomean summary.
+  EXPECT_THAT(s.run.out, HasSubstr("geomean"));
+  EXPECT_THAT(s.run.err, HasSubstr("results written to " + s.json_path.string()));
+}
+
+// A mini schema: each field present with the right JSON type, values consistent with each other.
+void check_string_map(const json& j, const std::string& what) {
+  ASSERT_TRUE(j.is_object()) << what;
+  for (const auto& [key, value] : j.items()) EXPECT_TRUE(value.is_string()) << what << "." << key;
+}
+
+void check_result(const json& r, const std::string& at) {
+  SCOPED_TRACE(at);
+  const std::set<std::string> expected_keys{"problem", "name", "backend", "role", "device", "status", "reason",
+                                            "verification", "measurement", "mode", "flops", "rate_flops_per_s",
+                                            "peak_flops_per_s", "percent_of_peak", "algorithm", "workspace_bytes",
+                                            "threads"};
+  std::set<std::string> keys;
+  for (const auto& [key, value] : r.items()) keys.insert(key);
+  EXPECT_EQ(keys, expected_keys);
+
+  const Problem problem = problem_from_json(r.at("problem"), at + ".problem");
+  EXPECT_EQ(r.at("name"), describe(problem));
+  ASSERT_TRUE(r.at("backend").is_string());
+  const std::string backend = r.at("backend");
+  EXPECT_TRUE(kDefaultCpuBackends.contains(backend)) << backend;
+  EXPECT_EQ(r.at("role"), backend == "custom-cpu" ? "custom" : "vendor");
+  EXPECT_EQ(r.at("device"), "cpu");
+  EXPECT_EQ(r.at("mode"), "hot");
+  ASSERT_TRUE(r.at("flops").is_number());
+  EXPECT_EQ(r.at("flops").get<double>(), flops(problem));
+  EXPECT_TRUE(r.at("reason").is_string());
+  EXPECT_TRUE(r.at("algorithm").is_string());
+  EXPECT_TRUE(r.at("workspace_bytes").is_number_integer());
+  ASSERT_TRUE(r.at("threads").is_number_integer());
+  EXPECT_GE(r.at("threads").get<int>(), 1);
+
+  const json& v = r.at("verification");
+  ASSERT_TRUE(v.is_object());
+  EXPECT_TRUE(v.at("sampled").is_boolean());
+  EXPECT_TRUE(v.at("elements_checked").is_number_integer());
+  EXPECT_TRUE(v.at("mismatches").is_number_integer());
+  EXPECT_TRUE(v.at("max_error").is_number());
+  EXPECT_TRUE(v.at("tolerance").is_number());
+  EXPECT_TRUE(v.at("first_mismatch").is_string());
+  ASSERT_TRUE(r.at("rate_flops_per_s").is_number());
+  const double rate = r.at("rate_flops_per_s");
+
+  const bool is_conv = std::holds_alternative<ConvProblem>(problem);
+  if (backend == "openblas" && is_conv) {
+    EXPECT_EQ(r.at("status"), "skipped");
+    EXPECT_EQ(r.at("reason"), "openblas has no convolution");
+    EXPECT_TRUE(r.at("measurement").is_null());
+    EXPECT_EQ(rate, 0.0);
+    EXPECT_EQ(v.at("elements_checked"), 0);
+    return;
+  }
+  EXPECT_EQ(r.at("status"), "ok");
+  EXPECT_EQ(r.at("reason"), "");
+  EXPECT_EQ(v.at("elements_checked").get<int64_t>(), operand_elements(problem).output);  // smoke is small
+  EXPECT_EQ(v.at("mismatches"), 0);
+  EXPECT_EQ(v.at("sampled"), false);
+  EXPECT_EQ(v.at("tolerance"), 1e-4);
+  EXPECT_LE(v.at("max_error").get<double>(), 1e-4);
+  EXPECT_EQ(v.at("first_mismatch"), "");
+
+  const json& m = r.at("measurement");
+  ASSERT_TRUE(m.is_object());
+  const json& st = m.at("stats");
+  for (const char* field : {"min_ms", "median_ms", "mean_ms", "max_ms", "stddev_ms", "relative_noise"}) {
+    ASSERT_TRUE(st.at(field).is_number()) << field;
+    EXPECT_GE(st.at(field).get<double>(), 0.0) << field;
+  }
+  ASSERT_TRUE(st.at("samples").is_number_integer());
+  EXPECT_GE(st.at("samples").get<int64_t>(), 1);
+  const double min = st.at("min_ms"), median = st.at("median_ms"), max = st.at("max_ms"), mean = st.at("mean_ms");
+  EXPECT_GT(min, 0.0);
+  EXPECT_LE(min, median);
+  EXPECT_LE(median, max);
+  EXPECT_LE(min, mean);
+  EXPECT_LE(mean, max);
+  ASSERT_TRUE(m.at("runs_per_sample").is_number_integer());
+  EXPECT_GE(m.at("runs_per_sample").get<int64_t>(), 1);
+  EXPECT_TRUE(std::set<std::string>({"noise-target", "time-budget", "max-samples"}).contains(m.at("stop_reason")))
+      << m.at("stop_reason");
+  EXPECT_TRUE(m.at("clock_mhz").is_null());  // the CPU reports no clock
+  // R = FLOP / median time; % of peak against the CPU's measured ceiling.
+  EXPECT_NEAR(rate, flops(problem) / (median * 1e-3), 1e-9 * rate);
+  ASSERT_TRUE(r.at("peak_flops_per_s").is_number());
+  ASSERT_TRUE(r.at("percent_of_peak").is_number());
+  const double peak = r.at("peak_flops_per_s");
+  EXPECT_NEAR(r.at("percent_of_peak").get<double>(), 100.0 * rate / peak, 1e-9 * 100.0 * rate / peak);
+}
+
+TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
+  const SmokeRun& s = smoke();
+  ASSERT_EQ(s.run.status, 0) << s.run.err;
+  ASSERT_TRUE(fs::exists(s.json_path));
+  EXPECT_FALSE(fs::exists(s.json_path.string() + ".tmp"));
+  const json j = json::parse(read_text(s.json_path));
+  ASSERT_TRUE(j.is_object());
+
+  EXPECT_EQ(j.at("schema"), "trainrate-results");
+  EXPECT_EQ(j.at("schema_version"), 1);
+  EXPECT_EQ(j.at("complete"), true);
+  EXPECT_EQ(j.at("suite"), "smoke");
+  ASSERT_TRUE(j.at("tool_version").is_string());
+  EXPECT_FALSE(j.at("tool_version").get<std::string>().empty());
+  ASSERT_TRUE(j.at("host").is_string());
+  EXPECT_FALSE(j.at("host").get<std::string>().empty());
+  ASSERT_TRUE(j.at("created_utc").is_string());
+  EXPECT_TRUE(std::regex_match(j.at("created_utc").get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  check_string_map(j.at("build"), "build");
+  EXPECT_TRUE(j.at("build").contains("compiler"));
+  EXPECT_TRUE(j.at("build").contains("build_type"));
+  check_string_map(j.at("libraries"), "libraries");
+  EXPECT_TRUE(j.at("libraries").contains("openblas"));
+  EXPECT_TRUE(j.at("libraries").contains("onednn"));
+  check_string_map(j.at("options"), "options");
+  EXPECT_EQ(j.at("options").at("suite_arg"), "smoke");
+  EXPECT_EQ(j.at("options").at("mode"), "hot");
+  EXPECT_EQ(j.at("options").at("budget_ms"), "20");
+
+  const json& devices = j.at("devices");
+  ASSERT_TRUE(devices.is_array());
+  ASSERT_EQ(devices.size(), 1u);
+  const json& cpu = devices.at(0);
+  EXPECT_EQ(cpu.at("id"), "cpu");
+  EXPECT_EQ(cpu.at("kind"), "cpu");
+  ASSERT_TRUE(cpu.at("name").is_string());
+  EXPECT_FALSE(cpu.at("name").get<std::string>().empty());
+  check_string_map(cpu.at("properties"), "devices[0].properties");
+  const json& peaks = cpu.at("peaks");
+  ASSERT_TRUE(peaks.at("measured_flops_per_s").at("fp32").is_number());
+  EXPECT_GT(peaks.at("measured_flops_per_s").at("fp32").get<double>(), 1e8);
+  ASSERT_TRUE(peaks.at("measured_bytes_per_s").is_number());
+  EXPECT_GT(peaks.at("measured_bytes_per_s").get<double>(), 1e8);
+
+  const json& results = j.at("results");
+  ASSERT_TRUE(results.is_array());
+  const Suite suite = load_suite("smoke");
+  ASSERT_EQ(results.size(), suite.problems.size() * kDefaultCpuBackends.size());
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (size_t i = 0; i < results.size(); ++i) {
+    check_result(results.at(i), "results[" + std::to_string(i) + "]");
+    pairs.emplace(results.at(i).at("name"), results.at(i).at("backend"));
+  }
+  // Every (problem, backend) exactly once, in suite order, problem-major.
+  EXPECT_EQ(pairs.size(), results.size());
+  for (size_t i = 0; i < suite.problems.size(); ++i) {
+    EXPECT_EQ(results.at(i * 3).at("name"), describe(suite.problems[i]));
+  }
+  // And the reader accepts what the writer wrote.
+  const ResultsFile back = read_results_file(s.json_path);
+  EXPECT_EQ(back.results.size(), results.size());
+  EXPECT_TRUE(back.complete);
+}
+
+TEST(Cli, CompareTheSmokeResults) {
+  const SmokeRun& s = smoke();
+  ASSERT_EQ(s.run.status, 0) << s.run.err;
+  const CliRun c = run_cli("compare " + quote(s.json_path.string()), s.dir.path());
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("geomean"));
+  EXPECT_THAT(c.out, HasSubstr("gemm custom-cpu"));
+  EXPECT_THAT(c.out, HasSubstr("conv-fwd custom-cpu"));
+  EXPECT_THAT(c.out, HasSubstr("conv-bwd-data custom-cpu"));
+  EXPECT_THAT(c.out, HasSubstr("conv-bwd-filter custom-cpu"));
+  EXPECT_THAT(c.out, HasSubstr("openblas"));
+  EXPECT_THAT(c.out, HasSubstr("onednn"));
+  EXPECT_EQ(c.err, "");
+}
+
+TEST(Cli, CompareAHandWrittenFile) {
+  TempDir dir;
+  const CliRun c = run_cli("compare " + quote(kData + "/results/good.json"), dir.path());
+  EXPECT_EQ(c.status, 0) << c.err;
+  // Rows: 0.5, 1.5, 0.5, 2.0; gemm custom-cpu and conv summaries.
+  EXPECT_THAT(c.out, HasSubstr("0.500"));
+  EXPECT_THAT(c.out, HasSubstr("1.500"));
+  EXPECT_THAT(c.out, HasSubstr("2.000"));
+  std::regex geomean_row(R"(gemm custom-cpu\s+1\s+0\.500\s+0\.500\s+0\.500\s+0\.500)");
+  EXPECT_TRUE(std::regex_search(c.out, geomean_row)) << c.out;
+}
+
+TEST(Cli, CompareBadFilesExitTwoNamingThePath) {
+  TempDir dir;
+  for (const char* name : {"no_such.json", "broken.json", "bad_schema_version.json", "not_results.json"}) {
+    const std::string path = kData + "/results/" + name;
+    const CliRun c = run_cli("compare " + quote(path), dir.path());
+    EXPECT_EQ(c.status, 2) << name;
+    EXPECT_THAT(c.err, HasSubstr(path)) << name;
+    EXPECT_EQ(c.out, "") << name;
+  }
+}
+
+TEST(Cli, HelpExitsZero) {
+  TempDir dir;
+  const CliRun top = run_cli("--help", dir.path());
+  EXPECT_EQ(top.status, 0);
+  for (const char* sub : {"run", "devices", "compare"}) EXPECT_THAT(top.out, HasSubstr(sub));
+  const CliRun run = run_cli("run --help", dir.path());
+  EXPECT_EQ(run.status, 0);
+  for (const char* option : {"--suite", "--backends", "--output", "--budget-ms", "--noise", "--list", "smoke"}) {
+    EXPECT_THAT(run.out, HasSubstr(option));
+  }
+  EXPECT_EQ(run_cli("compare --help", dir.path()).status, 0);
+  EXPECT_EQ(run_cli("devices --help", dir.path()).status, 0);
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  TempDir dir;
+  EXPECT_EQ(run_cli("", dir.path()).status, 2);  // a subcommand is required
+  const CliRun unknown = run_cli("run --no-such-flag", dir.path());
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("--no-such-flag"));
+  EXPECT_EQ(run_cli("frobnicate", dir.path()).status, 2);
+  EXPECT_EQ(run_cli("run --suite smoke --budget-ms -5", dir.path()).status, 2);
+  EXPECT_EQ(run_cli("compare", dir.path()).status, 2);  // the results file is required
+}
+
+TEST(Cli, BadSuiteExitsTwoAndNamesIt) {
+  TempDir dir;
+  const CliRun r = run_cli("run --suite no-such-suite -o x.json", dir.path());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("no-such-suite"));
+  EXPECT_FALSE(fs::exists(dir.path() / "x.json"));
+  const std::string bad_file = kData + "/suites/bad_wrong_type.json";
+  const CliRun f = run_cli("run --suite " + quote(bad_file) + " -o x.json", dir.path());
+  EXPECT_EQ(f.status, 2);
+  EXPECT_THAT(f.err, HasSubstr(bad_file + ": problems[1].h"));
+  EXPECT_FALSE(fs::exists(dir.path() / "x.json"));
+}
+
+TEST(Cli, BadSuiteFieldTypeExitsTwo) {
+  // {"name": 5, ...}: a wrong type in a suite file is bad input (2), not a runtime failure (1).
+  TempDir dir;
+  const std::string bad_file = kData + "/suites/bad_name_type.json";
+  const CliRun f = run_cli("run --suite " + quote(bad_file) + " --list", dir.path());
+  EXPECT_EQ(f.status, 2) << f.err;
+  EXPECT_THAT(f.err, HasSubstr(bad_file));
+}
+
+TEST(Cli, BadBackendsExitTwoAndListTheChoices) {
+  TempDir dir;
+  const CliRun r = run_cli("run --suite smoke --backends openblas,no-such-backend -o x.json", dir.path());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("no-such-backend"));
+  EXPECT_THAT(r.err, HasSubstr("custom-cpu"));
+  EXPECT_FALSE(fs::exists(dir.path() / "x.json"));
+}
+
+TEST(Cli, BadDtypeAndModeExitTwo) {
+  TempDir dir;
+  const CliRun d = run_cli("run --suite smoke --dtype fp64 --list", dir.path());
+  EXPECT_EQ(d.status, 2);
+  EXPECT_THAT(d.err, HasSubstr("fp64"));
+  const CliRun m = run_cli("run --suite smoke --mode lukewarm -o x.json", dir.path());
+  EXPECT_EQ(m.status, 2);
+  EXPECT_THAT(m.err, HasSubstr("lukewarm"));
+}
+
+TEST(Cli, DevicesMentionsTheCpu) {
+  TempDir dir;
+  const CliRun d = run_cli("devices", dir.path());
+  EXPECT_EQ(d.status, 0) << d.err;
+  EXPECT_THAT(d.out, HasSubstr("cpu (cpu)"));
+  EXPECT_THAT(d.out, HasSubstr("fp32"));
+  EXPECT_THAT(d.out, HasSubstr("backends:"));
+  for (const std::string& b : kDefaultCpuBackends) EXPECT_THAT(d.out, HasSubstr(b));
+  const CliRun j = run_cli("devices --json", dir.path());
+  EXPECT_EQ(j.status, 0) << j.err;
+  const json devices = json::parse(j.out);
+  ASSERT_TRUE(devices.is_array());
+  ASSERT_GE(devices.size(), 1u);
+  EXPECT_EQ(devices.at(0).at("id"), "cpu");
+}
+
+TEST(Cli, ListPrintsTheSuitesProblems) {
+  TempDir dir;
+  const CliRun l = run_cli("run --suite smoke --list", dir.path());
+  EXPECT_EQ(l.status, 0) << l.err;
+  std::vector<std::string> expected;
+  for (const Problem& p : load_suite("smoke").problems) expected.push_back(describe(p));
+  EXPECT_EQ(lines_of(l.out), expected);
+  // Overrides show in the listing; a suite file lists too.
+  const CliRun half = run_cli("run --suite smoke --dtype fp16 --layout NHWC --list", dir.path());
+  EXPECT_EQ(half.status, 0);
+  std::vector<std::string> expected_half;
+  for (const Problem& p : load_suite("smoke", {.dtype = Dtype::fp16, .layout = Layout::NHWC}).problems) {
+    expected_half.push_back(describe(p));
+  }
+  EXPECT_EQ(lines_of(half.out), expected_half);
+  const CliRun square = run_cli("run --suite square --min-size 128 --max-size 512 --list", dir.path());
+  EXPECT_EQ(lines_of(square.out), (std::vector<std::string>{"gemm 128x128x128 NN fp32", "gemm 256x256x256 NN fp32",
+                                                            "gemm 512x512x512 NN fp32"}));
+  const CliRun csv = run_cli("run --suite " + quote(kData + "/suites/good.csv") + " --list", dir.path());
+  EXPECT_EQ(csv.status, 0) << csv.err;
+  EXPECT_EQ(lines_of(csv.out).size(), 4u);
+  EXPECT_FALSE(fs::exists(dir.path() / "results"));  // --list writes no results file
+}
+
+}  // namespace
+}  // namespace trainrate

@@ -1,0 +1,252 @@
+// Every CPU backend through the runner on odd shapes: GEMM in all four transposes with sizes that
+// are 1, primes and non-multiples of every tile and block, batched; convolution in all three
+// passes, both layouts, strides, pads, dilations, 1x1 and 3x3 filters. Each must come back ok with
+// verification passed. Unsupported dtypes and kinds come back skipped with the reason.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "backends/registry.hpp"
+#include "measure/runner.hpp"
+
+namespace trainrate {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Every CPU backend this build can have; those the CPU cannot run are skipped at run time.
+const std::vector<std::string> kCpuBackends{"openblas",           "onednn",          "custom-cpu",
+                                            "custom-cpu/portable", "custom-cpu/avx2", "custom-cpu/avx512"};
+
+BackendSet& backends() {
+  static BackendSet set = make_available_backends();
+  return set;
+}
+
+Backend* find_backend(const std::string& name) {
+  for (const auto& b : backends().backends) {
+    if (b->name() == name) return b.get();
+  }
+  return nullptr;
+}
+
+// One sample, no batching: correctness is the point here, not the rate.
+RunOptions fast_options() {
+  RunOptions o;
+  o.measure.mode = CacheMode::hot;
+  o.measure.warmup_runs = 1;
+  o.measure.min_sample_ms = 0;
+  o.measure.stopping.budget_ms = 5;
+  o.measure.stopping.min_samples = 1;
+  o.measure.stopping.min_time_ms = 0;
+  return o;
+}
+
+TEST(CpuBackends, RegistryHasTheCpuBackendsAndAllAreCovered) {
+  std::set<std::string> names;
+  for (const auto& b : backends().backends) {
+    if (b->device().kind() != "cpu") continue;
+    names.insert(b->name());
+    EXPECT_TRUE(std::find(kCpuBackends.begin(), kCpuBackends.end(), b->name()) != kCpuBackends.end())
+        << "backend " << b->name() << " is not covered by this test";
+  }
+  EXPECT_TRUE(names.contains("openblas"));
+  EXPECT_TRUE(names.contains("onednn"));
+  EXPECT_TRUE(names.contains("custom-cpu"));
+  EXPECT_TRUE(names.contains("custom-cpu/portable"));  // always available
+  EXPECT_EQ(find_backend("openblas")->role(), BackendRole::vendor);
+  EXPECT_EQ(find_backend("onednn")->role(), BackendRole::vendor);
+  EXPECT_EQ(find_backend("custom-cpu")->role(), BackendRole::custom);
+  EXPECT_FALSE(backends().gpu_unavailable_reason.empty());  // a CPU-only build
+}
+
+TEST(CpuBackends, SelectionByNameFamilyAndAll) {
+  const BackendSet& set = backends();
+  EXPECT_EQ(select_backends(set, "openblas").size(), 1u);
+  const auto family = select_backends(set, "custom-cpu/*");
+  EXPECT_GE(family.size(), 1u);
+  for (Backend* b : family) EXPECT_TRUE(b->name().starts_with("custom-cpu/")) << b->name();
+  EXPECT_EQ(select_backends(set, "all").size(), set.backends.size());
+  EXPECT_EQ(select_backends(set, "openblas,openblas,onednn").size(), 2u);  // no duplicates
+  try {
+    select_backends(set, "openblas,cublas-typo");
+    ADD_FAILURE() << "an unknown backend was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown backend 'cublas-typo'"));
+    EXPECT_THAT(e.what(), HasSubstr("openblas"));
+  }
+  EXPECT_THROW(select_backends(set, ""), std::invalid_argument);
+  // Default on a CPU-only build: the CPU backends without the forced variants.
+  std::set<std::string> defaults;
+  for (Backend* b : default_backends(set)) defaults.insert(b->name());
+  EXPECT_EQ(defaults, (std::set<std::string>{"openblas", "onednn", "custom-cpu"}));
+}
+
+class CpuBackend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    backend_ = find_backend(GetParam());
+    if (!backend_) GTEST_SKIP() << GetParam() << " is not available on this CPU";
+  }
+
+  // Runs and checks one problem; returns false (after reporting) when it did not come back ok.
+  bool check(const Problem& problem) {
+    const Result r = run_one(*backend_, problem, fast_options());
+    ++checked_;
+    if (r.status == ResultStatus::ok && passed(r.verification) && r.measurement && r.rate_flops_per_s > 0 &&
+        r.backend == backend_->name() && r.device == "cpu" && r.flops == flops(problem)) {
+      return true;
+    }
+    if (++failures_ <= 12) {
+      ADD_FAILURE() << backend_->name() << " on " << describe(problem) << ": status " << to_string(r.status)
+                    << " (" << r.reason << "), verification " << r.verification.mismatches << " mismatches of "
+                    << r.verification.elements_checked << ", max error " << r.verification.max_error;
+    }
+    return false;
+  }
+
+  void TearDown() override {
+    if (failures_ > 12) ADD_FAILURE() << failures_ << " of " << checked_ << " problems failed in all";
+  }
+
+  Backend* backend_ = nullptr;
+  int failures_ = 0, checked_ = 0;
+};
+
+TEST_P(CpuBackend, GemmAllTransposesOddSizes) {
+  if (backend_->unsupported_reason(GemmProblem{})) GTEST_SKIP() << "no GEMM";
+  const int64_t sizes[] = {1, 7, 13, 65, 131};
+  for (Op op_a : {Op::N, Op::T}) {
+    for (Op op_b : {Op::N, Op::T}) {
+      for (int64_t m : sizes) {
+        for (int64_t n : sizes) {
+          for (int64_t k : sizes) {
+            // Batch 3 everywhere but the largest shapes (kept for time), so batch offsets are checked.
+            const int64_t batch = (m * n * k > 200000) ? 1 : 3;
+            check(GemmProblem{.m = m, .n = n, .k = k, .op_a = op_a, .op_b = op_b, .batch = batch});
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked_, 4 * 125);
+}
+
+TEST_P(CpuBackend, GemmBeyondTheCacheBlocks) {
+  if (backend_->unsupported_reason(GemmProblem{})) GTEST_SKIP() << "no GEMM";
+  // K past a typical KC (256..512) and M/N past MC/NC edges, with awkward remainders.
+  check(GemmProblem{.m = 301, .n = 67, .k = 769, .op_a = Op::T, .op_b = Op::N});
+  check(GemmProblem{.m = 67, .n = 523, .k = 300, .op_a = Op::N, .op_b = Op::T, .batch = 2});
+  check(GemmProblem{.m = 1, .n = 1031, .k = 1, .op_a = Op::T, .op_b = Op::T});
+  check(GemmProblem{.m = 1031, .n = 1, .k = 3, .op_a = Op::N, .op_b = Op::N});
+}
+
+std::vector<ConvProblem> conv_cases() {
+  std::vector<ConvProblem> cases;
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      for (int64_t stride : {1, 2}) {
+        for (int64_t pad : {0, 1}) {
+          for (int64_t dilation : {1, 2}) {
+            for (int64_t filter : {1, 3}) {
+              const ConvProblem c{.n = 2, .c = 3, .h = 11, .w = 9, .k = 5, .r = filter, .s = filter, .pad_h = pad,
+                                  .pad_w = pad, .stride_h = stride, .stride_w = stride, .dilation_h = dilation,
+                                  .dilation_w = dilation, .layout = layout, .pass = pass};
+              if (!validate(c)) cases.push_back(c);  // 1x1 with pad 1 is rejected by design
+            }
+          }
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+TEST_P(CpuBackend, ConvAllPassesLayoutsStridesPadsDilations) {
+  if (backend_->unsupported_reason(ConvProblem{})) GTEST_SKIP() << "no convolution";
+  const auto cases = conv_cases();
+  EXPECT_EQ(cases.size(), 72u);  // 3 passes · 2 layouts · 2 strides · 2 dilations · (3x3 pad 0/1 + 1x1 pad 0)
+  for (const ConvProblem& c : cases) check(c);
+}
+
+TEST_P(CpuBackend, ConvOddChannelsAndNonSquareShapes) {
+  if (backend_->unsupported_reason(ConvProblem{})) GTEST_SKIP() << "no convolution";
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      // Channels that are no multiple of any vector width or tile; C·R·S = 603 past a KC block.
+      check(ConvProblem{.n = 1, .c = 67, .h = 9, .w = 7, .k = 35, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1,
+                        .layout = layout, .pass = pass});
+      // Non-square filter, asymmetric pad, stride and dilation.
+      check(ConvProblem{.n = 3, .c = 5, .h = 13, .w = 8, .k = 7, .r = 3, .s = 1, .pad_h = 2, .pad_w = 0,
+                        .stride_h = 2, .stride_w = 1, .dilation_h = 2, .dilation_w = 1, .layout = layout,
+                        .pass = pass});
+      // Stride larger than the filter: input pixels no filter tap reads.
+      check(ConvProblem{.n = 2, .c = 4, .h = 10, .w = 11, .k = 6, .r = 2, .s = 2, .stride_h = 3, .stride_w = 3,
+                        .layout = layout, .pass = pass});
+      // 1x1 stride 1 (the direct-GEMM path) and a single-pixel output.
+      check(ConvProblem{.n = 3, .c = 17, .h = 5, .w = 3, .k = 19, .r = 1, .s = 1, .layout = layout, .pass = pass});
+      check(ConvProblem{.n = 2, .c = 3, .h = 3, .w = 3, .k = 4, .r = 3, .s = 3, .layout = layout, .pass = pass});
+    }
+  }
+}
+
+TEST_P(CpuBackend, LowPrecisionDtypesAreSkippedWithAReason) {
+  for (Dtype dtype : {Dtype::fp16, Dtype::bf16, Dtype::tf32}) {
+    for (const Problem& p : {Problem(GemmProblem{.m = 8, .n = 8, .k = 8, .dtype = dtype}),
+                             Problem(ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3, .dtype = dtype})}) {
+      const Result r = run_one(*backend_, p, fast_options());
+      EXPECT_EQ(r.status, ResultStatus::skipped) << describe(p);
+      EXPECT_FALSE(r.reason.empty());
+      if (backend_->name() != "openblas" || std::holds_alternative<GemmProblem>(p)) {
+        EXPECT_THAT(r.reason, HasSubstr(std::string(to_string(dtype)))) << describe(p);
+      }
+      EXPECT_FALSE(r.measurement.has_value());
+      EXPECT_EQ(r.rate_flops_per_s, 0.0);
+    }
+  }
+}
+
+TEST_P(CpuBackend, ResultDescribesTheRun) {
+  const Problem p = backend_->unsupported_reason(GemmProblem{}) ? Problem(ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3})
+                                                                : Problem(GemmProblem{.m = 33, .n = 17, .k = 9});
+  const Result r = run_one(*backend_, p, fast_options());
+  ASSERT_EQ(r.status, ResultStatus::ok) << r.reason;
+  EXPECT_EQ(r.role, backend_->name().starts_with("custom") ? "custom" : "vendor");
+  EXPECT_EQ(r.mode, "hot");
+  EXPECT_GE(r.threads, 1);
+  EXPECT_FALSE(r.algorithm.empty());
+  EXPECT_FALSE(r.verification.sampled);
+  EXPECT_EQ(r.verification.elements_checked, operand_elements(p).output);
+  ASSERT_TRUE(r.measurement.has_value());
+  EXPECT_GE(r.measurement->stats.samples, 1);
+  EXPECT_DOUBLE_EQ(r.rate_flops_per_s, r.flops / (r.measurement->stats.median_ms * 1e-3));
+  ASSERT_TRUE(r.peak_flops_per_s.has_value());  // the CPU's measured fp32 ceiling
+  EXPECT_GT(*r.peak_flops_per_s, 0);
+  ASSERT_TRUE(r.percent_of_peak.has_value());
+  EXPECT_DOUBLE_EQ(*r.percent_of_peak, 100.0 * r.rate_flops_per_s / *r.peak_flops_per_s);
+}
+
+TEST(CpuBackends, OpenblasSkipsConvolution) {
+  Backend* openblas = find_backend("openblas");
+  ASSERT_NE(openblas, nullptr);
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    const Result r = run_one(*openblas, ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3, .pass = pass},
+                             fast_options());
+    EXPECT_EQ(r.status, ResultStatus::skipped);
+    EXPECT_EQ(r.reason, "openblas has no convolution");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CpuBackend, ::testing::ValuesIn(kCpuBackends),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& ch : name) {
+                             if (ch == '-' || ch == '/') ch = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace trainrate

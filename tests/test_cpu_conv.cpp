@@ -1,0 +1,151 @@
+// Our GEMM-based CPU convolutions against the double-accumulating reference: every pass in both
+// layouts, across strides, paddings, dilations, odd sizes and the 1×1 shortcut.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv.hpp"
+#include "verify/reference.hpp"
+
+namespace trainrate::kernels::cpu {
+namespace {
+
+std::vector<float> random_values(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// Length of the sum behind one output element, for the tolerance.
+int64_t reduction_length(const ConvProblem& cp) {
+  switch (cp.pass) {
+    case ConvPass::forward: return cp.c * cp.r * cp.s;
+    case ConvPass::backward_data: return cp.k * cp.r * cp.s;
+    case ConvPass::backward_filter: return cp.n * cp.p() * cp.q();
+  }
+  return 1;
+}
+
+void check(const ConvProblem& cp, int threads) {
+  SCOPED_TRACE(describe(Problem{cp}) + " threads " + std::to_string(threads));
+  ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
+  const OperandSizes sizes = operand_elements(Problem{cp});
+  const std::vector<float> in0 = random_values(sizes.input0, 11);
+  const std::vector<float> in1 = random_values(sizes.input1, 12);
+  // NaN everywhere first: the output must be fully overwritten, never read.
+  std::vector<float> got(size_t(sizes.output), std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> want(size_t(sizes.output));
+  conv2d(cp, in0.data(), in1.data(), got.data(), {.threads = threads});
+  reference::compute(Problem{cp}, in0.data(), in1.data(), want.data());
+
+  const double abs_tolerance = 1e-5 * std::sqrt(double(reduction_length(cp)));
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::abs(got[i] - want[i]) <= 1e-4 * std::abs(want[i]) + abs_tolerance)) {
+      if (++mismatches <= 3) ADD_FAILURE() << "output[" << i << "] = " << got[i] << ", want " << want[i];
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+constexpr ConvPass passes[] = {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter};
+constexpr Layout layouts[] = {Layout::NCHW, Layout::NHWC};
+
+class CpuConv : public testing::TestWithParam<std::tuple<ConvPass, Layout>> {
+ protected:
+  ConvProblem base() const {
+    ConvProblem cp;
+    cp.pass = std::get<0>(GetParam());
+    cp.layout = std::get<1>(GetParam());
+    return cp;
+  }
+};
+
+TEST_P(CpuConv, StridesPaddingsDilations) {
+  // Odd sizes (input 9×7, 3 input and 5 output channels) under every combination, 3×3 and 2×3 filters.
+  for (int64_t stride : {1, 2}) {
+    for (int64_t pad : {0, 1, 2}) {
+      for (int64_t dilation : {1, 2}) {
+        for (int64_t r : {3, 2}) {
+          ConvProblem cp = base();
+          cp.n = 2, cp.c = 3, cp.h = 9, cp.w = 7, cp.k = 5, cp.r = r, cp.s = 3;
+          cp.pad_h = cp.pad_w = pad;
+          cp.stride_h = cp.stride_w = stride;
+          cp.dilation_h = cp.dilation_w = dilation;
+          if (validate(Problem{cp})) continue;  // pad must stay below the dilated filter extent
+          check(cp, stride == 1 ? 1 : 2);
+        }
+      }
+    }
+  }
+}
+
+TEST_P(CpuConv, AsymmetricGeometry) {
+  ConvProblem cp = base();
+  cp.n = 3, cp.c = 5, cp.h = 11, cp.w = 6, cp.k = 7, cp.r = 3, cp.s = 1;
+  cp.pad_h = 2, cp.pad_w = 0, cp.stride_h = 1, cp.stride_w = 2, cp.dilation_h = 2, cp.dilation_w = 1;
+  check(cp, 2);
+  cp.r = 1, cp.s = 4, cp.pad_h = 0, cp.pad_w = 3, cp.stride_h = 3, cp.stride_w = 1, cp.dilation_w = 2;
+  check(cp, 1);
+}
+
+TEST_P(CpuConv, PointwiseGoesStraightToGemm) {
+  ConvProblem cp = base();
+  cp.n = 3, cp.c = 13, cp.h = 5, cp.w = 7, cp.k = 17;
+  check(cp, 1);
+  check(cp, 2);
+  cp.stride_h = cp.stride_w = 2;  // 1×1 with stride is not pointwise: takes the im2col path
+  check(cp, 2);
+}
+
+TEST_P(CpuConv, LargerChannelsUseSeveralGemmBlocks) {
+  // Enough channels and pixels that the GEMMs have full tiles and both threads get work.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 32, cp.h = 14, cp.w = 13, cp.k = 40, cp.r = 3, cp.s = 3;
+  cp.pad_h = cp.pad_w = 1;
+  check(cp, 2);
+}
+
+TEST_P(CpuConv, ColumnMatrixBuiltInChunks) {
+  // A small column budget splits im2col/col2im into many chunks (ragged last one included); for
+  // NHWC a chunk also straddles images.
+  detail::set_column_budget(200);
+  ConvProblem cp = base();
+  cp.n = 3, cp.c = 4, cp.h = 10, cp.w = 9, cp.k = 6, cp.r = 3, cp.s = 3;
+  cp.pad_h = cp.pad_w = 1, cp.stride_h = 2;
+  check(cp, 2);
+  cp.stride_h = 1, cp.dilation_w = 2;
+  check(cp, 1);
+  detail::set_column_budget(0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Passes, CpuConv, testing::Combine(testing::ValuesIn(passes), testing::ValuesIn(layouts)),
+                         [](const testing::TestParamInfo<std::tuple<ConvPass, Layout>>& info) {
+                           std::string name = std::string(to_string(std::get<0>(info.param))) + "_" +
+                                              std::string(to_string(std::get<1>(info.param)));
+                           for (char& ch : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+TEST(CpuConvApi, RejectsNonFp32AndInvalidProblems) {
+  ConvProblem cp;
+  cp.dtype = Dtype::fp16;
+  float x = 0.0f, w = 0.0f, y = 0.0f;
+  EXPECT_THROW(conv2d(cp, &x, &w, &y), std::invalid_argument);
+  cp.dtype = Dtype::fp32;
+  cp.r = 3;  // 3×3 filter over a 1×1 unpadded input: no output
+  EXPECT_THROW(conv2d(cp, &x, &w, &y), std::invalid_argument);
+  EXPECT_EQ(conv_workspace_floats(ConvProblem{}), 0);
+}
+
+}  // namespace
+}  // namespace trainrate::kernels::cpu
