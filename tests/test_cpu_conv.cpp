@@ -42,7 +42,7 @@ void check(const ConvProblem& cp, int threads) {
   // NaN everywhere first: the output must be fully overwritten, never read.
   std::vector<float> got(size_t(sizes.output), std::numeric_limits<float>::quiet_NaN());
   std::vector<float> want(size_t(sizes.output));
-  conv2d(cp, in0.data(), in1.data(), got.data(), {.threads = threads});
+  conv2d(cp, in0.data(), in1.data(), got.data(), GemmOptions{.threads = threads, .micro_kernel = std::nullopt});
   reference::compute(Problem{cp}, in0.data(), in1.data(), want.data());
 
   const double abs_tolerance = 1e-5 * std::sqrt(double(reduction_length(cp)));
@@ -127,9 +127,9 @@ TEST_P(CpuConv, ColumnMatrixBuiltInChunks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Passes, CpuConv, testing::Combine(testing::ValuesIn(passes), testing::ValuesIn(layouts)),
-                         [](const testing::TestParamInfo<std::tuple<ConvPass, Layout>>& info) {
-                           std::string name = std::string(to_string(std::get<0>(info.param))) + "_" +
-                                              std::string(to_string(std::get<1>(info.param)));
+                         [](const testing::TestParamInfo<std::tuple<ConvPass, Layout>>& param_info) {
+                           std::string name = std::string(to_string(std::get<0>(param_info.param))) + "_" +
+                                              std::string(to_string(std::get<1>(param_info.param)));
                            for (char& ch : name) {
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }

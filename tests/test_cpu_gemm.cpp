@@ -181,8 +181,8 @@ TEST_P(CpuGemm, DegenerateSizes) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CpuGemm,
                          testing::Values(MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512),
-                         [](const testing::TestParamInfo<MicroKernel>& info) {
-                           return std::string(to_string(info.param));
+                         [](const testing::TestParamInfo<MicroKernel>& param_info) {
+                           return std::string(to_string(param_info.param));
                          });
 
 TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {

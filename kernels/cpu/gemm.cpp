@@ -254,12 +254,14 @@ void check_arguments(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, int64_t 
 }  // namespace
 
 Blocking default_blocking(int mr, int nr) {
+  const int64_t l1 = cache_size(_SC_LEVEL1_DCACHE_SIZE, 32 * 1024);
   const int64_t l2 = cache_size(_SC_LEVEL2_CACHE_SIZE, 512 * 1024);
   const int64_t l3 = cache_size(_SC_LEVEL3_CACHE_SIZE, 8 * 1024 * 1024);
   Blocking b;
-  // KC: the B sliver (kc×nr) and the streamed A sliver (mr×kc) share L1; 256 steps keep both
-  // within a 32 KiB L1 for our tiles while amortising the C tile update over many FMAs.
-  b.kc = 256;
+  // KC: the L1-resident B sliver (kc×nr) and the A sliver streaming past it (mr×kc) should fill
+  // about 3/4 of L1, leaving room for the C tile; at least 64 steps to amortise the C update.
+  // 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell), 128 for 32×12.
+  b.kc = std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * int64_t(sizeof(float))) / 16 * 16, 64, 512);
   // MC: the packed A block (mc×kc) fills about half of L2, leaving room for B slivers and C.
   b.mc = std::max<int64_t>(mr, (l2 / 2) / (b.kc * int64_t(sizeof(float))) / mr * mr);
   // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns: on Zen 4

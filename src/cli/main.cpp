@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   using namespace trainrate::cli;
   const std::map<std::string, Action> actions{
       {"devices", add_devices_command(app)}, {"run", add_run_command(app)},
-      {"compare", add_compare_command(app)},
+      {"compare", add_compare_command(app)}, {"predict", add_predict_command(app)},
+      {"replay", add_replay_command(app)},   {"report", add_report_command(app)},
+      {"merge", add_merge_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -82,7 +82,11 @@ std::string format_duration(double seconds) {
 
 std::string format_percent(double percent) { return fmt::format("{:.1f}%", percent); }
 
-std::string format_ratio(double ratio) { return fmt::format("{:.3f}x", ratio); }
+std::string format_ratio(double ratio) {
+  // Three decimals read well around 1.0; far below it they would print as 0.000x.
+  if (ratio != 0 && std::fabs(ratio) < 0.01) return fmt::format("{:.2g}x", ratio);
+  return fmt::format("{:.3f}x", ratio);
+}
 
 std::string format_fixed(double value, int digits) { return fmt::format("{:.{}f}", value, digits); }
 

@@ -29,7 +29,7 @@ std::string markdown_rule(size_t columns, size_t left_aligned);
 std::string format_duration(double seconds);
 // A percentage given in percent (0..100): "93.7%".
 std::string format_percent(double percent);
-// A ratio: "1.23x".
+// A ratio: "1.230x", or two significant digits below 0.01 ("0.0023x").
 std::string format_ratio(double ratio);
 // A plain number with `digits` decimals, for CSV (fixed, locale-independent, deterministic).
 std::string format_fixed(double value, int digits);

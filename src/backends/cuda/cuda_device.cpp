@@ -91,8 +91,8 @@ CudaDevice::CudaDevice(int ordinal) : ordinal_(ordinal) {
   TRAINRATE_CUDA_CHECK(cudaDeviceGetAttribute(&cc_minor_, cudaDevAttrComputeCapabilityMinor, ordinal_));
   TRAINRATE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   char pci[64] = {};
-  if (cudaPeekAtLastError() == cudaSuccess && cudaDeviceGetPCIBusId(pci, sizeof(pci), ordinal_) == cudaSuccess)
-    nvml_ = std::make_unique<Nvml>(pci);
+  TRAINRATE_CUDA_CHECK(cudaDeviceGetPCIBusId(pci, sizeof(pci), ordinal_));
+  nvml_ = std::make_unique<Nvml>(pci);
 }
 
 CudaDevice::~CudaDevice() {
