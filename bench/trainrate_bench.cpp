@@ -9,6 +9,8 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <set>
+
 #include "backends/registry.hpp"
 #include "measure/runner.hpp"
 #include "problems/problem_json.hpp"
@@ -22,6 +24,7 @@ void run_benchmark(benchmark::State& state, Backend* backend, const Problem& pro
   RunOptions options;
   options.measure.mode = backend->device().kind() == "cpu" ? CacheMode::hot : CacheMode::cold;
   options.measure.stopping.target_relative_noise = backend->device().kind() == "cpu" ? 0.01 : 0.005;
+  state.SetLabel(to_json(problem).dump());  // set first: a skipped row still names its problem
   for (auto _ : state) {
     const Result result = run_one(*backend, problem, options);
     if (result.status != ResultStatus::ok) {
@@ -37,7 +40,6 @@ void run_benchmark(benchmark::State& state, Backend* backend, const Problem& pro
     state.counters["samples"] = double(stats.samples);
     state.counters["noise"] = stats.relative_noise;
   }
-  state.SetLabel(to_json(problem).dump());
 }
 
 void register_suite(const std::string& suite_name, const std::vector<Backend*>& backends) {
@@ -58,7 +60,15 @@ void register_suite(const std::string& suite_name, const std::vector<Backend*>& 
 int main(int argc, char** argv) {
   static const BackendSet set = make_available_backends();
   std::vector<Backend*> backends;
-  for (const auto& backend : set.backends) backends.push_back(backend.get());
+  std::set<std::string> named_kinds;
+  for (const auto& backend : set.backends) {
+    backends.push_back(backend.get());
+    const std::string kind(backend->device().kind());
+    if (named_kinds.insert(kind).second) {
+      benchmark::AddCustomContext(kind == "cpu" ? "cpu_name" : "gpu_name", backend->device().info().name);
+    }
+  }
+  benchmark::AddCustomContext("trainrate_version", TRAINRATE_VERSION);
   for (const auto& info : builtin_suites()) register_suite(info.name, backends);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

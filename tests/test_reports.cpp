@@ -238,6 +238,27 @@ TEST(ReportGoogleBenchmark, NameWithoutSuiteAndErrorKinds) {
   EXPECT_EQ(file.results[1].status, ResultStatus::failed);
 }
 
+TEST(ReportGoogleBenchmark, BackendVariantsKeepTheirSlashAndUnlabelledFailuresAreCounted) {
+  const nlohmann::json problem = to_json(Problem{GemmProblem{96, 64, 80}});
+  const nlohmann::json document = {
+      {"context", {{"host_name", "h"}}},
+      {"benchmarks",
+       {{{"name", "smoke/custom-cpu/avx512/gemm 96x64x80 NN fp32/iterations:1/manual_time"}, {"label", problem.dump()},
+         {"real_time", 0.5}, {"time_unit", "ms"}, {"FLOP/s", 1.9e9}, {"pct_peak", 0.0}, {"samples", 40.0},
+         {"noise", 0.02}},
+        {{"name", "smoke/openblas/conv fwd n2 c8 14x14 k16 3x3 p1 s1 d1 NCHW fp32/iterations:1/manual_time"},
+         {"error_occurred", true}, {"error_message", "skipped: openblas has no convolution"}}}}};
+  const ResultsFile file = results_from_google_benchmark(document, "b.json");
+  EXPECT_EQ(file.suite, "smoke");
+  ASSERT_EQ(file.results.size(), 1u);
+  EXPECT_EQ(file.results[0].backend, "custom-cpu/avx512");
+  EXPECT_EQ(file.results[0].role, "custom");
+  EXPECT_FALSE(file.results[0].percent_of_peak.has_value()) << "pct_peak 0 means unknown";
+  EXPECT_EQ(file.results[0].measurement->stats.samples, 40);
+  EXPECT_DOUBLE_EQ(file.results[0].measurement->stats.relative_noise, 0.02);
+  EXPECT_EQ(file.options.at("benchmarks failed without a problem label").substr(0, 1), "1");
+}
+
 TEST(ReportGoogleBenchmark, LabelMustBeAProblem) {
   const nlohmann::json document = {{"context", nlohmann::json::object()},
                                    {"benchmarks", {{{"name", "openblas/x"}, {"label", "not json"}}}}};

@@ -312,7 +312,8 @@ void conv2d(const ConvProblem& problem, const float* in0, const float* in1, floa
   const bool nchw = problem.layout == Layout::NCHW;
   switch (problem.pass) {
     case ConvPass::forward:
-      return nchw ? forward_nchw(problem, sh, in0, in1, out, options) : forward_nhwc(problem, sh, in0, in1, out, options);
+      return nchw ? forward_nchw(problem, sh, in0, in1, out, options)
+                  : forward_nhwc(problem, sh, in0, in1, out, options);
     case ConvPass::backward_data:
       return nchw ? backward_data_nchw(problem, sh, in0, in1, out, options)
                   : backward_data_nhwc(problem, sh, in0, in1, out, options);

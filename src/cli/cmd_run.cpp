@@ -31,6 +31,7 @@ struct RunArgs {
   std::string resume;
   std::string mode = "auto";
   std::string dtype, layout;
+  std::vector<std::string> kinds;
   int64_t batch = 0, seq_len = 0, image_size = 0, min_size = 0, max_size = 0;
   double noise = 0;  // 0: the device's default
   double budget_ms = 2000;
@@ -63,6 +64,7 @@ std::optional<T> positive_or_unset(T value) {
 
 SuiteParams suite_params(const RunArgs& a) {
   SuiteParams p;
+  p.kinds = a.kinds;
   p.batch = positive_or_unset(a.batch);
   p.seq_len = positive_or_unset(a.seq_len);
   p.image_size = positive_or_unset(a.image_size);
@@ -261,6 +263,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--max-size", a->max_size, "Largest size for the square suite")->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", a->dtype, "Override every problem's dtype: fp32, tf32, fp16, bf16");
   cmd->add_option("--layout", a->layout, "Override every convolution's layout: NCHW, NHWC");
+  cmd->add_option("--kind", a->kinds, "Keep only problems of these kinds: gemm, conv, conv-fwd, conv-bwd-data, conv-bwd-filter")
+      ->delimiter(',');
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
   cmd->add_flag("-q,--quiet", a->quiet, "No table and no progress; errors only");
   cmd->add_flag("--json", a->json, "Print the results JSON to stdout at the end");

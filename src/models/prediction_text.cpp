@@ -67,18 +67,30 @@ std::string top_layers_table(const Prediction& p, size_t top) {
   return out;
 }
 
-std::string estimates(const Prediction& p) {
-  std::string out;
+// The estimated or missing rows that cost the most time (missing ones first: they cost unknown time).
+std::string estimates(const Prediction& p, size_t top) {
+  std::vector<const PassPrediction*> rows;
   for (const auto& row : p.iteration.passes) {
-    if (row.rate.origin == RateOrigin::estimated) {
-      out += fmt::format("  * {} [{}]: rate of {} on {}\n", describe(row.pass.problem), row.pass.layer,
-                         row.rate.estimated_from, row.rate.backend);
-    } else if (row.rate.origin == RateOrigin::missing) {
+    if (row.rate.origin == RateOrigin::estimated || row.rate.origin == RateOrigin::missing) rows.push_back(&row);
+  }
+  if (rows.empty()) return "";
+  std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) {
+    const bool a_missing = a->rate.origin == RateOrigin::missing, b_missing = b->rate.origin == RateOrigin::missing;
+    return a_missing != b_missing ? a_missing : a->time_s > b->time_s;
+  });
+  std::string out = fmt::format("\nestimated or missing rates ({} passes, largest first):\n", rows.size());
+  for (size_t i = 0; i < std::min(top, rows.size()); ++i) {
+    const PassPrediction& row = *rows[i];
+    if (row.rate.origin == RateOrigin::missing) {
       out += fmt::format("  ! {} [{}]: no rate on {} or its vendor backend\n", describe(row.pass.problem),
                          row.pass.layer, row.rate.backend);
+    } else {
+      out += fmt::format("  * {} [{}] {}: rate of {} on {}\n", describe(row.pass.problem), row.pass.layer,
+                         human_duration(row.time_s), row.rate.estimated_from, row.rate.backend);
     }
   }
-  return out.empty() ? out : "\nestimated or missing rates:\n" + out;
+  if (rows.size() > top) out += fmt::format("  ... and {} more (all in the JSON)\n", rows.size() - top);
+  return out;
 }
 
 std::string speedup_section(const Prediction& p) {
@@ -141,7 +153,7 @@ std::string reliability_section(const Prediction& p) {
 }  // namespace
 
 std::string format_prediction(const Prediction& p, size_t top_layers) {
-  return totals(p) + top_layers_table(p, top_layers) + estimates(p) + speedup_section(p) + flop_rule_section(p) +
+  return totals(p) + top_layers_table(p, top_layers) + estimates(p, top_layers) + speedup_section(p) + flop_rule_section(p) +
          scaling_section(p) + reliability_section(p);
 }
 

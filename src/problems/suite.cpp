@@ -1,6 +1,9 @@
 #include "problems/suite.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -69,6 +72,18 @@ Suite deepbench_suite() {
   for (const GemmProblem& g : deepbench_train_gemms()) suite.problems.push_back(g);
   for (const ConvProblem& c : deepbench_train_convs()) suite.problems.push_back(c);
   return suite;
+}
+
+void keep_kinds(Suite& suite, const std::vector<std::string>& kinds) {
+  if (kinds.empty()) return;
+  std::erase_if(suite.problems, [&](const Problem& problem) {
+    const std::string label = kind_label(problem);
+    return std::none_of(kinds.begin(), kinds.end(), [&](const std::string& k) { return label.starts_with(k); });
+  });
+  if (suite.problems.empty()) {
+    throw InputError(fmt::format("suite {} has no problems of kind {} (kinds: gemm, conv, conv-fwd, conv-bwd-data, "
+                                 "conv-bwd-filter)", suite.name, fmt::join(kinds, ", ")));
+  }
 }
 
 void apply_overrides(Suite& suite, const SuiteParams& params) {
@@ -200,6 +215,7 @@ Suite load_suite(const std::string& name_or_path, const SuiteParams& params) {
     throw InputError(fmt::format("unknown suite '{}': choose one of {}, or a .json/.csv suite file", name_or_path, names));
   }
   apply_overrides(suite, params);
+  keep_kinds(suite, params.kinds);
   for (size_t i = 0; i < suite.problems.size(); ++i) {
     if (auto error = validate(suite.problems[i])) {
       throw InputError(fmt::format("suite {}: problem {} ({}): {}", suite.name, i, describe(suite.problems[i]), *error));

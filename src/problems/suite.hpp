@@ -24,6 +24,8 @@ struct SuiteParams {
   std::optional<int64_t> min_size, max_size;  // square: GEMM sizes from min to max, doubling
   std::optional<Dtype> dtype;         // every problem's dtype
   std::optional<Layout> layout;       // every convolution's layout
+  // Keep only problems whose kind_label() starts with one of these ("gemm", "conv", "conv-fwd", ...).
+  std::vector<std::string> kinds;
 };
 
 struct BuiltinSuiteInfo {

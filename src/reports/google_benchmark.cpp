@@ -1,6 +1,7 @@
 #include "reports/google_benchmark.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,7 +27,7 @@ struct Row {
   bool aggregate = false;
   std::string aggregate_name;
   double time_ms = 0;
-  std::optional<double> flops, rate, pct_peak;
+  std::optional<double> flops, rate, pct_peak, samples, noise;
   std::string error;  // empty when the benchmark ran
   bool error_occurred = false;
 };
@@ -59,6 +60,12 @@ std::vector<std::string> name_segments(const std::string& name) {
   return segments;
 }
 
+// A name that starts a backend rather than a suite, for names without a suite segment.
+bool is_backend_family(const std::string& segment) {
+  return segment.starts_with("custom-") || segment == "openblas" || segment == "onednn" || segment == "cublas" ||
+         segment == "cudnn";
+}
+
 std::optional<double> counter(const json& row, const char* name) {
   if (!row.contains(name) || !row.at(name).is_number()) return std::nullopt;
   return row.at(name).get<double>();
@@ -78,18 +85,16 @@ Row parse_row(const json& row, const std::string& where) {
   }
   r.problem = problem_from_json(problem_json, fmt::format("{} '{}' label", where, r.name));
 
-  const auto segments = name_segments(r.name);
-  const std::string description = describe(r.problem);
-  const auto at = std::find(segments.begin(), segments.end(), description);
-  if (at != segments.end() && at != segments.begin()) {
-    r.backend = *(at - 1);
-    if (at - 1 != segments.begin()) r.suite = *(at - 2);
-  } else if (segments.size() >= 2) {
-    r.backend = segments[segments.size() == 2 ? 0 : 1];
-    if (segments.size() >= 3) r.suite = segments[0];
-  } else {
-    throw InputError(fmt::format("{} '{}': name is not [suite/]backend/problem", where, r.name));
+  // [suite/]backend/problem, where a backend variant may itself hold a slash ("custom-cpu/avx512").
+  auto segments = name_segments(r.name);
+  const auto at = std::find(segments.begin(), segments.end(), describe(r.problem));
+  std::vector<std::string> prefix(segments.begin(), at != segments.end() ? at : segments.end() - 1);
+  if (prefix.empty()) throw InputError(fmt::format("{} '{}': name is not [suite/]backend/problem", where, r.name));
+  if (prefix.size() >= 2 && !is_backend_family(prefix.front())) {
+    r.suite = prefix.front();
+    prefix.erase(prefix.begin());
   }
+  r.backend = fmt::format("{}", fmt::join(prefix, "/"));
 
   r.aggregate = row.value("run_type", "iteration") == "aggregate";
   r.aggregate_name = row.value("aggregate_name", "");
@@ -99,6 +104,9 @@ Row parse_row(const json& row, const std::string& where) {
   r.flops = counter(row, "flops");
   r.rate = counter(row, "FLOP/s");
   r.pct_peak = counter(row, "pct_peak");
+  if (r.pct_peak && *r.pct_peak <= 0) r.pct_peak.reset();  // 0 is how the bench says "peak unknown"
+  r.samples = counter(row, "samples");
+  r.noise = counter(row, "noise");
   r.error_occurred = row.value("error_occurred", false);
   r.error = row.value("error_message", "");
   if (r.error_occurred && r.error.empty()) r.error = "error reported by the benchmark without a message";
@@ -170,6 +178,13 @@ Result make_result(const std::vector<Row>& rows) {
     m.stats.relative_noise = m.stats.mean_ms > 0 ? m.stats.stddev_ms / m.stats.mean_ms : 0;
   }
   if (median_aggregate) m.stats.median_ms = median_aggregate->time_ms;
+  // One Google Benchmark iteration that ran trainrate's own measurement loop reports that loop's
+  // sample count and noise as counters: those describe the measurement better than one "sample".
+  if (iterations.size() == 1 && iterations.front()->samples && iterations.front()->noise) {
+    m.stats.samples = int64_t(*iterations.front()->samples);
+    m.stats.relative_noise = *iterations.front()->noise;
+    m.stats.stddev_ms = m.stats.relative_noise * m.stats.mean_ms;
+  }
   m.stop_reason = "google-benchmark";
   result.measurement = m;
 
@@ -232,12 +247,21 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
   // Rows grouped by benchmark, in the order the file lists them.
   std::vector<std::string> order;
   std::map<std::string, std::vector<Row>> groups;
+  int64_t unlabelled_errors = 0;
+  std::string first_unlabelled;
   const json& benchmarks = document.at("benchmarks");
   for (size_t i = 0; i < benchmarks.size(); ++i) {
     const std::string at = fmt::format("{}: benchmarks[{}]", where, i);
+    const json& entry = benchmarks.at(i);
+    // A benchmark that failed before setting its label cannot say which problem it was: count it.
+    if (entry.is_object() && entry.value("error_occurred", false) && entry.value("label", "").empty()) {
+      ++unlabelled_errors;
+      if (first_unlabelled.empty()) first_unlabelled = entry.value("name", "?") + ": " + entry.value("error_message", "");
+      continue;
+    }
     Row row;
     try {
-      row = parse_row(benchmarks.at(i), at);
+      row = parse_row(entry, at);
     } catch (const json::exception& e) {
       throw InputError(fmt::format("{}: {}", at, e.what()));
     }
@@ -245,6 +269,10 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
     if (!groups.contains(key)) order.push_back(key);
     if (file.suite.empty()) file.suite = row.suite;
     groups[key].push_back(std::move(row));
+  }
+  if (unlabelled_errors > 0) {
+    file.options["benchmarks failed without a problem label"] =
+        fmt::format("{} (first: {})", unlabelled_errors, first_unlabelled);
   }
   if (context.contains("trainrate_suite")) file.suite = context.value("trainrate_suite", "");
 

@@ -3,9 +3,13 @@
 //
 // The contract with bench/trainrate_bench.cpp (see docs/reports.md):
 //   - benchmark name: [<suite>/]<backend>/<describe(problem)>, optionally followed by Google
-//     Benchmark's own suffixes (/manual_time, /repeats:N, /iterations:N, ...);
-//   - label: to_json(problem).dump(), set before any SkipWithError / SkipWithMessage;
-//   - user counters: "flops" (FLOP per iteration), "FLOP/s" (R), "bytes/s", "pct_peak" (percent, 0..100);
+//     Benchmark's own suffixes (/manual_time, /repeats:N, /iterations:N, ...); the backend may hold
+//     a slash (custom-cpu/avx512); without a suite the name starts with the backend family
+//     (custom-*, openblas, onednn, cublas, cudnn);
+//   - label: to_json(problem).dump(), set before any SkipWithError / SkipWithMessage (a failed
+//     benchmark without a label is counted in the file's options, not turned into a result);
+//   - user counters: "flops" (FLOP per iteration), "FLOP/s" (R), "bytes/s", "pct_peak" (percent,
+//     0..100; 0 = unknown), and optionally "samples" and "noise" of trainrate's own measurement;
 //   - real_time (manual time) is one iteration, in the row's time_unit;
 //   - an error message starting with "INVALID" marks a result that failed verification and one
 //     starting with "skipped" a problem the backend cannot run; any other error is FAILED.
