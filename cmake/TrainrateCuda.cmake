@@ -17,8 +17,13 @@ endif()
 
 if(TRAINRATE_HAVE_CUDA)
   # Default architectures follow what the toolkit can target: CUDA 13 dropped Volta (sm_70).
+  # The compiler's version is only known after enable_language(CUDA), whose test compile already
+  # needs valid architectures, so ask nvcc directly.
+  execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --version OUTPUT_VARIABLE nvcc_version_text)
+  string(REGEX MATCH "release ([0-9]+\\.[0-9]+)" _ "${nvcc_version_text}")
+  set(TRAINRATE_NVCC_VERSION "${CMAKE_MATCH_1}")
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-    if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 13.0)
+    if(TRAINRATE_NVCC_VERSION VERSION_GREATER_EQUAL 13.0)
       set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90 100 120)
     else()
       set(CMAKE_CUDA_ARCHITECTURES 70 75 80 86 89 90)
@@ -30,7 +35,7 @@ if(TRAINRATE_HAVE_CUDA)
   add_library(trainrate::cudnn UNKNOWN IMPORTED)
   set_target_properties(trainrate::cudnn PROPERTIES IMPORTED_LOCATION ${CUDNN_LIBRARY}
                         INTERFACE_INCLUDE_DIRECTORIES ${CUDNN_INCLUDE_DIR})
-  message(STATUS "trainrate: CUDA path ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  message(STATUS "trainrate: CUDA path ON (nvcc ${TRAINRATE_NVCC_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
 else()
   message(STATUS "trainrate: CUDA path OFF (TRAINRATE_CUDA=${TRAINRATE_CUDA}); CPU backends only")
 endif()

@@ -118,20 +118,29 @@ class CpuBackend : public ::testing::TestWithParam<std::string> {
 TEST_P(CpuBackend, GemmAllTransposesOddSizes) {
   if (backend_->unsupported_reason(GemmProblem{})) GTEST_SKIP() << "no GEMM";
   const int64_t sizes[] = {1, 7, 13, 65, 131};
+  // Our kernels get every (m, n, k) combination. The vendor libraries (whose wrappers we test, not
+  // their arithmetic) get a pairwise-covering subset: every pair of sizes for (m, n), (m, k) and
+  // (n, k) appears once, which keeps oneDNN's per-shape primitive creation affordable.
+  const bool exhaustive = backend_->role() == BackendRole::custom;
+  int expected = 0;
   for (Op op_a : {Op::N, Op::T}) {
     for (Op op_b : {Op::N, Op::T}) {
-      for (int64_t m : sizes) {
-        for (int64_t n : sizes) {
-          for (int64_t k : sizes) {
+      for (int i = 0; i < 5; ++i) {
+        for (int j = 0; j < 5; ++j) {
+          for (int l = 0; l < 5; ++l) {
+            if (!exhaustive && l != (i + j) % 5) continue;
+            const int64_t m = sizes[i], n = sizes[j], k = sizes[l];
             // Batch 3 everywhere but the largest shapes (kept for time), so batch offsets are checked.
             const int64_t batch = (m * n * k > 200000) ? 1 : 3;
             check(GemmProblem{.m = m, .n = n, .k = k, .op_a = op_a, .op_b = op_b, .batch = batch});
+            ++expected;
           }
         }
       }
     }
   }
-  EXPECT_EQ(checked_, 4 * 125);
+  EXPECT_EQ(checked_, expected);
+  EXPECT_EQ(expected, exhaustive ? 4 * 125 : 4 * 25);
 }
 
 TEST_P(CpuBackend, GemmBeyondTheCacheBlocks) {

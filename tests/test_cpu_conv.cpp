@@ -1,15 +1,19 @@
 // Our GEMM-based CPU convolutions against the double-accumulating reference: every pass in both
-// layouts, across strides, paddings, dilations, odd sizes and the 1×1 shortcut.
+// layouts, across strides, paddings, dilations, odd sizes and the 1×1 shortcut, and the
+// implicit-GEMM packing (patches gathered straight into the panels) across every block boundary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/conv.hpp"
+#include "kernels/cpu/gemm_internal.hpp"
 #include "verify/reference.hpp"
 
 namespace trainrate::kernels::cpu {
@@ -33,8 +37,9 @@ int64_t reduction_length(const ConvProblem& cp) {
   return 1;
 }
 
-void check(const ConvProblem& cp, int threads) {
-  SCOPED_TRACE(describe(Problem{cp}) + " threads " + std::to_string(threads));
+void check(const ConvProblem& cp, int threads, std::optional<MicroKernel> micro_kernel = std::nullopt) {
+  SCOPED_TRACE(describe(Problem{cp}) + " threads " + std::to_string(threads) + " kernel " +
+               std::string(micro_kernel ? to_string(*micro_kernel) : "best"));
   ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
   const OperandSizes sizes = operand_elements(Problem{cp});
   const std::vector<float> in0 = random_values(sizes.input0, 11);
@@ -42,7 +47,7 @@ void check(const ConvProblem& cp, int threads) {
   // NaN everywhere first: the output must be fully overwritten, never read.
   std::vector<float> got(size_t(sizes.output), std::numeric_limits<float>::quiet_NaN());
   std::vector<float> want(size_t(sizes.output));
-  conv2d(cp, in0.data(), in1.data(), got.data(), GemmOptions{.threads = threads, .micro_kernel = std::nullopt});
+  conv2d(cp, in0.data(), in1.data(), got.data(), GemmOptions{.threads = threads, .micro_kernel = micro_kernel});
   reference::compute(Problem{cp}, in0.data(), in1.data(), want.data());
 
   const double abs_tolerance = 1e-5 * std::sqrt(double(reduction_length(cp)));
@@ -126,6 +131,54 @@ TEST_P(CpuConv, ColumnMatrixBuiltInChunks) {
   detail::set_column_budget(0);
 }
 
+TEST_P(CpuConv, ImplicitPackingCrossesEveryBlockBoundary) {
+  // Shrunken GEMM blocks make the patch sources start mid-channel, mid-tap, mid-row and (for the
+  // batch-wide k and n of backward_filter and NHWC) mid-image, with ragged last slivers.
+  detail::set_blocking_override({.mc = 40, .kc = 37, .nc = 50});
+  ConvProblem cp = base();
+  cp.n = 3, cp.c = 5, cp.h = 9, cp.w = 11, cp.k = 13, cp.r = 3, cp.s = 2;
+  cp.pad_h = 1, cp.pad_w = 1, cp.stride_w = 2, cp.dilation_h = 2;
+  check(cp, 1);
+  check(cp, 2);
+  detail::set_blocking_override({});
+}
+
+TEST_P(CpuConv, ImagesInParallelAndNot) {
+  // An even batch runs one image per thread (NCHW forward/backward_data); an odd one shares the
+  // team inside each GEMM. Both must give the same answer.
+  ConvProblem cp = base();
+  cp.c = 16, cp.h = 7, cp.w = 7, cp.k = 24, cp.r = 3, cp.s = 3, cp.pad_h = cp.pad_w = 1;
+  for (int64_t n : {4, 3, 1}) {
+    cp.n = n;
+    check(cp, 2);
+  }
+}
+
+TEST_P(CpuConv, FewInputChannelsLikeTheStem) {
+  // ResNet's first layer shape in miniature: C = 3, 7×7 filter, stride 2, padding 3.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 3, cp.h = 20, cp.w = 18, cp.k = 8, cp.r = 7, cp.s = 7;
+  cp.pad_h = cp.pad_w = 3, cp.stride_h = cp.stride_w = 2;
+  check(cp, 2);
+}
+
+TEST_P(CpuConv, StridedPointwiseIsAGatherIntoTheGemm) {
+  // ResNet's projection shortcuts: 1×1, stride 2, no padding, even and odd input sizes.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 24, cp.k = 20, cp.stride_h = cp.stride_w = 2;
+  for (int64_t size : {14, 9}) {
+    cp.h = cp.w = size;
+    check(cp, 1);
+    check(cp, 2);
+  }
+}
+
+TEST_P(CpuConv, EveryMicroKernelThisCpuRuns) {
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 6, cp.h = 10, cp.w = 9, cp.k = 35, cp.r = 3, cp.s = 3, cp.pad_h = cp.pad_w = 1;
+  for (MicroKernel kernel : available_micro_kernels()) check(cp, 2, kernel);
+}
+
 INSTANTIATE_TEST_SUITE_P(Passes, CpuConv, testing::Combine(testing::ValuesIn(passes), testing::ValuesIn(layouts)),
                          [](const testing::TestParamInfo<std::tuple<ConvPass, Layout>>& param_info) {
                            std::string name = std::string(to_string(std::get<0>(param_info.param))) + "_" +
@@ -145,6 +198,17 @@ TEST(CpuConvApi, RejectsNonFp32AndInvalidProblems) {
   cp.r = 3;  // 3×3 filter over a 1×1 unpadded input: no output
   EXPECT_THROW(conv2d(cp, &x, &w, &y), std::invalid_argument);
   EXPECT_EQ(conv_workspace_floats(ConvProblem{}), 0);
+}
+
+TEST(CpuConvApi, ForcedMicroKernelTheCpuLacksThrowsBeforeAnyThreadStarts) {
+  ConvProblem cp;
+  cp.n = 2, cp.c = 2, cp.h = 5, cp.w = 5, cp.k = 2, cp.r = 3, cp.s = 3;
+  std::vector<float> x(200), w(200), y(200);
+  const std::vector<MicroKernel> kernels = available_micro_kernels();
+  for (MicroKernel kernel : {MicroKernel::avx2, MicroKernel::avx512}) {
+    if (std::find(kernels.begin(), kernels.end(), kernel) != kernels.end()) continue;
+    EXPECT_THROW(conv2d(cp, x.data(), w.data(), y.data(), {.threads = 2, .micro_kernel = kernel}), std::runtime_error);
+  }
 }
 
 }  // namespace

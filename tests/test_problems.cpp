@@ -48,8 +48,8 @@ TEST(ProblemFlops, ConvIsTwoNKPQCRSForEveryPass) {
   // Stride 2, no pad: n1 c8 9x9 k16 3x3 → p = q = 4 → 2·1·16·4·4·8·3·3 = 36864.
   EXPECT_EQ(flops(ConvProblem{.n = 1, .c = 8, .h = 9, .w = 9, .k = 16, .r = 3, .s = 3, .stride_h = 2, .stride_w = 2}),
             36864.0);
-  // Non-square filter 1x5 on 4x10, pad_w 2: p = 4, q = 10 → 2·1·2·4·10·3·1·5 = 4800.
-  EXPECT_EQ(flops(ConvProblem{.n = 1, .c = 3, .h = 4, .w = 10, .k = 2, .r = 1, .s = 5, .pad_w = 2}), 4800.0);
+  // Non-square filter 1x5 on 4x10, pad_w 2: p = 4, q = 10 → 2·1·2·4·10·3·1·5 = 2400.
+  EXPECT_EQ(flops(ConvProblem{.n = 1, .c = 3, .h = 4, .w = 10, .k = 2, .r = 1, .s = 5, .pad_w = 2}), 2400.0);
 }
 
 // ---------------------------------------------------------------------------------------------

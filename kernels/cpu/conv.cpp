@@ -5,10 +5,13 @@
 //                     column matrix is PQ×CRS (caffe's im2col): y_n = col · w.
 //   NHWC, all images: x is C×NHW, y is K×NPQ, w is RSC×K, and the column matrix is RSC×NPQ
 //                     (one contiguous RSC patch per output pixel): y = wᵀ · col.
-// backward_data multiplies by the other operand's transpose into the column matrix and scatters
-// it back with col2im; backward_filter forms col as in forward and reduces over pixels, with
-// beta = 1 after the first chunk. The column matrix is built for a bounded chunk of output rows
-// (NCHW) or pixels (NHWC) at a time, so scratch stays a few MiB whatever the batch.
+// forward and backward_filter never build the column matrix: its patches are gathered straight
+// into the GEMM's packed panels (implicit GEMM, conv_pack.cpp), and backward_filter reduces over
+// the whole batch in one GEMM with k = N·PQ. backward_data multiplies by wᵀ into a column chunk
+// and scatters it back with col2im (a scatter cannot be packed), in bounded chunks of output
+// rows (NCHW) or pixels (NHWC), so scratch stays a few MiB whatever the batch.
+// NCHW work that is per image (forward, backward_data) runs one image per thread when the batch
+// splits evenly over the team: small per-image GEMMs (7×7 maps) then need no barriers at all.
 #include "kernels/cpu/conv.hpp"
 
 #include <omp.h>
@@ -16,25 +19,26 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
+
+#include "kernels/cpu/conv_internal.hpp"
 
 namespace trainrate::kernels::cpu {
 
 namespace {
 
-// Scratch budget for the column matrix: big enough that each chunk's GEMM is large (thousands
-// of columns), small enough to stay in L3 next to the packed panels on common CPUs.
+using detail::ConvGeometry;
+using detail::ConvOperand;
+using detail::MatrixOperand;
+using detail::Span;
+using detail::valid_outputs;
+using Shape = ConvGeometry;
+
+// Scratch budget for backward_data's column chunk: big enough that each chunk's GEMM is large
+// (thousands of columns), small enough to stay in L3 next to the packed panels on common CPUs.
 constexpr int64_t default_column_budget_floats = int64_t(4) << 20;  // 16 MiB
 int64_t column_budget_floats = default_column_budget_floats;
-
-struct Shape {
-  int64_t n, c, h, w, k, r, s, p, q;
-  int64_t crs() const { return c * r * s; }
-  int64_t hw() const { return h * w; }
-  int64_t pq() const { return p * q; }
-};
-
-Shape shape_of(const ConvProblem& cp) { return {cp.n, cp.c, cp.h, cp.w, cp.k, cp.r, cp.s, cp.p(), cp.q()}; }
 
 bool is_pointwise(const ConvProblem& cp) {
   return cp.r == 1 && cp.s == 1 && cp.stride_h == 1 && cp.stride_w == 1 && cp.pad_h == 0 && cp.pad_w == 0;
@@ -42,16 +46,20 @@ bool is_pointwise(const ConvProblem& cp) {
 
 int team_size(const GemmOptions& options) { return options.threads > 0 ? options.threads : omp_get_max_threads(); }
 
-// Output indices o in [0, extent) whose input index o·stride + offset lies in [0, limit).
-struct Span {
-  int64_t begin, end;
-};
-Span valid_outputs(int64_t offset, int64_t stride, int64_t limit, int64_t extent) {
-  // o ≥ ⌈−offset / stride⌉ and o < ⌈(limit − offset) / stride⌉, clamped to [0, extent).
-  const auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
-  const int64_t begin = std::clamp<int64_t>(ceil_div(-offset, stride), 0, extent);
-  const int64_t end = std::clamp<int64_t>(ceil_div(limit - offset, stride), begin, extent);
-  return {begin, end};
+// Runs per_image(n, options_for_that_image) for every image: one image per thread (each GEMM
+// single-threaded) when the batch splits evenly over the team, else one after the other with
+// the whole team inside each GEMM.
+template <class PerImage>
+void for_each_image(const Shape& sh, const GemmOptions& options, PerImage&& per_image) {
+  const int threads = team_size(options);
+  if (threads == 1 || sh.n < threads || sh.n % threads != 0) {
+    for (int64_t n = 0; n < sh.n; ++n) per_image(n, options);
+    return;
+  }
+  GemmOptions single = options;
+  single.threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t n = 0; n < sh.n; ++n) per_image(n, single);
 }
 
 // Output rows [p0, p0 + rows) per NCHW chunk, and pixels per NHWC chunk.
@@ -69,37 +77,7 @@ float* column_buffer(int64_t floats) {
   return buffer.data();
 }
 
-// NCHW im2col for output rows [p0, p0 + rows) of one image: col is (rows·Q)×CRS with ld = rows·Q.
-void im2col_nchw(const ConvProblem& cp, const Shape& sh, const float* x_n, int64_t p0, int64_t rows, float* col,
-                 int threads) {
-  const int64_t ld = rows * sh.q;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && ld * sh.crs() > (1 << 16))
-  for (int64_t row = 0; row < sh.crs(); ++row) {
-    const int64_t ch = row / (sh.r * sh.s), r = row / sh.s % sh.r, s = row % sh.s;
-    const float* plane = x_n + ch * sh.hw();
-    const int64_t x_offset = s * cp.dilation_w - cp.pad_w;
-    const Span qs = valid_outputs(x_offset, cp.stride_w, sh.w, sh.q);
-    float* dst = col + row * ld;
-    for (int64_t p = p0; p < p0 + rows; ++p, dst += sh.q) {
-      const int64_t iy = p * cp.stride_h - cp.pad_h + r * cp.dilation_h;
-      if (iy < 0 || iy >= sh.h) {
-        std::fill(dst, dst + sh.q, 0.0f);
-        continue;
-      }
-      // Input index of output column q is base + q·stride_w, inside the row for q in qs.
-      const int64_t base = iy * sh.w + x_offset;
-      std::fill(dst, dst + qs.begin, 0.0f);
-      if (cp.stride_w == 1) {
-        std::copy(plane + base + qs.begin, plane + base + qs.end, dst + qs.begin);
-      } else {
-        for (int64_t q = qs.begin; q < qs.end; ++q) dst[q] = plane[base + q * cp.stride_w];
-      }
-      std::fill(dst + qs.end, dst + sh.q, 0.0f);
-    }
-  }
-}
-
-// NCHW col2im, the adjoint of im2col_nchw: dx_n += scatter(col). Channels are split across
+// NCHW col2im, the adjoint of the NCHW im2col: dx_n += scatter(col). Channels are split across
 // threads, since only rows of one channel touch the same dx plane.
 void col2im_nchw(const ConvProblem& cp, const Shape& sh, const float* col, int64_t p0, int64_t rows, float* dx_n,
                  int threads) {
@@ -117,30 +95,6 @@ void col2im_nchw(const ConvProblem& cp, const Shape& sh, const float* col, int64
           if (iy < 0 || iy >= sh.h) continue;
           const int64_t base = iy * sh.w + x_offset;
           for (int64_t q = qs.begin; q < qs.end; ++q) plane[base + q * cp.stride_w] += src[q];
-        }
-      }
-    }
-  }
-}
-
-// NHWC im2col for output pixels [pix0, pix0 + count) of the whole batch: col is RSC×count with
-// ld = RSC, each pixel's patch a run of C-contiguous copies.
-void im2col_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, int64_t pix0, int64_t count, float* col,
-                 int threads) {
-  const int64_t rsc = sh.crs();
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count * rsc > (1 << 16))
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t pix = pix0 + i;
-    const int64_t n = pix / sh.pq(), p = pix / sh.q % sh.p, q = pix % sh.q;
-    float* dst = col + i * rsc;
-    for (int64_t r = 0; r < sh.r; ++r) {
-      const int64_t iy = p * cp.stride_h - cp.pad_h + r * cp.dilation_h;
-      for (int64_t s = 0; s < sh.s; ++s, dst += sh.c) {
-        const int64_t ix = q * cp.stride_w - cp.pad_w + s * cp.dilation_w;
-        if (iy < 0 || iy >= sh.h || ix < 0 || ix >= sh.w) {
-          std::fill(dst, dst + sh.c, 0.0f);
-        } else {
-          std::memcpy(dst, x + ((n * sh.h + iy) * sh.w + ix) * sh.c, size_t(sh.c) * sizeof(float));
         }
       }
     }
@@ -176,23 +130,18 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
 
 void forward_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* w, float* y,
                   const GemmOptions& options) {
-  if (is_pointwise(cp)) {
-    for (int64_t n = 0; n < sh.n; ++n) {
-      sgemm(Op::N, Op::N, sh.pq(), sh.k, sh.c, 1.0f, x + n * sh.c * sh.hw(), sh.hw(), w, sh.c, 0.0f,
-            y + n * sh.k * sh.pq(), sh.pq(), options);
+  const MatrixOperand filters{Op::N, w, sh.crs()};
+  for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
+    const float* x_n = x + n * sh.c * sh.hw();
+    float* y_n = y + n * sh.k * sh.pq();
+    if (is_pointwise(cp)) {
+      sgemm(Op::N, Op::N, sh.pq(), sh.k, sh.c, 1.0f, x_n, sh.hw(), w, sh.c, 0.0f, y_n, sh.pq(), image_options);
+      return;
     }
-    return;
-  }
-  const int64_t chunk = nchw_chunk_rows(sh);
-  float* col = column_buffer(chunk * sh.q * sh.crs());
-  for (int64_t n = 0; n < sh.n; ++n) {
-    for (int64_t p0 = 0; p0 < sh.p; p0 += chunk) {
-      const int64_t rows = std::min(chunk, sh.p - p0);
-      im2col_nchw(cp, sh, x + n * sh.c * sh.hw(), p0, rows, col, team_size(options));
-      sgemm(Op::N, Op::N, rows * sh.q, sh.k, sh.crs(), 1.0f, col, rows * sh.q, w, sh.crs(), 0.0f,
-            y + n * sh.k * sh.pq() + p0 * sh.q, sh.pq(), options);
-    }
-  }
+    const ConvOperand patches{&sh, x_n};
+    detail::sgemm_sources(sh.pq(), sh.k, sh.crs(), 1.0f, detail::nchw_patches_by_pixel(patches),
+                          detail::matrix_b_source(filters), 0.0f, y_n, sh.pq(), image_options);
+  });
 }
 
 void forward_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, const float* w, float* y,
@@ -202,36 +151,31 @@ void forward_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, const 
     sgemm(Op::T, Op::N, sh.k, pixels, sh.c, 1.0f, w, sh.c, x, sh.c, 0.0f, y, sh.k, options);
     return;
   }
-  const int64_t chunk = nhwc_chunk_pixels(sh);
-  float* col = column_buffer(chunk * sh.crs());
-  for (int64_t pix0 = 0; pix0 < pixels; pix0 += chunk) {
-    const int64_t count = std::min(chunk, pixels - pix0);
-    im2col_nhwc(cp, sh, x, pix0, count, col, team_size(options));
-    sgemm(Op::T, Op::N, sh.k, count, sh.crs(), 1.0f, w, sh.crs(), col, sh.crs(), 0.0f, y + pix0 * sh.k, sh.k,
-          options);
-  }
+  const MatrixOperand filters{Op::T, w, sh.crs()};
+  const ConvOperand patches{&sh, x};
+  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, detail::matrix_a_source(filters),
+                        detail::nhwc_patches_by_pixel(patches), 0.0f, y, sh.k, options);
 }
 
 void backward_data_nchw(const ConvProblem& cp, const Shape& sh, const float* dy, const float* w, float* dx,
                         const GemmOptions& options) {
-  if (is_pointwise(cp)) {
-    for (int64_t n = 0; n < sh.n; ++n) {
-      sgemm(Op::N, Op::T, sh.hw(), sh.c, sh.k, 1.0f, dy + n * sh.k * sh.pq(), sh.pq(), w, sh.c, 0.0f,
-            dx + n * sh.c * sh.hw(), sh.hw(), options);
-    }
-    return;
-  }
-  std::fill(dx, dx + sh.n * sh.c * sh.hw(), 0.0f);
   const int64_t chunk = nchw_chunk_rows(sh);
-  float* col = column_buffer(chunk * sh.q * sh.crs());
-  for (int64_t n = 0; n < sh.n; ++n) {
+  for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
+    const float* dy_n = dy + n * sh.k * sh.pq();
+    float* dx_n = dx + n * sh.c * sh.hw();
+    if (is_pointwise(cp)) {
+      sgemm(Op::N, Op::T, sh.hw(), sh.c, sh.k, 1.0f, dy_n, sh.pq(), w, sh.c, 0.0f, dx_n, sh.hw(), image_options);
+      return;
+    }
+    std::fill(dx_n, dx_n + sh.c * sh.hw(), 0.0f);
+    float* col = column_buffer(chunk * sh.q * sh.crs());  // this thread's own
     for (int64_t p0 = 0; p0 < sh.p; p0 += chunk) {
       const int64_t rows = std::min(chunk, sh.p - p0);
-      sgemm(Op::N, Op::T, rows * sh.q, sh.crs(), sh.k, 1.0f, dy + n * sh.k * sh.pq() + p0 * sh.q, sh.pq(), w,
-            sh.crs(), 0.0f, col, rows * sh.q, options);
-      col2im_nchw(cp, sh, col, p0, rows, dx + n * sh.c * sh.hw(), team_size(options));
+      sgemm(Op::N, Op::T, rows * sh.q, sh.crs(), sh.k, 1.0f, dy_n + p0 * sh.q, sh.pq(), w, sh.crs(), 0.0f, col,
+            rows * sh.q, image_options);
+      col2im_nchw(cp, sh, col, p0, rows, dx_n, team_size(image_options));
     }
-  }
+  });
 }
 
 void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy, const float* w, float* dx,
@@ -252,26 +196,13 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
   }
 }
 
-void backward_filter_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* dy, float* dw,
+// dw (CRS×K) = Σ_n im2col(x_n)ᵀ · dy_n as one GEMM with k = N·PQ: the batch reduction happens in
+// the micro-kernel's registers instead of N passes of beta = 1 over dw.
+void backward_filter_nchw(const ConvProblem&, const Shape& sh, const float* x, const float* dy, float* dw,
                           const GemmOptions& options) {
-  if (is_pointwise(cp)) {
-    for (int64_t n = 0; n < sh.n; ++n) {
-      sgemm(Op::T, Op::N, sh.c, sh.k, sh.hw(), 1.0f, x + n * sh.c * sh.hw(), sh.hw(), dy + n * sh.k * sh.pq(),
-            sh.pq(), n == 0 ? 0.0f : 1.0f, dw, sh.c, options);
-    }
-    return;
-  }
-  const int64_t chunk = nchw_chunk_rows(sh);
-  float* col = column_buffer(chunk * sh.q * sh.crs());
-  for (int64_t n = 0; n < sh.n; ++n) {
-    for (int64_t p0 = 0; p0 < sh.p; p0 += chunk) {
-      const int64_t rows = std::min(chunk, sh.p - p0);
-      im2col_nchw(cp, sh, x + n * sh.c * sh.hw(), p0, rows, col, team_size(options));
-      const float beta = n == 0 && p0 == 0 ? 0.0f : 1.0f;
-      sgemm(Op::T, Op::N, sh.crs(), sh.k, rows * sh.q, 1.0f, col, rows * sh.q, dy + n * sh.k * sh.pq() + p0 * sh.q,
-            sh.pq(), beta, dw, sh.crs(), options);
-    }
-  }
+  const ConvOperand patches{&sh, x}, gradients{&sh, dy};
+  detail::sgemm_sources(sh.crs(), sh.k, sh.n * sh.pq(), 1.0f, detail::nchw_patches_by_tap(patches),
+                        detail::nchw_gradients_by_filter(gradients), 0.0f, dw, sh.crs(), options);
 }
 
 void backward_filter_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, const float* dy, float* dw,
@@ -281,14 +212,10 @@ void backward_filter_nhwc(const ConvProblem& cp, const Shape& sh, const float* x
     sgemm(Op::N, Op::T, sh.c, sh.k, pixels, 1.0f, x, sh.c, dy, sh.k, 0.0f, dw, sh.c, options);
     return;
   }
-  const int64_t chunk = nhwc_chunk_pixels(sh);
-  float* col = column_buffer(chunk * sh.crs());
-  for (int64_t pix0 = 0; pix0 < pixels; pix0 += chunk) {
-    const int64_t count = std::min(chunk, pixels - pix0);
-    im2col_nhwc(cp, sh, x, pix0, count, col, team_size(options));
-    sgemm(Op::N, Op::T, sh.crs(), sh.k, count, 1.0f, col, sh.crs(), dy + pix0 * sh.k, sh.k, pix0 == 0 ? 0.0f : 1.0f,
-          dw, sh.crs(), options);
-  }
+  const ConvOperand patches{&sh, x};
+  const MatrixOperand gradients{Op::T, dy, sh.k};
+  detail::sgemm_sources(sh.crs(), sh.k, pixels, 1.0f, detail::nhwc_patches_by_tap(patches),
+                        detail::matrix_b_source(gradients), 0.0f, dw, sh.crs(), options);
 }
 
 }  // namespace
@@ -300,15 +227,24 @@ void set_column_budget(int64_t floats) {
 }  // namespace detail
 
 int64_t conv_workspace_floats(const ConvProblem& problem) {
-  if (is_pointwise(problem)) return 0;
-  const Shape sh = shape_of(problem);
+  // Only backward_data builds columns; the other passes pack patches straight into the GEMM.
+  if (is_pointwise(problem) || problem.pass != ConvPass::backward_data) return 0;
+  const Shape sh(problem);
   return problem.layout == Layout::NCHW ? nchw_chunk_rows(sh) * sh.q * sh.crs() : nhwc_chunk_pixels(sh) * sh.crs();
 }
 
 void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out, const GemmOptions& options) {
   if (const auto error = validate(Problem{problem})) throw std::invalid_argument("conv2d: " + *error);
   if (problem.dtype != Dtype::fp32) throw std::invalid_argument("conv2d: only fp32 is implemented");
-  const Shape sh = shape_of(problem);
+  // Check a forced micro-kernel here: sgemm's exception must not escape a parallel region.
+  if (options.micro_kernel) {
+    const std::vector<MicroKernel> kernels = available_micro_kernels();
+    if (std::find(kernels.begin(), kernels.end(), *options.micro_kernel) == kernels.end()) {
+      throw std::runtime_error("conv2d: micro-kernel '" + std::string(to_string(*options.micro_kernel)) +
+                               "' cannot run on this CPU");
+    }
+  }
+  const Shape sh(problem);
   const bool nchw = problem.layout == Layout::NCHW;
   switch (problem.pass) {
     case ConvPass::forward:

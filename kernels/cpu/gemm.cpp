@@ -7,14 +7,20 @@
 //       loop_ir (MR rows)             the micro-kernel: one MR×NR tile in registers
 //
 // Threads: one OpenMP team runs every loop together. The B panel is packed cooperatively. When
-// there are enough rows, threads take disjoint MC blocks (each packs its own A block into its own
-// L2); otherwise (short, wide C) they share one packed A block and split the NR columns.
+// there are enough rows, threads claim MC blocks one at a time from a shared counter (each packs
+// its own A block into its own L2), so a thread whose core is busy with something else simply
+// takes fewer blocks; otherwise (short, wide C) they share one packed A block and split the NR
+// columns.
+//
+// Operands reach the loops only through PackSource callbacks: sgemm passes matrix sources, the
+// convolutions pass sources that gather im2col patches straight into the panels.
 #include "kernels/cpu/gemm.hpp"
 
 #include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -114,13 +120,9 @@ Range share(int64_t count, const Team& team) {
 }
 
 struct Gemm {
-  Op op_a, op_b;
   int64_t m, n, k;
   float alpha;
-  const float* a;
-  int64_t lda;
-  const float* b;
-  int64_t ldb;
+  PackSource a, b;
   float beta;
   float* c;
   int64_t ldc;
@@ -129,6 +131,7 @@ struct Gemm {
   bool split_rows;    // threads own MC blocks (true) or share each A block and split NR columns
   float* b_packed;    // shared kc×nc panel
   float* a_shared;    // shared mc×kc block (split_rows == false)
+  std::atomic<int64_t>* next_block;  // next unclaimed MC block of this KC step (split_rows)
 };
 
 void barrier(const Team& team) {
@@ -181,12 +184,12 @@ void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, int64_t jc
   const int64_t blocks = ceil_div(g.m, mc_block);
   const int64_t slivers = ceil_div(nc, nr);
   if (g.split_rows) {
-    const Range mine = share(blocks, team);
     float* a_block = private_a_buffer.get(round_up(mc_block, mr) * kc);
-    for (int64_t block = mine.begin; block < mine.end; ++block) {
+    for (int64_t block = g.next_block->fetch_add(1, std::memory_order_relaxed); block < blocks;
+         block = g.next_block->fetch_add(1, std::memory_order_relaxed)) {
       const int64_t ic = block * mc_block;
       const int64_t mc = std::min(mc_block, g.m - ic);
-      pack_a(g.op_a, op_element(g.op_a, g.a, g.lda, ic, pc), g.lda, mc, kc, mr, a_block);
+      g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_block);
       loop_jr(g, a_block, mc, nc, kc, {0, slivers}, beta, g.c + ic + jc * g.ldc);
     }
     return;
@@ -197,8 +200,7 @@ void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, int64_t jc
     const Range rows = share(ceil_div(mc, mr), team);
     const int64_t row_begin = rows.begin * mr, row_end = std::min(mc, rows.end * mr);
     if (row_end > row_begin) {
-      pack_a(g.op_a, op_element(g.op_a, g.a, g.lda, ic + row_begin, pc), g.lda, row_end - row_begin, kc, mr,
-             g.a_shared + row_begin * kc);
+      g.a.pack(g.a.context, pc, kc, ic + row_begin, row_end - row_begin, mr, g.a_shared + row_begin * kc);
     }
     barrier(team);
     loop_jr(g, g.a_shared, mc, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
@@ -216,9 +218,11 @@ void loop_pc(const Gemm& g, const Team& team, int64_t jc, int64_t nc) {
     const Range slivers = share(ceil_div(nc, nr), team);
     const int64_t col_begin = slivers.begin * nr, col_end = std::min(nc, slivers.end * nr);
     if (col_end > col_begin) {
-      pack_b(g.op_b, op_element(g.op_b, g.b, g.ldb, pc, jc + col_begin), g.ldb, kc, col_end - col_begin, nr,
-             g.b_packed + col_begin * kc);
+      g.b.pack(g.b.context, pc, kc, jc + col_begin, col_end - col_begin, nr, g.b_packed + col_begin * kc);
     }
+    // Nobody claims MC blocks before this barrier and everyone finished the previous step's claims
+    // at the one below, so the reset here cannot race.
+    if (team.id == 0) g.next_block->store(0, std::memory_order_relaxed);
     barrier(team);
     loop_ic(g, team, pc, kc, jc, nc, beta);
     barrier(team);  // the next step overwrites b_packed
@@ -317,10 +321,26 @@ MicroKernel best_micro_kernel() {
   return best;
 }
 
-void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
-  using namespace detail;
-  check_arguments(op_a, op_b, m, n, k, lda, ldb, ldc);
+namespace detail {
+
+namespace {
+void pack_matrix_a(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                   float* dst) {
+  const auto& a = *static_cast<const MatrixOperand*>(context);
+  pack_a(a.op, op_element(a.op, a.x, a.ld, first, pc), a.ld, extent, kc, width, dst);
+}
+void pack_matrix_b(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                   float* dst) {
+  const auto& b = *static_cast<const MatrixOperand*>(context);
+  pack_b(b.op, op_element(b.op, b.x, b.ld, pc, first), b.ld, kc, extent, width, dst);
+}
+}  // namespace
+
+PackSource matrix_a_source(const MatrixOperand& a) { return {pack_matrix_a, &a}; }
+PackSource matrix_b_source(const MatrixOperand& b) { return {pack_matrix_b, &b}; }
+
+void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b, float beta,
+                   float* c, int64_t ldc, const GemmOptions& options) {
   const MicroKernel variant = options.micro_kernel.value_or(best_micro_kernel());
   const KernelEntry* kernel = find_kernel(variant);
   if (kernel == nullptr || !cpu_supports(variant)) {
@@ -351,15 +371,38 @@ void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const
     blocking.mc = std::min(blocking.mc, round_up(m, mr));
   }
 
-  Gemm g{op_a,  op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, kernel, blocking, split_rows,
+  std::atomic<int64_t> next_block{0};
+  Gemm g{m,
+         n,
+         k,
+         alpha,
+         a,
+         b,
+         beta,
+         c,
+         ldc,
+         kernel,
+         blocking,
+         split_rows,
          shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
-         split_rows ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr))};
+         split_rows ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
+         &next_block};
   if (threads == 1) {
     loop_jc(g, Team{});
     return;
   }
 #pragma omp parallel num_threads(threads)
   loop_jc(g, Team{omp_get_thread_num(), omp_get_num_threads()});
+}
+
+}  // namespace detail
+
+void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
+  using namespace detail;
+  check_arguments(op_a, op_b, m, n, k, lda, ldb, ldc);
+  const MatrixOperand a_operand{op_a, a, lda}, b_operand{op_b, b, ldb};
+  sgemm_sources(m, n, k, alpha, matrix_a_source(a_operand), matrix_b_source(b_operand), beta, c, ldc, options);
 }
 
 }  // namespace trainrate::kernels::cpu

@@ -46,6 +46,30 @@ inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, i
   return op == Op::N ? x + row + col * ld : x + col + row * ld;
 }
 
+// An operand the GEMM packs through a callback instead of reading a stored matrix, so that
+// convolutions can pack im2col patches straight into the panel format (implicit GEMM) and never
+// build a column matrix. `pack` writes lanes [first, first + extent) (rows of op(A), columns of
+// op(B)) for k steps [pc, pc + kc) as ⌈extent/width⌉ zero-padded slivers, exactly as pack_a/pack_b
+// do. It is called concurrently by the team on disjoint lane ranges, so it must not mutate state.
+struct PackSource {
+  void (*pack)(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst);
+  const void* context;
+};
+
+// C = alpha · op(A) · op(B) + beta · C with both operands packed by callbacks (op(A) m×k, op(B)
+// k×n); same blocking, threading and micro-kernels as sgemm, which is this over matrix sources.
+void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b, float beta,
+                   float* c, int64_t ldc, const GemmOptions& options);
+
+// The source that packs a stored column-major matrix X (op(X) as in BLAS).
+struct MatrixOperand {
+  Op op;
+  const float* x;
+  int64_t ld;
+};
+PackSource matrix_a_source(const MatrixOperand& a);  // op(A), lanes are rows
+PackSource matrix_b_source(const MatrixOperand& b);  // op(B), lanes are columns
+
 // Cache blocking: MC rows of A and KC steps form the L2-resident packed A block, KC×NC the
 // L3-resident packed B panel, KC×NR the L1-resident B sliver.
 struct Blocking {

@@ -39,6 +39,7 @@ __global__ void triad_kernel(float4* __restrict__ a, const float4* __restrict__ 
 
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 double fma_ceiling(int blocks, int threads_per_block, int iterations, float* sink, cudaStream_t stream) {
   if (blocks < 1 || threads_per_block < 32 || iterations < 1) throw std::invalid_argument("fma_ceiling: bad shape");
   // mul slightly below 1 and a small add keep the values finite and away from the sink's trigger.
@@ -62,5 +63,7 @@ double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t s
   TRAINRATE_CHECK_LAUNCH();
   return 3.0 * 4.0 * double(n);
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

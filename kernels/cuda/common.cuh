@@ -5,6 +5,28 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#ifdef __CUDACC_RTC__
+// NVRTC (scripts/check-sm70 compiles every kernel here with it for sm_70, which CUDA 13's nvcc
+// no longer targets) compiles device code only: it has no C++ standard library and rejects host
+// functions. So each file in this folder hides its host launchers, and the host helpers below,
+// behind `#ifndef __CUDACC_RTC__`, and under NVRTC names the kernel instantiations those
+// launchers would make in a `detail::RtcKernels<&kernel<...>, ...>` alias instead, which makes
+// NVRTC compile them. The integer types come from libcu++ and the two enums the kernels take as
+// template arguments mirror problems/problem.hpp (host C++, not NVRTC-compatible).
+#include <cuda/std/cstdint>
+using cuda::std::int64_t;
+using cuda::std::uint16_t;
+using cuda::std::uint32_t;
+namespace trainrate {
+enum class Op { N, T };
+enum class ConvPass { forward, backward_data, backward_filter };
+}  // namespace trainrate
+namespace trainrate::cuda_kernels::detail {
+template <auto... Kernels>
+struct RtcKernels {};
+}  // namespace trainrate::cuda_kernels::detail
+#else
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -14,9 +36,11 @@
 
 #include "kernels/cuda/check.hpp"
 #include "problems/problem.hpp"
+#endif
 
 namespace trainrate::cuda_kernels::detail {
 
+#ifndef __CUDACC_RTC__
 constexpr int ceil_div(int64_t a, int64_t b) { return int((a + b - 1) / b); }
 
 // Grid for a GEMM-like problem: x tiles rows (M), y tiles columns (N), z walks the batch
@@ -39,6 +63,7 @@ inline bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr
 
 // After every launch: configuration errors surface here, with the launcher's file and line.
 #define TRAINRATE_CHECK_LAUNCH() TRAINRATE_CUDA_CHECK(cudaGetLastError())
+#endif  // __CUDACC_RTC__
 
 // ---------------------------------------------------------------------------------------------
 // fp32 tile loader (sgemm steps 3-5).

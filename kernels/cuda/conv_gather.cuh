@@ -15,11 +15,13 @@
 // uniform branch is cheaper than doubling every kernel's instantiations.
 #pragma once
 
+#ifndef __CUDACC_RTC__  // NVRTC gets the integer types and ConvPass from common.cuh
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
 
 #include "problems/problem.hpp"
+#endif
 
 namespace trainrate::cuda_kernels::detail {
 
@@ -153,6 +155,7 @@ struct ConvGemm {
   }
 };
 
+#ifndef __CUDACC_RTC__  // host only (see common.cuh)
 // Host side: the geometry of a problem, with the range checks the int fields need.
 inline ConvGeometry conv_geometry(const ConvProblem& pb) {
   const int64_t fields[] = {pb.n, pb.c, pb.h, pb.w, pb.k, pb.r, pb.s, pb.p(), pb.q()};
@@ -167,5 +170,7 @@ inline ConvGeometry conv_geometry(const ConvProblem& pb) {
                       int(pb.pad_w),   int(pb.stride_h), int(pb.stride_w),   int(pb.dilation_h), int(pb.dilation_w),
                       pb.layout == Layout::NHWC};
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels::detail

@@ -93,6 +93,12 @@ conv_implicit_kernel(detail::ConvGemm<PASS> cg, const float* __restrict__ in0, c
   }
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&conv_implicit_kernel<ConvPass::forward>,
+                                       &conv_implicit_kernel<ConvPass::backward_data>,
+                                       &conv_implicit_kernel<ConvPass::backward_filter>>;
+#else
 template <ConvPass PASS>
 void launch(const detail::ConvGeometry& g, const float* in0, const float* in1, float* out, cudaStream_t stream) {
   const detail::ConvGemm<PASS> cg{g};
@@ -105,8 +111,10 @@ void launch(const detail::ConvGeometry& g, const float* in0, const float* in1, f
   TRAINRATE_CHECK_LAUNCH();
 }
 
+#endif
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void conv_implicit(const ConvProblem& p, const float* in0, const float* in1, float* out, cudaStream_t stream) {
   const detail::ConvGeometry g = detail::conv_geometry(p);
   switch (p.pass) {
@@ -116,5 +124,7 @@ void conv_implicit(const ConvProblem& p, const float* in0, const float* in1, flo
   }
   throw std::invalid_argument("unknown convolution pass");
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -8,7 +8,7 @@
 // converts through a per-warp shared scratch tile and scatters with the output index map.
 #include <mma.h>
 
-#include <type_traits>
+#include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv_gather.cuh"
@@ -122,7 +122,7 @@ conv_wmma_kernel(detail::ConvGemm<PASS> cg, const uint16_t* __restrict__ in0, co
                  T* __restrict__ out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   // bf16 WMMA needs sm_80; the launcher refuses it on older devices, this only keeps sm_70/75 building.
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+  if constexpr (cuda::std::is_same_v<T, __nv_bfloat16>) {
     __trap();
   } else
 #endif
@@ -131,6 +131,15 @@ conv_wmma_kernel(detail::ConvGemm<PASS> cg, const uint16_t* __restrict__ in0, co
   }
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&conv_wmma_kernel<__half, ConvPass::forward>,
+                                       &conv_wmma_kernel<__half, ConvPass::backward_data>,
+                                       &conv_wmma_kernel<__half, ConvPass::backward_filter>,
+                                       &conv_wmma_kernel<__nv_bfloat16, ConvPass::forward>,
+                                       &conv_wmma_kernel<__nv_bfloat16, ConvPass::backward_data>,
+                                       &conv_wmma_kernel<__nv_bfloat16, ConvPass::backward_filter>>;
+#else
 template <typename T, ConvPass PASS>
 void launch(const detail::ConvGeometry& g, const void* in0, const void* in1, void* out, cudaStream_t stream) {
   const detail::ConvGemm<PASS> cg{g};
@@ -155,8 +164,10 @@ void dispatch_pass(const ConvProblem& p, const void* in0, const void* in1, void*
   throw std::invalid_argument("unknown convolution pass");
 }
 
+#endif
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void conv_implicit_wmma(const ConvProblem& p, const void* in0, const void* in1, void* out, cudaStream_t stream) {
   const int cc = current_compute_capability();
   if (cc < 70) throw std::invalid_argument("conv-implicit-wmma needs compute capability 7.0+");
@@ -167,5 +178,7 @@ void conv_implicit_wmma(const ConvProblem& p, const void* in0, const void* in1, 
   }
   throw std::invalid_argument("conv-implicit-wmma runs fp16 and bf16 only");
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -1,4 +1,6 @@
 // Small host helpers shared by the launchers.
+// Host only: empty under NVRTC, which compiles just the kernels (see common.cuh).
+#ifndef __CUDACC_RTC__
 #include <mutex>
 #include <vector>
 
@@ -24,3 +26,5 @@ int current_compute_capability() {
 }
 
 }  // namespace trainrate::cuda_kernels
+
+#endif  // __CUDACC_RTC__

@@ -12,7 +12,7 @@
 // hides the fragment layout, so shared-memory reads cannot be swizzled or vectorized by hand.
 #include <mma.h>
 
-#include <type_traits>
+#include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launch.hpp"
@@ -70,9 +70,9 @@ __device__ __forceinline__ void hgemm_wmma_body(int m, int n, int k, const uint1
   using TileA = Tile<kBM, OPA == Op::N>;  // A op N: M contiguous
   using TileB = Tile<kBN, OPB == Op::T>;  // B op T: N contiguous
   // A fragment element (i, l): row_major reads s[i·ld + l] (K-major tile), col_major s[l·ld + i].
-  using LayoutA = std::conditional_t<OPA == Op::N, wmma::col_major, wmma::row_major>;
+  using LayoutA = cuda::std::conditional_t<OPA == Op::N, wmma::col_major, wmma::row_major>;
   // B fragment element (l, j): row_major reads s[l·ld + j] (N-major tile), col_major s[j·ld + l].
-  using LayoutB = std::conditional_t<OPB == Op::T, wmma::row_major, wmma::col_major>;
+  using LayoutB = cuda::std::conditional_t<OPB == Op::T, wmma::row_major, wmma::col_major>;
 
   __shared__ __align__(128) uint16_t as[TileA::kElems];
   __shared__ __align__(128) uint16_t bs[TileB::kElems];
@@ -140,7 +140,7 @@ hgemm_wmma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uin
                   T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   // bf16 WMMA needs sm_80; the launcher refuses it on older devices, this only keeps sm_70/75 building.
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+  if constexpr (cuda::std::is_same_v<T, __nv_bfloat16>) {
     __trap();
   } else
 #endif
@@ -149,6 +149,17 @@ hgemm_wmma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uin
   }
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&hgemm_wmma_kernel<__half, Op::N, Op::N>,
+                                       &hgemm_wmma_kernel<__half, Op::N, Op::T>,
+                                       &hgemm_wmma_kernel<__half, Op::T, Op::N>,
+                                       &hgemm_wmma_kernel<__half, Op::T, Op::T>,
+                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::N, Op::N>,
+                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::N, Op::T>,
+                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::T, Op::N>,
+                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::T, Op::T>>;
+#else
 template <typename T, Op OPA, Op OPB>
 void launch(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
   const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
@@ -168,8 +179,10 @@ void dispatch_ops(const GemmProblem& p, const void* a, const void* b, void* c, c
   return launch<T, Op::T, Op::T>(p, a, b, c, stream);
 }
 
+#endif
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void hgemm_wmma(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
   detail::check_gemm(p);
   const int cc = current_compute_capability();
@@ -181,5 +194,7 @@ void hgemm_wmma(const GemmProblem& p, const void* a, const void* b, void* c, cud
   }
   throw std::invalid_argument("hgemm-wmma runs fp16 and bf16 only");
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

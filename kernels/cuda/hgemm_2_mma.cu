@@ -11,7 +11,7 @@
 // element with zero fill and written with ordinary shared stores; the barrier that precedes
 // their use orders them like the cp.async data, so every shape is correct.
 // Needs sm_80 (cp.async); the body compiles away on older targets and the launcher refuses them.
-#include <type_traits>
+#include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launch.hpp"
@@ -81,7 +81,7 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) 
 // D += A·B for one m16n8k16 tile; A row-major 16×16, B column-major 16×8, fp32 accumulators.
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t* b) {
-  if constexpr (std::is_same_v<T, __half>)
+  if constexpr (cuda::std::is_same_v<T, __half>)
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
                  "{%0,%1,%2,%3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -206,8 +206,21 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
 #endif
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&hgemm_mma_kernel<__half, Op::N, Op::N>,
+                                       &hgemm_mma_kernel<__half, Op::N, Op::T>,
+                                       &hgemm_mma_kernel<__half, Op::T, Op::N>,
+                                       &hgemm_mma_kernel<__half, Op::T, Op::T>,
+                                       &hgemm_mma_kernel<__nv_bfloat16, Op::N, Op::N>,
+                                       &hgemm_mma_kernel<__nv_bfloat16, Op::N, Op::T>,
+                                       &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::N>,
+                                       &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::T>>;
+#endif
+
 }  // namespace hgemm_mma_detail
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 namespace {
 using namespace hgemm_mma_detail;
 
@@ -246,5 +259,7 @@ void hgemm_mma(const GemmProblem& p, const void* a, const void* b, void* c, cuda
   if (p.dtype == Dtype::bf16) return dispatch_ops<__nv_bfloat16>(p, a, b, c, stream);
   throw std::invalid_argument("hgemm-mma runs fp16 and bf16 only");
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -11,6 +11,8 @@
 // backward-filter x,dy→dw). All pointers are device pointers; 16-bit kernels take __half or
 // __nv_bfloat16 data according to the problem's dtype.
 #pragma once
+// Host-only, so empty under NVRTC, which compiles just the kernels (see common.cuh).
+#ifndef __CUDACC_RTC__
 
 #include <cuda_runtime_api.h>
 
@@ -48,3 +50,5 @@ double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t s
 int current_compute_capability();
 
 }  // namespace trainrate::cuda_kernels
+
+#endif  // __CUDACC_RTC__

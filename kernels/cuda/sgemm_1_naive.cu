@@ -36,6 +36,7 @@ sgemm_naive_kernel(int m, int n, int k, const float* __restrict__ a, int64_t a_s
 
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void sgemm_naive(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   detail::check_gemm(p);
   const int64_t a_si = p.op_a == Op::N ? 1 : p.lda(), a_sl = p.op_a == Op::N ? p.lda() : 1;
@@ -45,5 +46,7 @@ void sgemm_naive(const GemmProblem& p, const float* a, const float* b, float* c,
                                                           b_sj, c, p.ldc(), p.batch);
   TRAINRATE_CHECK_LAUNCH();
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

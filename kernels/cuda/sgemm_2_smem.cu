@@ -43,6 +43,7 @@ sgemm_smem_kernel(int m, int n, int k, const float* __restrict__ a, int64_t a_si
 
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void sgemm_smem(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   detail::check_gemm(p);
   const int64_t a_si = p.op_a == Op::N ? 1 : p.lda(), a_sl = p.op_a == Op::N ? p.lda() : 1;
@@ -52,5 +53,7 @@ void sgemm_smem(const GemmProblem& p, const float* a, const float* b, float* c, 
                                                              b_sj, c, p.ldc(), p.batch);
   TRAINRATE_CHECK_LAUNCH();
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -83,6 +83,13 @@ sgemm_warptile_kernel(int m, int n, int k, const float* __restrict__ a, const fl
   }
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&sgemm_warptile_kernel<Op::N, Op::N>,
+                                       &sgemm_warptile_kernel<Op::N, Op::T>,
+                                       &sgemm_warptile_kernel<Op::T, Op::N>,
+                                       &sgemm_warptile_kernel<Op::T, Op::T>>;
+#else
 template <Op OPA, Op OPB>
 void launch(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
@@ -94,8 +101,10 @@ void launch(const GemmProblem& p, const float* a, const float* b, float* c, cuda
   TRAINRATE_CHECK_LAUNCH();
 }
 
+#endif
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void sgemm_warptile(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   detail::check_gemm(p);
   if (p.op_a == Op::N && p.op_b == Op::N) return launch<Op::N, Op::N>(p, a, b, c, stream);
@@ -103,5 +112,7 @@ void sgemm_warptile(const GemmProblem& p, const float* a, const float* b, float*
   if (p.op_a == Op::T && p.op_b == Op::N) return launch<Op::T, Op::N>(p, a, b, c, stream);
   return launch<Op::T, Op::T>(p, a, b, c, stream);
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -98,6 +98,13 @@ sgemm_dbuf_kernel(int m, int n, int k, const float* __restrict__ a, const float*
   }
 }
 
+#ifdef __CUDACC_RTC__
+// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
+using RtcKernels = detail::RtcKernels<&sgemm_dbuf_kernel<Op::N, Op::N>,
+                                       &sgemm_dbuf_kernel<Op::N, Op::T>,
+                                       &sgemm_dbuf_kernel<Op::T, Op::N>,
+                                       &sgemm_dbuf_kernel<Op::T, Op::T>>;
+#else
 template <Op OPA, Op OPB>
 void launch(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
@@ -109,8 +116,10 @@ void launch(const GemmProblem& p, const float* a, const float* b, float* c, cuda
   TRAINRATE_CHECK_LAUNCH();
 }
 
+#endif
 }  // namespace
 
+#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
 void sgemm_dbuf(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   detail::check_gemm(p);
   if (p.op_a == Op::N && p.op_b == Op::N) return launch<Op::N, Op::N>(p, a, b, c, stream);
@@ -118,5 +127,7 @@ void sgemm_dbuf(const GemmProblem& p, const float* a, const float* b, float* c, 
   if (p.op_a == Op::T && p.op_b == Op::N) return launch<Op::T, Op::N>(p, a, b, c, stream);
   return launch<Op::T, Op::T>(p, a, b, c, stream);
 }
+
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -64,6 +64,12 @@ std::string summary(const ReplayReport& r) {
   out += fmt::format("  measured (back to back, median of {}, noise {:.1f}%): {}\n", s.samples,
                      100 * s.relative_noise, human_duration(r.measured_s));
   out += fmt::format("  relative error (predicted - measured) / measured: {:+.1f}%\n", 100 * r.relative_error);
+  if (s.relative_noise > 0.10) {
+    // A loaded machine (other jobs, oversubscribed threads) makes both sides unreliable.
+    out += fmt::format("  warning: the iteration timing is noisy ({:.0f}% relative stddev); the error above says more "
+                       "about the machine's load than about the model: rerun on a quiet machine\n",
+                       100 * s.relative_noise);
+  }
   if (r.predicted.missing_rows > 0) {
     out += fmt::format("  note: {} passes could not run and are left out of both\n", r.predicted.missing_rows);
   }

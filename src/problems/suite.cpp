@@ -152,6 +152,11 @@ Suite parse_suite_json(const std::string& text, const std::string& where) {
   if (!parsed.contains("problems") || !parsed.at("problems").is_array()) {
     throw InputError(fmt::format("{}: missing array field 'problems'", where));
   }
+  for (const char* field : {"name", "description"}) {
+    if (parsed.contains(field) && !parsed.at(field).is_string()) {
+      throw InputError(fmt::format("{}: field '{}' must be a string, got {}", where, field, parsed.at(field).dump()));
+    }
+  }
   Suite suite;
   suite.name = parsed.value("name", std::filesystem::path(where).stem().string());
   suite.description = parsed.value("description", "");

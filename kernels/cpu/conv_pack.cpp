@@ -1,0 +1,204 @@
+// Implicit-GEMM packing: im2col patches gathered straight into the GEMM's sliver format, so the
+// convolution never writes a column matrix and reads it back to pack it (one pass over the
+// input instead of three), and a 1×1 strided convolution is a gather fused into the GEMM.
+//
+// Every source packs lanes [first, first + extent) for k steps [pc, pc + kc) as slivers of
+// `width` lanes: sliver element (step t, lane l) lands at dst[sliver·kc·width + t·width + l], and
+// lanes past `extent` are zero. Two patterns, as in gemm_pack.cpp: when the source is contiguous
+// along the lanes (NCHW pixels of one row, NHWC channels of one tap) a k step is a run copy;
+// when it is contiguous along k, each lane is walked along k and written with stride `width`.
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+
+#include "kernels/cpu/conv_internal.hpp"
+
+namespace trainrate::kernels::cpu::detail {
+
+Span valid_outputs(int64_t offset, int64_t stride, int64_t limit, int64_t extent) {
+  // o ≥ ⌈−offset / stride⌉ and o < ⌈(limit − offset) / stride⌉, clamped to [0, extent).
+  const auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  const int64_t begin = std::clamp<int64_t>(ceil_div(-offset, stride), 0, extent);
+  const int64_t end = std::clamp<int64_t>(ceil_div(limit - offset, stride), begin, extent);
+  return {begin, end};
+}
+
+ConvGeometry::ConvGeometry(const ConvProblem& cp)
+    : n(cp.n), c(cp.c), h(cp.h), w(cp.w), k(cp.k), r(cp.r), s(cp.s), p(cp.p()), q(cp.q()),
+      stride_h(cp.stride_h), stride_w(cp.stride_w), pad_h(cp.pad_h), pad_w(cp.pad_w),
+      dilation_h(cp.dilation_h), dilation_w(cp.dilation_w) {
+  for (int64_t tap = 0; tap < r; ++tap) valid_p.push_back(valid_outputs(tap * dilation_h - pad_h, stride_h, h, p));
+  for (int64_t tap = 0; tap < s; ++tap) valid_q.push_back(valid_outputs(tap * dilation_w - pad_w, stride_w, w, q));
+}
+
+namespace {
+
+const ConvOperand& operand(const void* context) { return *static_cast<const ConvOperand*>(context); }
+
+// Zeroes lanes [lanes, width) of kc k steps of one sliver.
+void zero_pad_lanes(int64_t kc, int64_t lanes, int width, float* sliver) {
+  if (lanes == width) return;
+  for (int64_t t = 0; t < kc; ++t) std::fill(sliver + t * width + lanes, sliver + (t + 1) * width, 0.0f);
+}
+
+// Calls pack_sliver(first_lane, lanes, sliver) for each ⌈extent/width⌉ sliver.
+template <class PackSliver>
+void for_each_sliver(int64_t first, int64_t extent, int64_t kc, int width, float* dst, PackSliver&& pack_sliver) {
+  for (int64_t l0 = 0; l0 < extent; l0 += width) {
+    const int64_t lanes = std::min<int64_t>(width, extent - l0);
+    float* sliver = dst + l0 * kc;
+    pack_sliver(first + l0, lanes, sliver);
+    zero_pad_lanes(kc, lanes, width, sliver);
+  }
+}
+
+// Copies output columns [q0, q1) of output row `p` for filter tap (r, s) of one NCHW input plane
+// into out[0, q1 − q0), zero where the tap falls into the padding.
+void gather_nchw_row(const ConvGeometry& g, const float* plane, int64_t p, int64_t r, int64_t s, int64_t q0,
+                     int64_t q1, float* out) {
+  const Span rows = g.valid_p[size_t(r)];
+  if (p < rows.begin || p >= rows.end) {
+    std::fill(out, out + (q1 - q0), 0.0f);
+    return;
+  }
+  const Span cols = g.valid_q[size_t(s)];
+  const int64_t begin = std::clamp(cols.begin, q0, q1), end = std::clamp(cols.end, begin, q1);
+  const float* row = plane + (p * g.stride_h - g.pad_h + r * g.dilation_h) * g.w + s * g.dilation_w - g.pad_w;
+  std::fill(out, out + (begin - q0), 0.0f);
+  if (g.stride_w == 1) {
+    std::memcpy(out + (begin - q0), row + begin, size_t(end - begin) * sizeof(float));
+  } else {
+    for (int64_t qq = begin; qq < end; ++qq) out[qq - q0] = row[qq * g.stride_w];
+  }
+  std::fill(out + (end - q0), out + (q1 - q0), 0.0f);
+}
+
+// NCHW forward: lane = output pixel of one image, k step = tap (c, r, s). A k step of a sliver is
+// a few row runs of consecutive output pixels, each a (strided) copy of one input row.
+void pack_nchw_patches_by_pixel(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* x_n = operand(context).data;
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
+    int64_t ch = pc / (g.r * g.s), r = pc / g.s % g.r, s = pc % g.s;
+    for (int64_t t = 0; t < kc; ++t) {
+      const float* plane = x_n + ch * g.hw();
+      float* out = sliver + t * width;
+      for (int64_t pix = pix0; pix < pix0 + lanes;) {
+        const int64_t p = pix / g.q, q0 = pix % g.q, q1 = std::min(g.q, q0 + (pix0 + lanes - pix));
+        gather_nchw_row(g, plane, p, r, s, q0, q1, out + (pix - pix0));
+        pix += q1 - q0;
+      }
+      if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
+    }
+  });
+}
+
+// NCHW backward-filter: lane = tap (c, r, s), k step = pixel of the whole batch. Each lane walks
+// its output rows image by image, gathering a row run and scattering it with stride `width`.
+void pack_nchw_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                              int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* x = operand(context).data;
+  float run[512];
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t tap0, int64_t lanes, float* sliver) {
+    for (int64_t l = 0; l < lanes; ++l) {
+      const int64_t tap = tap0 + l, ch = tap / (g.r * g.s), r = tap / g.s % g.r, s = tap % g.s;
+      for (int64_t t = pc; t < pc + kc;) {
+        const int64_t n = t / g.pq(), pix = t % g.pq(), p = pix / g.q, q0 = pix % g.q;
+        const int64_t q1 = std::min({g.q, q0 + (pc + kc - t), q0 + int64_t(std::size(run))});
+        gather_nchw_row(g, x + (n * g.c + ch) * g.hw(), p, r, s, q0, q1, run);
+        float* out = sliver + (t - pc) * width + l;
+        for (int64_t i = 0; i < q1 - q0; ++i) out[i * width] = run[i];
+        t += q1 - q0;
+      }
+    }
+  });
+}
+
+// NCHW backward-filter: lane = filter j, k step = pixel of the whole batch; dy_n(pix, j) sits at
+// dy[(n·K + j)·PQ + pix], so each lane is a contiguous run per image.
+void pack_nchw_gradients_by_filter(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                   int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* dy = operand(context).data;
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t j0, int64_t lanes, float* sliver) {
+    for (int64_t t = pc; t < pc + kc;) {
+      const int64_t n = t / g.pq(), pix = t % g.pq(), run = std::min(g.pq() - pix, pc + kc - t);
+      for (int64_t l = 0; l < lanes; ++l) {
+        const float* src = dy + (n * g.k + j0 + l) * g.pq() + pix;
+        float* out = sliver + (t - pc) * width + l;
+        for (int64_t i = 0; i < run; ++i) out[i * width] = src[i];
+      }
+      t += run;
+    }
+  });
+}
+
+// The NHWC input pixel (n, iy, ix) that output pixel `pix` of the batch reads through tap (r, s),
+// or nullptr in the padding.
+const float* nhwc_tap(const ConvGeometry& g, const float* x, int64_t pix, int64_t r, int64_t s) {
+  const int64_t n = pix / g.pq(), p = pix / g.q % g.p, q = pix % g.q;
+  const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
+  if (p < rows.begin || p >= rows.end || q < cols.begin || q >= cols.end) return nullptr;
+  const int64_t iy = p * g.stride_h - g.pad_h + r * g.dilation_h, ix = q * g.stride_w - g.pad_w + s * g.dilation_w;
+  return x + ((n * g.h + iy) * g.w + ix) * g.c;
+}
+
+// NHWC forward: lane = output pixel of the batch, k step = tap (r, s, c). Each lane's patch is
+// R·S channel runs; the runs are written with stride `width`. With C = 3 (the first layer) this
+// is 3-float runs either way, but now written once, straight into the panel.
+void pack_nhwc_patches_by_pixel(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* x = operand(context).data;
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
+    for (int64_t l = 0; l < lanes; ++l) {
+      float* out = sliver + l;
+      for (int64_t t = pc; t < pc + kc;) {
+        const int64_t rs = t / g.c, ch = t % g.c, run = std::min(g.c - ch, pc + kc - t);
+        const float* src = nhwc_tap(g, x, pix0 + l, rs / g.s, rs % g.s);
+        float* o = out + (t - pc) * width;
+        if (src == nullptr) {
+          for (int64_t i = 0; i < run; ++i) o[i * width] = 0.0f;
+        } else {
+          for (int64_t i = 0; i < run; ++i) o[i * width] = src[ch + i];
+        }
+        t += run;
+      }
+    }
+  });
+}
+
+// NHWC backward-filter: lane = tap (r, s, c), k step = pixel of the batch. A k step of a sliver
+// is a few channel runs, each a contiguous copy from one input pixel.
+void pack_nhwc_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                              int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* x = operand(context).data;
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t tap0, int64_t lanes, float* sliver) {
+    for (int64_t t = 0; t < kc; ++t) {
+      float* out = sliver + t * width;
+      for (int64_t tap = tap0; tap < tap0 + lanes;) {
+        const int64_t rs = tap / g.c, ch = tap % g.c, run = std::min(g.c - ch, tap0 + lanes - tap);
+        const float* src = nhwc_tap(g, x, pc + t, rs / g.s, rs % g.s);
+        if (src == nullptr) {
+          std::fill(out + (tap - tap0), out + (tap - tap0) + run, 0.0f);
+        } else {
+          std::memcpy(out + (tap - tap0), src + ch, size_t(run) * sizeof(float));
+        }
+        tap += run;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+PackSource nchw_patches_by_pixel(const ConvOperand& x_n) { return {pack_nchw_patches_by_pixel, &x_n}; }
+PackSource nchw_patches_by_tap(const ConvOperand& x) { return {pack_nchw_patches_by_tap, &x}; }
+PackSource nchw_gradients_by_filter(const ConvOperand& dy) { return {pack_nchw_gradients_by_filter, &dy}; }
+PackSource nhwc_patches_by_pixel(const ConvOperand& x) { return {pack_nhwc_patches_by_pixel, &x}; }
+PackSource nhwc_patches_by_tap(const ConvOperand& x) { return {pack_nhwc_patches_by_tap, &x}; }
+
+}  // namespace trainrate::kernels::cpu::detail
