@@ -128,8 +128,32 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
   }
 }
 
+// Small feature maps (late ResNet stages: 7×7 and below at 224², 4×4 and 2×2 at small images):
+// a per-image GEMM would have only PQ rows (4 rows for 2×2 against a 16-row micro-kernel) and
+// pack the whole filter tensor again for every image. Instead compute the whole batch as one
+// GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then transpose each image's K×PQ
+// block into y_n (PQ×K). The transpose costs one copy of y, against CRS FMAs per element.
+constexpr int64_t small_map_pixels = 64;
+
+void forward_nchw_batched(const Shape& sh, const float* x, const float* w, float* y, const GemmOptions& options) {
+  const int64_t pixels = sh.n * sh.pq();
+  float* z = column_buffer(sh.k * pixels);
+  const MatrixOperand filters{Op::T, w, sh.crs()};
+  const ConvOperand patches{&sh, x};
+  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, detail::matrix_a_source(filters),
+                        detail::nchw_patches_by_pixel_batched(patches), 0.0f, z, sh.k, options);
+  for (int64_t n = 0; n < sh.n; ++n) {
+    const float* z_n = z + n * sh.pq() * sh.k;
+    float* y_n = y + n * sh.k * sh.pq();
+    for (int64_t pix = 0; pix < sh.pq(); ++pix) {
+      for (int64_t j = 0; j < sh.k; ++j) y_n[j * sh.pq() + pix] = z_n[pix * sh.k + j];
+    }
+  }
+}
+
 void forward_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* w, float* y,
                   const GemmOptions& options) {
+  if (sh.pq() <= small_map_pixels) return forward_nchw_batched(sh, x, w, y, options);
   const MatrixOperand filters{Op::N, w, sh.crs()};
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
     const float* x_n = x + n * sh.c * sh.hw();
@@ -198,8 +222,17 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
 
 // dw (CRS×K) = Σ_n im2col(x_n)ᵀ · dy_n as one GEMM with k = N·PQ: the batch reduction happens in
 // the micro-kernel's registers instead of N passes of beta = 1 over dw.
-void backward_filter_nchw(const ConvProblem&, const Shape& sh, const float* x, const float* dy, float* dw,
+void backward_filter_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* dy, float* dw,
                           const GemmOptions& options) {
+  if (is_pointwise(cp)) {
+    // x_n and dy_n are already the GEMM's operands; matrix packing reads them contiguously, which
+    // measured ~1.4x faster than the patch gather for 1×1 filters.
+    for (int64_t n = 0; n < sh.n; ++n) {
+      sgemm(Op::T, Op::N, sh.c, sh.k, sh.hw(), 1.0f, x + n * sh.c * sh.hw(), sh.hw(), dy + n * sh.k * sh.pq(),
+            sh.pq(), n == 0 ? 0.0f : 1.0f, dw, sh.c, options);
+    }
+    return;
+  }
   const ConvOperand patches{&sh, x}, gradients{&sh, dy};
   detail::sgemm_sources(sh.crs(), sh.k, sh.n * sh.pq(), 1.0f, detail::nchw_patches_by_tap(patches),
                         detail::nchw_gradients_by_filter(gradients), 0.0f, dw, sh.crs(), options);
@@ -227,9 +260,13 @@ void set_column_budget(int64_t floats) {
 }  // namespace detail
 
 int64_t conv_workspace_floats(const ConvProblem& problem) {
-  // Only backward_data builds columns; the other passes pack patches straight into the GEMM.
-  if (is_pointwise(problem) || problem.pass != ConvPass::backward_data) return 0;
+  // Only backward_data builds columns and small-map NCHW forward a transposed output; the other
+  // passes pack patches straight into the GEMM.
   const Shape sh(problem);
+  if (problem.layout == Layout::NCHW && problem.pass == ConvPass::forward && sh.pq() <= small_map_pixels) {
+    return sh.n * sh.pq() * sh.k;
+  }
+  if (is_pointwise(problem) || problem.pass != ConvPass::backward_data) return 0;
   return problem.layout == Layout::NCHW ? nchw_chunk_rows(sh) * sh.q * sh.crs() : nhwc_chunk_pixels(sh) * sh.crs();
 }
 

@@ -37,6 +37,8 @@ struct ConvOperand {
 };
 // NCHW forward, one image: op(A) = im2col(x_n), PQ×CRS (lanes are output pixels).
 PackSource nchw_patches_by_pixel(const ConvOperand& x_n);
+// NCHW forward, whole batch: op(B) = im2col(x)ᵀ, CRS×(N·PQ) (lanes are output pixels).
+PackSource nchw_patches_by_pixel_batched(const ConvOperand& x);
 // NCHW backward-filter, whole batch: op(A) = im2col(x)ᵀ, CRS×(N·PQ) (lanes are filter taps).
 PackSource nchw_patches_by_tap(const ConvOperand& x);
 // NCHW backward-filter, whole batch: op(B) = dy as (N·PQ)×K from NKPQ (lanes are filters).

@@ -94,6 +94,31 @@ void pack_nchw_patches_by_pixel(const void* context, int64_t pc, int64_t kc, int
   });
 }
 
+// NCHW forward of small maps: lane = output pixel of the whole batch, k step = tap (c, r, s).
+// Each lane walks its taps (one input element each, HW apart per channel) and writes them with
+// stride `width`; maps are small, so the input stays in L1/L2 while it is gathered.
+void pack_nchw_patches_by_pixel_batched(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                        int width, float* dst) {
+  const ConvGeometry& g = *operand(context).geometry;
+  const float* x = operand(context).data;
+  for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
+    for (int64_t l = 0; l < lanes; ++l) {
+      const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq(), p = pix / g.q, q = pix % g.q;
+      const float* x_n = x + n * g.c * g.hw();
+      int64_t ch = pc / (g.r * g.s), r = pc / g.s % g.r, s = pc % g.s;
+      float* out = sliver + l;
+      for (int64_t t = 0; t < kc; ++t, out += width) {
+        const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
+        const bool inside = p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end;
+        *out = inside ? x_n[ch * g.hw() + (p * g.stride_h - g.pad_h + r * g.dilation_h) * g.w +
+                            q * g.stride_w - g.pad_w + s * g.dilation_w]
+                      : 0.0f;
+        if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
+      }
+    }
+  });
+}
+
 // NCHW backward-filter: lane = tap (c, r, s), k step = pixel of the whole batch. Each lane walks
 // its output rows image by image, gathering a row run and scattering it with stride `width`.
 void pack_nchw_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
@@ -196,6 +221,9 @@ void pack_nhwc_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64
 }  // namespace
 
 PackSource nchw_patches_by_pixel(const ConvOperand& x_n) { return {pack_nchw_patches_by_pixel, &x_n}; }
+PackSource nchw_patches_by_pixel_batched(const ConvOperand& x) {
+  return {pack_nchw_patches_by_pixel_batched, &x};
+}
 PackSource nchw_patches_by_tap(const ConvOperand& x) { return {pack_nchw_patches_by_tap, &x}; }
 PackSource nchw_gradients_by_filter(const ConvOperand& dy) { return {pack_nchw_gradients_by_filter, &dy}; }
 PackSource nhwc_patches_by_pixel(const ConvOperand& x) { return {pack_nhwc_patches_by_pixel, &x}; }

@@ -12,12 +12,9 @@
 // functions. So each file in this folder hides its host launchers, and the host helpers below,
 // behind `#ifndef __CUDACC_RTC__`, and under NVRTC names the kernel instantiations those
 // launchers would make in a `detail::RtcKernels<&kernel<...>, ...>` alias instead, which makes
-// NVRTC compile them. The integer types come from libcu++ and the two enums the kernels take as
-// template arguments mirror problems/problem.hpp (host C++, not NVRTC-compatible).
+// NVRTC compile them. The fixed-width integer types come from libcu++, and the two enums the
+// kernels take as template arguments mirror problems/problem.hpp (host C++, which NVRTC cannot read).
 #include <cuda/std/cstdint>
-using cuda::std::int64_t;
-using cuda::std::uint16_t;
-using cuda::std::uint32_t;
 namespace trainrate {
 enum class Op { N, T };
 enum class ConvPass { forward, backward_data, backward_filter };

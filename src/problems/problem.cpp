@@ -61,6 +61,13 @@ std::optional<std::string> validate_gemm(const GemmProblem& g) {
   if (auto e = addressable("A (m*k)", saturating_product({g.m, g.k}))) return e;
   if (auto e = addressable("B (k*n)", saturating_product({g.k, g.n}))) return e;
   if (auto e = addressable("C (m*n)", saturating_product({g.m, g.n}))) return e;
+  // Batched operands are addressed with 64-bit strides; their byte counts must still fit.
+  constexpr int64_t kMaxBatchedElements = std::numeric_limits<int64_t>::max() / 16;
+  for (int64_t elements : {g.m * g.k, g.k * g.n, g.m * g.n}) {
+    if (saturating_product({elements, g.batch}) > kMaxBatchedElements) {
+      return fmt::format("batch {} makes the operands too large to address", g.batch);
+    }
+  }
   return std::nullopt;
 }
 

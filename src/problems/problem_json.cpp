@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <set>
 
 namespace trainrate {
@@ -32,6 +33,9 @@ int64_t read_int(const json& object, const std::string& field, const std::string
   const json& value = object.at(field);
   if (!value.is_number_integer()) {
     throw InputError(fmt::format("{}.{}: expected an integer, got {}", where, field, value.dump()));
+  }
+  if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) {
+    throw InputError(fmt::format("{}.{}: {} is too large", where, field, value.dump()));
   }
   return value.get<int64_t>();
 }

@@ -62,6 +62,7 @@ Suite square_suite(const SuiteParams& params) {
   Suite suite{"square", fmt::format("square GEMM NN from {} to {}, doubling", min_size, max_size), {}};
   for (int64_t size = min_size; size <= max_size; size *= 2) {
     suite.problems.push_back(GemmProblem{.m = size, .n = size, .k = size});
+    if (size > max_size / 2) break;  // the next doubling would pass max_size (or overflow)
   }
   return suite;
 }

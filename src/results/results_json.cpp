@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "problems/problem_json.hpp"
@@ -17,11 +18,29 @@ using nlohmann::json;
 
 namespace {
 
+// Reads one field, turning a missing key or a wrong type into an InputError naming where it is.
+template <typename T>
+T field(const json& object, const char* name, const std::string& where) {
+  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+  if (!object.contains(name)) throw InputError(fmt::format("{}: missing field '{}'", where, name));
+  try {
+    return object.at(name).get<T>();
+  } catch (const json::exception&) {
+    throw InputError(fmt::format("{}.{}: wrong type ({})", where, name, object.at(name).dump()));
+  }
+}
+
+// Like field(), but a missing key gives `fallback`.
+template <typename T>
+T field_or(const json& object, const char* name, const std::string& where, T fallback) {
+  return object.is_object() && object.contains(name) ? field<T>(object, name, where) : fallback;
+}
+
 json optional_number(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
 
-std::optional<double> read_optional_number(const json& object, const char* field) {
-  if (!object.contains(field) || object.at(field).is_null()) return std::nullopt;
-  return object.at(field).get<double>();
+std::optional<double> read_optional_number(const json& object, const char* name, const std::string& where) {
+  if (!object.contains(name) || object.at(name).is_null()) return std::nullopt;
+  return field<double>(object, name, where);
 }
 
 json peaks_to_json(const Peaks& peaks) {
@@ -35,10 +54,12 @@ json peaks_to_json(const Peaks& peaks) {
 }
 
 std::map<Dtype, double> rates_from_json(const json& object, const std::string& where) {
+  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
   std::map<Dtype, double> rates;
   for (const auto& [key, value] : object.items()) {
     const auto dtype = parse_dtype(key);
     if (!dtype) throw InputError(fmt::format("{}: unknown dtype '{}'", where, key));
+    if (!value.is_number()) throw InputError(fmt::format("{}.{}: expected a number, got {}", where, key, value.dump()));
     rates[*dtype] = value.get<double>();
   }
   return rates;
@@ -46,10 +67,12 @@ std::map<Dtype, double> rates_from_json(const json& object, const std::string& w
 
 Peaks peaks_from_json(const json& object, const std::string& where) {
   Peaks peaks;
-  peaks.datasheet_flops_per_s = rates_from_json(object.value("datasheet_flops_per_s", json::object()), where);
-  peaks.measured_flops_per_s = rates_from_json(object.value("measured_flops_per_s", json::object()), where);
-  peaks.datasheet_bytes_per_s = read_optional_number(object, "datasheet_bytes_per_s");
-  peaks.measured_bytes_per_s = read_optional_number(object, "measured_bytes_per_s");
+  peaks.datasheet_flops_per_s = rates_from_json(field_or(object, "datasheet_flops_per_s", where, json::object()),
+                                                where + ".datasheet_flops_per_s");
+  peaks.measured_flops_per_s = rates_from_json(field_or(object, "measured_flops_per_s", where, json::object()),
+                                               where + ".measured_flops_per_s");
+  peaks.datasheet_bytes_per_s = read_optional_number(object, "datasheet_bytes_per_s", where);
+  peaks.measured_bytes_per_s = read_optional_number(object, "measured_bytes_per_s", where);
   return peaks;
 }
 
@@ -63,11 +86,11 @@ json device_to_json(const DeviceInfo& device) {
 
 DeviceInfo device_from_json(const json& object, const std::string& where) {
   DeviceInfo device;
-  device.id = object.at("id").get<std::string>();
-  device.kind = object.at("kind").get<std::string>();
-  device.name = object.at("name").get<std::string>();
-  device.properties = object.value("properties", std::map<std::string, std::string>{});
-  device.peaks = peaks_from_json(object.value("peaks", json::object()), where + ".peaks");
+  device.id = field<std::string>(object, "id", where);
+  device.kind = field<std::string>(object, "kind", where);
+  device.name = field<std::string>(object, "name", where);
+  device.properties = field_or(object, "properties", where, std::map<std::string, std::string>{});
+  device.peaks = peaks_from_json(field_or(object, "peaks", where, json::object()), where + ".peaks");
   return device;
 }
 
@@ -77,15 +100,15 @@ json stats_to_json(const SampleStats& s) {
               {"relative_noise", s.relative_noise}};
 }
 
-SampleStats stats_from_json(const json& o) {
+SampleStats stats_from_json(const json& o, const std::string& where) {
   SampleStats s;
-  s.samples = o.at("samples").get<int64_t>();
-  s.min_ms = o.at("min_ms").get<double>();
-  s.median_ms = o.at("median_ms").get<double>();
-  s.mean_ms = o.at("mean_ms").get<double>();
-  s.max_ms = o.at("max_ms").get<double>();
-  s.stddev_ms = o.at("stddev_ms").get<double>();
-  s.relative_noise = o.at("relative_noise").get<double>();
+  s.samples = field<int64_t>(o, "samples", where);
+  s.min_ms = field<double>(o, "min_ms", where);
+  s.median_ms = field<double>(o, "median_ms", where);
+  s.mean_ms = field<double>(o, "mean_ms", where);
+  s.max_ms = field<double>(o, "max_ms", where);
+  s.stddev_ms = field<double>(o, "stddev_ms", where);
+  s.relative_noise = field<double>(o, "relative_noise", where);
   return s;
 }
 
@@ -96,12 +119,12 @@ json measurement_to_json(const Measurement& m) {
               {"clock_mhz", optional_number(m.clock_mhz)}};
 }
 
-Measurement measurement_from_json(const json& o) {
+Measurement measurement_from_json(const json& o, const std::string& where) {
   Measurement m;
-  m.stats = stats_from_json(o.at("stats"));
-  m.runs_per_sample = o.at("runs_per_sample").get<int64_t>();
-  m.stop_reason = o.at("stop_reason").get<std::string>();
-  m.clock_mhz = read_optional_number(o, "clock_mhz");
+  m.stats = stats_from_json(field<json>(o, "stats", where), where + ".stats");
+  m.runs_per_sample = field<int64_t>(o, "runs_per_sample", where);
+  m.stop_reason = field<std::string>(o, "stop_reason", where);
+  m.clock_mhz = read_optional_number(o, "clock_mhz", where);
   return m;
 }
 
@@ -111,50 +134,47 @@ json verification_to_json(const Verification& v) {
               {"tolerance", v.tolerance},   {"first_mismatch", v.first_mismatch}};
 }
 
-Verification verification_from_json(const json& o) {
+Verification verification_from_json(const json& o, const std::string& where) {
   Verification v;
-  v.sampled = o.at("sampled").get<bool>();
-  v.elements_checked = o.at("elements_checked").get<int64_t>();
-  v.mismatches = o.at("mismatches").get<int64_t>();
-  v.max_error = o.at("max_error").get<double>();
-  v.tolerance = o.at("tolerance").get<double>();
-  v.first_mismatch = o.at("first_mismatch").get<std::string>();
+  v.sampled = field<bool>(o, "sampled", where);
+  v.elements_checked = field<int64_t>(o, "elements_checked", where);
+  v.mismatches = field<int64_t>(o, "mismatches", where);
+  // JSON has no infinity: a non-finite output's error is written as null and read back as +inf.
+  v.max_error = read_optional_number(o, "max_error", where).value_or(std::numeric_limits<double>::infinity());
+  v.tolerance = field<double>(o, "tolerance", where);
+  v.first_mismatch = field<std::string>(o, "first_mismatch", where);
   return v;
 }
 
 Result result_from_json(const json& o, const std::string& where) {
   Result r;
-  r.problem = problem_from_json(o.at("problem"), where + ".problem");
-  r.backend = o.at("backend").get<std::string>();
-  r.role = o.at("role").get<std::string>();
-  r.device = o.at("device").get<std::string>();
-  const auto status = parse_status(o.at("status").get<std::string>());
-  if (!status) throw InputError(fmt::format("{}.status: unknown status '{}'", where, o.at("status").dump()));
+  r.problem = problem_from_json(field<json>(o, "problem", where), where + ".problem");
+  r.backend = field<std::string>(o, "backend", where);
+  r.role = field<std::string>(o, "role", where);
+  r.device = field<std::string>(o, "device", where);
+  const std::string status_text = field<std::string>(o, "status", where);
+  const auto status = parse_status(status_text);
+  if (!status) throw InputError(fmt::format("{}.status: unknown status '{}'", where, status_text));
   r.status = *status;
-  r.reason = o.value("reason", "");
-  if (o.contains("verification")) r.verification = verification_from_json(o.at("verification"));
+  r.reason = field_or<std::string>(o, "reason", where, "");
+  if (o.contains("verification")) {
+    r.verification = verification_from_json(o.at("verification"), where + ".verification");
+  }
   if (o.contains("measurement") && !o.at("measurement").is_null()) {
-    r.measurement = measurement_from_json(o.at("measurement"));
+    r.measurement = measurement_from_json(o.at("measurement"), where + ".measurement");
   }
-  r.mode = o.value("mode", "");
-  r.flops = o.at("flops").get<double>();
-  r.rate_flops_per_s = o.at("rate_flops_per_s").get<double>();
-  r.peak_flops_per_s = read_optional_number(o, "peak_flops_per_s");
-  r.percent_of_peak = read_optional_number(o, "percent_of_peak");
-  r.algorithm = o.value("algorithm", "");
-  r.workspace_bytes = o.value("workspace_bytes", int64_t{0});
-  r.threads = o.value("threads", 0);
+  r.mode = field_or<std::string>(o, "mode", where, "");
+  r.flops = field<double>(o, "flops", where);
+  r.rate_flops_per_s = field<double>(o, "rate_flops_per_s", where);
+  r.peak_flops_per_s = read_optional_number(o, "peak_flops_per_s", where);
+  r.percent_of_peak = read_optional_number(o, "percent_of_peak", where);
+  r.algorithm = field_or<std::string>(o, "algorithm", where, "");
+  r.workspace_bytes = field_or<int64_t>(o, "workspace_bytes", where, 0);
+  r.threads = field_or<int>(o, "threads", where, 0);
+  if (r.status == ResultStatus::ok && !r.measurement) {
+    throw InputError(fmt::format("{}: status ok but no measurement", where));
+  }
   return r;
-}
-
-// Runs `read` and turns nlohmann's type and missing-key errors into an InputError naming `where`.
-template <typename Read>
-auto with_location(const std::string& where, Read&& read) {
-  try {
-    return read();
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: {}", where, e.what()));
-  }
 }
 
 }  // namespace
@@ -215,35 +235,35 @@ json to_json(const ResultsFile& file) {
 }
 
 ResultsFile results_from_json(const json& o, const std::string& where) {
-  if (!o.is_object() || o.value("schema", "") != "trainrate-results") {
+  if (!o.is_object() || !o.contains("schema") || o.at("schema") != "trainrate-results") {
     throw InputError(fmt::format("{}: not a trainrate results file (missing \"schema\": \"trainrate-results\")", where));
   }
-  return with_location(where, [&] {
-    ResultsFile file;
-    file.schema_version = o.at("schema_version").get<int>();
-    if (file.schema_version != kResultsSchemaVersion) {
-      throw InputError(fmt::format("{}: schema_version {} is not supported (this build reads {})", where,
-                                   file.schema_version, kResultsSchemaVersion));
-    }
-    file.tool_version = o.value("tool_version", "");
-    file.created_utc = o.value("created_utc", "");
-    file.host = o.value("host", "");
-    file.suite = o.value("suite", "");
-    file.complete = o.value("complete", false);
-    file.build = o.value("build", std::map<std::string, std::string>{});
-    file.libraries = o.value("libraries", std::map<std::string, std::string>{});
-    file.options = o.value("options", std::map<std::string, std::string>{});
-    const json& devices = o.at("devices");
-    for (size_t i = 0; i < devices.size(); ++i) {
-      file.devices.push_back(device_from_json(devices.at(i), fmt::format("{}: devices[{}]", where, i)));
-    }
-    const json& results = o.at("results");
-    for (size_t i = 0; i < results.size(); ++i) {
-      const std::string at = fmt::format("{}: results[{}]", where, i);
-      file.results.push_back(with_location(at, [&] { return result_from_json(results.at(i), at); }));
-    }
-    return file;
-  });
+  ResultsFile file;
+  file.schema_version = field<int>(o, "schema_version", where);
+  if (file.schema_version != kResultsSchemaVersion) {
+    throw InputError(fmt::format("{}: schema_version {} is not supported (this build reads {})", where,
+                                 file.schema_version, kResultsSchemaVersion));
+  }
+  using Strings = std::map<std::string, std::string>;
+  file.tool_version = field_or<std::string>(o, "tool_version", where, "");
+  file.created_utc = field_or<std::string>(o, "created_utc", where, "");
+  file.host = field_or<std::string>(o, "host", where, "");
+  file.suite = field_or<std::string>(o, "suite", where, "");
+  file.complete = field_or(o, "complete", where, false);
+  file.build = field_or(o, "build", where, Strings{});
+  file.libraries = field_or(o, "libraries", where, Strings{});
+  file.options = field_or(o, "options", where, Strings{});
+  const json devices = field<json>(o, "devices", where);
+  const json results = field<json>(o, "results", where);
+  if (!devices.is_array()) throw InputError(fmt::format("{}.devices: expected an array", where));
+  if (!results.is_array()) throw InputError(fmt::format("{}.results: expected an array", where));
+  for (size_t i = 0; i < devices.size(); ++i) {
+    file.devices.push_back(device_from_json(devices.at(i), fmt::format("{}: devices[{}]", where, i)));
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    file.results.push_back(result_from_json(results.at(i), fmt::format("{}: results[{}]", where, i)));
+  }
+  return file;
 }
 
 ResultsFile read_results_file(const std::filesystem::path& path) {
@@ -262,21 +282,32 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   const std::filesystem::path temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error(fmt::format("{}: cannot write ({})", temporary.string(), std::strerror(errno)));
+  // On any failure: close, remove the temporary, and report; the previous file stays intact.
+  auto fail = [&](const char* what) {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(fmt::format("{}: {} failed ({})", temporary.string(), what, std::strerror(saved)));
+  };
   size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      throw std::runtime_error(fmt::format("{}: write failed ({})", temporary.string(), std::strerror(saved)));
-    }
+    if (n < 0) fail("write");
     written += size_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    throw std::runtime_error(fmt::format("{}: fsync/close failed ({})", temporary.string(), std::strerror(errno)));
+  if (::fsync(fd) != 0) fail("fsync");
+  if (::close(fd) != 0) {
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(fmt::format("{}: close failed ({})", temporary.string(), std::strerror(errno)));
   }
-  std::filesystem::rename(temporary, path);
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(fmt::format("{}: cannot replace with {} ({})", path.string(), temporary.string(),
+                                         error.message()));
+  }
 }
 
 void write_results_file(const std::filesystem::path& path, const ResultsFile& file) {
