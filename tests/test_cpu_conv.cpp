@@ -140,6 +140,8 @@ TEST_P(CpuConv, ImplicitPackingCrossesEveryBlockBoundary) {
   cp.pad_h = 1, cp.pad_w = 1, cp.stride_w = 2, cp.dilation_h = 2;
   check(cp, 1);
   check(cp, 2);
+  cp.h = 19, cp.w = 21;  // a map big enough for NCHW forward's per-image GEMMs (above 64 pixels)
+  check(cp, 2);
   detail::set_blocking_override({});
 }
 
@@ -197,7 +199,11 @@ TEST(CpuConvApi, RejectsNonFp32AndInvalidProblems) {
   cp.dtype = Dtype::fp32;
   cp.r = 3;  // 3×3 filter over a 1×1 unpadded input: no output
   EXPECT_THROW(conv2d(cp, &x, &w, &y), std::invalid_argument);
-  EXPECT_EQ(conv_workspace_floats(ConvProblem{}), 0);
+  ConvProblem pointwise;
+  pointwise.h = pointwise.w = 16;  // per-image GEMMs straight on the tensors: no scratch
+  EXPECT_EQ(conv_workspace_floats(pointwise), 0);
+  pointwise.h = pointwise.w = 2;  // small map: one batched GEMM into a transposed scratch output
+  EXPECT_EQ(conv_workspace_floats(pointwise), pointwise.n * 4 * pointwise.k);
 }
 
 TEST(CpuConvApi, ForcedMicroKernelTheCpuLacksThrowsBeforeAnyThreadStarts) {

@@ -145,6 +145,8 @@ class FakeDevice final : public Device {
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<ScriptedTimer>(s_); }
   void flush_caches() override { ++s_.flushes; }
   std::optional<double> current_clock_mhz() override { return 1410.0; }
+  std::optional<std::string> fatal_error() override { return fatal; }
+  std::optional<std::string> fatal;  // set by a test to play a sticky error
 
  private:
   Script& s_;
@@ -477,6 +479,31 @@ TEST(Runner, RunAllIsProblemMajorSkipsDoneAndReportsProgress) {
                                                 "4 fake-a skipped", "5 fake-b skipped"}));
   EXPECT_EQ(started.size(), 5u);
   EXPECT_EQ(started[2], "3 fake-b gemm 3x3x3 NN fp32");
+}
+
+// A sticky error (illegal address) poisons a GPU context: the rest of that device's work becomes
+// FAILED rows without running, while other devices go on.
+TEST(Runner, StickyErrorEndsThatDevicesWorkOnly) {
+  Script s;
+  s.repeat_ms = 1.0;
+  FakeDevice gpu(s), other(s);
+  gpu.fatal = "CUDA context unusable after cudaErrorIllegalAddress";
+  FakeBackend crashing(gpu, Behaviour::throws_in_run, "gpu-a"), healthy(gpu, Behaviour::correct, "gpu-b");
+  FakeBackend elsewhere(other, Behaviour::correct, "cpu-c");
+  const std::vector<Problem> problems{GemmProblem{.m = 2, .n = 2, .k = 2}, GemmProblem{.m = 3, .n = 3, .k = 3}};
+  const std::vector<Result> results =
+      run_all(problems, {&crashing, &healthy, &elsewhere}, scripted_run_options(), RunObserver{});
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
+  EXPECT_THAT(results[0].reason, HasSubstr("out of fake memory"));
+  for (size_t i : {1u, 3u, 4u}) {
+    EXPECT_EQ(results[i].status, ResultStatus::failed) << i;
+    EXPECT_EQ(results[i].reason, "not run: CUDA context unusable after cudaErrorIllegalAddress") << i;
+  }
+  EXPECT_EQ(healthy.prepares, 0);
+  EXPECT_EQ(crashing.prepares, 1);
+  EXPECT_EQ(results[2].status, ResultStatus::ok);
+  EXPECT_EQ(results[5].status, ResultStatus::ok);
 }
 
 TEST(Runner, RunAllDropsAnInterruptedResultAndStops) {

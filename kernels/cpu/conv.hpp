@@ -1,7 +1,8 @@
 // Our CPU convolutions, built on the packed SGEMM rather than a second kernel family:
-// 1×1 stride-1 unpadded convolutions are a GEMM on the tensors as stored; forward and
-// backward_filter otherwise gather im2col patches straight into the GEMM's packed panels
-// (implicit GEMM, no column matrix); backward_data goes through col2im in bounded chunks.
+// 1×1 stride-1 unpadded convolutions are a GEMM on the tensors as stored; backward_filter, NHWC
+// forward and small-map NCHW forward gather im2col patches straight into the GEMM's packed
+// panels (implicit GEMM, no column matrix); large-map NCHW forward uses im2col chunks and
+// backward_data col2im chunks (see conv.cpp for why each).
 #pragma once
 
 #include "kernels/cpu/gemm.hpp"
@@ -14,7 +15,7 @@ namespace trainrate::kernels::cpu {
 //   backward_data    in0 = dy, in1 = w,  out = dx
 //   backward_filter  in0 = x,  in1 = dy, out = dw
 // Tensors in problem.layout order (NCHW: x NCHW, w KCRS, y NKPQ; NHWC: x NHWC, w KRSC, y NPQK).
-// The output is fully overwritten. backward_data's column scratch is reused per thread (bounded
+// The output is fully overwritten. Column scratch is reused per thread (bounded
 // by conv_workspace_floats), so repeated calls of one shape do not allocate.
 // Throws std::invalid_argument for an invalid problem or a non-fp32 dtype.
 void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out,
@@ -25,7 +26,7 @@ void conv2d(const ConvProblem& problem, const float* in0, const float* in1, floa
 int64_t conv_workspace_floats(const ConvProblem& problem);
 
 namespace detail {
-// Tests shrink backward_data's column chunk (in floats) so small problems cross chunk boundaries; 0 restores
+// Tests shrink the column chunk (in floats) so small problems cross chunk boundaries; 0 restores
 // the default. Not thread-safe against concurrent conv2d calls.
 void set_column_budget(int64_t floats);
 }  // namespace detail

@@ -35,8 +35,6 @@ struct ConvOperand {
   const ConvGeometry* geometry;
   const float* data;
 };
-// NCHW forward, one image: op(A) = im2col(x_n), PQ×CRS (lanes are output pixels).
-PackSource nchw_patches_by_pixel(const ConvOperand& x_n);
 // NCHW forward, whole batch: op(B) = im2col(x)ᵀ, CRS×(N·PQ) (lanes are output pixels).
 PackSource nchw_patches_by_pixel_batched(const ConvOperand& x);
 // NCHW backward-filter, whole batch: op(A) = im2col(x)ᵀ, CRS×(N·PQ) (lanes are filter taps).

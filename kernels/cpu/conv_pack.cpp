@@ -5,7 +5,7 @@
 // Every source packs lanes [first, first + extent) for k steps [pc, pc + kc) as slivers of
 // `width` lanes: sliver element (step t, lane l) lands at dst[sliver·kc·width + t·width + l], and
 // lanes past `extent` are zero. Two patterns, as in gemm_pack.cpp: when the source is contiguous
-// along the lanes (NCHW pixels of one row, NHWC channels of one tap) a k step is a run copy;
+// along the lanes (NHWC channels of one tap) a k step is a run copy;
 // when it is contiguous along k, each lane is walked along k and written with stride `width`.
 #include <algorithm>
 #include <cstring>
@@ -71,27 +71,6 @@ void gather_nchw_row(const ConvGeometry& g, const float* plane, int64_t p, int64
     for (int64_t qq = begin; qq < end; ++qq) out[qq - q0] = row[qq * g.stride_w];
   }
   std::fill(out + (end - q0), out + (q1 - q0), 0.0f);
-}
-
-// NCHW forward: lane = output pixel of one image, k step = tap (c, r, s). A k step of a sliver is
-// a few row runs of consecutive output pixels, each a (strided) copy of one input row.
-void pack_nchw_patches_by_pixel(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
-                                int width, float* dst) {
-  const ConvGeometry& g = *operand(context).geometry;
-  const float* x_n = operand(context).data;
-  for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
-    int64_t ch = pc / (g.r * g.s), r = pc / g.s % g.r, s = pc % g.s;
-    for (int64_t t = 0; t < kc; ++t) {
-      const float* plane = x_n + ch * g.hw();
-      float* out = sliver + t * width;
-      for (int64_t pix = pix0; pix < pix0 + lanes;) {
-        const int64_t p = pix / g.q, q0 = pix % g.q, q1 = std::min(g.q, q0 + (pix0 + lanes - pix));
-        gather_nchw_row(g, plane, p, r, s, q0, q1, out + (pix - pix0));
-        pix += q1 - q0;
-      }
-      if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
-    }
-  });
 }
 
 // NCHW forward of small maps: lane = output pixel of the whole batch, k step = tap (c, r, s).
@@ -220,7 +199,6 @@ void pack_nhwc_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64
 
 }  // namespace
 
-PackSource nchw_patches_by_pixel(const ConvOperand& x_n) { return {pack_nchw_patches_by_pixel, &x_n}; }
 PackSource nchw_patches_by_pixel_batched(const ConvOperand& x) {
   return {pack_nchw_patches_by_pixel_batched, &x};
 }

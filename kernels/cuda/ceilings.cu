@@ -64,6 +64,6 @@ double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t s
   return 3.0 * 4.0 * double(n);
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

@@ -171,6 +171,6 @@ inline ConvGeometry conv_geometry(const ConvProblem& pb) {
                       pb.layout == Layout::NHWC};
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels::detail

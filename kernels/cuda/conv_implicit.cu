@@ -111,7 +111,8 @@ void launch(const detail::ConvGeometry& g, const float* in0, const float* in1, f
   TRAINRATE_CHECK_LAUNCH();
 }
 
-#endif
+#endif  // __CUDACC_RTC__
+
 }  // namespace
 
 #ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
@@ -125,6 +126,6 @@ void conv_implicit(const ConvProblem& p, const float* in0, const float* in1, flo
   throw std::invalid_argument("unknown convolution pass");
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

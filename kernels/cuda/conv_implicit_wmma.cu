@@ -164,7 +164,8 @@ void dispatch_pass(const ConvProblem& p, const void* in0, const void* in1, void*
   throw std::invalid_argument("unknown convolution pass");
 }
 
-#endif
+#endif  // __CUDACC_RTC__
+
 }  // namespace
 
 #ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
@@ -179,6 +180,6 @@ void conv_implicit_wmma(const ConvProblem& p, const void* in0, const void* in1, 
   throw std::invalid_argument("conv-implicit-wmma runs fp16 and bf16 only");
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

@@ -179,7 +179,8 @@ void dispatch_ops(const GemmProblem& p, const void* a, const void* b, void* c, c
   return launch<T, Op::T, Op::T>(p, a, b, c, stream);
 }
 
-#endif
+#endif  // __CUDACC_RTC__
+
 }  // namespace
 
 #ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
@@ -195,6 +196,6 @@ void hgemm_wmma(const GemmProblem& p, const void* a, const void* b, void* c, cud
   throw std::invalid_argument("hgemm-wmma runs fp16 and bf16 only");
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

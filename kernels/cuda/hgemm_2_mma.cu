@@ -216,7 +216,7 @@ using RtcKernels = detail::RtcKernels<&hgemm_mma_kernel<__half, Op::N, Op::N>,
                                        &hgemm_mma_kernel<__nv_bfloat16, Op::N, Op::T>,
                                        &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::N>,
                                        &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::T>>;
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace hgemm_mma_detail
 
@@ -260,6 +260,6 @@ void hgemm_mma(const GemmProblem& p, const void* a, const void* b, void* c, cuda
   throw std::invalid_argument("hgemm-mma runs fp16 and bf16 only");
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

@@ -47,6 +47,6 @@ void sgemm_naive(const GemmProblem& p, const float* a, const float* b, float* c,
   TRAINRATE_CHECK_LAUNCH();
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

@@ -101,7 +101,8 @@ void launch(const GemmProblem& p, const float* a, const float* b, float* c, cuda
   TRAINRATE_CHECK_LAUNCH();
 }
 
-#endif
+#endif  // __CUDACC_RTC__
+
 }  // namespace
 
 #ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
@@ -113,6 +114,6 @@ void sgemm_warptile(const GemmProblem& p, const float* a, const float* b, float*
   return launch<Op::T, Op::T>(p, a, b, c, stream);
 }
 
-#endif
+#endif  // __CUDACC_RTC__
 
 }  // namespace trainrate::cuda_kernels

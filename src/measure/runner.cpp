@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <exception>
+#include <map>
 
 #include "devices/cpu_device.hpp"
 
@@ -41,6 +42,14 @@ std::optional<std::string> host_memory_shortfall(const Problem& problem) {
   if (needed_bytes <= 0.9 * available_bytes) return std::nullopt;
   return fmt::format("needs {:.2f} GiB of host memory, {:.2f} GiB available", needed_bytes / double(1 << 30),
                      available_bytes / double(1 << 30));
+}
+
+Result failed_on_dead_device(Backend& backend, const Problem& problem, const RunOptions& options,
+                             const std::string& why) {
+  Result result = blank_result(backend, problem, options);
+  result.status = ResultStatus::failed;
+  result.reason = "not run: " + why;
+  return result;
 }
 
 }  // namespace
@@ -85,6 +94,7 @@ std::vector<Result> run_all(const std::vector<Problem>& problems, const std::vec
   std::vector<Result> results;
   const size_t total = problems.size() * backends.size();
   size_t index = 0;
+  std::map<const Device*, std::string> dead_devices;  // devices a sticky error made unusable
   for (const Problem& problem : problems) {
     for (Backend* backend : backends) {
       if (g_stop_requested.load()) return results;
@@ -93,7 +103,14 @@ std::vector<Result> run_all(const std::vector<Problem>& problems, const std::vec
         continue;
       }
       if (observer.on_start) observer.on_start(index, total, problem, *backend);
-      results.push_back(run_one(*backend, problem, options));
+      if (auto dead = dead_devices.find(&backend->device()); dead != dead_devices.end()) {
+        results.push_back(failed_on_dead_device(*backend, problem, options, dead->second));
+      } else {
+        results.push_back(run_one(*backend, problem, options));
+        if (results.back().status == ResultStatus::failed) {
+          if (auto fatal = backend->device().fatal_error()) dead_devices[&backend->device()] = *fatal;
+        }
+      }
       // An interrupted measurement is incomplete: drop it so a resume measures it again.
       if (results.back().measurement && results.back().measurement->stop_reason == "interrupted") {
         results.pop_back();

@@ -323,4 +323,14 @@ std::vector<float> DeviceOperands::read_output(const CudaDevice& device) const {
   return result;
 }
 
+std::optional<std::string> CudaDevice::fatal_error() {
+  activate();
+  const cudaError_t status = cudaDeviceSynchronize();
+  if (status == cudaSuccess) return std::nullopt;
+  // Non-sticky errors (a bad launch configuration, say) are cleared by reading them once.
+  cudaGetLastError();
+  if (cudaDeviceSynchronize() == cudaSuccess) return std::nullopt;
+  return std::string("CUDA context unusable after ") + cudaGetErrorName(status) + ": " + cudaGetErrorString(status);
+}
+
 }  // namespace trainrate

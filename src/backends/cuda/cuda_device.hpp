@@ -35,6 +35,9 @@ class CudaDevice final : public Device {
   std::optional<double> current_clock_mhz() override;
   // NVML's default applications SM clock, else the maximum clock CUDA reports.
   std::optional<double> default_clock_mhz() override;
+  // A sticky error (illegal address, launch failure, ...) is returned again by every later call,
+  // so a synchronize after a failure tells whether the context is still usable.
+  std::optional<std::string> fatal_error() override;
 
   int ordinal() const { return ordinal_; }
   cudaStream_t stream() const { return stream_; }
