@@ -44,7 +44,7 @@ int64_t read_count(const json& object, const std::string& field, const std::stri
   }
   const json& value = object.at(field);
   if (!value.is_number_integer()) {
-    throw InputError(fmt::format("{}: expected an integer, got {}", field_path(where, field), value.dump()));
+    throw InputError(fmt::format("{}: expected an integer, got {}", field_path(where, field), json_excerpt(value)));
   }
   const auto number = value.get<int64_t>();
   if (number < min) throw InputError(fmt::format("{}: must be >= {} (got {})", field_path(where, field), min, number));
@@ -54,7 +54,7 @@ int64_t read_count(const json& object, const std::string& field, const std::stri
 bool read_bool(const json& object, const std::string& field, const std::string& where, bool fallback) {
   if (!object.contains(field)) return fallback;
   const json& value = object.at(field);
-  if (!value.is_boolean()) throw InputError(fmt::format("{}: expected true or false, got {}", field_path(where, field), value.dump()));
+  if (!value.is_boolean()) throw InputError(fmt::format("{}: expected true or false, got {}", field_path(where, field), json_excerpt(value)));
   return value.get<bool>();
 }
 
@@ -62,7 +62,7 @@ std::string read_string(const json& object, const std::string& field, const std:
   if (!object.contains(field)) throw InputError(fmt::format("{}: missing required field '{}'", where, field));
   const json& value = object.at(field);
   if (!value.is_string() || value.get<std::string>().empty()) {
-    throw InputError(fmt::format("{}: expected a non-empty string, got {}", field_path(where, field), value.dump()));
+    throw InputError(fmt::format("{}: expected a non-empty string, got {}", field_path(where, field), json_excerpt(value)));
   }
   return value.get<std::string>();
 }
@@ -101,7 +101,7 @@ LayerShape read_shape(const json& object, const std::string& kind, const std::st
 }
 
 Layer read_layer(const json& object, const std::string& where) {
-  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   Layer layer;
   layer.name = read_string(object, "name", where);
   layer.shape = read_shape(object, read_string(object, "kind", where), where);
@@ -123,6 +123,8 @@ Network network_from_json_text(const std::string& text, const std::string& where
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not valid JSON (byte {}): {}", where, e.byte, e.what()));
+  } catch (const json::exception& e) {  // numbers out of range, invalid UTF-8
+    throw InputError(fmt::format("{}: not valid JSON: {}", where, e.what()));
   }
   if (!root.is_object()) throw InputError(fmt::format("{}: expected a JSON object at the top", where));
   reject_unknown(root, kTopFields, {}, where);

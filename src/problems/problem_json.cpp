@@ -32,10 +32,10 @@ int64_t read_int(const json& object, const std::string& field, const std::string
   }
   const json& value = object.at(field);
   if (!value.is_number_integer()) {
-    throw InputError(fmt::format("{}.{}: expected an integer, got {}", where, field, value.dump()));
+    throw InputError(fmt::format("{}.{}: expected an integer, got {}", where, field, json_excerpt(value)));
   }
   if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) {
-    throw InputError(fmt::format("{}.{}: {} is too large", where, field, value.dump()));
+    throw InputError(fmt::format("{}.{}: {} is too large", where, field, json_excerpt(value)));
   }
   return value.get<int64_t>();
 }
@@ -46,7 +46,7 @@ Enum read_enum(const json& object, const std::string& field, const std::string& 
   if (!object.contains(field)) return fallback;
   const json& value = object.at(field);
   if (!value.is_string()) {
-    throw InputError(fmt::format("{}.{}: expected a string ({}), got {}", where, field, choices, value.dump()));
+    throw InputError(fmt::format("{}.{}: expected a string ({}), got {}", where, field, choices, json_excerpt(value)));
   }
   const auto parsed = parse(value.get<std::string>());
   if (!parsed) {
@@ -101,6 +101,13 @@ ConvProblem conv_from_json(const json& object, const std::string& where) {
 
 }  // namespace
 
+std::string json_excerpt(const json& value) {
+  constexpr size_t kMaxChars = 80;
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > kMaxChars) text = text.substr(0, kMaxChars - 3) + "...";
+  return text;
+}
+
 json to_json(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return json{{"kind", "gemm"},   {"m", g->m},
@@ -119,7 +126,7 @@ json to_json(const Problem& problem) {
 
 Problem problem_from_json(const json& object, const std::string& where) {
   if (!object.is_object()) {
-    throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+    throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   }
   if (!object.contains("kind") || !object.at("kind").is_string()) {
     throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\" or \"conv\")", where));

@@ -15,6 +15,10 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A JSON value quoted in an error message: invalid UTF-8 replaced (dump() would throw on it) and
+// long values cut, so a message about bad input can never fail or flood the terminal.
+std::string json_excerpt(const nlohmann::json& value);
+
 nlohmann::json to_json(const Problem& problem);
 // Reads {"kind": "gemm", "m": .., ...} or {"kind": "conv", ...}. Unknown fields, wrong types,
 // missing required fields and invalid shapes raise InputError prefixed with `where`.

@@ -141,7 +141,7 @@ Suite parse_suite_json(const std::string& text, const std::string& where) {
   json parsed;
   try {
     parsed = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: broken JSON: {}", where, e.what()));
   }
   if (!parsed.is_object()) throw InputError(fmt::format("{}: expected an object with a \"problems\" array", where));
@@ -155,7 +155,7 @@ Suite parse_suite_json(const std::string& text, const std::string& where) {
   }
   for (const char* field : {"name", "description"}) {
     if (parsed.contains(field) && !parsed.at(field).is_string()) {
-      throw InputError(fmt::format("{}: field '{}' must be a string, got {}", where, field, parsed.at(field).dump()));
+      throw InputError(fmt::format("{}: field '{}' must be a string, got {}", where, field, json_excerpt(parsed.at(field))));
     }
   }
   Suite suite;

@@ -79,7 +79,7 @@ Row parse_row(const json& row, const std::string& where) {
   json problem_json;
   try {
     problem_json = json::parse(label);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
     throw InputError(fmt::format("{} '{}': label is not a trainrate problem (expected to_json(problem) as the "
                                  "benchmark label, got '{}')", where, r.name, label));
   }
@@ -286,8 +286,8 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
       device.name = context.value(device.kind == "cpu" ? "cpu_name" : "gpu_name",
                                   device.kind == "cpu" ? "CPU" : "CUDA device");
       if (device.kind == "cpu") {
-        if (context.contains("num_cpus")) device.properties["cpus"] = context.at("num_cpus").dump();
-        if (context.contains("mhz_per_cpu")) device.properties["MHz per CPU"] = context.at("mhz_per_cpu").dump();
+        if (context.contains("num_cpus")) device.properties["cpus"] = json_excerpt(context.at("num_cpus"));
+        if (context.contains("mhz_per_cpu")) device.properties["MHz per CPU"] = json_excerpt(context.at("mhz_per_cpu"));
       }
       device.properties["peak source"] = "derived from the pct_peak counter";
     }
@@ -308,7 +308,7 @@ ResultsFile read_results_or_benchmark_file(const std::filesystem::path& path) {
   json parsed;
   try {
     parsed = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
   }
   if (is_google_benchmark_json(parsed)) return results_from_google_benchmark(parsed, path.string());

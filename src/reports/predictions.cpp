@@ -17,7 +17,7 @@ namespace {
 std::optional<double> number(const json& object, const char* field, const std::string& where) {
   if (!object.contains(field) || object.at(field).is_null()) return std::nullopt;
   if (!object.at(field).is_number()) {
-    throw InputError(fmt::format("{}.{}: expected a number, got {}", where, field, object.at(field).dump()));
+    throw InputError(fmt::format("{}.{}: expected a number, got {}", where, field, json_excerpt(object.at(field))));
   }
   return object.at(field).get<double>();
 }
@@ -25,7 +25,7 @@ std::optional<double> number(const json& object, const char* field, const std::s
 std::string text(const json& object, const char* field, const std::string& where) {
   if (!object.contains(field) || object.at(field).is_null()) return "";
   if (!object.at(field).is_string()) {
-    throw InputError(fmt::format("{}.{}: expected a string, got {}", where, field, object.at(field).dump()));
+    throw InputError(fmt::format("{}.{}: expected a string, got {}", where, field, json_excerpt(object.at(field))));
   }
   return object.at(field).get<std::string>();
 }
@@ -102,7 +102,7 @@ std::vector<NetworkPrediction> read_predictions_file(const std::filesystem::path
   json parsed;
   try {
     parsed = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
   }
   return predictions_from_json(parsed, path.string());

@@ -21,12 +21,12 @@ namespace {
 // Reads one field, turning a missing key or a wrong type into an InputError naming where it is.
 template <typename T>
 T field(const json& object, const char* name, const std::string& where) {
-  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   if (!object.contains(name)) throw InputError(fmt::format("{}: missing field '{}'", where, name));
   try {
     return object.at(name).get<T>();
   } catch (const json::exception&) {
-    throw InputError(fmt::format("{}.{}: wrong type ({})", where, name, object.at(name).dump()));
+    throw InputError(fmt::format("{}.{}: wrong type ({})", where, name, json_excerpt(object.at(name))));
   }
 }
 
@@ -54,12 +54,12 @@ json peaks_to_json(const Peaks& peaks) {
 }
 
 std::map<Dtype, double> rates_from_json(const json& object, const std::string& where) {
-  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, object.dump()));
+  if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   std::map<Dtype, double> rates;
   for (const auto& [key, value] : object.items()) {
     const auto dtype = parse_dtype(key);
     if (!dtype) throw InputError(fmt::format("{}: unknown dtype '{}'", where, key));
-    if (!value.is_number()) throw InputError(fmt::format("{}.{}: expected a number, got {}", where, key, value.dump()));
+    if (!value.is_number()) throw InputError(fmt::format("{}.{}: expected a number, got {}", where, key, json_excerpt(value)));
     rates[*dtype] = value.get<double>();
   }
   return rates;
@@ -272,7 +272,7 @@ ResultsFile read_results_file(const std::filesystem::path& path) {
   json parsed;
   try {
     parsed = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
   }
   return results_from_json(parsed, path.string());
