@@ -78,7 +78,9 @@ __attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iterations) {
   }
   __m512 sum = acc[0];
   for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  return double(_mm512_reduce_add_ps(sum));
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  return double(lanes[0]);
 }
 
 double fma_loop_portable(int64_t iterations) {
