@@ -475,7 +475,11 @@ TEST(ResultsEnvironment, NewFileDescribesTheBuild) {
   EXPECT_TRUE(file.libraries.contains("onednn"));
   EXPECT_TRUE(file.build.contains("compiler"));
   EXPECT_TRUE(file.build.contains("build_type"));
+#ifdef TRAINRATE_HAVE_CUDA
+  EXPECT_EQ(file.build.at("cuda"), "on");
+#else
   EXPECT_EQ(file.build.at("cuda"), "off");
+#endif
 }
 
 TEST(ResultsEnvironment, SanitizeForFilename) {

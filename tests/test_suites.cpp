@@ -233,7 +233,9 @@ TEST(SuiteOverrides, ApplyToSuiteFilesToo) {
   const Suite suite = load_suite(kSuites + "good.json", {.dtype = Dtype::fp16, .layout = Layout::NCHW});
   for (const Problem& p : suite.problems) {
     EXPECT_EQ(std::visit([](const auto& x) { return x.dtype; }, p), Dtype::fp16);
-    if (const auto* c = std::get_if<ConvProblem>(&p)) EXPECT_EQ(c->layout, Layout::NCHW);
+    if (const auto* c = std::get_if<ConvProblem>(&p)) {
+      EXPECT_EQ(c->layout, Layout::NCHW);
+    }
   }
 }
 
