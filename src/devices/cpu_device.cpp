@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -164,8 +165,11 @@ CpuDevice::CpuDevice() : threads_(int(std::max(1u, std::thread::hardware_concurr
   info_.id = "cpu";
   info_.kind = "cpu";
   info_.name = cpu_model_name();
-  // Writing a buffer twice the last-level cache evicts the previous sample's operands.
-  flush_buffer_.resize(size_t(2 * cache_bytes(_SC_LEVEL3_CACHE_SIZE, 32 << 20)));
+  // Writing a buffer twice the last-level cache evicts the previous sample's operands. Virtual
+  // machines often report the whole socket's L3 (hundreds of MiB) though a core only ever uses its
+  // own slice (32 MiB per chiplet on current EPYCs), so the buffer is capped at 128 MiB.
+  constexpr int64_t kMaxFlushBytes = int64_t(128) << 20;
+  flush_buffer_.resize(size_t(std::min(2 * cache_bytes(_SC_LEVEL3_CACHE_SIZE, 32 << 20), kMaxFlushBytes)));
 }
 
 void CpuDevice::set_threads(int threads) {
