@@ -147,6 +147,8 @@ class FakeDevice final : public Device {
   std::optional<double> current_clock_mhz() override { return 1410.0; }
   std::optional<std::string> fatal_error() override { return fatal; }
   std::optional<std::string> fatal;  // set by a test to play a sticky error
+  std::optional<int64_t> free_device_memory_bytes() override { return free_bytes; }
+  std::optional<int64_t> free_bytes;  // set by a test to play a device with its own memory
 
  private:
   Script& s_;
@@ -504,6 +506,18 @@ TEST(Runner, StickyErrorEndsThatDevicesWorkOnly) {
   EXPECT_EQ(crashing.prepares, 1);
   EXPECT_EQ(results[2].status, ResultStatus::ok);
   EXPECT_EQ(results[5].status, ResultStatus::ok);
+}
+
+TEST(Runner, ProblemLargerThanFreeDeviceMemoryIsSkippedBeforeAllocating) {
+  Script s;
+  FakeDevice device(s);
+  device.free_bytes = 1 << 20;  // 1 MiB free
+  FakeBackend backend(device, Behaviour::correct);
+  // 3 operands of 512×512 fp32 = 3 MiB.
+  const Result r = run_one(backend, GemmProblem{.m = 512, .n = 512, .k = 512}, scripted_run_options());
+  EXPECT_EQ(r.status, ResultStatus::skipped);
+  EXPECT_EQ(r.reason, "needs 3.0 MiB of device memory, 1.0 MiB free");
+  EXPECT_EQ(backend.prepares, 0);
 }
 
 TEST(Runner, RunAllDropsAnInterruptedResultAndStops) {

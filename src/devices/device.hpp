@@ -55,6 +55,9 @@ class Device {
   // The core clock right now, where the device can say (GPU SM clock), to detect throttling.
   virtual std::optional<double> current_clock_mhz() { return std::nullopt; }
   virtual std::optional<double> default_clock_mhz() { return std::nullopt; }
+  // Memory the device could still allocate for operands, where it has its own (GPU); the host's is
+  // checked for every device.
+  virtual std::optional<int64_t> free_device_memory_bytes() { return std::nullopt; }
   // Why the device can run nothing more in this process (a sticky CUDA error such as an illegal
   // address poisons the context), or empty while it is healthy. Asked after a failed run.
   virtual std::optional<std::string> fatal_error() { return std::nullopt; }

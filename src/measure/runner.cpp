@@ -33,6 +33,11 @@ void fill_rate(Result& result, Backend& backend, const Problem& problem) {
   }
 }
 
+std::string format_bytes(double bytes) {
+  if (bytes >= double(1 << 30)) return fmt::format("{:.2f} GiB", bytes / double(1 << 30));
+  return fmt::format("{:.1f} MiB", bytes / double(1 << 20));
+}
+
 // Inputs on the host, the backend's own copies and the output copied back: checked before any
 // allocation, so an absurd shape becomes a "skipped" row instead of an out-of-memory kill.
 std::optional<std::string> host_memory_shortfall(const Problem& problem) {
@@ -40,8 +45,8 @@ std::optional<std::string> host_memory_shortfall(const Problem& problem) {
   const double needed_bytes = 2.0 * double(sizes.input0 + sizes.input1 + sizes.output) * sizeof(float);
   const double available_bytes = double(available_host_memory_bytes());
   if (needed_bytes <= 0.9 * available_bytes) return std::nullopt;
-  return fmt::format("needs {:.2f} GiB of host memory, {:.2f} GiB available", needed_bytes / double(1 << 30),
-                     available_bytes / double(1 << 30));
+  return fmt::format("needs {} of host memory, {} available", format_bytes(needed_bytes),
+                     format_bytes(available_bytes));
 }
 
 Result failed_on_dead_device(Backend& backend, const Problem& problem, const RunOptions& options,
@@ -50,6 +55,18 @@ Result failed_on_dead_device(Backend& backend, const Problem& problem, const Run
   result.status = ResultStatus::failed;
   result.reason = "not run: " + why;
   return result;
+}
+
+// The operands in the problem's storage type on a device with its own memory (GPU).
+std::optional<std::string> device_memory_shortfall(Device& device, const Problem& problem) {
+  const auto free_bytes = device.free_device_memory_bytes();
+  if (!free_bytes) return std::nullopt;
+  const OperandSizes sizes = operand_elements(problem);
+  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  const double needed_bytes = double(sizes.input0 + sizes.input1 + sizes.output) * double(storage_bytes(dtype));
+  if (needed_bytes <= 0.9 * double(*free_bytes)) return std::nullopt;
+  return fmt::format("needs {} of device memory, {} free", format_bytes(needed_bytes),
+                     format_bytes(double(*free_bytes)));
 }
 
 }  // namespace
@@ -61,7 +78,9 @@ Result run_one(Backend& backend, const Problem& problem, const RunOptions& optio
     result.reason = *reason;
     return result;
   }
-  if (auto shortfall = host_memory_shortfall(problem)) {
+  auto shortfall = host_memory_shortfall(problem);
+  if (!shortfall) shortfall = device_memory_shortfall(backend.device(), problem);
+  if (shortfall) {
     result.status = ResultStatus::skipped;
     result.reason = *shortfall;
     return result;

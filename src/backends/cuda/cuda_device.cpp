@@ -333,4 +333,11 @@ std::optional<std::string> CudaDevice::fatal_error() {
   return std::string("CUDA context unusable after ") + cudaGetErrorName(status) + ": " + cudaGetErrorString(status);
 }
 
+std::optional<int64_t> CudaDevice::free_device_memory_bytes() {
+  activate();
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) return std::nullopt;
+  return int64_t(free_bytes);
+}
+
 }  // namespace trainrate

@@ -38,6 +38,7 @@ class CudaDevice final : public Device {
   // A sticky error (illegal address, launch failure, ...) is returned again by every later call,
   // so a synchronize after a failure tells whether the context is still usable.
   std::optional<std::string> fatal_error() override;
+  std::optional<int64_t> free_device_memory_bytes() override;
 
   int ordinal() const { return ordinal_; }
   cudaStream_t stream() const { return stream_; }
