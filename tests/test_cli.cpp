@@ -1,6 +1,7 @@
 // The trainrate binary end to end: `run --suite smoke` (exit status, table, a results file checked
 // against the schema field by field), `compare` on it, `--help`, `devices`, `--list`, and the exit
 // status and stderr message of bad input.
+#include "temp_dir.hpp"
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -31,22 +32,7 @@ using ::testing::Not;
 const std::string kCli = TRAINRATE_CLI_PATH;
 const std::string kData = TRAINRATE_TEST_DATA_DIR;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "trainrate-cli-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using trainrate::testing::TempDir;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);

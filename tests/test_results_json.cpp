@@ -1,5 +1,6 @@
 // The results file: a round trip of every field and status, reading a hand-written file, errors
 // that name the path (and where inside it), atomic writes, and the environment a new file records.
+#include "temp_dir.hpp"
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -29,29 +30,7 @@ using ::testing::StartsWith;
 
 const std::string kResults = std::string(TRAINRATE_TEST_DATA_DIR) + "/results/";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "trainrate-test-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
+using trainrate::testing::TempDir;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
