@@ -26,7 +26,7 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
 void fill_rate(Result& result, Backend& backend, const Problem& problem) {
   const double median_s = result.measurement->stats.median_ms * 1e-3;
   result.rate_flops_per_s = median_s > 0 ? result.flops / median_s : 0;
-  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  const Dtype dtype = dtype_of(problem);
   result.peak_flops_per_s = backend.device().info().peaks.flops_per_s(dtype);
   if (result.peak_flops_per_s && *result.peak_flops_per_s > 0) {
     result.percent_of_peak = 100.0 * result.rate_flops_per_s / *result.peak_flops_per_s;
@@ -62,7 +62,7 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
   const auto free_bytes = device.free_device_memory_bytes();
   if (!free_bytes) return std::nullopt;
   const OperandSizes sizes = operand_elements(problem);
-  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  const Dtype dtype = dtype_of(problem);
   const double needed_bytes = double(sizes.input0 + sizes.input1 + sizes.output) * double(storage_bytes(dtype));
   if (needed_bytes <= 0.9 * double(*free_bytes)) return std::nullopt;
   return fmt::format("needs {} of device memory, {} free", format_bytes(needed_bytes),

@@ -8,9 +8,6 @@ namespace trainrate {
 
 namespace {
 
-Dtype dtype_of(const Problem& problem) {
-  return std::visit([](const auto& p) { return p.dtype; }, problem);
-}
 
 bool same_kind(const Problem& a, const Problem& b) {
   return kind_label(a) == kind_label(b) && dtype_of(a) == dtype_of(b);

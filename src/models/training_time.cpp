@@ -41,7 +41,7 @@ std::optional<double> harmonic_class_rate(const RateTable& table, const std::str
                                           Dtype dtype, const std::vector<Problem>& probes) {
   double total_flops = 0, total_time_s = 0;
   for (const Problem& probe : probes) {
-    if (kind_label(probe) != kind || std::visit([](const auto& p) { return p.dtype; }, probe) != dtype) continue;
+    if (kind_label(probe) != kind || dtype_of(probe) != dtype) continue;
     if (auto rate = table.exact(backend, probe)) {
       total_flops += flops(probe);
       total_time_s += flops(probe) / *rate;

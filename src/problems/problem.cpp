@@ -137,6 +137,10 @@ int64_t storage_bytes(Dtype dtype) {
 int64_t ConvProblem::p() const { return conv_output_extent(h, r, pad_h, stride_h, dilation_h); }
 int64_t ConvProblem::q() const { return conv_output_extent(w, s, pad_w, stride_w, dilation_w); }
 
+Dtype dtype_of(const Problem& problem) {
+  return std::visit([](const auto& p) { return p.dtype; }, problem);
+}
+
 double flops(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return 2.0 * double(g->m) * double(g->n) * double(g->k) * double(g->batch);
@@ -161,7 +165,7 @@ OperandSizes operand_elements(const Problem& problem) {
 
 double min_bytes(const Problem& problem) {
   const OperandSizes sizes = operand_elements(problem);
-  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  const Dtype dtype = dtype_of(problem);
   // Low-precision GEMMs accumulate in fp32 but cuBLAS writes C in the input type; we count it so.
   return double(sizes.input0 + sizes.input1 + sizes.output) * double(storage_bytes(dtype));
 }

@@ -74,6 +74,9 @@ struct ConvProblem {
 
 using Problem = std::variant<GemmProblem, ConvProblem>;
 
+// The dtype of either kind of problem.
+Dtype dtype_of(const Problem& problem);
+
 // Work as counted by convention: 2·M·N·K·batch for GEMM, 2·N·K·P·Q·C·R·S for every conv pass,
 // whatever algorithm a backend uses (Winograd and FFT do fewer operations; we still count these).
 double flops(const Problem& problem);

@@ -291,7 +291,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
       }
       device.properties["peak source"] = "derived from the pct_peak counter";
     }
-    const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, result.problem);
+    const Dtype dtype = dtype_of(result.problem);
     if (result.peak_flops_per_s) {
       auto& peaks = device.kind == "cpu" ? device.peaks.measured_flops_per_s : device.peaks.datasheet_flops_per_s;
       peaks.emplace(dtype, *result.peak_flops_per_s);

@@ -28,7 +28,7 @@ std::string render_csv(const Report& report) {
           if (candidate.custom_backend == backend) ratio = &candidate;
         }
         const bool timed = r.status == ResultStatus::ok && r.measurement;
-        const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, r.problem);
+        const Dtype dtype = dtype_of(r.problem);
         const std::vector<std::string> fields{
             section.source, section.host, section.suite, section.device.id, section.device.name, r.backend, r.role,
             row.name, row.kind, std::string(to_string(dtype)), std::string(to_string(r.status)),

@@ -50,7 +50,7 @@ std::string section_charts(const DeviceSection& section) {
 
   std::vector<RooflineCeiling> ceilings;
   std::set<Dtype> dtypes;
-  for (const ShapeRow& row : section.rows) dtypes.insert(std::visit([](const auto& p) { return p.dtype; }, row.problem));
+  for (const ShapeRow& row : section.rows) dtypes.insert(dtype_of(row.problem));
   const Peaks& peaks = section.device.peaks;
   for (const Dtype dtype : dtypes) {
     if (auto it = peaks.datasheet_flops_per_s.find(dtype); it != peaks.datasheet_flops_per_s.end()) {

@@ -43,9 +43,6 @@ std::vector<float> random_tensor(int64_t elements, Dtype dtype, std::mt19937_64&
   return values;
 }
 
-Dtype dtype_of(const Problem& problem) {
-  return std::visit([](const auto& p) { return p.dtype; }, problem);
-}
 
 }  // namespace
 

@@ -5,7 +5,7 @@
 namespace trainrate {
 
 std::optional<std::string> cpu_dtype_unsupported(const Problem& problem) {
-  const Dtype dtype = std::visit([](const auto& p) { return p.dtype; }, problem);
+  const Dtype dtype = dtype_of(problem);
   if (dtype == Dtype::fp32) return std::nullopt;
   return fmt::format("{} is not supported on CPU (fp32 only)", to_string(dtype));
 }

@@ -257,10 +257,6 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 
 // ---- DeviceOperands ----
 
-Dtype problem_dtype(const Problem& problem) {
-  return std::visit([](const auto& p) { return p.dtype; }, problem);
-}
-
 namespace {
 
 // Host floats → device storage type. Values are exactly representable (HostInputs contract), so
@@ -292,7 +288,7 @@ DeviceBuffer upload(const CudaDevice& device, const std::vector<float>& host, in
 }  // namespace
 
 DeviceOperands::DeviceOperands(const CudaDevice& device, const Problem& problem, const HostInputs& inputs)
-    : dtype(problem_dtype(problem)) {
+    : dtype(dtype_of(problem)) {
   device.activate();
   const OperandSizes sizes = operand_elements(problem);
   out_elements = sizes.output;

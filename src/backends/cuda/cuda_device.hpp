@@ -95,6 +95,4 @@ struct DeviceOperands {
   DeviceBuffer in0, in1, out;
 };
 
-Dtype problem_dtype(const Problem& problem);
-
 }  // namespace trainrate

@@ -67,7 +67,7 @@ std::string cc_text(int cc) { return std::to_string(cc / 10) + "." + std::to_str
 
 // Why `v` cannot run `problem` on a device of compute capability `cc`, or nothing.
 std::optional<std::string> variant_unsupported(const Variant& v, const Problem& problem, int cc) {
-  const Dtype dtype = problem_dtype(problem);
+  const Dtype dtype = dtype_of(problem);
   const auto* g = std::get_if<GemmProblem>(&problem);
   const auto* c = std::get_if<ConvProblem>(&problem);
   if (v.gemm && !g) return v.name + " runs GEMM only";
@@ -124,7 +124,7 @@ class CustomCudaBackend final : public Backend {
 
   std::optional<std::string> unsupported_reason(const Problem& problem) const override {
     if (variant_) return variant_unsupported(*variant_, problem, device_->compute_capability());
-    if (problem_dtype(problem) == Dtype::tf32) return "tf32 not implemented in custom-cuda";
+    if (dtype_of(problem) == Dtype::tf32) return "tf32 not implemented in custom-cuda";
     return variant_unsupported(best_variant(problem), problem, device_->compute_capability());
   }
 
@@ -137,7 +137,7 @@ class CustomCudaBackend final : public Backend {
  private:
   // The fastest variant for the problem's kind and dtype on this device.
   const Variant& best_variant(const Problem& problem) const {
-    const bool fp32 = problem_dtype(problem) == Dtype::fp32;
+    const bool fp32 = dtype_of(problem) == Dtype::fp32;
     if (std::holds_alternative<ConvProblem>(problem)) return variant_named(fp32 ? "conv-implicit" : "conv-implicit-wmma");
     if (fp32) return variant_named("sgemm-dbuf");
     return variant_named(device_->compute_capability() >= 80 ? "hgemm-mma" : "hgemm-wmma");
