@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "problems/problem_json.hpp"
 
@@ -23,8 +24,17 @@ template <typename T>
 T field(const json& object, const char* name, const std::string& where) {
   if (!object.is_object()) throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   if (!object.contains(name)) throw InputError(fmt::format("{}: missing field '{}'", where, name));
+  const json& value = object.at(name);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // get<int>() on a float or an out-of-range integer is undefined behaviour, not an exception.
+    const bool in_range = value.is_number_integer() &&
+                          (value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                                                      : value.get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                                            value.get<int64_t>() <= int64_t(std::numeric_limits<T>::max()));
+    if (!in_range) throw InputError(fmt::format("{}.{}: expected an integer, got {}", where, name, json_excerpt(value)));
+  }
   try {
-    return object.at(name).get<T>();
+    return value.get<T>();
   } catch (const json::exception&) {
     throw InputError(fmt::format("{}.{}: wrong type ({})", where, name, json_excerpt(object.at(name))));
   }
