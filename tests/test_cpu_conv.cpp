@@ -175,6 +175,22 @@ TEST_P(CpuConv, StridedPointwiseIsAGatherIntoTheGemm) {
   }
 }
 
+TEST_P(CpuConv, WidePhasePlanesUnderStrideAndDilation) {
+  // NCHW forward splits the padded input into stride_h·stride_w phase planes; dilation 2 with
+  // stride 2 puts every tap in one phase, stride 3 spreads them over several, and odd widths make
+  // the wide row longer than the output row (discarded columns).
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 5, cp.h = 17, cp.w = 12, cp.k = 9, cp.r = 3, cp.s = 3, cp.pad_h = 2, cp.pad_w = 1;
+  cp.dilation_h = cp.dilation_w = 2;
+  for (int64_t stride : {2, 3}) {
+    cp.stride_h = cp.stride_w = stride;
+    check(cp, 1);
+    check(cp, 2);
+  }
+  cp.stride_h = 1, cp.stride_w = 3, cp.w = 25;
+  check(cp, 2);
+}
+
 TEST_P(CpuConv, EveryMicroKernelThisCpuRuns) {
   ConvProblem cp = base();
   cp.n = 2, cp.c = 6, cp.h = 10, cp.w = 9, cp.k = 35, cp.r = 3, cp.s = 3, cp.pad_h = cp.pad_w = 1;

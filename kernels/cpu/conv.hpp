@@ -1,8 +1,7 @@
 // Our CPU convolutions, built on the packed SGEMM rather than a second kernel family:
-// 1×1 stride-1 unpadded convolutions are a GEMM on the tensors as stored; backward_filter, NHWC
-// forward and small-map NCHW forward gather im2col patches straight into the GEMM's packed
-// panels (implicit GEMM, no column matrix); large-map NCHW forward uses im2col chunks and
-// backward_data col2im chunks (see conv.cpp for why each).
+// 1×1 stride-1 unpadded convolutions are a GEMM on the tensors as stored; forward and
+// backward_filter gather im2col patches straight into the GEMM's packed panels (implicit GEMM,
+// no column matrix); backward_data uses col2im chunks (see conv.cpp for why each).
 #pragma once
 
 #include "kernels/cpu/gemm.hpp"
@@ -21,8 +20,8 @@ namespace trainrate::kernels::cpu {
 void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out,
             const GemmOptions& options = {});
 
-// Floats of column scratch conv2d uses per thread for this problem (0 when it packs patches
-// straight into the GEMM or is a plain GEMM).
+// Floats of scratch conv2d uses per thread for this problem (0 when it packs patches straight
+// from the tensors into the GEMM or is a plain GEMM).
 int64_t conv_workspace_floats(const ConvProblem& problem);
 
 namespace detail {

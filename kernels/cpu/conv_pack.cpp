@@ -31,6 +31,60 @@ ConvGeometry::ConvGeometry(const ConvProblem& cp)
   for (int64_t tap = 0; tap < s; ++tap) valid_q.push_back(valid_outputs(tap * dilation_w - pad_w, stride_w, w, q));
 }
 
+WideLayout::WideLayout(const ConvGeometry& g)
+    : row_floats((g.w + 2 * g.pad_w + g.stride_w - 1) / g.stride_w),
+      rows((g.h + 2 * g.pad_h + g.stride_h - 1) / g.stride_h),
+      plane_floats((rows + 1) * row_floats),
+      phase_slot(size_t(g.stride_h * g.stride_w), -1),
+      channels(g.c) {
+  const auto phase = [&](int64_t r, int64_t s) {
+    return size_t((r * g.dilation_h % g.stride_h) * g.stride_w + s * g.dilation_w % g.stride_w);
+  };
+  for (int64_t r = 0; r < g.r; ++r) {
+    for (int64_t s = 0; s < g.s; ++s) {
+      if (phase_slot[phase(r, s)] < 0) phase_slot[phase(r, s)] = int(used_phases++);
+    }
+  }
+  tap_offset.reserve(size_t(g.crs()));
+  for (int64_t ch = 0; ch < g.c; ++ch) {
+    for (int64_t r = 0; r < g.r; ++r) {
+      for (int64_t s = 0; s < g.s; ++s) {
+        tap_offset.push_back((ch * used_phases + phase_slot[phase(r, s)]) * plane_floats +
+                             r * g.dilation_h / g.stride_h * row_floats + s * g.dilation_w / g.stride_w);
+      }
+    }
+  }
+}
+
+void fill_wide_planes(const ConvGeometry& g, const WideLayout& layout, const float* x_n, float* planes,
+                      int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && layout.image_floats() > (1 << 16))
+  for (int64_t ch = 0; ch < g.c; ++ch) {
+    for (int64_t phase = 0; phase < int64_t(layout.phase_slot.size()); ++phase) {
+      const int slot = layout.phase_slot[size_t(phase)];
+      if (slot < 0) continue;
+      const int64_t a = phase / g.stride_w, b = phase % g.stride_w;
+      const Span cols = valid_outputs(b - g.pad_w, g.stride_w, g.w, layout.row_floats);
+      float* dst = planes + (ch * layout.used_phases + slot) * layout.plane_floats;
+      for (int64_t y = 0; y <= layout.rows; ++y, dst += layout.row_floats) {
+        const int64_t iy = y * g.stride_h + a - g.pad_h;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(dst, dst + layout.row_floats, 0.0f);
+          continue;
+        }
+        const float* src = x_n + (ch * g.h + iy) * g.w + b - g.pad_w;  // input column of plane column x: x·stride_w
+        std::fill(dst, dst + cols.begin, 0.0f);
+        if (g.stride_w == 1) {
+          std::memcpy(dst + cols.begin, src + cols.begin, size_t(cols.end - cols.begin) * sizeof(float));
+        } else {
+          for (int64_t x = cols.begin; x < cols.end; ++x) dst[x] = src[x * g.stride_w];
+        }
+        std::fill(dst + cols.end, dst + layout.row_floats, 0.0f);
+      }
+    }
+  }
+}
+
 namespace {
 
 const ConvOperand& operand(const void* context) { return *static_cast<const ConvOperand*>(context); }
@@ -71,6 +125,39 @@ void gather_nchw_row(const ConvGeometry& g, const float* plane, int64_t p, int64
     for (int64_t qq = begin; qq < end; ++qq) out[qq - q0] = row[qq * g.stride_w];
   }
   std::fill(out + (end - q0), out + (q1 - q0), 0.0f);
+}
+
+// Wide NCHW forward: a k step of a sliver is `Width` consecutive floats of one phase plane.
+template <int Width>
+void pack_wide_slivers(const WideOperand& x, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width_rt,
+                       float* dst) {
+  const int width = Width > 0 ? Width : width_rt;
+  const int64_t* offsets = x.layout->tap_offset.data() + pc;
+  for (int64_t l0 = 0; l0 < extent; l0 += width) {
+    const int64_t lanes = std::min<int64_t>(width, extent - l0);
+    const float* base = x.planes + first + l0;
+    float* sliver = dst + l0 * kc;
+    if (lanes == width) {
+      // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
+      // compiler cannot rule out overlap.
+      for (int64_t t = 0; t < kc; ++t) std::memcpy(sliver + t * width, base + offsets[t], size_t(width) * sizeof(float));
+      continue;
+    }
+    for (int64_t t = 0; t < kc; ++t) std::copy(base + offsets[t], base + offsets[t] + lanes, sliver + t * width);
+    zero_pad_lanes(kc, lanes, width, sliver);
+  }
+}
+
+void pack_nchw_wide_patches_by_pixel(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                     int width, float* dst) {
+  const WideOperand& x = *static_cast<const WideOperand*>(context);
+  // Fixed widths let the compiler turn each k step into whole-vector copies.
+  switch (width) {
+    case portable_mr: return pack_wide_slivers<portable_mr>(x, pc, kc, first, extent, width, dst);
+    case avx2_mr: return pack_wide_slivers<avx2_mr>(x, pc, kc, first, extent, width, dst);
+    case avx512_mr: return pack_wide_slivers<avx512_mr>(x, pc, kc, first, extent, width, dst);
+    default: return pack_wide_slivers<0>(x, pc, kc, first, extent, width, dst);
+  }
 }
 
 // NCHW forward of small maps: lane = output pixel of the whole batch, k step = tap (c, r, s).
@@ -202,6 +289,7 @@ void pack_nhwc_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64
 PackSource nchw_patches_by_pixel_batched(const ConvOperand& x) {
   return {pack_nchw_patches_by_pixel_batched, &x};
 }
+PackSource nchw_wide_patches_by_pixel(const WideOperand& x) { return {pack_nchw_wide_patches_by_pixel, &x}; }
 PackSource nchw_patches_by_tap(const ConvOperand& x) { return {pack_nchw_patches_by_tap, &x}; }
 PackSource nchw_gradients_by_filter(const ConvOperand& dy) { return {pack_nchw_gradients_by_filter, &dy}; }
 PackSource nhwc_patches_by_pixel(const ConvOperand& x) { return {pack_nhwc_patches_by_pixel, &x}; }

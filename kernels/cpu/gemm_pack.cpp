@@ -7,6 +7,10 @@
 // stride of `width`; the sliver (kc·width floats) stays in L1 while it is written.
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/gemm_internal.hpp"
 
 namespace trainrate::kernels::cpu::detail {
@@ -18,11 +22,9 @@ template <int Width>
 void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
   const int width = Width > 0 ? Width : width_rt;
   if (lanes == width) {
-    for (int64_t p = 0; p < kc; ++p) {
-      const float* s = src + p * ld;
-      float* d = dst + p * width;
-      for (int l = 0; l < width; ++l) d[l] = s[l];
-    }
+    // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
+    // compiler cannot rule out overlap between src and dst.
+    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * width, src + p * ld, size_t(width) * sizeof(float));
     return;
   }
   for (int64_t p = 0; p < kc; ++p) {
@@ -34,14 +36,48 @@ void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t lan
   }
 }
 
+#if defined(__SSE2__)
+// Four k steps of a full sliver whose lanes are strided in the source: 4×4 blocks transposed in
+// registers (4 loads along k, 4 stores along the lanes), and for a width of 6 the last two lanes
+// interleaved pairwise.
+template <int Width>
+void transpose_steps(const float* src, int64_t ld, float* d) {
+  int l = 0;
+  for (; l + 4 <= Width; l += 4) {
+    __m128 r0 = _mm_loadu_ps(src + l * ld), r1 = _mm_loadu_ps(src + (l + 1) * ld);
+    __m128 r2 = _mm_loadu_ps(src + (l + 2) * ld), r3 = _mm_loadu_ps(src + (l + 3) * ld);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(d + l, r0);
+    _mm_storeu_ps(d + Width + l, r1);
+    _mm_storeu_ps(d + 2 * Width + l, r2);
+    _mm_storeu_ps(d + 3 * Width + l, r3);
+  }
+  if constexpr (Width % 4 == 2) {
+    const __m128 a = _mm_loadu_ps(src + l * ld), b = _mm_loadu_ps(src + (l + 1) * ld);
+    const __m128 lo = _mm_unpacklo_ps(a, b), hi = _mm_unpackhi_ps(a, b);  // (a0 b0 a1 b1), (a2 b2 a3 b3)
+    _mm_storel_pi(reinterpret_cast<__m64*>(d + l), lo);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(d + Width + l), lo);
+    _mm_storel_pi(reinterpret_cast<__m64*>(d + 2 * Width + l), hi);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(d + 3 * Width + l), hi);
+  } else {
+    static_assert(Width % 4 == 0, "transpose_steps handles widths 4k and 4k + 2");
+  }
+}
+#endif
+
 // Sliver lanes strided in the source: src(l, p) = src[p + l·ld].
 template <int Width>
 void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
   const int width = Width > 0 ? Width : width_rt;
   if (Width > 0 && lanes == Width) {
     // Full sliver of known width: read the Width source runs side by side so every store is
-    // contiguous and each run streams through the prefetcher.
-    for (int64_t p = 0; p < kc; ++p) {
+    // contiguous and each run streams through the prefetcher; four k steps at a time as 4×4
+    // register transposes where SSE is there (every x86-64).
+    int64_t p = 0;
+#if defined(__SSE2__)
+    for (; p + 4 <= kc; p += 4) transpose_steps<Width>(src + p, ld, dst + p * Width);
+#endif
+    for (; p < kc; ++p) {
       float* d = dst + p * Width;
       for (int l = 0; l < Width; ++l) d[l] = src[l * ld + p];
     }
