@@ -37,19 +37,7 @@ int64_t reduction_length(const ConvProblem& cp) {
   return 1;
 }
 
-void check(const ConvProblem& cp, int threads, std::optional<MicroKernel> micro_kernel = std::nullopt) {
-  SCOPED_TRACE(describe(Problem{cp}) + " threads " + std::to_string(threads) + " kernel " +
-               std::string(micro_kernel ? to_string(*micro_kernel) : "best"));
-  ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
-  const OperandSizes sizes = operand_elements(Problem{cp});
-  const std::vector<float> in0 = random_values(sizes.input0, 11);
-  const std::vector<float> in1 = random_values(sizes.input1, 12);
-  // NaN everywhere first: the output must be fully overwritten, never read.
-  std::vector<float> got(size_t(sizes.output), std::numeric_limits<float>::quiet_NaN());
-  std::vector<float> want(size_t(sizes.output));
-  conv2d(cp, in0.data(), in1.data(), got.data(), GemmOptions{.threads = threads, .micro_kernel = micro_kernel});
-  reference::compute(Problem{cp}, in0.data(), in1.data(), want.data());
-
+void expect_close(const ConvProblem& cp, const std::vector<float>& got, const std::vector<float>& want) {
   const double abs_tolerance = 1e-5 * std::sqrt(double(reduction_length(cp)));
   int64_t mismatches = 0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -58,6 +46,34 @@ void check(const ConvProblem& cp, int threads, std::optional<MicroKernel> micro_
     }
   }
   EXPECT_EQ(mismatches, 0);
+}
+
+// Checks conv2d against the reference, then again with the filters packed ahead (PackedFilters):
+// that second call gets NaN filters, so it passes only if every GEMM reading filters took the
+// packed panels.
+void check(const ConvProblem& cp, int threads, std::optional<MicroKernel> micro_kernel = std::nullopt) {
+  SCOPED_TRACE(describe(Problem{cp}) + " threads " + std::to_string(threads) + " kernel " +
+               std::string(micro_kernel ? to_string(*micro_kernel) : "best"));
+  ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
+  const OperandSizes sizes = operand_elements(Problem{cp});
+  const std::vector<float> in0 = random_values(sizes.input0, 11);
+  const std::vector<float> in1 = random_values(sizes.input1, 12);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // NaN everywhere first: the output must be fully overwritten, never read.
+  std::vector<float> got(size_t(sizes.output), nan);
+  std::vector<float> want(size_t(sizes.output));
+  const GemmOptions options{.threads = threads, .micro_kernel = micro_kernel};
+  conv2d(cp, in0.data(), in1.data(), got.data(), options);
+  reference::compute(Problem{cp}, in0.data(), in1.data(), want.data());
+  expect_close(cp, got, want);
+  if (cp.pass == ConvPass::backward_filter) return;
+
+  SCOPED_TRACE("filters packed ahead");
+  const PackedFilters packed(cp, in1.data(), options);
+  const std::vector<float> nan_filters(in1.size(), nan);
+  std::fill(got.begin(), got.end(), nan);
+  conv2d(cp, in0.data(), nan_filters.data(), got.data(), options, &packed);
+  expect_close(cp, got, want);
 }
 
 constexpr ConvPass passes[] = {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter};
@@ -220,6 +236,19 @@ TEST(CpuConvApi, RejectsNonFp32AndInvalidProblems) {
   EXPECT_EQ(conv_workspace_floats(pointwise), 0);
   pointwise.h = pointwise.w = 2;  // small map: one batched GEMM into a transposed scratch output
   EXPECT_EQ(conv_workspace_floats(pointwise), pointwise.n * 4 * pointwise.k);
+}
+
+TEST(CpuConvApi, PackedFiltersOfAnotherProblemAreRejected) {
+  ConvProblem cp;
+  cp.n = 1, cp.c = 4, cp.h = 6, cp.w = 6, cp.k = 5, cp.r = 3, cp.s = 3, cp.pad_h = cp.pad_w = 1;
+  std::vector<float> x(size_t(cp.x_elements()), 1.0f), w(size_t(cp.w_elements()), 1.0f), y(size_t(cp.y_elements()));
+  const PackedFilters packed(cp, w.data());
+  ConvProblem other = cp;
+  other.k = 4;
+  EXPECT_THROW(conv2d(other, x.data(), w.data(), y.data(), {}, &packed), std::invalid_argument);
+  ConvProblem invalid = cp;
+  invalid.r = 9;  // larger than the padded input
+  EXPECT_THROW(PackedFilters(invalid, w.data()), std::invalid_argument);
 }
 
 TEST(CpuConvApi, ForcedMicroKernelTheCpuLacksThrowsBeforeAnyThreadStarts) {

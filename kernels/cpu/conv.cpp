@@ -147,13 +147,43 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
 // 4×4 and 7×7 maps stay faster per image, where x_n is already the A matrix.
 bool uses_batched_forward(const Shape& sh) { return sh.pq() <= 8 || (sh.r * sh.s > 1 && sh.pq() <= 64); }
 
-void forward_nchw_batched(const Shape& sh, const float* x, const float* w, float* y, const GemmOptions& options) {
+// Which GEMM operand the filters are, per layout and pass, as a matrix over the stored tensor (w
+// is CRS×K column-major in both layouts: KCRS or KRSC rows are contiguous). The one place conv2d
+// and PackedFilters agree on it. backward_filter computes the filters and reads none.
+struct FilterOperand {
+  bool is_a;  // op(A), lanes are rows; else op(B), lanes are columns
+  MatrixOperand matrix;
+  int64_t lanes, depth;
+};
+FilterOperand filter_operand(const ConvProblem& cp, const Shape& sh, const float* w) {
+  const bool nchw = cp.layout == Layout::NCHW;
+  if (cp.pass == ConvPass::forward) {
+    if (nchw && !uses_batched_forward(sh)) return {false, {Op::N, w, sh.crs()}, sh.k, sh.crs()};  // y_n = col · w
+    return {true, {Op::T, w, sh.crs()}, sh.k, sh.crs()};  // filters as rows: wᵀ · col
+  }
+  if (nchw) return {false, {Op::T, w, sh.crs()}, sh.crs(), sh.k};  // col = dy_n · wᵀ
+  return {true, {Op::N, w, sh.crs()}, sh.crs(), sh.k};             // col = w · dy
+}
+
+// The filters as the GEMM operand each path reads them through (the stored tensor as a matrix),
+// plus their panels when PackedFilters packed them ahead.
+struct Filters {
+  FilterOperand operand;
+  const detail::PackedPanels* packed;
+  detail::PackSource source() const {
+    detail::PackSource s = operand.is_a ? detail::matrix_a_source(operand.matrix) : detail::matrix_b_source(operand.matrix);
+    s.packed = packed;
+    return s;
+  }
+};
+
+void forward_nchw_batched(const Shape& sh, const float* x, const Filters& filters, float* y,
+                          const GemmOptions& options) {
   const int64_t pixels = sh.n * sh.pq();
   float* z = column_buffer(sh.k * pixels);
-  const MatrixOperand filters{Op::T, w, sh.crs()};
   const ConvOperand patches{&sh, x};
-  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, detail::matrix_a_source(filters),
-                        detail::nchw_patches_by_pixel_batched(patches), 0.0f, z, sh.k, options);
+  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, filters.source(), detail::nchw_patches_by_pixel_batched(patches),
+                        0.0f, z, sh.k, options);
   for (int64_t n = 0; n < sh.n; ++n) {
     const float* z_n = z + n * sh.pq() * sh.k;
     float* y_n = y + n * sh.k * sh.pq();
@@ -165,10 +195,9 @@ void forward_nchw_batched(const Shape& sh, const float* x, const float* w, float
 
 // Larger maps: per image, the wide implicit GEMM (see WideLayout) into a wide output, whose
 // discarded columns are dropped by a compacting copy (none when Q' = Q).
-void forward_nchw_wide(const Shape& sh, const float* x, const float* w, float* y, const GemmOptions& options) {
+void forward_nchw_wide(const Shape& sh, const float* x, const Filters& filters, float* y, const GemmOptions& options) {
   const detail::WideLayout layout(sh);
   const int64_t wide_pixels = sh.p * layout.row_floats;
-  const MatrixOperand filters{Op::N, w, sh.crs()};
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
     float* planes = scratch(Scratch::planes, layout.image_floats());
     detail::fill_wide_planes(sh, layout, x + n * sh.c * sh.hw(), planes, team_size(image_options));
@@ -177,7 +206,7 @@ void forward_nchw_wide(const Shape& sh, const float* x, const float* w, float* y
     const bool compact = layout.row_floats != sh.q;
     float* out = compact ? scratch(Scratch::wide_output, wide_pixels * sh.k) : y_n;
     detail::sgemm_sources(wide_pixels, sh.k, sh.crs(), 1.0f, detail::nchw_wide_patches_by_pixel(patches),
-                          detail::matrix_b_source(filters), 0.0f, out, wide_pixels, image_options);
+                          filters.source(), 0.0f, out, wide_pixels, image_options);
     if (!compact) return;
     for (int64_t j = 0; j < sh.k; ++j) {
       for (int64_t p = 0; p < sh.p; ++p) {
@@ -187,56 +216,63 @@ void forward_nchw_wide(const Shape& sh, const float* x, const float* w, float* y
   });
 }
 
-void forward_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* w, float* y,
+void forward_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const Filters& filters, float* y,
                   const GemmOptions& options) {
-  if (uses_batched_forward(sh)) return forward_nchw_batched(sh, x, w, y, options);
-  if (!is_pointwise(cp)) return forward_nchw_wide(sh, x, w, y, options);
+  if (uses_batched_forward(sh)) return forward_nchw_batched(sh, x, filters, y, options);
+  if (!is_pointwise(cp)) return forward_nchw_wide(sh, x, filters, y, options);
   // 1×1, stride 1, unpadded: x_n (HW×C) and w (C×K) are already the GEMM's operands.
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
-    sgemm(Op::N, Op::N, sh.pq(), sh.k, sh.c, 1.0f, x + n * sh.c * sh.hw(), sh.hw(), w, sh.c, 0.0f,
-          y + n * sh.k * sh.pq(), sh.pq(), image_options);
+    const MatrixOperand x_n{Op::N, x + n * sh.c * sh.hw(), sh.hw()};
+    detail::sgemm_sources(sh.pq(), sh.k, sh.c, 1.0f, detail::matrix_a_source(x_n), filters.source(), 0.0f,
+                          y + n * sh.k * sh.pq(), sh.pq(), image_options);
   });
 }
 
-void forward_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, const float* w, float* y,
+void forward_nhwc(const ConvProblem& cp, const Shape& sh, const float* x, const Filters& filters, float* y,
                   const GemmOptions& options) {
   const int64_t pixels = sh.n * sh.pq();
   if (is_pointwise(cp)) {
-    sgemm(Op::T, Op::N, sh.k, pixels, sh.c, 1.0f, w, sh.c, x, sh.c, 0.0f, y, sh.k, options);
+    const MatrixOperand pixels_matrix{Op::N, x, sh.c};
+    detail::sgemm_sources(sh.k, pixels, sh.c, 1.0f, filters.source(), detail::matrix_b_source(pixels_matrix), 0.0f, y,
+                          sh.k, options);
     return;
   }
-  const MatrixOperand filters{Op::T, w, sh.crs()};
   const ConvOperand patches{&sh, x};
-  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, detail::matrix_a_source(filters),
-                        detail::nhwc_patches_by_pixel(patches), 0.0f, y, sh.k, options);
+  detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, filters.source(), detail::nhwc_patches_by_pixel(patches), 0.0f,
+                        y, sh.k, options);
 }
 
-void backward_data_nchw(const ConvProblem& cp, const Shape& sh, const float* dy, const float* w, float* dx,
+void backward_data_nchw(const ConvProblem& cp, const Shape& sh, const float* dy, const Filters& filters, float* dx,
                         const GemmOptions& options) {
   const int64_t chunk = nchw_chunk_rows(sh);
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
     const float* dy_n = dy + n * sh.k * sh.pq();
     float* dx_n = dx + n * sh.c * sh.hw();
     if (is_pointwise(cp)) {
-      sgemm(Op::N, Op::T, sh.hw(), sh.c, sh.k, 1.0f, dy_n, sh.pq(), w, sh.c, 0.0f, dx_n, sh.hw(), image_options);
+      const MatrixOperand gradients{Op::N, dy_n, sh.pq()};
+      detail::sgemm_sources(sh.hw(), sh.c, sh.k, 1.0f, detail::matrix_a_source(gradients), filters.source(), 0.0f, dx_n,
+                            sh.hw(), image_options);
       return;
     }
     std::fill(dx_n, dx_n + sh.c * sh.hw(), 0.0f);
     float* col = column_buffer(chunk * sh.q * sh.crs());  // this thread's own
     for (int64_t p0 = 0; p0 < sh.p; p0 += chunk) {
       const int64_t rows = std::min(chunk, sh.p - p0);
-      sgemm(Op::N, Op::T, rows * sh.q, sh.crs(), sh.k, 1.0f, dy_n + p0 * sh.q, sh.pq(), w, sh.crs(), 0.0f, col,
-            rows * sh.q, image_options);
+      const MatrixOperand gradients{Op::N, dy_n + p0 * sh.q, sh.pq()};
+      detail::sgemm_sources(rows * sh.q, sh.crs(), sh.k, 1.0f, detail::matrix_a_source(gradients), filters.source(),
+                            0.0f, col, rows * sh.q, image_options);
       col2im_nchw(cp, sh, col, p0, rows, dx_n, team_size(image_options));
     }
   });
 }
 
-void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy, const float* w, float* dx,
+void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy, const Filters& filters, float* dx,
                         const GemmOptions& options) {
   const int64_t pixels = sh.n * sh.pq();
   if (is_pointwise(cp)) {
-    sgemm(Op::N, Op::N, sh.c, pixels, sh.k, 1.0f, w, sh.c, dy, sh.k, 0.0f, dx, sh.c, options);
+    const MatrixOperand gradients{Op::N, dy, sh.k};
+    detail::sgemm_sources(sh.c, pixels, sh.k, 1.0f, filters.source(), detail::matrix_b_source(gradients), 0.0f, dx,
+                          sh.c, options);
     return;
   }
   std::fill(dx, dx + sh.n * sh.hw() * sh.c, 0.0f);
@@ -244,8 +280,9 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
   float* col = column_buffer(chunk * sh.crs());
   for (int64_t pix0 = 0; pix0 < pixels; pix0 += chunk) {
     const int64_t count = std::min(chunk, pixels - pix0);
-    sgemm(Op::N, Op::N, sh.crs(), count, sh.k, 1.0f, w, sh.crs(), dy + pix0 * sh.k, sh.k, 0.0f, col, sh.crs(),
-          options);
+    const MatrixOperand gradients{Op::N, dy + pix0 * sh.k, sh.k};
+    detail::sgemm_sources(sh.crs(), count, sh.k, 1.0f, filters.source(), detail::matrix_b_source(gradients), 0.0f, col,
+                          sh.crs(), options);
     col2im_nhwc(cp, sh, col, pix0, count, dx, team_size(options));
   }
 }
@@ -304,7 +341,8 @@ int64_t conv_workspace_floats(const ConvProblem& problem) {
   return nchw ? nchw_chunk_rows(sh) * sh.q * sh.crs() : nhwc_chunk_pixels(sh) * sh.crs();
 }
 
-void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out, const GemmOptions& options) {
+namespace {
+void check_problem(const ConvProblem& problem, const GemmOptions& options) {
   if (const auto error = validate(Problem{problem})) throw std::invalid_argument("conv2d: " + *error);
   if (problem.dtype != Dtype::fp32) throw std::invalid_argument("conv2d: only fp32 is implemented");
   // Check a forced micro-kernel here: sgemm's exception must not escape a parallel region.
@@ -315,15 +353,39 @@ void conv2d(const ConvProblem& problem, const float* in0, const float* in1, floa
                                "' cannot run on this CPU");
     }
   }
+}
+}  // namespace
+
+PackedFilters::PackedFilters(const ConvProblem& problem, const float* w, const GemmOptions& options)
+    : problem_(problem) {
+  check_problem(problem, options);
+  if (problem.pass == ConvPass::backward_filter) return;
+  const FilterOperand f = filter_operand(problem, Shape(problem), w);
+  const detail::PackSource source = f.is_a ? detail::matrix_a_source(f.matrix) : detail::matrix_b_source(f.matrix);
+  panels_ = std::make_shared<const detail::PackedPanels>(detail::pack_panels(
+      source, f.lanes, f.depth, f.is_a, options.micro_kernel.value_or(best_micro_kernel())));
+}
+
+void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out, const GemmOptions& options,
+            const PackedFilters* packed) {
+  check_problem(problem, options);
+  if (packed != nullptr && !(packed->problem() == problem)) {
+    throw std::invalid_argument("conv2d: the packed filters belong to another problem");
+  }
   const Shape sh(problem);
   const bool nchw = problem.layout == Layout::NCHW;
+  const detail::PackedPanels* panels = packed != nullptr ? packed->panels() : nullptr;
   switch (problem.pass) {
-    case ConvPass::forward:
-      return nchw ? forward_nchw(problem, sh, in0, in1, out, options)
-                  : forward_nhwc(problem, sh, in0, in1, out, options);
-    case ConvPass::backward_data:
-      return nchw ? backward_data_nchw(problem, sh, in0, in1, out, options)
-                  : backward_data_nhwc(problem, sh, in0, in1, out, options);
+    case ConvPass::forward: {
+      const Filters filters{filter_operand(problem, sh, in1), panels};
+      return nchw ? forward_nchw(problem, sh, in0, filters, out, options)
+                  : forward_nhwc(problem, sh, in0, filters, out, options);
+    }
+    case ConvPass::backward_data: {
+      const Filters filters{filter_operand(problem, sh, in1), panels};
+      return nchw ? backward_data_nchw(problem, sh, in0, filters, out, options)
+                  : backward_data_nhwc(problem, sh, in0, filters, out, options);
+    }
     case ConvPass::backward_filter:
       return nchw ? backward_filter_nchw(problem, sh, in0, in1, out, options)
                   : backward_filter_nhwc(problem, sh, in0, in1, out, options);

@@ -131,6 +131,8 @@ struct Gemm {
   bool split_rows;    // threads own MC blocks (true) or share each A block and split NR columns
   float* b_packed;    // shared kc×nc panel
   float* a_shared;    // shared mc×kc block (split_rows == false)
+  const PackedPanels* a_packed;      // A packed ahead of the call, or null
+  const PackedPanels* b_prepacked;   // B packed ahead of the call, or null
   std::atomic<int64_t>* next_block;  // next unclaimed MC block of this KC step (split_rows)
 };
 
@@ -168,34 +170,44 @@ void loop_ir(const Gemm& g, const float* a_block, int64_t mc, const float* b_sli
 }
 
 // Loop 2: NR columns, over slivers [sliver_begin, sliver_end) of the packed panel.
-void loop_jr(const Gemm& g, const float* a_block, int64_t mc, int64_t nc, int64_t kc, Range slivers, float beta,
-             float* c) {
+void loop_jr(const Gemm& g, const float* a_block, int64_t mc, const float* b_panel, int64_t nc, int64_t kc,
+             Range slivers, float beta, float* c) {
   const int nr = g.kernel->nr;
   for (int64_t s = slivers.begin; s < slivers.end; ++s) {
     const int64_t jr = s * nr;
-    loop_ir(g, a_block, mc, g.b_packed + jr * kc, std::min<int64_t>(nr, nc - jr), kc, beta, c + jr * g.ldc);
+    loop_ir(g, a_block, mc, b_panel + jr * kc, std::min<int64_t>(nr, nc - jr), kc, beta, c + jr * g.ldc);
   }
 }
 
 // Loop 3: MC rows. `c` points at C(0, jc).
-void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, int64_t jc, int64_t nc, float beta) {
+void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, const float* b_panel, int64_t jc, int64_t nc,
+             float beta) {
   const int mr = g.kernel->mr, nr = g.kernel->nr;
   const int64_t mc_block = g.blocking.mc;
   const int64_t blocks = ceil_div(g.m, mc_block);
   const int64_t slivers = ceil_div(nc, nr);
   if (g.split_rows) {
-    float* a_block = private_a_buffer.get(round_up(mc_block, mr) * kc);
+    float* a_buffer = g.a_packed ? nullptr : private_a_buffer.get(round_up(mc_block, mr) * kc);
     for (int64_t block = g.next_block->fetch_add(1, std::memory_order_relaxed); block < blocks;
          block = g.next_block->fetch_add(1, std::memory_order_relaxed)) {
       const int64_t ic = block * mc_block;
       const int64_t mc = std::min(mc_block, g.m - ic);
-      g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_block);
-      loop_jr(g, a_block, mc, nc, kc, {0, slivers}, beta, g.c + ic + jc * g.ldc);
+      const float* a_block = a_buffer;
+      if (g.a_packed) {
+        a_block = g.a_packed->at(pc, ic);
+      } else {
+        g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
+      }
+      loop_jr(g, a_block, mc, b_panel, nc, kc, {0, slivers}, beta, g.c + ic + jc * g.ldc);
     }
     return;
   }
   for (int64_t ic = 0; ic < g.m; ic += mc_block) {
     const int64_t mc = std::min(mc_block, g.m - ic);
+    if (g.a_packed) {
+      loop_jr(g, g.a_packed->at(pc, ic), mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
+      continue;
+    }
     // Pack this A block together, MR slivers split across the team.
     const Range rows = share(ceil_div(mc, mr), team);
     const int64_t row_begin = rows.begin * mr, row_end = std::min(mc, rows.end * mr);
@@ -203,7 +215,7 @@ void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, int64_t jc
       g.a.pack(g.a.context, pc, kc, ic + row_begin, row_end - row_begin, mr, g.a_shared + row_begin * kc);
     }
     barrier(team);
-    loop_jr(g, g.a_shared, mc, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
+    loop_jr(g, g.a_shared, mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
     barrier(team);  // the next block overwrites a_shared
   }
 }
@@ -214,17 +226,18 @@ void loop_pc(const Gemm& g, const Team& team, int64_t jc, int64_t nc) {
   for (int64_t pc = 0; pc < g.k; pc += g.blocking.kc) {
     const int64_t kc = std::min(g.blocking.kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
-    // Pack the B panel together, NR slivers split across the team.
+    // Pack the B panel together, NR slivers split across the team (unless it came packed).
     const Range slivers = share(ceil_div(nc, nr), team);
     const int64_t col_begin = slivers.begin * nr, col_end = std::min(nc, slivers.end * nr);
-    if (col_end > col_begin) {
+    if (!g.b_prepacked && col_end > col_begin) {
       g.b.pack(g.b.context, pc, kc, jc + col_begin, col_end - col_begin, nr, g.b_packed + col_begin * kc);
     }
+    const float* b_panel = g.b_prepacked ? g.b_prepacked->at(pc, jc) : g.b_packed;
     // Nobody claims MC blocks before this barrier and everyone finished the previous step's claims
     // at the one below, so the reset here cannot race.
     if (team.id == 0) g.next_block->store(0, std::memory_order_relaxed);
     barrier(team);
-    loop_ic(g, team, pc, kc, jc, nc, beta);
+    loop_ic(g, team, pc, kc, b_panel, jc, nc, beta);
     barrier(team);  // the next step overwrites b_packed
   }
 }
@@ -336,6 +349,24 @@ void pack_matrix_b(const void* context, int64_t pc, int64_t kc, int64_t first, i
 }
 }  // namespace
 
+PackedPanels pack_panels(const PackSource& source, int64_t lanes, int64_t depth, bool as_a, MicroKernel variant) {
+  const KernelEntry* kernel = find_kernel(variant);
+  if (kernel == nullptr) throw std::runtime_error("pack_panels: unknown micro-kernel");
+  PackedPanels packed;
+  packed.lanes = lanes, packed.depth = depth;
+  packed.width = as_a ? kernel->mr : kernel->nr;
+  packed.kc = std::min(default_blocking(kernel->mr, kernel->nr).kc, depth);  // as sgemm_sources
+  constexpr int64_t align_floats = 64 / sizeof(float);
+  packed.storage.resize(size_t(round_up(lanes, packed.width) * depth + align_floats));
+  const auto misalignment = int64_t(reinterpret_cast<uintptr_t>(packed.storage.data()) % 64) / int64_t(sizeof(float));
+  packed.offset = (align_floats - misalignment) % align_floats;
+  for (int64_t pc = 0; pc < depth; pc += packed.kc) {
+    const int64_t kc = std::min(packed.kc, depth - pc);
+    source.pack(source.context, pc, kc, 0, lanes, packed.width, packed.data() + pc * round_up(lanes, packed.width));
+  }
+  return packed;
+}
+
 PackSource matrix_a_source(const MatrixOperand& a) { return {pack_matrix_a, &a}; }
 PackSource matrix_b_source(const MatrixOperand& b) { return {pack_matrix_b, &b}; }
 
@@ -371,6 +402,16 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
     blocking.mc = std::min(blocking.mc, round_up(m, mr));
   }
 
+  // Operands packed ahead are used only if packed for exactly this blocking and micro-kernel.
+  const auto usable = [&](const PackedPanels* packed, int64_t lanes, int width) {
+    return packed != nullptr && packed->lanes == lanes && packed->depth == k && packed->width == width &&
+                   packed->kc == blocking.kc
+               ? packed
+               : nullptr;
+  };
+  const PackedPanels* a_packed = usable(a.packed, m, mr);
+  const PackedPanels* b_prepacked = usable(b.packed, n, nr);
+
   std::atomic<int64_t> next_block{0};
   Gemm g{m,
          n,
@@ -384,8 +425,10 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
          kernel,
          blocking,
          split_rows,
-         shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
-         split_rows ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
+         b_prepacked ? nullptr : shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
+         split_rows || a_packed ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
+         a_packed,
+         b_prepacked,
          &next_block};
   if (threads == 1) {
     loop_jc(g, Team{});

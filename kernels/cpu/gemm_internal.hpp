@@ -2,7 +2,9 @@
 // the packing routines, and the cache blocking. Not part of the public API.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/gemm.hpp"
 
@@ -51,10 +53,38 @@ inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, i
 // build a column matrix. `pack` writes lanes [first, first + extent) (rows of op(A), columns of
 // op(B)) for k steps [pc, pc + kc) as ⌈extent/width⌉ zero-padded slivers, exactly as pack_a/pack_b
 // do. It is called concurrently by the team on disjoint lane ranges, so it must not mutate state.
+struct PackedPanels;
 struct PackSource {
   void (*pack)(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst);
   const void* context;
+  // The same operand already packed (pack_panels); used instead of packing when its layout matches
+  // this GEMM's blocking, else ignored.
+  const PackedPanels* packed = nullptr;
 };
+
+// An operand packed once, ahead of the GEMMs that read it, in exactly the order sgemm's loops
+// consume it: for each KC block of its `depth` k steps, all `lanes` as zero-padded slivers of
+// `width`. Worth it for operands reused across calls, such as a convolution's filters.
+struct PackedPanels {
+  PackedPanels() = default;
+  PackedPanels(PackedPanels&&) = default;  // moving keeps the buffer, so alignment holds
+  PackedPanels(const PackedPanels&) = delete;
+
+  int64_t lanes = 0, depth = 0, kc = 0;
+  int width = 0;
+  // Over-allocated so the panels can start 64-byte aligned: the micro-kernels load A aligned.
+  std::vector<float> storage;
+  int64_t offset = 0;
+  float* data() { return storage.data() + offset; }
+  // The slivers from lane `first` (a multiple of width) for the KC block starting at step pc.
+  const float* at(int64_t pc, int64_t first) const {
+    const int64_t padded_lanes = (lanes + width - 1) / width * width;
+    return storage.data() + offset + pc * padded_lanes + first * std::min(kc, depth - pc);
+  }
+};
+// Packs `lanes` × `depth` of `source` as op(A) (as_a, lanes are rows) or op(B) for the blocking
+// sgemm_sources would use with this micro-kernel.
+PackedPanels pack_panels(const PackSource& source, int64_t lanes, int64_t depth, bool as_a, MicroKernel variant);
 
 // C = alpha · op(A) · op(B) + beta · C with both operands packed by callbacks (op(A) m×k, op(B)
 // k×n); same blocking, threading and micro-kernels as sgemm, which is this over matrix sources.
