@@ -11,6 +11,10 @@
 #include <cstring>
 #include <iterator>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/conv_internal.hpp"
 
 namespace trainrate::kernels::cpu::detail {
@@ -56,6 +60,23 @@ WideLayout::WideLayout(const ConvGeometry& g)
   }
 }
 
+namespace {
+// dst[x] = src[x·stride] for x in [begin, end); nothing at or past `limit` is read. Stride 2 (the
+// common downsampling case) takes four elements per SSE shuffle of two loads.
+void copy_strided(const float* src, int64_t stride, int64_t begin, int64_t end, const float* limit, float* dst) {
+  int64_t x = begin;
+#if defined(__SSE2__)
+  if (stride == 2) {
+    for (; x + 4 <= end && src + 2 * x + 8 <= limit; x += 4) {
+      const __m128 lo = _mm_loadu_ps(src + 2 * x), hi = _mm_loadu_ps(src + 2 * x + 4);
+      _mm_storeu_ps(dst + x, _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+    }
+  }
+#endif
+  for (; x < end; ++x) dst[x] = src[x * stride];
+}
+}  // namespace
+
 void fill_wide_planes(const ConvGeometry& g, const WideLayout& layout, const float* x_n, float* planes,
                       int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && layout.image_floats() > (1 << 16))
@@ -77,7 +98,7 @@ void fill_wide_planes(const ConvGeometry& g, const WideLayout& layout, const flo
         if (g.stride_w == 1) {
           std::memcpy(dst + cols.begin, src + cols.begin, size_t(cols.end - cols.begin) * sizeof(float));
         } else {
-          for (int64_t x = cols.begin; x < cols.end; ++x) dst[x] = src[x * g.stride_w];
+          copy_strided(src, g.stride_w, cols.begin, cols.end, x_n + (ch * g.h + iy + 1) * g.w, dst);
         }
         std::fill(dst + cols.end, dst + layout.row_floats, 0.0f);
       }
