@@ -370,6 +370,48 @@ PackedPanels pack_panels(const PackSource& source, int64_t lanes, int64_t depth,
 PackSource matrix_a_source(const MatrixOperand& a) { return {pack_matrix_a, &a}; }
 PackSource matrix_b_source(const MatrixOperand& b) { return {pack_matrix_b, &b}; }
 
+namespace {
+// A source whose lanes start `first` lanes into another's.
+struct LaneOffset {
+  const PackSource* inner;
+  int64_t first;
+};
+void pack_lane_offset(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                      float* dst) {
+  const auto& offset = *static_cast<const LaneOffset*>(context);
+  offset.inner->pack(offset.inner->context, pc, kc, offset.first + first, extent, width, dst);
+}
+
+// With one operand packed ahead, the only shared work left is packing the other, so each thread
+// takes its own slice of that other operand's lanes (rows of C when B came packed, columns when A
+// did) and runs a single-threaded GEMM on it: no barriers, no shared buffers, and both threads
+// read the packed operand. Against the cooperative loops (per-KC-step barriers), alternating in
+// one process at 2 threads on Zen 4 over 11 batch-1 ResNet-50 forward layers: median time 4.6%
+// lower in geomean (1.32x on a 1×1 56×56 layer, 0.89x on the strided 1×1 at 14×14).
+void split_independently(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
+                         float beta, float* c, int64_t ldc, const GemmOptions& options, int threads, bool split_rows) {
+  const KernelEntry* kernel = find_kernel(options.micro_kernel.value_or(best_micro_kernel()));
+  const int width = split_rows ? kernel->mr : kernel->nr;
+  const int64_t lanes = split_rows ? m : n;
+  const int64_t slivers = ceil_div(lanes, width);
+  threads = int(std::min<int64_t>(threads, slivers));
+  GemmOptions single = options;
+  single.threads = 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const Range mine = share(slivers, Team{omp_get_thread_num(), omp_get_num_threads()});
+    const int64_t first = mine.begin * width, count = std::min(lanes, mine.end * width) - first;
+    if (count > 0 && split_rows) {
+      const LaneOffset rows{&a, first};
+      sgemm_sources(count, n, k, alpha, PackSource{pack_lane_offset, &rows}, b, beta, c + first, ldc, single);
+    } else if (count > 0) {
+      const LaneOffset columns{&b, first};
+      sgemm_sources(m, count, k, alpha, a, PackSource{pack_lane_offset, &columns}, beta, c + first * ldc, ldc, single);
+    }
+  }
+}
+}  // namespace
+
 void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b, float beta,
                    float* c, int64_t ldc, const GemmOptions& options) {
   const MicroKernel variant = options.micro_kernel.value_or(best_micro_kernel());
@@ -411,6 +453,9 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   };
   const PackedPanels* a_packed = usable(a.packed, m, mr);
   const PackedPanels* b_prepacked = usable(b.packed, n, nr);
+  if (threads > 1 && (a_packed != nullptr || b_prepacked != nullptr)) {
+    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, b_prepacked != nullptr);
+  }
 
   std::atomic<int64_t> next_block{0};
   Gemm g{m,
