@@ -57,6 +57,8 @@ struct WideOperand {
 };
 // NCHW forward, one image: op(A) = the wide im2col, (P·Q')×CRS (lanes are wide output pixels).
 PackSource nchw_wide_patches_by_pixel(const WideOperand& x);
+// NCHW backward-filter, one image: op(A) = the wide im2col transposed, CRS×(P·Q') (lanes are taps).
+PackSource nchw_wide_patches_by_tap(const WideOperand& x);
 
 // The operand sources, each over a ConvGeometry and a tensor that outlive the GEMM call.
 struct ConvOperand {

@@ -181,6 +181,46 @@ void pack_nchw_wide_patches_by_pixel(const void* context, int64_t pc, int64_t kc
   }
 }
 
+// Wide NCHW backward-filter: lane = tap, k step = wide pixel; each lane is a contiguous run of
+// one phase plane, so four lanes × four steps go through one SSE register transpose.
+void pack_nchw_wide_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
+                                   int width, float* dst) {
+  const WideOperand& x = *static_cast<const WideOperand*>(context);
+  const int64_t* offsets = x.layout->tap_offset.data() + first;
+  for (int64_t l0 = 0; l0 < extent; l0 += width) {
+    const int64_t lanes = std::min<int64_t>(width, extent - l0);
+    float* sliver = dst + l0 * kc;
+    int64_t l = 0;
+#if defined(__SSE2__)
+    for (; l + 4 <= lanes; l += 4) {
+      const float* r0 = x.planes + offsets[l0 + l] + pc;
+      const float* r1 = x.planes + offsets[l0 + l + 1] + pc;
+      const float* r2 = x.planes + offsets[l0 + l + 2] + pc;
+      const float* r3 = x.planes + offsets[l0 + l + 3] + pc;
+      int64_t t = 0;
+      for (; t + 4 <= kc; t += 4) {
+        __m128 a = _mm_loadu_ps(r0 + t), b = _mm_loadu_ps(r1 + t), c = _mm_loadu_ps(r2 + t), d = _mm_loadu_ps(r3 + t);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        float* out = sliver + t * width + l;
+        _mm_storeu_ps(out, a);
+        _mm_storeu_ps(out + width, b);
+        _mm_storeu_ps(out + 2 * width, c);
+        _mm_storeu_ps(out + 3 * width, d);
+      }
+      for (; t < kc; ++t) {
+        float* out = sliver + t * width + l;
+        out[0] = r0[t], out[1] = r1[t], out[2] = r2[t], out[3] = r3[t];
+      }
+    }
+#endif
+    for (; l < lanes; ++l) {
+      const float* run = x.planes + offsets[l0 + l] + pc;
+      for (int64_t t = 0; t < kc; ++t) sliver[t * width + l] = run[t];
+    }
+    zero_pad_lanes(kc, lanes, width, sliver);
+  }
+}
+
 // NCHW forward of small maps: lane = output pixel of the whole batch, k step = tap (c, r, s).
 // Each lane walks its taps (one input element each, HW apart per channel) and writes them with
 // stride `width`; maps are small, so the input stays in L1/L2 while it is gathered.
@@ -311,6 +351,7 @@ PackSource nchw_patches_by_pixel_batched(const ConvOperand& x) {
   return {pack_nchw_patches_by_pixel_batched, &x};
 }
 PackSource nchw_wide_patches_by_pixel(const WideOperand& x) { return {pack_nchw_wide_patches_by_pixel, &x}; }
+PackSource nchw_wide_patches_by_tap(const WideOperand& x) { return {pack_nchw_wide_patches_by_tap, &x}; }
 PackSource nchw_patches_by_tap(const ConvOperand& x) { return {pack_nchw_patches_by_tap, &x}; }
 PackSource nchw_gradients_by_filter(const ConvOperand& dy) { return {pack_nchw_gradients_by_filter, &dy}; }
 PackSource nhwc_patches_by_pixel(const ConvOperand& x) { return {pack_nhwc_patches_by_pixel, &x}; }
