@@ -122,7 +122,10 @@ TEST_P(CpuConv, PointwiseGoesStraightToGemm) {
   cp.n = 3, cp.c = 13, cp.h = 5, cp.w = 7, cp.k = 17;
   check(cp, 1);
   check(cp, 2);
-  cp.stride_h = cp.stride_w = 2;  // 1×1 with stride is not pointwise: takes the im2col path
+  cp.h = 9, cp.w = 11;  // above 64 pixels: backward_data's plain GEMM rather than transposed columns
+  check(cp, 2);
+  cp.h = 5, cp.w = 7;
+  cp.stride_h = cp.stride_w = 2;  // 1×1 with stride is not pointwise: phase planes / columns
   check(cp, 2);
 }
 
@@ -139,7 +142,7 @@ TEST_P(CpuConv, ColumnMatrixBuiltInChunks) {
   // NHWC a chunk also straddles images.
   detail::set_column_budget(200);
   ConvProblem cp = base();
-  cp.n = 3, cp.c = 4, cp.h = 10, cp.w = 9, cp.k = 6, cp.r = 3, cp.s = 3;
+  cp.n = 3, cp.c = 4, cp.h = 20, cp.w = 9, cp.k = 6, cp.r = 3, cp.s = 3;  // above 64 output pixels
   cp.pad_h = cp.pad_w = 1, cp.stride_h = 2;
   check(cp, 2);
   cp.stride_h = 1, cp.dilation_w = 2;
