@@ -228,20 +228,51 @@ void pack_nchw_patches_by_pixel_batched(const void* context, int64_t pc, int64_t
                                         int width, float* dst) {
   const ConvGeometry& g = *operand(context).geometry;
   const float* x = operand(context).data;
+  const int64_t taps = g.r * g.s;
+  if (taps > 64 || width > 32) {  // beyond the per-lane tap mask below: walk each lane's taps
+    for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
+      for (int64_t l = 0; l < lanes; ++l) {
+        const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq(), p = pix / g.q, q = pix % g.q;
+        const float* x_n = x + n * g.c * g.hw();
+        int64_t ch = pc / taps, r = pc / g.s % g.r, s = pc % g.s;
+        float* out = sliver + l;
+        for (int64_t t = 0; t < kc; ++t, out += width) {
+          const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
+          const bool inside = p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end;
+          *out = inside ? x_n[ch * g.hw() + (p * g.stride_h - g.pad_h + r * g.dilation_h) * g.w +
+                              q * g.stride_w - g.pad_w + s * g.dilation_w]
+                        : 0.0f;
+          if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
+        }
+      }
+    });
+    return;
+  }
+  // Per lane, once per sliver: where its patch starts and which of its R·S taps fall inside the
+  // input (a bit mask). A k step is then one offset shared by the lanes plus a bit test per lane,
+  // written across the lanes. perf on Zen 4 (3×3, 512 channels, 7×7 map): packing fell from 14% to
+  // 7% of the convolution's time against walking each lane's taps.
+  int64_t base[32];
+  uint64_t inside[32];
   for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
     for (int64_t l = 0; l < lanes; ++l) {
       const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq(), p = pix / g.q, q = pix % g.q;
-      const float* x_n = x + n * g.c * g.hw();
-      int64_t ch = pc / (g.r * g.s), r = pc / g.s % g.r, s = pc % g.s;
-      float* out = sliver + l;
-      for (int64_t t = 0; t < kc; ++t, out += width) {
-        const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
-        const bool inside = p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end;
-        *out = inside ? x_n[ch * g.hw() + (p * g.stride_h - g.pad_h + r * g.dilation_h) * g.w +
-                            q * g.stride_w - g.pad_w + s * g.dilation_w]
-                      : 0.0f;
-        if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
+      base[l] = n * g.c * g.hw() + (p * g.stride_h - g.pad_h) * g.w + q * g.stride_w - g.pad_w;
+      inside[l] = 0;
+      for (int64_t r = 0; r < g.r; ++r) {
+        for (int64_t s = 0; s < g.s; ++s) {
+          const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
+          if (p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end) inside[l] |= uint64_t(1) << (r * g.s + s);
+        }
       }
+    }
+    int64_t ch = pc / taps, r = pc / g.s % g.r, s = pc % g.s;
+    for (int64_t t = 0; t < kc; ++t) {
+      const int64_t tap_offset = ch * g.hw() + r * g.dilation_h * g.w + s * g.dilation_w;
+      const int bit = int(r * g.s + s);
+      float* out = sliver + t * width;
+      for (int64_t l = 0; l < lanes; ++l) out[l] = (inside[l] >> bit) & 1 ? x[base[l] + tap_offset] : 0.0f;
+      if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
     }
   });
 }
