@@ -210,6 +210,14 @@ TEST_P(CpuConv, WidePhasePlanesUnderStrideAndDilation) {
   check(cp, 2);
 }
 
+TEST_P(CpuConv, FiltersOfMoreThan64TapsOnASmallMap) {
+  // 9×9 = 81 taps: more than the small-map forward packing's per-lane tap mask holds.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 3, cp.h = 12, cp.w = 12, cp.k = 5, cp.r = 9, cp.s = 9, cp.pad_h = cp.pad_w = 2;
+  check(cp, 1);
+  check(cp, 2);
+}
+
 TEST_P(CpuConv, EveryMicroKernelThisCpuRuns) {
   ConvProblem cp = base();
   cp.n = 2, cp.c = 6, cp.h = 10, cp.w = 9, cp.k = 35, cp.r = 3, cp.s = 3, cp.pad_h = cp.pad_w = 1;
