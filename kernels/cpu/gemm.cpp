@@ -131,8 +131,8 @@ struct Gemm {
   bool split_rows;    // threads own MC blocks (true) or share each A block and split NR columns
   float* b_packed;    // shared kc×nc panel
   float* a_shared;    // shared mc×kc block (split_rows == false)
-  const PackedPanels* a_packed;      // A packed ahead of the call, or null
-  const PackedPanels* b_prepacked;   // B packed ahead of the call, or null
+  const PackedPanels* a_ahead;       // A packed ahead of the call (pack_panels), or null
+  const PackedPanels* b_ahead;       // B packed ahead of the call, or null
   std::atomic<int64_t>* next_block;  // next unclaimed MC block of this KC step (split_rows)
 };
 
@@ -187,14 +187,14 @@ void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, const floa
   const int64_t blocks = ceil_div(g.m, mc_block);
   const int64_t slivers = ceil_div(nc, nr);
   if (g.split_rows) {
-    float* a_buffer = g.a_packed ? nullptr : private_a_buffer.get(round_up(mc_block, mr) * kc);
+    float* a_buffer = g.a_ahead ? nullptr : private_a_buffer.get(round_up(mc_block, mr) * kc);
     for (int64_t block = g.next_block->fetch_add(1, std::memory_order_relaxed); block < blocks;
          block = g.next_block->fetch_add(1, std::memory_order_relaxed)) {
       const int64_t ic = block * mc_block;
       const int64_t mc = std::min(mc_block, g.m - ic);
       const float* a_block = a_buffer;
-      if (g.a_packed) {
-        a_block = g.a_packed->at(pc, ic);
+      if (g.a_ahead) {
+        a_block = g.a_ahead->at(pc, ic);
       } else {
         g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
       }
@@ -204,8 +204,8 @@ void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, const floa
   }
   for (int64_t ic = 0; ic < g.m; ic += mc_block) {
     const int64_t mc = std::min(mc_block, g.m - ic);
-    if (g.a_packed) {
-      loop_jr(g, g.a_packed->at(pc, ic), mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
+    if (g.a_ahead) {
+      loop_jr(g, g.a_ahead->at(pc, ic), mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
       continue;
     }
     // Pack this A block together, MR slivers split across the team.
@@ -229,10 +229,10 @@ void loop_pc(const Gemm& g, const Team& team, int64_t jc, int64_t nc) {
     // Pack the B panel together, NR slivers split across the team (unless it came packed).
     const Range slivers = share(ceil_div(nc, nr), team);
     const int64_t col_begin = slivers.begin * nr, col_end = std::min(nc, slivers.end * nr);
-    if (!g.b_prepacked && col_end > col_begin) {
+    if (!g.b_ahead && col_end > col_begin) {
       g.b.pack(g.b.context, pc, kc, jc + col_begin, col_end - col_begin, nr, g.b_packed + col_begin * kc);
     }
-    const float* b_panel = g.b_prepacked ? g.b_prepacked->at(pc, jc) : g.b_packed;
+    const float* b_panel = g.b_ahead ? g.b_ahead->at(pc, jc) : g.b_packed;
     // Nobody claims MC blocks before this barrier and everyone finished the previous step's claims
     // at the one below, so the reset here cannot race.
     if (team.id == 0) g.next_block->store(0, std::memory_order_relaxed);
@@ -451,10 +451,10 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
                ? packed
                : nullptr;
   };
-  const PackedPanels* a_packed = usable(a.packed, m, mr);
-  const PackedPanels* b_prepacked = usable(b.packed, n, nr);
-  if (threads > 1 && (a_packed != nullptr || b_prepacked != nullptr)) {
-    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, b_prepacked != nullptr);
+  const PackedPanels* a_ahead = usable(a.packed, m, mr);
+  const PackedPanels* b_ahead = usable(b.packed, n, nr);
+  if (threads > 1 && (a_ahead != nullptr || b_ahead != nullptr)) {
+    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, b_ahead != nullptr);
   }
 
   std::atomic<int64_t> next_block{0};
@@ -470,10 +470,10 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
          kernel,
          blocking,
          split_rows,
-         b_prepacked ? nullptr : shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
-         split_rows || a_packed ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
-         a_packed,
-         b_prepacked,
+         b_ahead ? nullptr : shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
+         split_rows || a_ahead ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
+         a_ahead,
+         b_ahead,
          &next_block};
   if (threads == 1) {
     loop_jc(g, Team{});
