@@ -79,18 +79,18 @@ int64_t nhwc_chunk_pixels(const Shape& sh) {
 }
 
 // Scratch of the calling thread, one buffer per use; grows only, so a benchmark loop allocates once.
-enum class Scratch { columns, planes, wide_output, count };
+// `wide_rows` holds the forward's wide output or backward-filter's dy in wide rows.
+enum class Scratch { columns, planes, wide_rows, count };
 float* scratch(Scratch use, int64_t floats) {
   thread_local std::vector<float> buffers[size_t(Scratch::count)];
   std::vector<float>& buffer = buffers[size_t(use)];
   if (int64_t(buffer.size()) < floats) buffer.resize(size_t(floats));
   return buffer.data();
 }
-float* column_buffer(int64_t floats) { return scratch(Scratch::columns, floats); }
 
 // NCHW col2im: dx_n += scatter(col), col being (rows·Q)×CRS with ld = rows·Q (the transpose of
-// caffe's im2col layout). Channels are split across
-// threads, since only rows of one channel touch the same dx plane.
+// caffe's im2col layout). Channels are split across threads, since only rows of one channel
+// touch the same dx plane.
 void col2im_nchw(const ConvProblem& cp, const Shape& sh, const float* col, int64_t p0, int64_t rows, float* dx_n,
                  int threads) {
   const int64_t ld = rows * sh.q;
@@ -212,7 +212,7 @@ struct Filters {
 void forward_nchw_batched(const Shape& sh, const float* x, const Filters& filters, float* y,
                           const GemmOptions& options) {
   const int64_t pixels = sh.n * sh.pq();
-  float* z = column_buffer(sh.k * pixels);
+  float* z = scratch(Scratch::columns, sh.k * pixels);
   const ConvOperand patches{&sh, x};
   detail::sgemm_sources(sh.k, pixels, sh.crs(), 1.0f, filters.source(), detail::nchw_patches_by_pixel_batched(patches),
                         0.0f, z, sh.k, options);
@@ -236,7 +236,7 @@ void forward_nchw_wide(const Shape& sh, const float* x, const Filters& filters, 
     const detail::WideOperand patches{&layout, planes};
     float* y_n = y + n * sh.k * sh.pq();
     const bool compact = layout.row_floats != sh.q;
-    float* out = compact ? scratch(Scratch::wide_output, wide_pixels * sh.k) : y_n;
+    float* out = compact ? scratch(Scratch::wide_rows, wide_pixels * sh.k) : y_n;
     detail::sgemm_sources(wide_pixels, sh.k, sh.crs(), 1.0f, detail::nchw_wide_patches_by_pixel(patches),
                           filters.source(), 0.0f, out, wide_pixels, image_options);
     if (!compact) return;
@@ -281,7 +281,7 @@ void backward_data_nchw(const ConvProblem& cp, const Shape& sh, const float* dy,
     const float* dy_n = dy + n * sh.k * sh.pq();
     float* dx_n = dx + n * sh.c * sh.hw();
     if (uses_transposed_columns(sh)) {
-      float* col = column_buffer(sh.crs() * sh.pq());  // this thread's own
+      float* col = scratch(Scratch::columns, sh.crs() * sh.pq());  // this thread's own
       const MatrixOperand gradients{Op::T, dy_n, sh.pq()};
       detail::sgemm_sources(sh.crs(), sh.pq(), sh.k, 1.0f, filters.source(), detail::matrix_b_source(gradients), 0.0f,
                             col, sh.crs(), image_options);
@@ -296,7 +296,7 @@ void backward_data_nchw(const ConvProblem& cp, const Shape& sh, const float* dy,
       return;
     }
     std::fill(dx_n, dx_n + sh.c * sh.hw(), 0.0f);
-    float* col = column_buffer(chunk * sh.q * sh.crs());  // this thread's own
+    float* col = scratch(Scratch::columns, chunk * sh.q * sh.crs());  // this thread's own
     for (int64_t p0 = 0; p0 < sh.p; p0 += chunk) {
       const int64_t rows = std::min(chunk, sh.p - p0);
       const MatrixOperand gradients{Op::N, dy_n + p0 * sh.q, sh.pq()};
@@ -318,7 +318,7 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
   }
   std::fill(dx, dx + sh.n * sh.hw() * sh.c, 0.0f);
   const int64_t chunk = nhwc_chunk_pixels(sh);
-  float* col = column_buffer(chunk * sh.crs());
+  float* col = scratch(Scratch::columns, chunk * sh.crs());
   for (int64_t pix0 = 0; pix0 < pixels; pix0 += chunk) {
     const int64_t count = std::min(chunk, pixels - pix0);
     const MatrixOperand gradients{Op::N, dy + pix0 * sh.k, sh.k};
@@ -337,7 +337,7 @@ void backward_filter_nchw_wide(const Shape& sh, const float* x, const float* dy,
   const detail::WideLayout layout(sh);
   const int64_t wide_pixels = sh.p * layout.row_floats;
   float* planes = scratch(Scratch::planes, layout.image_floats());
-  float* dy_wide = scratch(Scratch::wide_output, wide_pixels * sh.k);
+  float* dy_wide = scratch(Scratch::wide_rows, wide_pixels * sh.k);
   for (int64_t n = 0; n < sh.n; ++n) {
     detail::fill_wide_planes(sh, layout, x + n * sh.c * sh.hw(), planes, team_size(options));
     const float* dy_n = dy + n * sh.k * sh.pq();
