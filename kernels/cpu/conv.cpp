@@ -229,7 +229,7 @@ void forward_nchw_batched(const Shape& sh, const float* x, const Filters& filter
 // discarded columns are dropped by a compacting copy (none when Q' = Q).
 void forward_nchw_wide(const Shape& sh, const float* x, const Filters& filters, float* y, const GemmOptions& options) {
   const detail::WideLayout layout(sh);
-  const int64_t wide_pixels = sh.p * layout.row_floats;
+  const int64_t wide_pixels = layout.wide_pixels;
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
     float* planes = scratch(Scratch::planes, layout.image_floats());
     detail::fill_wide_planes(sh, layout, x + n * sh.c * sh.hw(), planes, team_size(image_options));
@@ -328,14 +328,18 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
   }
 }
 
-// dw (CRS×K) = Σ_n im2col(x_n)ᵀ · dy_n as one GEMM with k = N·PQ: the batch reduction happens in
-// the micro-kernel's registers instead of N passes of beta = 1 over dw.
+// NCHW backward_filter on maps above 64 output pixels: the wide GEMM over phase planes. Measured on
+// Zen 4 at 224×224, batch 1 (in-process A/B): 1.1-1.5x faster than the gather from 14×14 outputs
+// up (stem 1.3x, 3×3 at 56×56 1.5x at 1 thread); at 7×7 outputs its discarded columns (9/7) cost
+// more than the gather, which stays there.
+bool uses_wide_backward_filter(const Shape& sh) { return sh.pq() > 64; }
+
 // Per image, dw += wide_patchesᵀ · dy_wide over the wide pixels (see WideLayout), dy_n copied into
 // wide rows whose discarded columns are zero, so they add nothing.
 void backward_filter_nchw_wide(const Shape& sh, const float* x, const float* dy, float* dw,
                                const GemmOptions& options) {
   const detail::WideLayout layout(sh);
-  const int64_t wide_pixels = sh.p * layout.row_floats;
+  const int64_t wide_pixels = layout.wide_pixels;
   float* planes = scratch(Scratch::planes, layout.image_floats());
   float* dy_wide = scratch(Scratch::wide_rows, wide_pixels * sh.k);
   for (int64_t n = 0; n < sh.n; ++n) {
@@ -366,10 +370,9 @@ void backward_filter_nchw(const ConvProblem& cp, const Shape& sh, const float* x
     }
     return;
   }
-  // Measured on Zen 4 at 224×224, batch 1 (in-process A/B): the wide GEMM is 1.1-1.5x faster
-  // from 14×14 outputs up (stem 1.3x, 3×3 at 56×56 1.5x at 1 thread); at 7×7 outputs its
-  // discarded columns (9/7) cost more than the gather, which stays there.
-  if (sh.pq() > 64) return backward_filter_nchw_wide(sh, x, dy, dw, options);
+  if (uses_wide_backward_filter(sh)) return backward_filter_nchw_wide(sh, x, dy, dw, options);
+  // dw (CRS×K) = Σ_n im2col(x_n)ᵀ · dy_n as one GEMM with k = N·PQ: the batch reduction happens in
+  // the micro-kernel's registers instead of N passes of beta = 1 over dw.
   const ConvOperand patches{&sh, x}, gradients{&sh, dy};
   detail::sgemm_sources(sh.crs(), sh.k, sh.n * sh.pq(), 1.0f, detail::nchw_patches_by_tap(patches),
                         detail::nchw_gradients_by_filter(gradients), 0.0f, dw, sh.crs(), options);
@@ -407,11 +410,11 @@ int64_t conv_workspace_floats(const ConvProblem& problem) {
   if (is_pointwise(problem)) return 0;
   if (nchw && problem.pass == ConvPass::forward) {
     const detail::WideLayout layout(sh);
-    return layout.image_floats() + (layout.row_floats == sh.q ? 0 : sh.p * layout.row_floats * sh.k);
+    return layout.image_floats() + (layout.row_floats == sh.q ? 0 : layout.wide_pixels * sh.k);
   }
-  if (nchw && problem.pass == ConvPass::backward_filter && sh.pq() > 64) {
+  if (nchw && problem.pass == ConvPass::backward_filter && uses_wide_backward_filter(sh)) {
     const detail::WideLayout layout(sh);
-    return layout.image_floats() + sh.p * layout.row_floats * sh.k;
+    return layout.image_floats() + layout.wide_pixels * sh.k;
   }
   if (problem.pass != ConvPass::backward_data) return 0;
   return nchw ? nchw_chunk_rows(sh) * sh.q * sh.crs() : nhwc_chunk_pixels(sh) * sh.crs();
@@ -436,10 +439,10 @@ PackedFilters::PackedFilters(const ConvProblem& problem, const float* w, const G
     : problem_(problem) {
   check_problem(problem, options);
   if (problem.pass == ConvPass::backward_filter) return;
-  const FilterOperand f = filter_operand(problem, Shape(problem), w);
-  const detail::PackSource source = f.is_a ? detail::matrix_a_source(f.matrix) : detail::matrix_b_source(f.matrix);
+  const Filters filters{filter_operand(problem, Shape(problem), w), nullptr};
+  const FilterOperand& f = filters.operand;
   panels_ = std::make_shared<const detail::PackedPanels>(detail::pack_panels(
-      source, f.lanes, f.depth, f.is_a, options.micro_kernel.value_or(best_micro_kernel())));
+      filters.source(), f.lanes, f.depth, f.is_a, options.micro_kernel.value_or(best_micro_kernel())));
 }
 
 void conv2d(const ConvProblem& problem, const float* in0, const float* in1, float* out, const GemmOptions& options,

@@ -11,14 +11,6 @@
 
 namespace trainrate::kernels::cpu {
 
-// Runs problem.pass with the operands of reference.hpp:
-//   forward          in0 = x,  in1 = w,  out = y
-//   backward_data    in0 = dy, in1 = w,  out = dx
-//   backward_filter  in0 = x,  in1 = dy, out = dw
-// Tensors in problem.layout order (NCHW: x NCHW, w KCRS, y NKPQ; NHWC: x NHWC, w KRSC, y NPQK).
-// The output is fully overwritten. Column scratch is reused per thread (bounded
-// by conv_workspace_floats), so repeated calls of one shape do not allocate.
-// Throws std::invalid_argument for an invalid problem or a non-fp32 dtype.
 namespace detail {
 struct PackedPanels;
 }
@@ -38,6 +30,15 @@ class PackedFilters {
   std::shared_ptr<const detail::PackedPanels> panels_;
 };
 
+// Runs problem.pass with the operands of reference.hpp:
+//   forward          in0 = x,  in1 = w,  out = y
+//   backward_data    in0 = dy, in1 = w,  out = dx
+//   backward_filter  in0 = x,  in1 = dy, out = dw
+// Tensors in problem.layout order (NCHW: x NCHW, w KCRS, y NKPQ; NHWC: x NHWC, w KRSC, y NPQK).
+// The output is fully overwritten. Scratch is reused per thread (bounded by
+// conv_workspace_floats), so repeated calls of one shape do not allocate.
+// Throws std::invalid_argument for an invalid problem, a non-fp32 dtype, or packed filters of
+// another problem.
 // `packed`, when given, must hold the filters of this problem packed from the same in1 (forward,
 // backward_data); they are used when packed for the micro-kernel and blocking this call runs
 // with, else the filters are packed from in1 as usual.

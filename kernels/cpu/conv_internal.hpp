@@ -47,6 +47,7 @@ struct WideLayout {
   int64_t used_phases = 0;
   std::vector<int64_t> tap_offset;  // per k step (c, r, s): where its slice starts in an image's planes
   int64_t channels;
+  int64_t wide_pixels;          // P·Q': output pixels in wide numbering, discarded columns included
   int64_t image_floats() const { return channels * used_phases * plane_floats; }
 };
 // Writes one NCHW image's phase planes (image_floats() floats), channels split over `threads`.

@@ -8,6 +8,7 @@
 // along the lanes (NHWC channels of one tap) a k step is a run copy;
 // when it is contiguous along k, each lane is walked along k and written with stride `width`.
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <iterator>
 
@@ -40,7 +41,8 @@ WideLayout::WideLayout(const ConvGeometry& g)
       rows((g.h + 2 * g.pad_h + g.stride_h - 1) / g.stride_h),
       plane_floats((rows + 1) * row_floats),
       phase_slot(size_t(g.stride_h * g.stride_w), -1),
-      channels(g.c) {
+      channels(g.c),
+      wide_pixels(g.p * row_floats) {
   const auto phase = [&](int64_t r, int64_t s) {
     return size_t((r * g.dilation_h % g.stride_h) * g.stride_w + s * g.dilation_w % g.stride_w);
   };
@@ -198,15 +200,7 @@ void pack_nchw_wide_patches_by_tap(const void* context, int64_t pc, int64_t kc, 
       const float* r2 = x.planes + offsets[l0 + l + 2] + pc;
       const float* r3 = x.planes + offsets[l0 + l + 3] + pc;
       int64_t t = 0;
-      for (; t + 4 <= kc; t += 4) {
-        __m128 a = _mm_loadu_ps(r0 + t), b = _mm_loadu_ps(r1 + t), c = _mm_loadu_ps(r2 + t), d = _mm_loadu_ps(r3 + t);
-        _MM_TRANSPOSE4_PS(a, b, c, d);
-        float* out = sliver + t * width + l;
-        _mm_storeu_ps(out, a);
-        _mm_storeu_ps(out + width, b);
-        _mm_storeu_ps(out + 2 * width, c);
-        _mm_storeu_ps(out + 3 * width, d);
-      }
+      for (; t + 4 <= kc; t += 4) transpose_4x4(r0 + t, r1 + t, r2 + t, r3 + t, sliver + t * width + l, width);
       for (; t < kc; ++t) {
         float* out = sliver + t * width + l;
         out[0] = r0[t], out[1] = r1[t], out[2] = r2[t], out[3] = r3[t];
@@ -228,50 +222,30 @@ void pack_nchw_patches_by_pixel_batched(const void* context, int64_t pc, int64_t
                                         int width, float* dst) {
   const ConvGeometry& g = *operand(context).geometry;
   const float* x = operand(context).data;
-  const int64_t taps = g.r * g.s;
-  if (taps > 64 || width > 32) {  // beyond the per-lane tap mask below: walk each lane's taps
-    for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
-      for (int64_t l = 0; l < lanes; ++l) {
-        const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq(), p = pix / g.q, q = pix % g.q;
-        const float* x_n = x + n * g.c * g.hw();
-        int64_t ch = pc / taps, r = pc / g.s % g.r, s = pc % g.s;
-        float* out = sliver + l;
-        for (int64_t t = 0; t < kc; ++t, out += width) {
-          const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
-          const bool inside = p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end;
-          *out = inside ? x_n[ch * g.hw() + (p * g.stride_h - g.pad_h + r * g.dilation_h) * g.w +
-                              q * g.stride_w - g.pad_w + s * g.dilation_w]
-                        : 0.0f;
-          if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
-        }
-      }
-    });
-    return;
-  }
-  // Per lane, once per sliver: where its patch starts and which of its R·S taps fall inside the
-  // input (a bit mask). A k step is then one offset shared by the lanes plus a bit test per lane,
-  // written across the lanes. perf on Zen 4 (3×3, 512 channels, 7×7 map): packing fell from 14% to
-  // 7% of the convolution's time against walking each lane's taps.
-  int64_t base[32];
-  uint64_t inside[32];
+  // Per lane, once per sliver: its output pixel and where its patch starts. A k step (tap) is then
+  // one offset and one pair of valid spans shared by the lanes, written across the lanes. perf on
+  // Zen 4 (3×3, 512 channels, 7×7 map): packing fell from 14% to 10% of the convolution's time
+  // against walking each lane's taps with its own index arithmetic (a per-lane tap bit mask got
+  // 7%, but only up to 64 taps, and measured the same end to end).
+  // Slivers are as wide as a micro-kernel's MR or NR, and the AVX-512 MR is the widest of them.
+  static_assert(avx512_mr >= avx2_mr && avx512_mr >= portable_mr && avx512_mr >= avx512_nr);
+  assert(width <= avx512_mr);
+  int64_t base[avx512_mr], p[avx512_mr], q[avx512_mr];
   for_each_sliver(first, extent, kc, width, dst, [&](int64_t pix0, int64_t lanes, float* sliver) {
     for (int64_t l = 0; l < lanes; ++l) {
-      const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq(), p = pix / g.q, q = pix % g.q;
-      base[l] = n * g.c * g.hw() + (p * g.stride_h - g.pad_h) * g.w + q * g.stride_w - g.pad_w;
-      inside[l] = 0;
-      for (int64_t r = 0; r < g.r; ++r) {
-        for (int64_t s = 0; s < g.s; ++s) {
-          const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
-          if (p >= rows.begin && p < rows.end && q >= cols.begin && q < cols.end) inside[l] |= uint64_t(1) << (r * g.s + s);
-        }
-      }
+      const int64_t n = (pix0 + l) / g.pq(), pix = (pix0 + l) % g.pq();
+      p[l] = pix / g.q, q[l] = pix % g.q;
+      base[l] = n * g.c * g.hw() + (p[l] * g.stride_h - g.pad_h) * g.w + q[l] * g.stride_w - g.pad_w;
     }
-    int64_t ch = pc / taps, r = pc / g.s % g.r, s = pc % g.s;
+    int64_t ch = pc / (g.r * g.s), r = pc / g.s % g.r, s = pc % g.s;
     for (int64_t t = 0; t < kc; ++t) {
       const int64_t tap_offset = ch * g.hw() + r * g.dilation_h * g.w + s * g.dilation_w;
-      const int bit = int(r * g.s + s);
+      const Span rows = g.valid_p[size_t(r)], cols = g.valid_q[size_t(s)];
       float* out = sliver + t * width;
-      for (int64_t l = 0; l < lanes; ++l) out[l] = (inside[l] >> bit) & 1 ? x[base[l] + tap_offset] : 0.0f;
+      for (int64_t l = 0; l < lanes; ++l) {
+        const bool inside = p[l] >= rows.begin && p[l] < rows.end && q[l] >= cols.begin && q[l] < cols.end;
+        out[l] = inside ? x[base[l] + tap_offset] : 0.0f;
+      }
       if (++s == g.s && (s = 0, ++r == g.r)) r = 0, ++ch;
     }
   });

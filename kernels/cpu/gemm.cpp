@@ -388,10 +388,10 @@ void pack_lane_offset(const void* context, int64_t pc, int64_t kc, int64_t first
 // read the packed operand. Against the cooperative loops (per-KC-step barriers), alternating in
 // one process at 2 threads on Zen 4 over 11 batch-1 ResNet-50 forward layers: median time 4.6%
 // lower in geomean (1.32x on a 1×1 56×56 layer, 0.89x on the strided 1×1 at 14×14).
+// `width` is the split operand's sliver width (MR for rows, NR for columns).
 void split_independently(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
-                         float beta, float* c, int64_t ldc, const GemmOptions& options, int threads, bool split_rows) {
-  const KernelEntry* kernel = find_kernel(options.micro_kernel.value_or(best_micro_kernel()));
-  const int width = split_rows ? kernel->mr : kernel->nr;
+                         float beta, float* c, int64_t ldc, const GemmOptions& options, int threads, bool split_rows,
+                         int width) {
   const int64_t lanes = split_rows ? m : n;
   const int64_t slivers = ceil_div(lanes, width);
   threads = int(std::min<int64_t>(threads, slivers));
@@ -454,7 +454,9 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   const PackedPanels* a_ahead = usable(a.packed, m, mr);
   const PackedPanels* b_ahead = usable(b.packed, n, nr);
   if (threads > 1 && (a_ahead != nullptr || b_ahead != nullptr)) {
-    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, b_ahead != nullptr);
+    const bool split_rows_of_c = b_ahead != nullptr;
+    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows_of_c,
+                               split_rows_of_c ? mr : nr);
   }
 
   std::atomic<int64_t> next_block{0};

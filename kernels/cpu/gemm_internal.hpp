@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/gemm.hpp"
 
 namespace trainrate::kernels::cpu::detail {
@@ -42,6 +46,21 @@ void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_p
 //   pack_b: op(B) block kc×nc → ⌈nc/nr⌉ slivers, each kc steps of nr contiguous floats.
 void pack_a(Op op, const float* a, int64_t lda, int64_t mc, int64_t kc, int mr, float* dst);
 void pack_b(Op op, const float* b, int64_t ldb, int64_t kc, int64_t nc, int nr, float* dst);
+
+#if defined(__SSE2__)
+// Four lanes × four k steps of a sliver whose lanes are runs along k in the source (starting at
+// r0..r3): four loads along k, one 4×4 register transpose, four stores of four lanes each, the
+// k steps `width` floats apart in the sliver.
+inline void transpose_4x4(const float* r0, const float* r1, const float* r2, const float* r3, float* dst,
+                          int64_t width) {
+  __m128 a = _mm_loadu_ps(r0), b = _mm_loadu_ps(r1), c = _mm_loadu_ps(r2), d = _mm_loadu_ps(r3);
+  _MM_TRANSPOSE4_PS(a, b, c, d);
+  _mm_storeu_ps(dst, a);
+  _mm_storeu_ps(dst + width, b);
+  _mm_storeu_ps(dst + 2 * width, c);
+  _mm_storeu_ps(dst + 3 * width, d);
+}
+#endif
 
 // Pointer to op(X)(row, col) of a column-major X stored with leading dimension ld.
 inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, int64_t col) {

@@ -44,13 +44,7 @@ template <int Width>
 void transpose_steps(const float* src, int64_t ld, float* d) {
   int l = 0;
   for (; l + 4 <= Width; l += 4) {
-    __m128 r0 = _mm_loadu_ps(src + l * ld), r1 = _mm_loadu_ps(src + (l + 1) * ld);
-    __m128 r2 = _mm_loadu_ps(src + (l + 2) * ld), r3 = _mm_loadu_ps(src + (l + 3) * ld);
-    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-    _mm_storeu_ps(d + l, r0);
-    _mm_storeu_ps(d + Width + l, r1);
-    _mm_storeu_ps(d + 2 * Width + l, r2);
-    _mm_storeu_ps(d + 3 * Width + l, r3);
+    transpose_4x4(src + l * ld, src + (l + 1) * ld, src + (l + 2) * ld, src + (l + 3) * ld, d + l, Width);
   }
   if constexpr (Width % 4 == 2) {
     const __m128 a = _mm_loadu_ps(src + l * ld), b = _mm_loadu_ps(src + (l + 1) * ld);
