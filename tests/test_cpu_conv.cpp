@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv.hpp"
+#include "kernels/cpu/conv_internal.hpp"
 #include "kernels/cpu/gemm_internal.hpp"
 #include "verify/reference.hpp"
 
@@ -208,6 +209,31 @@ TEST_P(CpuConv, WidePhasePlanesUnderStrideAndDilation) {
   }
   cp.stride_h = 1, cp.stride_w = 3, cp.w = 25;
   check(cp, 2);
+}
+
+TEST_P(CpuConv, WideRowsShareTheirPaddingWithTheNextRow) {
+  // Stride 1: the wide row is W + pad, so the taps right of the last output column read past the
+  // row's end into the next row's leading zeros. Several pads, filter sizes and dilations, on maps
+  // large enough for the wide paths (over 64 output pixels), odd widths.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 3, cp.h = 11, cp.w = 13, cp.k = 7;
+  for (const auto& [filter, pad, dilation] : {std::tuple{3, 1, 1}, {5, 2, 1}, {7, 3, 1}, {3, 2, 2}, {5, 1, 1}}) {
+    cp.r = cp.s = filter, cp.pad_h = cp.pad_w = pad, cp.dilation_h = cp.dilation_w = dilation;
+    check(cp, 1);
+    check(cp, 2);
+  }
+}
+
+TEST(CpuConvWideLayout, RowIsAsNarrowAsThePaddingAllows) {
+  ConvProblem cp;
+  cp.c = 2, cp.h = cp.w = 28, cp.k = 4, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 1;
+  EXPECT_EQ(detail::WideLayout(detail::ConvGeometry(cp)).row_floats, 29);  // W + pad, not W + 2·pad
+  cp.pad_h = cp.pad_w = 0;
+  EXPECT_EQ(detail::WideLayout(detail::ConvGeometry(cp)).row_floats, 28);  // no padding to share: Q' = W
+  // Stride 2: reading past the row's end would read input column 28 - 1 = 27, real data, so the
+  // phase planes keep their full (W + 2·pad) / 2 width.
+  cp.pad_h = cp.pad_w = 1, cp.stride_h = cp.stride_w = 2;
+  EXPECT_EQ(detail::WideLayout(detail::ConvGeometry(cp)).row_floats, 15);
 }
 
 TEST_P(CpuConv, LargeFiltersOnASmallMap) {

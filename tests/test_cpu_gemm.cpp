@@ -196,6 +196,20 @@ TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
   EXPECT_TRUE(is_available(best_micro_kernel()));
 }
 
+TEST(CpuGemmBlocking, BalancedKcUsesTheFewestStepsOfNearlyEqualSize) {
+  EXPECT_EQ(detail::balanced_kc(272, 576), 192);   // 3 steps of 192, not 272 + 272 + 32
+  EXPECT_EQ(detail::balanced_kc(272, 1152), 232);  // 4 × 232 + 224
+  EXPECT_EQ(detail::balanced_kc(272, 272), 272);
+  EXPECT_EQ(detail::balanced_kc(272, 273), 144);   // 2 steps, rounded up to a multiple of 8
+  EXPECT_EQ(detail::balanced_kc(272, 100), 100);   // one step: all of k
+  EXPECT_EQ(detail::balanced_kc(272, 1), 1);
+  for (int64_t k = 1; k <= 3000; ++k) {
+    const int64_t kc = detail::balanced_kc(272, k);
+    ASSERT_LE(kc, std::min<int64_t>(272, k)) << k;
+    ASSERT_EQ((k + kc - 1) / kc, (k + 271) / 272) << k;  // never more steps than kc_max needs
+  }
+}
+
 TEST(CpuGemmDispatch, RejectsBadArguments) {
   float x = 0.0f;
   EXPECT_THROW(sgemm(Op::N, Op::N, 4, 4, 4, 1.0f, &x, 3, &x, 4, 0.0f, &x, 4), std::invalid_argument);

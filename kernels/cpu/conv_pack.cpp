@@ -36,8 +36,32 @@ ConvGeometry::ConvGeometry(const ConvProblem& cp)
   for (int64_t tap = 0; tap < s; ++tap) valid_q.push_back(valid_outputs(tap * dilation_w - pad_w, stride_w, w, q));
 }
 
+namespace {
+// The narrowest phase-plane width Q' ≥ Q for which every read of an output column q < Q through
+// tap column s either stays in its row or, past the row's end, is right padding that lands in
+// the next row's leading zeros. Stride 1 with padding p then needs W + p instead of W + 2p.
+int64_t wide_row_floats(const ConvGeometry& g) {
+  const int64_t unwrapped = (g.w + 2 * g.pad_w + g.stride_w - 1) / g.stride_w;
+  const auto reads_padding_only = [&](int64_t width) {
+    for (int64_t s = 0; s < g.s; ++s) {
+      const int64_t phase = s * g.dilation_w % g.stride_w, shift = s * g.dilation_w / g.stride_w;
+      const int64_t leading_zeros = valid_outputs(phase - g.pad_w, g.stride_w, g.w, unwrapped).begin;
+      const int64_t last = g.q - 1 + shift;  // furthest plane column an output reads
+      if (last < width) continue;
+      const int64_t first_wrapped_input = width * g.stride_w + phase - g.pad_w;
+      if (first_wrapped_input < g.w || last - width >= leading_zeros) return false;
+    }
+    return true;
+  };
+  for (int64_t width = g.q; width < unwrapped; ++width) {
+    if (reads_padding_only(width)) return width;
+  }
+  return unwrapped;
+}
+}  // namespace
+
 WideLayout::WideLayout(const ConvGeometry& g)
-    : row_floats((g.w + 2 * g.pad_w + g.stride_w - 1) / g.stride_w),
+    : row_floats(wide_row_floats(g)),
       rows((g.h + 2 * g.pad_h + g.stride_h - 1) / g.stride_h),
       plane_floats((rows + 1) * row_floats),
       phase_slot(size_t(g.stride_h * g.stride_w), -1),

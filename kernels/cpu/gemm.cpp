@@ -293,6 +293,11 @@ Blocking default_blocking(int mr, int nr) {
 
 void set_blocking_override(const Blocking& blocking) { blocking_override = blocking; }
 
+int64_t balanced_kc(int64_t kc_max, int64_t k) {
+  const int64_t steps = ceil_div(k, kc_max);
+  return std::min({kc_max, k, round_up(ceil_div(k, steps), 8)});
+}
+
 }  // namespace detail
 
 std::string_view to_string(MicroKernel kernel) {
@@ -355,7 +360,7 @@ PackedPanels pack_panels(const PackSource& source, int64_t lanes, int64_t depth,
   PackedPanels packed;
   packed.lanes = lanes, packed.depth = depth;
   packed.width = as_a ? kernel->mr : kernel->nr;
-  packed.kc = std::min(default_blocking(kernel->mr, kernel->nr).kc, depth);  // as sgemm_sources
+  packed.kc = balanced_kc(default_blocking(kernel->mr, kernel->nr).kc, depth);  // as sgemm_sources
   constexpr int64_t align_floats = 64 / sizeof(float);
   packed.storage.resize(size_t(round_up(lanes, packed.width) * depth + align_floats));
   const auto misalignment = int64_t(reinterpret_cast<uintptr_t>(packed.storage.data()) % 64) / int64_t(sizeof(float));
@@ -430,7 +435,7 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   // Below ~64³ the team's start-up and barriers cost more than the second core gains.
   if (double(m) * double(n) * double(k) < 64.0 * 64.0 * 64.0) threads = 1;
   Blocking blocking = default_blocking(mr, nr);
-  blocking.kc = std::min(blocking.kc, k);
+  blocking.kc = balanced_kc(blocking.kc, k);
   blocking.nc = std::min(blocking.nc, round_up(n, nr));
 
   // Threads own whole MC blocks when each gets at least a few MR slivers; the block count is

@@ -126,6 +126,10 @@ struct Blocking {
 };
 // Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR.
 Blocking default_blocking(int mr, int nr);
+// The KC a GEMM of depth k runs with: the fewest steps kc_max allows, of nearly equal size (a
+// multiple of 8 floats, so NR=6 B slivers stay 64-byte aligned). Splitting k = 576 as 272 + 272
+// + 32 would pay the C tile's load and store for only 32 FMAs per element in the last step.
+int64_t balanced_kc(int64_t kc_max, int64_t k);
 // Tuning hook for benchmarks: a non-zero field overrides the derived value. Not thread-safe
 // against concurrent sgemm calls; set it before timing.
 void set_blocking_override(const Blocking& blocking);
