@@ -222,6 +222,9 @@ TEST_P(CpuConv, WideRowsShareTheirPaddingWithTheNextRow) {
     check(cp, 1);
     check(cp, 2);
   }
+  // A one-column map whose padding is wider than the output: discarded columns read furthest.
+  cp.h = 70, cp.w = 1, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 2, cp.dilation_h = cp.dilation_w = 2;
+  check(cp, 1);
 }
 
 TEST(CpuConvWideLayout, RowIsAsNarrowAsThePaddingAllows) {

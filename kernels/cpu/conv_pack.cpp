@@ -46,7 +46,10 @@ int64_t wide_row_floats(const ConvGeometry& g) {
     for (int64_t s = 0; s < g.s; ++s) {
       const int64_t phase = s * g.dilation_w % g.stride_w, shift = s * g.dilation_w / g.stride_w;
       const int64_t leading_zeros = valid_outputs(phase - g.pad_w, g.stride_w, g.w, unwrapped).begin;
-      const int64_t last = g.q - 1 + shift;  // furthest plane column an output reads
+      // Discarded columns (q in [Q, Q')) read up to Q' − 1 + shift: keep that within the next
+      // row, as the planes hold one slack row after the last.
+      if (shift >= width) return false;
+      const int64_t last = g.q - 1 + shift;  // furthest plane column a kept output reads
       if (last < width) continue;
       const int64_t first_wrapped_input = width * g.stride_w + phase - g.pad_w;
       if (first_wrapped_input < g.w || last - width >= leading_zeros) return false;
