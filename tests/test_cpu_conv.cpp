@@ -239,6 +239,23 @@ TEST(CpuConvWideLayout, RowIsAsNarrowAsThePaddingAllows) {
   EXPECT_EQ(detail::WideLayout(detail::ConvGeometry(cp)).row_floats, 15);
 }
 
+TEST(CpuConvWideLayout, EveryReadStaysInsideTheImagesPlanes) {
+  // Wide pixel i through k step t reads planes[i + tap_offset[t]], discarded columns included;
+  // a narrow row must not push those reads past the slack row of the last channel's planes.
+  ConvProblem cp;
+  cp.c = 2, cp.k = 3;
+  for (const auto& [h, w, filter, pad, dilation, stride] :
+       {std::tuple{70, 1, 3, 2, 2, 1}, {9, 2, 7, 3, 1, 1}, {28, 28, 3, 1, 1, 1}, {13, 5, 5, 4, 2, 1},
+        {17, 12, 3, 2, 2, 3}, {224, 224, 7, 3, 1, 2}}) {
+    cp.h = h, cp.w = w, cp.r = cp.s = filter, cp.pad_h = cp.pad_w = pad;
+    cp.dilation_h = cp.dilation_w = dilation, cp.stride_h = cp.stride_w = stride;
+    ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
+    const detail::WideLayout layout{detail::ConvGeometry(cp)};
+    const int64_t furthest = *std::max_element(layout.tap_offset.begin(), layout.tap_offset.end());
+    EXPECT_LT(furthest + layout.wide_pixels - 1, layout.image_floats()) << describe(Problem{cp});
+  }
+}
+
 TEST_P(CpuConv, LargeFiltersOnASmallMap) {
   // 9×9 = 81 taps on a map small enough for the batched forward (filters as GEMM rows).
   ConvProblem cp = base();
