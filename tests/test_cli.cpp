@@ -379,6 +379,45 @@ TEST(Cli, BadDtypeAndModeExitTwo) {
   EXPECT_THAT(m.err, HasSubstr("lukewarm"));
 }
 
+TEST(Cli, ReplayPrintsTheErrorAndWhereItComesFromAndWritesJson) {
+  TempDir dir;
+  const CliRun r = run_cli("replay --network-file " + quote(kData + "/networks/good_tiny.json") +
+                               " --batch 2 --backend custom-cpu --threads 1 --budget-ms 20 --iteration-samples 2"
+                               " --profile-passes 2 -q --json replay.json",
+                           dir.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("replay of tiny-cnn on custom-cpu"));
+  EXPECT_THAT(r.out, HasSubstr("relative error (predicted - measured) / measured"));
+  EXPECT_THAT(r.out, HasSubstr("largest differences"));
+  EXPECT_EQ(r.err, "");  // -q: no progress lines
+  const json j = json::parse(read_text(dir.path() / "replay.json"));
+  EXPECT_EQ(j.at("network"), "tiny-cnn");
+  EXPECT_EQ(j.at("profile_passes"), 2);
+  const double predicted = j.at("predicted_iteration_s"), measured = j.at("measured_iteration_s");
+  EXPECT_GT(measured, 0);
+  EXPECT_DOUBLE_EQ(j.at("relative_error").get<double>(), (predicted - measured) / measured);
+  double shares_s = 0;
+  for (const json& p : j.at("problems")) {
+    EXPECT_GT(p.at("in_iteration_s").get<double>(), 0) << p.at("description");
+    shares_s += p.at("predicted_s").get<double>();
+  }
+  EXPECT_NEAR(shares_s, predicted, 1e-9 * predicted);
+}
+
+TEST(Cli, ReplayBadInputExitsTwo) {
+  TempDir dir;
+  const std::string tiny = " --network-file " + quote(kData + "/networks/good_tiny.json");
+  const CliRun mode = run_cli("replay" + tiny + " --backend custom-cpu --mode lukewarm", dir.path());
+  EXPECT_EQ(mode.status, 2);
+  EXPECT_THAT(mode.err, HasSubstr("lukewarm"));
+  const CliRun passes = run_cli("replay" + tiny + " --backend custom-cpu --profile-passes -1", dir.path());
+  EXPECT_EQ(passes.status, 2);
+  const CliRun network = run_cli("replay --network-file " + quote(kData + "/networks/bad_kind.json") +
+                                     " --backend custom-cpu", dir.path());
+  EXPECT_EQ(network.status, 2);
+  EXPECT_THAT(network.err, HasSubstr("maxpool"));
+}
+
 TEST(Cli, DevicesMentionsTheCpu) {
   TempDir dir;
   const CliRun d = run_cli("devices", dir.path());

@@ -2,6 +2,8 @@
 // measured time with the layer model's prediction from each problem measured alone.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include "backends/registry.hpp"
@@ -16,11 +18,15 @@ namespace trainrate::cli {
 
 namespace {
 
-// Small defaults so a replay of resnet50 or bert-base finishes in about a minute on 2 cores.
+// Small defaults so a replay of resnet50 or bert-base finishes in under a minute on 2 cores. Images
+// of 128² rather than 64²: at 64² ResNet-50's last stage runs on 2×2 maps, so its layers do so little
+// work per weight that streaming the weights from memory, which the model does not count, dominates
+// them (docs/models.md).
 struct ReplayArgs {
   std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot";
-  int64_t batch = 4, image_size = 64, seq_len = 32;
+  int64_t batch = 4, image_size = 128, seq_len = 32;
   int64_t iteration_samples = 5;
+  int64_t profile_passes = 3;
   double budget_ms = 500;
   int threads = 0;
   uint64_t seed = 1;
@@ -44,6 +50,7 @@ ReplayOptions replay_options(const ReplayArgs& a) {
   o.iteration.stopping.min_time_ms = 0;
   o.iteration.stopping.target_relative_noise = 0.02;
   o.iteration.stopping.budget_ms = 20'000;
+  o.profile_passes = a.profile_passes;
   o.input_seed = a.seed;
   return o;
 }
@@ -54,6 +61,27 @@ void print_problem(size_t index, size_t total, const ReplayProblem& p) {
                                                         : fmt::format("{} ({})", to_string(r.status), r.reason);
   fmt::print(stderr, "[{:>3}/{}] x{:<3} {:<58} {:<12} {}\n", index + 1, total, p.count, describe(p.problem),
              p.backend, rate);
+}
+
+// The problems whose time inside the iteration differs most from their share of the prediction:
+// where the model's error comes from.
+std::string largest_differences(const ReplayReport& r, size_t rows) {
+  std::vector<const ReplayProblem*> profiled;
+  for (const auto& p : r.problems) {
+    if (p.in_iteration && p.in_iteration_s > 0) profiled.push_back(&p);
+  }
+  if (profiled.empty()) return {};
+  const auto gap_s = [](const ReplayProblem* p) { return std::abs(p->in_iteration_s - p->predicted_s); };
+  std::sort(profiled.begin(), profiled.end(), [&](auto* a, auto* b) { return gap_s(a) > gap_s(b); });
+  std::string out = fmt::format("  largest differences, each problem's calls timed inside the iteration (median of {} "
+                                "passes) against its share of the prediction:\n", r.profile_passes);
+  out += fmt::format("    {:<58} {:>4} {:>11} {:>11} {:>7}\n", "problem", "x", "alone", "in iter", "in/alone");
+  for (size_t i = 0; i < std::min(rows, profiled.size()); ++i) {
+    const ReplayProblem& p = *profiled[i];
+    out += fmt::format("    {:<58} {:>4} {:>11} {:>11} {:>7.2f}\n", describe(p.problem), p.count,
+                       human_duration(p.predicted_s), human_duration(p.in_iteration_s), p.in_iteration_s / p.predicted_s);
+  }
+  return out;
 }
 
 std::string summary(const ReplayReport& r) {
@@ -70,6 +98,7 @@ std::string summary(const ReplayReport& r) {
                        "about the machine's load than about the model: rerun on a quiet machine\n",
                        100 * s.relative_noise);
   }
+  out += largest_differences(r, 8);
   if (r.predicted.missing_rows > 0) {
     out += fmt::format("  note: {} passes could not run and are left out of both\n", r.predicted.missing_rows);
   }
@@ -81,12 +110,13 @@ nlohmann::json report_json(const ReplayReport& r) {
   for (const auto& p : r.problems) {
     problems.push_back({{"problem", to_json(p.problem)}, {"description", describe(p.problem)}, {"count", p.count},
                         {"backend", p.backend}, {"status", std::string(to_string(p.alone.status))},
-                        {"rate_flops_per_s", p.alone.rate_flops_per_s}, {"in_iteration", p.in_iteration}});
+                        {"rate_flops_per_s", p.alone.rate_flops_per_s}, {"in_iteration", p.in_iteration},
+                        {"predicted_s", p.predicted_s}, {"in_iteration_s", p.in_iteration_s}});
   }
   return {{"network", r.network}, {"backend", r.backend}, {"predicted_iteration_s", r.predicted_s},
           {"measured_iteration_s", r.measured_s}, {"relative_error", r.relative_error},
           {"measured_samples", r.measured.stats.samples}, {"measured_relative_noise", r.measured.stats.relative_noise},
-          {"iteration_flops", r.predicted.flops}, {"problems", problems}};
+          {"iteration_flops", r.predicted.flops}, {"profile_passes", r.profile_passes}, {"problems", problems}};
 }
 
 int run_replay(const ReplayArgs& a) {
@@ -116,13 +146,16 @@ Action add_replay_command(CLI::App& app) {
   net->excludes(file);
   cmd->add_option("-b,--backend", a->backend, "Backend to replay on, e.g. onednn, openblas, custom-cpu")->required();
   cmd->add_option("--batch", a->batch, "Batch (default 4)")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 128)")->check(CLI::PositiveNumber);
   cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 32)")->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", a->dtype, "fp32, tf32, fp16, bf16 (default fp32)");
   cmd->add_option("--mode", a->mode, "Cache mode of the per-problem measurements: hot or cold (default hot)");
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(CLI::PositiveNumber);
   cmd->add_option("--iteration-samples", a->iteration_samples, "Minimum samples of the whole iteration (default 5)")
       ->check(CLI::Range(int64_t{2}, int64_t{1000}));
+  cmd->add_option("--profile-passes", a->profile_passes,
+                  "Extra iterations timed call by call to show where the error comes from (default 3; 0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100}));
   cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
   cmd->add_option("--json", a->json_out, "Write the replay's numbers as JSON here");

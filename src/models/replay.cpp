@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "measure/statistics.hpp"
 #include "models/rates.hpp"
 #include "verify/verify.hpp"
 
@@ -33,7 +34,6 @@ Backend* backend_for(const BackendSet& set, Backend& requested, const Problem& p
 
 struct Prepared {
   std::unique_ptr<PreparedProblem> run;
-  int64_t count = 0;
 };
 
 // One PreparedProblem per distinct problem; each runs `count` times in the iteration, like a
@@ -48,7 +48,7 @@ std::vector<Prepared> prepare_all(const std::vector<ReplayProblem>& problems, co
       continue;
     }
     Backend* backend = find_backend(set, p.backend);
-    prepared.push_back({backend->prepare(p.problem, make_inputs(p.problem, seed)), p.count});
+    prepared.push_back({backend->prepare(p.problem, make_inputs(p.problem, seed))});
   }
   return prepared;
 }
@@ -56,6 +56,32 @@ std::vector<Prepared> prepare_all(const std::vector<ReplayProblem>& problems, co
 size_t index_of(const std::vector<ReplayProblem>& problems, const Problem& problem) {
   return size_t(std::find_if(problems.begin(), problems.end(), [&](const auto& p) { return p.problem == problem; }) -
                 problems.begin());
+}
+
+struct Call {
+  PreparedProblem* run;
+  size_t problem;  // index into ReplayReport::problems
+};
+
+// Times each call of `passes` iterations on its own and stores, per problem, the median over the
+// passes of its calls' summed time. Separate from the measured iterations: the timer's wait after
+// every call (a GPU synchronize) would otherwise add to what is measured.
+void profile_calls(Device& device, const std::vector<Call>& sequence, int64_t passes,
+                   std::vector<ReplayProblem>& problems) {
+  auto timer = device.make_timer();
+  std::vector<std::vector<double>> per_pass_ms(problems.size());
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    std::vector<double> sum_ms(problems.size(), 0.0);
+    for (const Call& call : sequence) {
+      timer->start();
+      call.run->run();
+      sum_ms[call.problem] += timer->stop_ms();
+    }
+    for (size_t i = 0; i < problems.size(); ++i) per_pass_ms[i].push_back(sum_ms[i]);
+  }
+  for (size_t i = 0; i < problems.size(); ++i) {
+    if (problems[i].in_iteration && passes > 0) problems[i].in_iteration_s = summarize(per_pass_ms[i]).median_ms * 1e-3;
+  }
 }
 
 }  // namespace
@@ -96,18 +122,23 @@ ReplayReport replay(const Network& network, const ReplayOptions& options, const 
   });
   report.predicted.backend = report.backend;
   report.predicted_s = report.predicted.iteration_time_s;
+  for (ReplayProblem& p : report.problems) {
+    if (p.in_iteration) p.predicted_s = double(p.count) * flops(p.problem) / p.alone.rate_flops_per_s;
+  }
 
   // The whole iteration: forward passes in layer order, backward in reverse, each repeat.
   std::vector<Prepared> prepared = prepare_all(report.problems, set, options.input_seed);
-  std::vector<PreparedProblem*> sequence;
+  std::vector<Call> sequence;
   for (const LayerPass& pass : passes) {
-    Prepared& p = prepared[index_of(report.problems, pass.problem)];
-    for (int64_t r = 0; p.run && r < pass.count; ++r) sequence.push_back(p.run.get());
+    const size_t index = index_of(report.problems, pass.problem);
+    for (int64_t r = 0; prepared[index].run && r < pass.count; ++r) sequence.push_back({prepared[index].run.get(), index});
   }
   if (observer.on_iteration_start) observer.on_iteration_start();
   report.measured = measure(requested->device(), [&] {
-    for (PreparedProblem* run : sequence) run->run();
+    for (const Call& call : sequence) call.run->run();
   }, options.iteration);
+  report.profile_passes = options.profile_passes;
+  profile_calls(requested->device(), sequence, options.profile_passes, report.problems);
   report.measured_s = report.measured.stats.median_ms * 1e-3;
   report.relative_error = report.measured_s > 0 ? (report.predicted_s - report.measured_s) / report.measured_s : 0;
   return report;

@@ -25,6 +25,9 @@ struct ReplayOptions {
   LoweringOptions lowering;
   RunOptions per_problem;   // each distinct problem alone
   MeasureOptions iteration; // the whole iteration back to back
+  // Extra iterations, outside the measured ones, that time every call separately to show which
+  // problems run slower (or faster) inside the iteration than alone.
+  int64_t profile_passes = 3;
   uint64_t input_seed = 1;
 };
 
@@ -34,6 +37,8 @@ struct ReplayProblem {
   std::string backend;      // the one that ran it (the kind's vendor when the requested cannot)
   Result alone;             // run_one's result; its rate feeds the prediction
   bool in_iteration = false;  // false when no backend could run it: left out of both sides
+  double predicted_s = 0;     // count × FLOPs / R alone: its share of the prediction
+  double in_iteration_s = 0;  // its calls' time inside the iteration (median over profile passes)
 };
 
 struct ReplayReport {
@@ -45,6 +50,7 @@ struct ReplayReport {
   double predicted_s = 0;
   double measured_s = 0;                 // median
   double relative_error = 0;             // (predicted − measured) / measured
+  int64_t profile_passes = 0;            // iterations timed call by call for in_iteration_s
 };
 
 struct ReplayObserver {
