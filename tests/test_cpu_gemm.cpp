@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_internal.hpp"
 #include "verify/reference.hpp"
@@ -207,6 +209,24 @@ TEST(CpuGemmBlocking, BalancedKcUsesTheFewestStepsOfNearlyEqualSize) {
     const int64_t kc = detail::balanced_kc(272, k);
     ASSERT_LE(kc, std::min<int64_t>(272, k)) << k;
     ASSERT_EQ((k + kc - 1) / kc, (k + 271) / 272) << k;  // never more steps than kc_max needs
+  }
+}
+
+// The A block is sized by the depth a GEMM actually runs with: one shallow step (conv
+// backward-filter on 7×7 maps, k = 49) gets a taller block than a deep GEMM, the block never
+// outgrows half of L2 unless it is a single sliver, and KC is the balanced one.
+TEST(CpuGemmBlocking, ShallowGemmsGetTallerABlocksOfTheSameFootprint) {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL2_CACHE_SIZE) : 512 * 1024;
+  for (const auto& [mr, nr] : {std::pair{8, 6}, {16, 6}, {32, 12}}) {
+    const detail::Blocking deep = detail::blocking_for_depth(mr, nr, 4096);
+    const detail::Blocking shallow = detail::blocking_for_depth(mr, nr, 49);
+    EXPECT_EQ(shallow.kc, 49);
+    EXPECT_EQ(deep.kc, detail::balanced_kc(deep.kc, 4096)) << "balanced";
+    EXPECT_GE(shallow.mc, 2 * deep.mc) << mr << "x" << nr;
+    for (const detail::Blocking& b : {deep, shallow}) {
+      EXPECT_EQ(b.mc % mr, 0);
+      EXPECT_TRUE(b.mc == mr || b.mc * b.kc * int64_t(sizeof(float)) <= l2 / 2) << b.mc << "x" << b.kc;
+    }
   }
 }
 

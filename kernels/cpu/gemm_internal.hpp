@@ -124,8 +124,9 @@ PackSource matrix_b_source(const MatrixOperand& b);  // op(B), lanes are columns
 struct Blocking {
   int64_t mc = 0, kc = 0, nc = 0;
 };
-// Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR.
-Blocking default_blocking(int mr, int nr);
+// Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR and a GEMM
+// of depth k (KC already balanced over k).
+Blocking blocking_for_depth(int mr, int nr, int64_t k);
 // The KC a GEMM of depth k runs with: the fewest steps kc_max allows, of nearly equal size (a
 // multiple of 8 floats, so NR=6 B slivers stay 64-byte aligned). Splitting k = 576 as 272 + 272
 // + 32 would pay the C tile's load and store for only 32 FMAs per element in the last step.
