@@ -17,21 +17,26 @@ namespace trainrate::kernels::cpu::detail {
 
 namespace {
 
-// Sliver rows contiguous in the source: src(l, p) = src[l + p·ld] for lane l < lanes, step p.
+// Lanes adjacent in the source: src(l, p) = src[l + p·ld]. Walks the source one k step at a time
+// (a run of `extent` contiguous floats) and deals each run out to the slivers, so the reads stream
+// through memory in order. Sliver by sliver instead, each k step of each sliver jumps `ld` floats,
+// to a new page when ld is large: on Zen 2, packing a 2560-deep A that way made a 2560×16×2560
+// SGEMM spend more time packing than multiplying.
 template <int Width>
-void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes, int width_rt, float* dst) {
+void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t extent, int width_rt, float* dst) {
   const int width = Width > 0 ? Width : width_rt;
-  if (lanes == width) {
-    // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
-    // compiler cannot rule out overlap between src and dst.
-    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * width, src + p * ld, size_t(width) * sizeof(float));
-    return;
-  }
+  const int64_t full_lanes = extent / width * width;
   for (int64_t p = 0; p < kc; ++p) {
     const float* s = src + p * ld;
-    float* d = dst + p * width;
+    // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
+    // compiler cannot rule out overlap between src and dst.
+    for (int64_t l0 = 0; l0 < full_lanes; l0 += width) {
+      std::memcpy(dst + l0 * kc + p * width, s + l0, size_t(width) * sizeof(float));
+    }
+    if (full_lanes == extent) continue;
+    float* d = dst + full_lanes * kc + p * width;
     int64_t l = 0;
-    for (; l < lanes; ++l) d[l] = s[l];
+    for (; l < extent - full_lanes; ++l) d[l] = s[full_lanes + l];
     for (; l < width; ++l) d[l] = 0.0f;
   }
 }
@@ -92,14 +97,10 @@ void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes,
 template <int Width>
 void pack_slivers(bool contiguous, const float* src, int64_t ld, int64_t kc, int64_t extent, int width,
                   float* dst) {
+  if (contiguous) return pack_contiguous_lanes<Width>(src, ld, kc, extent, width, dst);
   for (int64_t l0 = 0; l0 < extent; l0 += width) {
     const int64_t lanes = extent - l0 < width ? extent - l0 : width;
-    float* d = dst + l0 * kc;
-    if (contiguous) {
-      pack_contiguous_lanes<Width>(src + l0, ld, kc, lanes, width, d);
-    } else {
-      pack_strided_lanes<Width>(src + l0 * ld, ld, kc, lanes, width, d);
-    }
+    pack_strided_lanes<Width>(src + l0 * ld, ld, kc, lanes, width, dst + l0 * kc);
   }
 }
 
