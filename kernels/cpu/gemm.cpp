@@ -1,16 +1,14 @@
 // Packed, cache-blocked SGEMM (Goto/BLIS): five short loops around a micro-kernel.
 //
-//   loop_jc  (NC columns of C)        B panel kc×nc packed once, shared by all threads (L3)
+//   loop_jc  (NC columns of C)        B panel kc×nc packed (L3)
 //    loop_pc (KC steps of k)          beta applies on the first step only
-//     loop_ic (MC rows of C)          A block mc×kc packed per thread (L2)
+//     loop_ic (MC rows of C)          A block mc×kc packed (L2)
 //      loop_jr (NR columns)           one B sliver kc×nr stays in L1
 //       loop_ir (MR rows)             the micro-kernel: one MR×NR tile in registers
 //
-// Threads: one OpenMP team runs every loop together. The B panel is packed cooperatively. When
-// there are enough rows, threads claim MC blocks one at a time from a shared counter (each packs
-// its own A block into its own L2), so a thread whose core is busy with something else simply
-// takes fewer blocks; otherwise (short, wide C) they share one packed A block and split the NR
-// columns.
+// Threads share nothing (split_across_threads): each runs these loops on its own slice of C's
+// rows or columns, with its own packed panels; only operands packed ahead of the call (conv
+// filters) are read by all of them.
 //
 // Operands reach the loops only through PackSource callbacks: sgemm passes matrix sources, the
 // convolutions pass sources that gather im2col patches straight into the panels.
@@ -20,7 +18,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -104,20 +101,8 @@ class AlignedBuffer {
   int64_t capacity_ = 0;
 };
 
-// Per thread: the calling thread's buffer holds the shared panels, each team member's holds its A block.
-thread_local AlignedBuffer shared_b_buffer, shared_a_buffer, private_a_buffer;
-
-struct Team {
-  int id = 0, size = 1;
-};
-
-// The [begin, end) share of `count` items that team member `id` of `size` takes.
-struct Range {
-  int64_t begin, end;
-};
-Range share(int64_t count, const Team& team) {
-  return {count * team.id / team.size, count * (team.id + 1) / team.size};
-}
+// Per thread: each thread runs its own GEMM (see split_across_threads) and packs into its own buffers.
+thread_local AlignedBuffer b_panel_buffer, a_block_buffer;
 
 struct Gemm {
   int64_t m, n, k;
@@ -127,20 +112,10 @@ struct Gemm {
   float* c;
   int64_t ldc;
   const KernelEntry* kernel;
-  Blocking blocking;  // mc already balanced across the team when split_rows
-  bool split_rows;    // threads own MC blocks (true) or share each A block and split NR columns
-  float* b_packed;    // shared kc×nc panel
-  float* a_shared;    // shared mc×kc block (split_rows == false)
-  const PackedPanels* a_ahead;       // A packed ahead of the call (pack_panels), or null
-  const PackedPanels* b_ahead;       // B packed ahead of the call, or null
-  std::atomic<int64_t>* next_block;  // next unclaimed MC block of this KC step (split_rows)
+  Blocking blocking;
+  const PackedPanels* a_ahead;  // A packed ahead of the call (pack_panels), or null
+  const PackedPanels* b_ahead;  // B packed ahead of the call, or null
 };
-
-void barrier(const Team& team) {
-  if (team.size > 1) {
-#pragma omp barrier
-  }
-}
 
 // Loop 1: MR rows. Full tiles go straight to C; edge tiles through a temporary tile, so the
 // micro-kernel never needs bounds.
@@ -169,84 +144,47 @@ void loop_ir(const Gemm& g, const float* a_block, int64_t mc, const float* b_sli
   }
 }
 
-// Loop 2: NR columns, over slivers [sliver_begin, sliver_end) of the packed panel.
+// Loop 2: NR columns of the packed panel.
 void loop_jr(const Gemm& g, const float* a_block, int64_t mc, const float* b_panel, int64_t nc, int64_t kc,
-             Range slivers, float beta, float* c) {
+             float beta, float* c) {
   const int nr = g.kernel->nr;
-  for (int64_t s = slivers.begin; s < slivers.end; ++s) {
-    const int64_t jr = s * nr;
+  for (int64_t jr = 0; jr < nc; jr += nr) {
     loop_ir(g, a_block, mc, b_panel + jr * kc, std::min<int64_t>(nr, nc - jr), kc, beta, c + jr * g.ldc);
   }
 }
 
-// Loop 3: MC rows. `c` points at C(0, jc).
-void loop_ic(const Gemm& g, const Team& team, int64_t pc, int64_t kc, const float* b_panel, int64_t jc, int64_t nc,
-             float beta) {
-  const int mr = g.kernel->mr, nr = g.kernel->nr;
+// Loop 3: MC rows, each block packed into this thread's buffer (unless A came packed).
+void loop_ic(const Gemm& g, int64_t pc, int64_t kc, const float* b_panel, int64_t jc, int64_t nc, float beta) {
+  const int mr = g.kernel->mr;
   const int64_t mc_block = g.blocking.mc;
-  const int64_t blocks = ceil_div(g.m, mc_block);
-  const int64_t slivers = ceil_div(nc, nr);
-  if (g.split_rows) {
-    float* a_buffer = g.a_ahead ? nullptr : private_a_buffer.get(round_up(mc_block, mr) * kc);
-    for (int64_t block = g.next_block->fetch_add(1, std::memory_order_relaxed); block < blocks;
-         block = g.next_block->fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t ic = block * mc_block;
-      const int64_t mc = std::min(mc_block, g.m - ic);
-      const float* a_block = a_buffer;
-      if (g.a_ahead) {
-        a_block = g.a_ahead->at(pc, ic);
-      } else {
-        g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
-      }
-      loop_jr(g, a_block, mc, b_panel, nc, kc, {0, slivers}, beta, g.c + ic + jc * g.ldc);
-    }
-    return;
-  }
+  float* a_buffer = g.a_ahead ? nullptr : a_block_buffer.get(round_up(std::min(mc_block, g.m), mr) * kc);
   for (int64_t ic = 0; ic < g.m; ic += mc_block) {
     const int64_t mc = std::min(mc_block, g.m - ic);
+    const float* a_block = a_buffer;
     if (g.a_ahead) {
-      loop_jr(g, g.a_ahead->at(pc, ic), mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
-      continue;
+      a_block = g.a_ahead->at(pc, ic);
+    } else {
+      g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
     }
-    // Pack this A block together, MR slivers split across the team.
-    const Range rows = share(ceil_div(mc, mr), team);
-    const int64_t row_begin = rows.begin * mr, row_end = std::min(mc, rows.end * mr);
-    if (row_end > row_begin) {
-      g.a.pack(g.a.context, pc, kc, ic + row_begin, row_end - row_begin, mr, g.a_shared + row_begin * kc);
-    }
-    barrier(team);
-    loop_jr(g, g.a_shared, mc, b_panel, nc, kc, share(slivers, team), beta, g.c + ic + jc * g.ldc);
-    barrier(team);  // the next block overwrites a_shared
+    loop_jr(g, a_block, mc, b_panel, nc, kc, beta, g.c + ic + jc * g.ldc);
   }
 }
 
 // Loop 4: KC steps. Beta scales C on the first step; later steps accumulate.
-void loop_pc(const Gemm& g, const Team& team, int64_t jc, int64_t nc) {
+void loop_pc(const Gemm& g, int64_t jc, int64_t nc) {
   const int nr = g.kernel->nr;
+  float* b_buffer = g.b_ahead ? nullptr : b_panel_buffer.get(g.blocking.kc * round_up(nc, nr));
   for (int64_t pc = 0; pc < g.k; pc += g.blocking.kc) {
     const int64_t kc = std::min(g.blocking.kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
-    // Pack the B panel together, NR slivers split across the team (unless it came packed).
-    const Range slivers = share(ceil_div(nc, nr), team);
-    const int64_t col_begin = slivers.begin * nr, col_end = std::min(nc, slivers.end * nr);
-    if (!g.b_ahead && col_end > col_begin) {
-      g.b.pack(g.b.context, pc, kc, jc + col_begin, col_end - col_begin, nr, g.b_packed + col_begin * kc);
-    }
-    const float* b_panel = g.b_ahead ? g.b_ahead->at(pc, jc) : g.b_packed;
-    // Nobody claims MC blocks before this barrier and everyone finished the previous step's claims
-    // at the one below, so the reset here cannot race.
-    if (team.id == 0) g.next_block->store(0, std::memory_order_relaxed);
-    barrier(team);
-    loop_ic(g, team, pc, kc, b_panel, jc, nc, beta);
-    barrier(team);  // the next step overwrites b_packed
+    if (!g.b_ahead) g.b.pack(g.b.context, pc, kc, jc, nc, nr, b_buffer);
+    loop_ic(g, pc, kc, g.b_ahead ? g.b_ahead->at(pc, jc) : b_buffer, jc, nc, beta);
   }
 }
 
 // Loop 5: NC columns.
-void loop_jc(const Gemm& g, const Team& team) {
-  for (int64_t jc = 0; jc < g.n; jc += g.blocking.nc) {
-    loop_pc(g, team, jc, std::min(g.blocking.nc, g.n - jc));
-  }
+void loop_jc(const Gemm& g) {
+  for (int64_t jc = 0; jc < g.n; jc += g.blocking.nc) loop_pc(g, jc, std::min(g.blocking.nc, g.n - jc));
 }
 
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
@@ -396,16 +334,19 @@ void pack_lane_offset(const void* context, int64_t pc, int64_t kc, int64_t first
   offset.inner->pack(offset.inner->context, pc, kc, offset.first + first, extent, width, dst);
 }
 
-// With one operand packed ahead, the only shared work left is packing the other, so each thread
-// takes its own slice of that other operand's lanes (rows of C when B came packed, columns when A
-// did) and runs a single-threaded GEMM on it: no barriers, no shared buffers, and both threads
-// read the packed operand. Against the cooperative loops (per-KC-step barriers), alternating in
-// one process at 2 threads on Zen 4 over 11 batch-1 ResNet-50 forward layers: median time 4.6%
-// lower in geomean (1.32x on a 1×1 56×56 layer, 0.89x on the strided 1×1 at 14×14).
-// `width` is the split operand's sliver width (MR for rows, NR for columns).
-void split_independently(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
-                         float beta, float* c, int64_t ldc, const GemmOptions& options, int threads, bool split_rows,
-                         int width) {
+// Threads share nothing: each takes a contiguous slice of C's rows or columns (whole slivers)
+// and runs the single-threaded loops on it, packing its own copy of the other operand. The copy
+// costs O(k·lanes) against O(m·n·k) work; what it buys is no barriers and no panel written by one
+// core and read by the other. The earlier cooperative team (one shared B panel per KC step, packed
+// half by each thread, a barrier on each side) ran square SGEMM on a 2-vCPU Zen 2 VM at 146 GFLOP/s
+// where this runs 188-193, and two single-threaded processes together 194. scripts/cpu-ratios
+// then, back to back: square median 0.961 → 1.159 of OpenBLAS, ResNet-50 forward 0.776 → 0.851,
+// backward-filter 0.683 → 0.909. The slice is taken along the dimension with more slivers, so the
+// duplicated operand is the narrower one, except that with an operand packed ahead (conv filters)
+// the split goes across the other one and every thread reads the shared packed panels.
+void split_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
+                          float beta, float* c, int64_t ldc, const GemmOptions& options, int threads,
+                          bool split_rows, int width) {
   const int64_t lanes = split_rows ? m : n;
   const int64_t slivers = ceil_div(lanes, width);
   threads = int(std::min<int64_t>(threads, slivers));
@@ -413,14 +354,15 @@ void split_independently(int64_t m, int64_t n, int64_t k, float alpha, const Pac
   single.threads = 1;
 #pragma omp parallel num_threads(threads)
   {
-    const Range mine = share(slivers, Team{omp_get_thread_num(), omp_get_num_threads()});
-    const int64_t first = mine.begin * width, count = std::min(lanes, mine.end * width) - first;
-    if (count > 0 && split_rows) {
+    const int64_t id = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t first = slivers * id / team * width, end = std::min(lanes, slivers * (id + 1) / team * width);
+    if (end > first && split_rows) {
       const LaneOffset rows{&a, first};
-      sgemm_sources(count, n, k, alpha, PackSource{pack_lane_offset, &rows}, b, beta, c + first, ldc, single);
-    } else if (count > 0) {
+      sgemm_sources(end - first, n, k, alpha, PackSource{pack_lane_offset, &rows}, b, beta, c + first, ldc, single);
+    } else if (end > first) {
       const LaneOffset columns{&b, first};
-      sgemm_sources(m, count, k, alpha, a, PackSource{pack_lane_offset, &columns}, beta, c + first * ldc, ldc, single);
+      sgemm_sources(m, end - first, k, alpha, a, PackSource{pack_lane_offset, &columns}, beta, c + first * ldc, ldc,
+                    single);
     }
   }
 }
@@ -441,21 +383,11 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
 
   const int mr = kernel->mr, nr = kernel->nr;
   int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-  // Below ~64³ the team's start-up and barriers cost more than the second core gains.
+  // Below ~64³ starting the team costs more than the second core gains.
   if (double(m) * double(n) * double(k) < 64.0 * 64.0 * 64.0) threads = 1;
   Blocking blocking = blocking_for_depth(mr, nr, k);
   blocking.nc = std::min(blocking.nc, round_up(n, nr));
-
-  // Threads own whole MC blocks when each gets at least a few MR slivers; the block count is
-  // rounded up to a multiple of the team so the last block is not a straggler.
-  const int64_t row_slivers = ceil_div(m, mr);
-  const bool split_rows = threads == 1 || row_slivers >= 4 * threads;
-  if (split_rows) {
-    const int64_t blocks = round_up(ceil_div(m, blocking.mc), threads);
-    blocking.mc = round_up(ceil_div(m, blocks), mr);
-  } else {
-    blocking.mc = std::min(blocking.mc, round_up(m, mr));
-  }
+  blocking.mc = std::min(blocking.mc, round_up(m, mr));
 
   // Operands packed ahead are used only if packed for exactly this blocking and micro-kernel.
   const auto usable = [&](const PackedPanels* packed, int64_t lanes, int width) {
@@ -466,36 +398,11 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   };
   const PackedPanels* a_ahead = usable(a.packed, m, mr);
   const PackedPanels* b_ahead = usable(b.packed, n, nr);
-  if (threads > 1 && (a_ahead != nullptr || b_ahead != nullptr)) {
-    const bool split_rows_of_c = b_ahead != nullptr;
-    return split_independently(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows_of_c,
-                               split_rows_of_c ? mr : nr);
+  if (threads > 1) {
+    const bool split_rows = a_ahead || b_ahead ? b_ahead != nullptr : ceil_div(m, mr) >= ceil_div(n, nr);
+    return split_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows, split_rows ? mr : nr);
   }
-
-  std::atomic<int64_t> next_block{0};
-  Gemm g{m,
-         n,
-         k,
-         alpha,
-         a,
-         b,
-         beta,
-         c,
-         ldc,
-         kernel,
-         blocking,
-         split_rows,
-         b_ahead ? nullptr : shared_b_buffer.get(blocking.kc * round_up(blocking.nc, nr)),
-         split_rows || a_ahead ? nullptr : shared_a_buffer.get(blocking.kc * round_up(blocking.mc, mr)),
-         a_ahead,
-         b_ahead,
-         &next_block};
-  if (threads == 1) {
-    loop_jc(g, Team{});
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  loop_jc(g, Team{omp_get_thread_num(), omp_get_num_threads()});
+  loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead});
 }
 
 }  // namespace detail

@@ -71,7 +71,7 @@ inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, i
 // convolutions can pack im2col patches straight into the panel format (implicit GEMM) and never
 // build a column matrix. `pack` writes lanes [first, first + extent) (rows of op(A), columns of
 // op(B)) for k steps [pc, pc + kc) as ⌈extent/width⌉ zero-padded slivers, exactly as pack_a/pack_b
-// do. It is called concurrently by the team on disjoint lane ranges, so it must not mutate state.
+// do. Threads call it concurrently on disjoint lane ranges, so it must not mutate state.
 struct PackedPanels;
 struct PackSource {
   void (*pack)(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst);
