@@ -219,8 +219,9 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k) {
   // about 3/4 of L1, leaving room for the C tile; at least 64 steps to amortise the C update.
   // 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell), 128 for 32×12. Then balanced over k
   // (balanced_kc), so a shallow GEMM runs one step of exactly k. A deeper rule (B sliver alone in
-  // half of L1: 512 for 16×6) measured 1.4-4.8% faster on square SGEMM at 2 threads on Zen 2 but
-  // 10% slower on ResNet-50 forward convs (`trainrate run`, geomean over 23 layers), so it is not used.
+  // half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
+  // square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM
+  // alone 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used.
   const int64_t kc_max = blocking_override.kc > 0
                              ? blocking_override.kc
                              : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 64, 512);
