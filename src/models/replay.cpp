@@ -32,23 +32,16 @@ Backend* backend_for(const BackendSet& set, Backend& requested, const Problem& p
   return nullptr;
 }
 
-struct Prepared {
-  std::unique_ptr<PreparedProblem> run;
-};
-
-// One PreparedProblem per distinct problem; each runs `count` times in the iteration, like a
-// framework's identical blocks. Buffers are shared between repeats: activations differ per layer
-// in a real network, but at these sizes the extra memory traffic is small (docs/models.md).
-std::vector<Prepared> prepare_all(const std::vector<ReplayProblem>& problems, const BackendSet& set,
-                                  uint64_t seed) {
-  std::vector<Prepared> prepared;
+// One PreparedProblem per distinct problem (null where it could not run); each runs `count` times
+// in the iteration, like a framework's identical blocks. Buffers are shared between repeats:
+// activations differ per layer in a real network, but at these sizes the extra memory traffic is
+// small (docs/models.md).
+std::vector<std::unique_ptr<PreparedProblem>> prepare_all(const std::vector<ReplayProblem>& problems,
+                                                          const BackendSet& set, uint64_t seed) {
+  std::vector<std::unique_ptr<PreparedProblem>> prepared;
   for (const ReplayProblem& p : problems) {
-    if (!p.in_iteration) {
-      prepared.push_back({});
-      continue;
-    }
-    Backend* backend = find_backend(set, p.backend);
-    prepared.push_back({backend->prepare(p.problem, make_inputs(p.problem, seed))});
+    prepared.push_back(p.in_iteration ? find_backend(set, p.backend)->prepare(p.problem, make_inputs(p.problem, seed))
+                                      : nullptr);
   }
   return prepared;
 }
@@ -127,11 +120,11 @@ ReplayReport replay(const Network& network, const ReplayOptions& options, const 
   }
 
   // The whole iteration: forward passes in layer order, backward in reverse, each repeat.
-  std::vector<Prepared> prepared = prepare_all(report.problems, set, options.input_seed);
+  const auto prepared = prepare_all(report.problems, set, options.input_seed);
   std::vector<Call> sequence;
   for (const LayerPass& pass : passes) {
     const size_t index = index_of(report.problems, pass.problem);
-    for (int64_t r = 0; prepared[index].run && r < pass.count; ++r) sequence.push_back({prepared[index].run.get(), index});
+    for (int64_t r = 0; prepared[index] && r < pass.count; ++r) sequence.push_back({prepared[index].get(), index});
   }
   if (observer.on_iteration_start) observer.on_iteration_start();
   report.measured = measure(requested->device(), [&] {
