@@ -139,6 +139,19 @@ TEST_P(CpuGemm, CrossesEveryBlockBoundary) {
   check({.m = 300, .n = 200, .k = 600, .beta = 1.0f}, options(2));
 }
 
+// A small C over a deep k: threads split k and add their partial products into C, which must
+// keep beta's scaling exactly once (thread 0's share) whatever the team size.
+TEST_P(CpuGemm, SmallCOverDeepKSplitsKAcrossThreads) {
+  for (int threads : {2, 3}) {
+    for (Op op_a : {Op::N, Op::T}) {
+      for (Op op_b : {Op::N, Op::T}) {
+        check({.op_a = op_a, .op_b = op_b, .m = 37, .n = 29, .k = 1501, .ldc_pad = 3, .alpha = -1.5f, .beta = 0.5f}, options(threads));
+        check({.op_a = op_a, .op_b = op_b, .m = 1, .n = 5, .k = 997}, options(threads));
+      }
+    }
+  }
+}
+
 // Threads split C into whole slivers along the dimension with more of them; 3 threads on these
 // shapes leave uneven slices and, for m = 3 or n = 1, fewer slivers than threads.
 TEST_P(CpuGemm, TallSkinnyAndShortWide) {

@@ -335,6 +335,48 @@ void pack_lane_offset(const void* context, int64_t pc, int64_t kc, int64_t first
   offset.inner->pack(offset.inner->context, pc, kc, offset.first + first, extent, width, dst);
 }
 
+// A source whose k steps start `first` steps into another's.
+struct DepthOffset {
+  const PackSource* inner;
+  int64_t first;
+};
+void pack_depth_offset(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                       float* dst) {
+  const auto& offset = *static_cast<const DepthOffset*>(context);
+  offset.inner->pack(offset.inner->context, offset.first + pc, kc, first, extent, width, dst);
+}
+
+// A small C over a deep k (conv backward-filter: C is CRS×K, k runs over every pixel): slicing C
+// would leave each thread a sliver or two and make each pack all of the deep other operand. Split
+// k instead: thread 0 accumulates its share straight into C (with beta), the others into private
+// partial products that are added at the end, O(m·n) per thread against O(m·n·k/threads) of work.
+void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a,
+                                const PackSource& b, float beta, float* c, int64_t ldc, const GemmOptions& options,
+                                int threads) {
+  thread_local AlignedBuffer partial_buffer;
+  float* partials = partial_buffer.get((threads - 1) * m * n);
+  GemmOptions single = options;
+  single.threads = 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t id = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t first = k * id / team, depth = k * (id + 1) / team - first;
+    const DepthOffset a_part{&a, first}, b_part{&b, first};
+    float* out = id == 0 ? c : partials + (id - 1) * m * n;
+    sgemm_sources(m, n, depth, alpha, PackSource{pack_depth_offset, &a_part}, PackSource{pack_depth_offset, &b_part},
+                  id == 0 ? beta : 0.0f, out, id == 0 ? ldc : m, single);
+#pragma omp barrier
+#pragma omp for
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t t = 0; t + 1 < team; ++t) {
+        const float* pj = partials + t * m * n + j * m;
+        float* cj = c + j * ldc;
+        for (int64_t i = 0; i < m; ++i) cj[i] += pj[i];
+      }
+    }
+  }
+}
+
 // Threads share nothing: each takes a contiguous slice of C's rows or columns (whole slivers)
 // and runs the single-threaded loops on it, packing its own copy of the other operand. The copy
 // costs O(k·lanes) against O(m·n·k) work; what it buys is no barriers and no panel written by one
@@ -402,6 +444,13 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   };
   const PackedPanels* a_ahead = usable(a.packed, m, mr);
   const PackedPanels* b_ahead = usable(b.packed, n, nr);
+  // A small C over a deep k splits k (split_depth_across_threads). Operands packed ahead are laid
+  // out in KC steps from k = 0, which a thread starting mid-k could not use, so they never do.
+  // Measured in one process at 2 threads on Zen 2 against slicing C: ResNet-50 backward-filter
+  // 1.08-1.19× where this applies (stem, 1×1 and 3×3 at 56×56), 1.00× on the layers it leaves alone.
+  if (threads > 1 && !a_ahead && !b_ahead && m * n <= 65536 && k >= 4 * std::max(m, n)) {
+    return split_depth_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads);
+  }
   if (threads > 1) {
     const bool split_rows = a_ahead || b_ahead ? b_ahead != nullptr : ceil_div(m, mr) >= ceil_div(n, nr);
     return split_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows, split_rows ? mr : nr);
