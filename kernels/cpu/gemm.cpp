@@ -157,7 +157,7 @@ void loop_jr(const Gemm& g, const float* a_block, int64_t mc, const float* b_pan
 void loop_ic(const Gemm& g, int64_t pc, int64_t kc, const float* b_panel, int64_t jc, int64_t nc, float beta) {
   const int mr = g.kernel->mr;
   const int64_t mc_block = g.blocking.mc;
-  float* a_buffer = g.a_ahead ? nullptr : a_block_buffer.get(round_up(std::min(mc_block, g.m), mr) * kc);
+  float* a_buffer = g.a_ahead ? nullptr : a_block_buffer.get(mc_block * kc);  // mc ≤ round_up(m, mr)
   for (int64_t ic = 0; ic < g.m; ic += mc_block) {
     const int64_t mc = std::min(mc_block, g.m - ic);
     const float* a_block = a_buffer;
@@ -324,27 +324,18 @@ PackSource matrix_a_source(const MatrixOperand& a) { return {pack_matrix_a, &a};
 PackSource matrix_b_source(const MatrixOperand& b) { return {pack_matrix_b, &b}; }
 
 namespace {
-// A source whose lanes start `first` lanes into another's.
-struct LaneOffset {
+// A window of another source: its lanes start `first_lane` lanes and its k steps `first_step`
+// steps into the inner one's. Threads slice C (lanes) or split k (steps) through it.
+struct SourceWindow {
   const PackSource* inner;
-  int64_t first;
+  int64_t first_lane = 0, first_step = 0;
+  PackSource source() const { return {pack_window, this}; }
+  static void pack_window(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                          float* dst) {
+    const auto& w = *static_cast<const SourceWindow*>(context);
+    w.inner->pack(w.inner->context, w.first_step + pc, kc, w.first_lane + first, extent, width, dst);
+  }
 };
-void pack_lane_offset(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
-                      float* dst) {
-  const auto& offset = *static_cast<const LaneOffset*>(context);
-  offset.inner->pack(offset.inner->context, pc, kc, offset.first + first, extent, width, dst);
-}
-
-// A source whose k steps start `first` steps into another's.
-struct DepthOffset {
-  const PackSource* inner;
-  int64_t first;
-};
-void pack_depth_offset(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
-                       float* dst) {
-  const auto& offset = *static_cast<const DepthOffset*>(context);
-  offset.inner->pack(offset.inner->context, offset.first + pc, kc, first, extent, width, dst);
-}
 
 // A small C over a deep k (conv backward-filter: C is CRS×K, k runs over every pixel): slicing C
 // would leave each thread a sliver or two and make each pack all of the deep other operand. Split
@@ -361,10 +352,10 @@ void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, co
   {
     const int64_t id = omp_get_thread_num(), team = omp_get_num_threads();
     const int64_t first = k * id / team, depth = k * (id + 1) / team - first;
-    const DepthOffset a_part{&a, first}, b_part{&b, first};
+    const SourceWindow a_part{&a, 0, first}, b_part{&b, 0, first};
     float* out = id == 0 ? c : partials + (id - 1) * m * n;
-    sgemm_sources(m, n, depth, alpha, PackSource{pack_depth_offset, &a_part}, PackSource{pack_depth_offset, &b_part},
-                  id == 0 ? beta : 0.0f, out, id == 0 ? ldc : m, single);
+    sgemm_sources(m, n, depth, alpha, a_part.source(), b_part.source(), id == 0 ? beta : 0.0f, out, id == 0 ? ldc : m,
+                  single);
 #pragma omp barrier
 #pragma omp for
     for (int64_t j = 0; j < n; ++j) {
@@ -403,12 +394,11 @@ void split_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const Pa
     const int64_t id = omp_get_thread_num(), team = omp_get_num_threads();
     const int64_t first = slivers * id / team * width, end = std::min(lanes, slivers * (id + 1) / team * width);
     if (end > first && split_rows) {
-      const LaneOffset rows{&a, first};
-      sgemm_sources(end - first, n, k, alpha, PackSource{pack_lane_offset, &rows}, b, beta, c + first, ldc, single);
+      const SourceWindow rows{&a, first, 0};
+      sgemm_sources(end - first, n, k, alpha, rows.source(), b, beta, c + first, ldc, single);
     } else if (end > first) {
-      const LaneOffset columns{&b, first};
-      sgemm_sources(m, end - first, k, alpha, a, PackSource{pack_lane_offset, &columns}, beta, c + first * ldc, ldc,
-                    single);
+      const SourceWindow columns{&b, first, 0};
+      sgemm_sources(m, end - first, k, alpha, a, columns.source(), beta, c + first * ldc, ldc, single);
     }
   }
 }
