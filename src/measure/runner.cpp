@@ -52,6 +52,14 @@ std::optional<std::string> host_memory_shortfall(const Problem& problem) {
                      format_bytes(available_bytes));
 }
 
+Result failed_on_dead_device(Backend& backend, const Problem& problem, const RunOptions& options,
+                             const std::string& why) {
+  Result result = blank_result(backend, problem, options);
+  result.status = ResultStatus::failed;
+  result.reason = "not run: " + why;
+  return result;
+}
+
 // The operands in the problem's storage type on a device with its own memory (GPU).
 std::optional<std::string> device_memory_shortfall(Device& device, const Problem& problem) {
   const auto free_bytes = device.free_device_memory_bytes();
