@@ -597,29 +597,6 @@ TEST(Runner, BackendsOfOneProblemTakeTurnsInSlices) {
   }
 }
 
-// Runs longer than the shortest slice (20 ms) take turns in slices of 4 runs and are not
-// re-warmed: the re-warming run would cost a whole sample.
-TEST(Runner, LongRunsTakeTurnsWithoutReWarming) {
-  Script s;
-  s.repeat_ms = 30.0;
-  FakeDevice device(s);
-  RunLog log;
-  FakeBackend a(device, Behaviour::correct, "a"), b(device, Behaviour::correct, "b");
-  a.log = b.log = &log;
-  RunOptions o = scripted_run_options();
-  o.measure.stopping = StoppingCriterion{.min_samples = 1000, .max_samples = 1000, .target_relative_noise = 0.0,
-                                         .min_time_ms = 0, .budget_ms = 300};
-  const std::vector<Result> results = run_all({kGemm}, {&a, &b}, o, RunObserver{});
-  ASSERT_EQ(results.size(), 2u);
-  // Verification, warm-up, then slices of 4 samples (120 ms), 4 (240 ms), 2 (300 ms: the budget).
-  std::vector<std::string> expected{"a", "b", "a", "b"};
-  for (int samples : {4, 4, 2}) {
-    for (const char* name : {"a", "b"}) expected.insert(expected.end(), size_t(samples), name);
-  }
-  EXPECT_EQ(log.runs, expected);
-  for (const Result& r : results) EXPECT_EQ(r.measurement->stats.samples, 10);
-}
-
 // One backend alone measures in one go, with no re-warming runs (run_one is that case).
 TEST(Runner, ABackendAloneIsNotSliced) {
   Script s;

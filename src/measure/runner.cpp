@@ -125,8 +125,6 @@ void settle_failed(Entry& entry, const std::string& why) {
 // the machine stayed idle. Each entry keeps its own stopping criterion. A hot-mode slice starts
 // with one untimed run so its samples see this problem's data in the caches, not the other
 // backend's; a slice lasts at least 4 runs, so that re-warming costs at most a fifth of the time.
-// Runs longer than the shortest slice are not re-warmed: refilling the caches is a small part of
-// such a run, and the re-warming run would cost a whole sample of the budget.
 // A device that a sticky error made unusable ends the turns of every entry on it.
 void time_in_turns(std::vector<Entry*> entries, const RunOptions& options,
                    std::map<const Device*, std::string>& dead_devices) {
@@ -155,7 +153,7 @@ void time_in_turns(std::vector<Entry*> entries, const RunOptions& options,
       try {
         const double slice_ms = taking_turns ? std::max(kMinSliceMs, kMinSliceRuns * entry->sampler->warmup_run_ms())
                                              : std::numeric_limits<double>::infinity();
-        entry->sampler->sample_for(slice_ms, taking_turns && entry->sampler->warmup_run_ms() < kMinSliceMs);
+        entry->sampler->sample_for(slice_ms, taking_turns);
         sampled = true;
       } catch (const std::exception& e) {
         fail(*entry, e.what());
