@@ -334,25 +334,11 @@ TEST(Measure, CacheModeText) {
 
 enum class Behaviour { correct, wrong, throws_in_prepare, throws_in_run };
 
-// What a fake backend's runs and allocations leave behind, shared by all backends of a test.
-struct RunLog {
-  std::vector<std::string> runs;  // the backend's name, once per run
-};
-
 class FakePrepared final : public PreparedProblem {
  public:
-  FakePrepared(const Problem& p, const HostInputs& in, Behaviour b, int& runs, std::string name, RunLog* log,
-               std::optional<int64_t>* free_bytes, int64_t held_bytes)
-      : p_(p), in_(in), b_(b), runs_(runs), name_(std::move(name)), log_(log), free_bytes_(free_bytes),
-        held_bytes_(held_bytes) {
-    if (free_bytes_) **free_bytes_ -= held_bytes_;
-  }
-  ~FakePrepared() override {
-    if (free_bytes_) **free_bytes_ += held_bytes_;
-  }
+  FakePrepared(const Problem& p, const HostInputs& in, Behaviour b, int& runs) : p_(p), in_(in), b_(b), runs_(runs) {}
   void run() override {
     ++runs_;
-    if (log_) log_->runs.push_back(name_);
     if (b_ == Behaviour::throws_in_run) throw std::runtime_error("kernel launch failed: out of fake memory");
   }
   std::vector<float> output() override {
@@ -369,10 +355,6 @@ class FakePrepared final : public PreparedProblem {
   HostInputs in_;
   Behaviour b_;
   int& runs_;
-  std::string name_;
-  RunLog* log_;
-  std::optional<int64_t>* free_bytes_;  // the fake device's free memory while this is prepared
-  int64_t held_bytes_;
 };
 
 class FakeBackend final : public Backend {
@@ -388,13 +370,9 @@ class FakeBackend final : public Backend {
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
     ++prepares;
     if (b_ == Behaviour::throws_in_prepare) throw std::runtime_error("cannot allocate 12 bytes");
-    const OperandSizes sizes = operand_elements(problem);
-    return std::make_unique<FakePrepared>(problem, inputs, b_, runs, name_, log, holds_memory_of,
-                                          (sizes.input0 + sizes.input1 + sizes.output) * int64_t(sizeof(float)));
+    return std::make_unique<FakePrepared>(problem, inputs, b_, runs);
   }
   int prepares = 0, runs = 0;
-  RunLog* log = nullptr;                              // where runs are recorded, if anywhere
-  std::optional<int64_t>* holds_memory_of = nullptr;  // a fake device's free bytes its operands take
 
  private:
   Device& device_;
@@ -566,74 +544,6 @@ TEST(Runner, RunAllDropsAnInterruptedResultAndStops) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].problem == Problem(GemmProblem{.m = 2, .n = 2, .k = 2}));
   EXPECT_EQ(results_seen, 1);  // the interrupted one is not reported either
-}
-
-// Two backends on one problem take turns: each slice lasts max(20 ms, 4 runs) and starts with
-// one untimed re-warming run, and each backend keeps its own stopping criterion (here a 60 ms
-// budget, which counts the re-warming runs).
-TEST(Runner, BackendsOfOneProblemTakeTurnsInSlices) {
-  Script s;
-  s.repeat_ms = 5.0;  // every timed run or sample: 5 ms, one run per sample
-  FakeDevice device(s);
-  RunLog log;
-  FakeBackend a(device, Behaviour::correct, "a"), b(device, Behaviour::correct, "b");
-  a.log = b.log = &log;
-  RunOptions o = scripted_run_options();
-  o.measure.stopping = StoppingCriterion{.min_samples = 1000, .max_samples = 1000, .target_relative_noise = 0.0,
-                                         .min_time_ms = 0, .budget_ms = 60};
-  const std::vector<Result> results = run_all({kGemm}, {&a, &b}, o, RunObserver{});
-  ASSERT_EQ(results.size(), 2u);
-  // Verification, warm-up, then per backend three slices: re-warm + 4 samples (5 → 25 ms),
-  // re-warm + 4 (30 → 50 ms), re-warm + 1 (55 → 60 ms, the budget).
-  std::vector<std::string> expected{"a", "b", "a", "b"};
-  for (int samples : {4, 4, 1}) {
-    for (const char* name : {"a", "b"}) expected.insert(expected.end(), size_t(samples + 1), name);
-  }
-  EXPECT_EQ(log.runs, expected);
-  for (const Result& r : results) {
-    EXPECT_EQ(r.status, ResultStatus::ok);
-    EXPECT_EQ(r.measurement->stats.samples, 9);
-    EXPECT_EQ(r.measurement->stop_reason, "time-budget");
-  }
-}
-
-// One backend alone measures in one go, with no re-warming runs (run_one is that case).
-TEST(Runner, ABackendAloneIsNotSliced) {
-  Script s;
-  s.repeat_ms = 5.0;
-  FakeDevice device(s);
-  RunLog log;
-  FakeBackend a(device, Behaviour::correct, "a"), wrong(device, Behaviour::wrong, "wrong");
-  a.log = wrong.log = &log;
-  RunOptions o = scripted_run_options();
-  o.measure.stopping = StoppingCriterion{.min_samples = 1000, .max_samples = 1000, .target_relative_noise = 0.0,
-                                         .min_time_ms = 0, .budget_ms = 60};
-  const std::vector<Result> results = run_all({kGemm}, {&wrong, &a}, o, RunObserver{});
-  ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].status, ResultStatus::invalid);
-  EXPECT_EQ(results[1].measurement->stats.samples, 12);  // 60 ms of 5 ms samples
-  EXPECT_EQ(log.runs.size(), 1u + 1 + 1 + 12);            // wrong's verification; a's verification, warm-up, samples
-}
-
-// When the next backend's operands would not fit beside those already prepared, the prepared
-// ones are timed and released first, and the next one then runs alone.
-TEST(Runner, BackendThatWouldNotFitBesideThePreparedOnesWaitsForThem) {
-  Script s;
-  s.repeat_ms = 1.0;
-  FakeDevice device(s);
-  device.free_bytes = 5 << 20;  // room for one 512³ GEMM (3 MiB of operands), not two
-  RunLog log;
-  FakeBackend a(device, Behaviour::correct, "a"), b(device, Behaviour::correct, "b");
-  a.log = b.log = &log;
-  a.holds_memory_of = b.holds_memory_of = &device.free_bytes;
-  const std::vector<Result> results =
-      run_all({GemmProblem{.m = 512, .n = 512, .k = 512}}, {&a, &b}, scripted_run_options(), RunObserver{});
-  ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].status, ResultStatus::ok);
-  EXPECT_EQ(results[1].status, ResultStatus::ok);
-  // a: verification, warm-up, 3 samples; only then b, alone.
-  EXPECT_EQ(log.runs, (std::vector<std::string>{"a", "a", "a", "a", "a", "b", "b", "b", "b", "b"}));
-  EXPECT_EQ(*device.free_bytes, 5 << 20);  // everything released
 }
 
 }  // namespace

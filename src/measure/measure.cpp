@@ -34,47 +34,36 @@ int64_t runs_for_sample(double single_run_ms, double min_sample_ms) {
 
 }  // namespace
 
-Sampler::Sampler(Device& device, std::function<void()> run_once, const MeasureOptions& options)
-    : device_(device), run_once_(std::move(run_once)), options_(options), timer_(device.make_timer()) {
-  for (int64_t i = 0; i < std::max<int64_t>(options_.warmup_runs, 1); ++i) {
-    warmup_run_ms_ = time_runs_ms(*timer_, run_once_, 1);
-  }
-  runs_per_sample_ = options_.mode == CacheMode::cold ? 1 : runs_for_sample(warmup_run_ms_, options_.min_sample_ms);
-}
+Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options) {
+  auto timer = device.make_timer();
+  Measurement result;
 
-void Sampler::sample_for(double slice_ms, bool rewarm) {
-  // The budget bounds the time sampling costs the user, so re-warming and cold mode's cache
-  // flushes count too.
-  if (rewarm && options_.mode == CacheMode::hot && !done()) elapsed_ms_ += time_runs_ms(*timer_, run_once_, 1);
-  const double slice_end_ms = elapsed_ms_ + slice_ms;
-  while (!done()) {
-    if (options_.mode == CacheMode::cold) elapsed_ms_ += host_ms([&] { device_.flush_caches(); });
-    const double sample_ms = time_runs_ms(*timer_, run_once_, runs_per_sample_);
-    elapsed_ms_ += sample_ms;
-    samples_ms_.push_back(sample_ms / double(runs_per_sample_));
+  double warmup_ms = 0;
+  for (int64_t i = 0; i < std::max<int64_t>(options.warmup_runs, 1); ++i) {
+    warmup_ms = time_runs_ms(*timer, run_once, 1);
+  }
+  result.runs_per_sample =
+      options.mode == CacheMode::cold ? 1 : runs_for_sample(warmup_ms, options.min_sample_ms);
+
+  std::vector<double> samples_ms;
+  double elapsed_ms = 0;
+  while (true) {
+    // The budget bounds the time sampling costs the user, so cold mode's cache flushes count too.
+    if (options.mode == CacheMode::cold) elapsed_ms += host_ms([&] { device.flush_caches(); });
+    const double sample_ms = time_runs_ms(*timer, run_once, result.runs_per_sample);
+    elapsed_ms += sample_ms;
+    samples_ms.push_back(sample_ms / double(result.runs_per_sample));
     if (g_stop_requested.load()) {
-      stop_reason_ = "interrupted";
+      result.stop_reason = "interrupted";
       break;
     }
-    const SampleStats running = summarize(samples_ms_);
-    stop_reason_ = options_.stopping.reason_to_stop(running.samples, running.relative_noise, elapsed_ms_);
-    if (elapsed_ms_ >= slice_end_ms) break;
+    const SampleStats running = summarize(samples_ms);
+    result.stop_reason = options.stopping.reason_to_stop(running.samples, running.relative_noise, elapsed_ms);
+    if (!result.stop_reason.empty()) break;
   }
-}
-
-Measurement Sampler::finish() const {
-  Measurement result;
-  result.stats = summarize(samples_ms_);
-  result.runs_per_sample = runs_per_sample_;
-  result.stop_reason = stop_reason_;
-  result.clock_mhz = device_.current_clock_mhz();
+  result.stats = summarize(std::move(samples_ms));
+  result.clock_mhz = device.current_clock_mhz();
   return result;
-}
-
-Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options) {
-  Sampler sampler(device, run_once, options);
-  sampler.sample_for(std::numeric_limits<double>::infinity(), false);
-  return sampler.finish();
 }
 
 }  // namespace trainrate

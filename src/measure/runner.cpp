@@ -2,11 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <exception>
-#include <limits>
 #include <map>
-#include <optional>
 
 #include "devices/cpu_device.hpp"
 
@@ -72,161 +69,42 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
                      format_bytes(double(*free_bytes)));
 }
 
-// A backend's turn at one problem: its result so far and, once verified, what is left to time.
-struct Entry {
-  size_t index;
-  Backend* backend;
-  Result result;
-  std::unique_ptr<PreparedProblem> prepared;  // verified and waiting to be timed; null when settled
-  std::optional<Sampler> sampler;
-};
+}  // namespace
 
-std::optional<std::string> memory_shortfall(Backend& backend, const Problem& problem) {
-  if (auto shortfall = host_memory_shortfall(problem)) return shortfall;
-  return device_memory_shortfall(backend.device(), problem);
-}
-
-// Prepares and verifies; leaves `prepared` set only when the backend passed and is ready to time.
-// Never throws for per-problem trouble: unsupported or too big → skipped, wrong output → INVALID,
-// exceptions → FAILED with the message.
-void prepare_verified(Entry& entry, const Problem& problem, const RunOptions& options) {
-  Result& result = entry.result;
+Result run_one(Backend& backend, const Problem& problem, const RunOptions& options) {
+  Result result = blank_result(backend, problem, options);
+  if (auto reason = backend.unsupported_reason(problem)) {
+    result.status = ResultStatus::skipped;
+    result.reason = *reason;
+    return result;
+  }
+  auto shortfall = host_memory_shortfall(problem);
+  if (!shortfall) shortfall = device_memory_shortfall(backend.device(), problem);
+  if (shortfall) {
+    result.status = ResultStatus::skipped;
+    result.reason = *shortfall;
+    return result;
+  }
   try {
     const HostInputs inputs = make_inputs(problem, options.input_seed);
-    entry.prepared = entry.backend->prepare(problem, inputs);
-    entry.prepared->run();
-    result.verification = verify(problem, inputs, entry.prepared->output(), options.verify);
-    result.algorithm = entry.prepared->algorithm();
-    result.workspace_bytes = entry.prepared->workspace_bytes();
+    auto prepared = backend.prepare(problem, inputs);
+    prepared->run();
+    result.verification = verify(problem, inputs, prepared->output(), options.verify);
+    result.algorithm = prepared->algorithm();
+    result.workspace_bytes = prepared->workspace_bytes();
     if (!passed(result.verification)) {
       // Never time (or report a rate for) a kernel that computes the wrong answer.
       result.status = ResultStatus::invalid;
       result.reason = result.verification.first_mismatch;
-      entry.prepared.reset();
+      return result;
     }
+    result.measurement = measure(backend.device(), [&] { prepared->run(); }, options.measure);
+    fill_rate(result, backend, problem);
   } catch (const std::exception& e) {
     result.status = ResultStatus::failed;
     result.reason = e.what();
-    entry.prepared.reset();
   }
-}
-
-void settle_failed(Entry& entry, const std::string& why) {
-  entry.result.status = ResultStatus::failed;
-  entry.result.reason = why;
-  entry.sampler.reset();
-  entry.prepared.reset();
-}
-
-// Times every prepared entry, taking turns in slices, so that drifts of a shared machine (a
-// neighbour's burst, a clock change, lasting from milliseconds to seconds) fall on every backend
-// of the problem alike and the ratios between them stay honest. On a 2-vCPU cloud VM the same
-// ResNet-50 layer measured up to 2× apart for either backend from one run to the next, while
-// the machine stayed idle. Each entry keeps its own stopping criterion. A hot-mode slice starts
-// with one untimed run so its samples see this problem's data in the caches, not the other
-// backend's; a slice lasts at least 4 runs, so that re-warming costs at most a fifth of the time.
-// A device that a sticky error made unusable ends the turns of every entry on it.
-void time_in_turns(std::vector<Entry*> entries, const RunOptions& options,
-                   std::map<const Device*, std::string>& dead_devices) {
-  constexpr double kMinSliceMs = 20;
-  constexpr double kMinSliceRuns = 4;
-  const auto fail = [&](Entry& entry, const std::string& why) {
-    settle_failed(entry, why);
-    if (auto fatal = entry.backend->device().fatal_error()) dead_devices[&entry.backend->device()] = *fatal;
-  };
-  for (Entry* entry : entries) {
-    try {
-      entry->sampler.emplace(entry->backend->device(), [p = entry->prepared.get()] { p->run(); }, options.measure);
-    } catch (const std::exception& e) {
-      fail(*entry, e.what());
-    }
-  }
-  const bool taking_turns = entries.size() > 1;
-  while (true) {
-    bool sampled = false;
-    for (Entry* entry : entries) {
-      if (!entry->sampler || entry->sampler->done()) continue;
-      if (auto dead = dead_devices.find(&entry->backend->device()); dead != dead_devices.end()) {
-        settle_failed(*entry, "not run: " + dead->second);
-        continue;
-      }
-      try {
-        const double slice_ms = taking_turns ? std::max(kMinSliceMs, kMinSliceRuns * entry->sampler->warmup_run_ms())
-                                             : std::numeric_limits<double>::infinity();
-        entry->sampler->sample_for(slice_ms, taking_turns);
-        sampled = true;
-      } catch (const std::exception& e) {
-        fail(*entry, e.what());
-      }
-    }
-    if (!sampled) break;
-  }
-  for (Entry* entry : entries) {
-    if (!entry->sampler) continue;
-    entry->result.measurement = entry->sampler->finish();
-    fill_rate(entry->result, *entry->backend, entry->result.problem);
-    entry->sampler.reset();
-    entry->prepared.reset();
-  }
-}
-
-std::vector<Entry*> waiting_to_be_timed(std::vector<Entry>& entries) {
-  std::vector<Entry*> waiting;
-  for (Entry& entry : entries) {
-    if (entry.prepared && !entry.sampler && !entry.result.measurement) waiting.push_back(&entry);
-  }
-  return waiting;
-}
-
-// One problem on every backend that has not done it yet: each is prepared and verified in turn,
-// then all are timed together (time_in_turns). When the next backend's operands would not fit
-// next to those already prepared, the prepared ones are timed and released first.
-std::vector<Entry> run_problem(const Problem& problem, const std::vector<Backend*>& backends, size_t first_index,
-                               const RunOptions& options, const RunObserver& observer,
-                               const std::function<bool(const Problem&, const Backend&)>& already_done,
-                               size_t total, std::map<const Device*, std::string>& dead_devices) {
-  std::vector<Entry> entries;
-  entries.reserve(backends.size());  // time_in_turns holds pointers into it
-  for (size_t b = 0; b < backends.size(); ++b) {
-    Backend& backend = *backends[b];
-    if (g_stop_requested.load()) break;
-    if (already_done && already_done(problem, backend)) continue;
-    if (observer.on_start) observer.on_start(first_index + b, total, problem, backend);
-    Entry& entry = entries.emplace_back(Entry{first_index + b, &backend, blank_result(backend, problem, options), {}, {}});
-    if (auto dead = dead_devices.find(&backend.device()); dead != dead_devices.end()) {
-      settle_failed(entry, "not run: " + dead->second);
-      continue;
-    }
-    if (auto reason = backend.unsupported_reason(problem)) {
-      entry.result.status = ResultStatus::skipped;
-      entry.result.reason = *reason;
-      continue;
-    }
-    auto shortfall = memory_shortfall(backend, problem);
-    if (shortfall && !waiting_to_be_timed(entries).empty()) {
-      time_in_turns(waiting_to_be_timed(entries), options, dead_devices);
-      shortfall = memory_shortfall(backend, problem);
-    }
-    if (shortfall) {
-      entry.result.status = ResultStatus::skipped;
-      entry.result.reason = *shortfall;
-      continue;
-    }
-    prepare_verified(entry, problem, options);
-    if (entry.result.status == ResultStatus::failed) {
-      if (auto fatal = backend.device().fatal_error()) dead_devices[&backend.device()] = *fatal;
-    }
-  }
-  time_in_turns(waiting_to_be_timed(entries), options, dead_devices);
-  return entries;
-}
-
-}  // namespace
-
-Result run_one(Backend& backend, const Problem& problem, const RunOptions& options) {
-  std::map<const Device*, std::string> dead_devices;
-  std::vector<Entry> entries = run_problem(problem, {&backend}, 0, options, RunObserver{}, {}, 1, dead_devices);
-  return std::move(entries.front().result);
+  return result;
 }
 
 std::vector<Result> run_all(const std::vector<Problem>& problems, const std::vector<Backend*>& backends,
@@ -234,16 +112,31 @@ std::vector<Result> run_all(const std::vector<Problem>& problems, const std::vec
                             const std::function<bool(const Problem&, const Backend&)>& already_done) {
   std::vector<Result> results;
   const size_t total = problems.size() * backends.size();
+  size_t index = 0;
   std::map<const Device*, std::string> dead_devices;  // devices a sticky error made unusable
-  for (size_t p = 0; p < problems.size(); ++p) {
-    if (g_stop_requested.load()) return results;
-    std::vector<Entry> entries =
-        run_problem(problems[p], backends, p * backends.size(), options, observer, already_done, total, dead_devices);
-    for (Entry& entry : entries) {
+  for (const Problem& problem : problems) {
+    for (Backend* backend : backends) {
+      if (g_stop_requested.load()) return results;
+      if (already_done && already_done(problem, *backend)) {
+        ++index;
+        continue;
+      }
+      if (observer.on_start) observer.on_start(index, total, problem, *backend);
+      if (auto dead = dead_devices.find(&backend->device()); dead != dead_devices.end()) {
+        results.push_back(failed_on_dead_device(*backend, problem, options, dead->second));
+      } else {
+        results.push_back(run_one(*backend, problem, options));
+        if (results.back().status == ResultStatus::failed) {
+          if (auto fatal = backend->device().fatal_error()) dead_devices[&backend->device()] = *fatal;
+        }
+      }
       // An interrupted measurement is incomplete: drop it so a resume measures it again.
-      if (entry.result.measurement && entry.result.measurement->stop_reason == "interrupted") return results;
-      if (observer.on_result) observer.on_result(entry.index, total, entry.result);
-      results.push_back(std::move(entry.result));
+      if (results.back().measurement && results.back().measurement->stop_reason == "interrupted") {
+        results.pop_back();
+        return results;
+      }
+      if (observer.on_result) observer.on_result(index, total, results.back());
+      ++index;
     }
   }
   return results;
