@@ -249,6 +249,15 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(cpu.at("name").is_string());
   EXPECT_FALSE(cpu.at("name").get<std::string>().empty());
   check_string_map(cpu.at("properties"), "devices[0].properties");
+#if defined(__x86_64__) && defined(__linux__)
+  // /proc/cpuinfo's family and model, which tell Zen 2, 3 and 4 apart where the name does not.
+  for (const char* key : {"cpu_family", "cpu_model"}) {
+    ASSERT_TRUE(cpu.at("properties").contains(key)) << key;
+    const std::string value = cpu.at("properties").at(key);
+    EXPECT_FALSE(value.empty()) << key;
+    EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << key << " = " << value;
+  }
+#endif
   const json& peaks = cpu.at("peaks");
   ASSERT_TRUE(peaks.at("measured_flops_per_s").at("fp32").is_number());
   EXPECT_GT(peaks.at("measured_flops_per_s").at("fp32").get<double>(), 1e8);

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 namespace trainrate {
 
@@ -25,16 +28,20 @@ class SteadyClockTimer final : public Timer {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string cpu_model_name() {
+// The first value of `key` in /proc/cpuinfo ("model name", "cpu family", ...), or empty.
+std::string cpuinfo_field(std::string_view key) {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
   while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string_view name(line.data(), colon);
+    name = name.substr(0, name.find_last_not_of(" \t") + 1);
+    if (name != key) continue;
+    const auto value = line.find_first_not_of(' ', colon + 1);
+    return value == std::string::npos ? std::string() : line.substr(value);
   }
-  return "unknown CPU";
+  return {};
 }
 
 int64_t cache_bytes(int name, int64_t fallback) {
@@ -164,7 +171,12 @@ CpuDevice& CpuDevice::instance() {
 CpuDevice::CpuDevice() : threads_(int(std::max(1u, std::thread::hardware_concurrency()))) {
   info_.id = "cpu";
   info_.kind = "cpu";
-  info_.name = cpu_model_name();
+  const std::string model_name = cpuinfo_field("model name");
+  info_.name = model_name.empty() ? "unknown CPU" : model_name;
+  // Virtual machines often report only "AMD EPYC": family and model tell Zen 2, 3 and 4 apart.
+  for (const auto& [key, property] : {std::pair{"cpu family", "cpu_family"}, std::pair{"model", "cpu_model"}}) {
+    if (std::string value = cpuinfo_field(key); !value.empty()) info_.properties[property] = value;
+  }
   // Writing a buffer twice the last-level cache evicts the previous sample's operands. Virtual
   // machines often report the whole socket's L3 (hundreds of MiB) though a core only ever uses its
   // own slice (32 MiB per chiplet on current EPYCs), so the buffer is capped at 128 MiB.
