@@ -198,7 +198,7 @@ TEST_P(CpuConv, StridedPointwiseIsAGatherIntoTheGemm) {
 TEST_P(CpuConv, WidePhasePlanesUnderStrideAndDilation) {
   // NCHW forward splits the padded input into stride_h·stride_w phase planes; dilation 2 with
   // stride 2 puts every tap in one phase, stride 3 spreads them over several, and odd widths make
-  // the wide row longer than the output row (discarded columns).
+  // the plane row longer than the output row (slivers cross output rows).
   ConvProblem cp = base();
   cp.n = 2, cp.c = 5, cp.h = 17, cp.w = 12, cp.k = 9, cp.r = 3, cp.s = 3, cp.pad_h = 2, cp.pad_w = 1;
   cp.dilation_h = cp.dilation_w = 2;
@@ -222,7 +222,7 @@ TEST_P(CpuConv, WideRowsShareTheirPaddingWithTheNextRow) {
     check(cp, 1);
     check(cp, 2);
   }
-  // A one-column map whose padding is wider than the output: discarded columns read furthest.
+  // A one-column map whose padding is wider than the output: reads wrap furthest into the next row.
   cp.h = 70, cp.w = 1, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 2, cp.dilation_h = cp.dilation_w = 2;
   check(cp, 1);
 }
@@ -240,8 +240,8 @@ TEST(CpuConvWideLayout, RowIsAsNarrowAsThePaddingAllows) {
 }
 
 TEST(CpuConvWideLayout, EveryReadStaysInsideTheImagesPlanes) {
-  // Wide pixel i through k step t reads planes[i + tap_offset[t]], discarded columns included;
-  // a narrow row must not push those reads past the slack row of the last channel's planes.
+  // Output pixel (p, q) through k step t reads planes[p·Q' + q + tap_offset[t]]; a narrow row must
+  // not push the last pixel's reads past the slack row of the last channel's planes.
   ConvProblem cp;
   cp.c = 2, cp.k = 3;
   for (const auto& [h, w, filter, pad, dilation, stride] :
@@ -252,7 +252,8 @@ TEST(CpuConvWideLayout, EveryReadStaysInsideTheImagesPlanes) {
     ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
     const detail::WideLayout layout{detail::ConvGeometry(cp)};
     const int64_t furthest = *std::max_element(layout.tap_offset.begin(), layout.tap_offset.end());
-    EXPECT_LT(furthest + layout.wide_pixels - 1, layout.image_floats()) << describe(Problem{cp});
+    const detail::ConvGeometry g(cp);
+    EXPECT_LT(furthest + (g.p - 1) * layout.row_floats + g.q - 1, layout.image_floats()) << describe(Problem{cp});
   }
 }
 

@@ -79,8 +79,7 @@ int64_t nhwc_chunk_pixels(const Shape& sh) {
 }
 
 // Scratch of the calling thread, one buffer per use; grows only, so a benchmark loop allocates once.
-// `wide_rows` holds the forward's wide output or backward-filter's dy in wide rows.
-enum class Scratch { columns, planes, wide_rows, count };
+enum class Scratch { columns, planes, count };
 float* scratch(Scratch use, int64_t floats) {
   thread_local std::vector<float> buffers[size_t(Scratch::count)];
   std::vector<float>& buffer = buffers[size_t(use)];
@@ -225,26 +224,16 @@ void forward_nchw_batched(const Shape& sh, const float* x, const Filters& filter
   }
 }
 
-// Larger maps: per image, the wide implicit GEMM (see WideLayout) into a wide output, whose
-// discarded columns are dropped by a compacting copy (none when Q' = Q).
+// Larger maps: per image, the implicit GEMM over the zero-padded phase planes (see WideLayout),
+// written straight into y_n.
 void forward_nchw_wide(const Shape& sh, const float* x, const Filters& filters, float* y, const GemmOptions& options) {
   const detail::WideLayout layout(sh);
-  const int64_t wide_pixels = layout.wide_pixels;
   for_each_image(sh, options, [&](int64_t n, const GemmOptions& image_options) {
     float* planes = scratch(Scratch::planes, layout.image_floats());
     detail::fill_wide_planes(sh, layout, x + n * sh.c * sh.hw(), planes, team_size(image_options));
     const detail::WideOperand patches{&layout, planes};
-    float* y_n = y + n * sh.k * sh.pq();
-    const bool compact = layout.row_floats != sh.q;
-    float* out = compact ? scratch(Scratch::wide_rows, wide_pixels * sh.k) : y_n;
-    detail::sgemm_sources(wide_pixels, sh.k, sh.crs(), 1.0f, detail::nchw_wide_patches_by_pixel(patches),
-                          filters.source(), 0.0f, out, wide_pixels, image_options);
-    if (!compact) return;
-    for (int64_t j = 0; j < sh.k; ++j) {
-      for (int64_t p = 0; p < sh.p; ++p) {
-        std::copy_n(out + j * wide_pixels + p * layout.row_floats, sh.q, y_n + j * sh.pq() + p * sh.q);
-      }
-    }
+    detail::sgemm_sources(sh.pq(), sh.k, sh.crs(), 1.0f, detail::nchw_wide_patches_by_pixel(patches),
+                          filters.source(), 0.0f, y + n * sh.k * sh.pq(), sh.pq(), image_options);
   });
 }
 
@@ -334,27 +323,16 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
 // more than the gather, which stays there.
 bool uses_wide_backward_filter(const Shape& sh) { return sh.pq() > 64; }
 
-// Per image, dw += wide_patchesᵀ · dy_wide over the wide pixels (see WideLayout), dy_n copied into
-// wide rows whose discarded columns are zero, so they add nothing.
+// Per image, dw += patchesᵀ · dy_n, the patches packed from the phase planes (see WideLayout).
 void backward_filter_nchw_wide(const Shape& sh, const float* x, const float* dy, float* dw,
                                const GemmOptions& options) {
   const detail::WideLayout layout(sh);
-  const int64_t wide_pixels = layout.wide_pixels;
   float* planes = scratch(Scratch::planes, layout.image_floats());
-  float* dy_wide = scratch(Scratch::wide_rows, wide_pixels * sh.k);
   for (int64_t n = 0; n < sh.n; ++n) {
     detail::fill_wide_planes(sh, layout, x + n * sh.c * sh.hw(), planes, team_size(options));
-    const float* dy_n = dy + n * sh.k * sh.pq();
-    for (int64_t j = 0; j < sh.k; ++j) {
-      for (int64_t p = 0; p < sh.p; ++p) {
-        float* row = dy_wide + j * wide_pixels + p * layout.row_floats;
-        std::copy_n(dy_n + j * sh.pq() + p * sh.q, sh.q, row);
-        std::fill(row + sh.q, row + layout.row_floats, 0.0f);
-      }
-    }
     const detail::WideOperand patches{&layout, planes};
-    const MatrixOperand gradients{Op::N, dy_wide, wide_pixels};
-    detail::sgemm_sources(sh.crs(), sh.k, wide_pixels, 1.0f, detail::nchw_wide_patches_by_tap(patches),
+    const MatrixOperand gradients{Op::N, dy + n * sh.k * sh.pq(), sh.pq()};
+    detail::sgemm_sources(sh.crs(), sh.k, sh.pq(), 1.0f, detail::nchw_wide_patches_by_tap(patches),
                           detail::matrix_b_source(gradients), n == 0 ? 0.0f : 1.0f, dw, sh.crs(), options);
   }
 }
@@ -408,14 +386,9 @@ int64_t conv_workspace_floats(const ConvProblem& problem) {
   if (nchw && problem.pass == ConvPass::forward && uses_batched_forward(sh)) return sh.n * sh.pq() * sh.k;
   if (nchw && problem.pass == ConvPass::backward_data && uses_transposed_columns(sh)) return sh.crs() * sh.pq();
   if (is_pointwise(problem)) return 0;
-  if (nchw && problem.pass == ConvPass::forward) {
-    const detail::WideLayout layout(sh);
-    return layout.image_floats() + (layout.row_floats == sh.q ? 0 : layout.wide_pixels * sh.k);
-  }
-  if (nchw && problem.pass == ConvPass::backward_filter && uses_wide_backward_filter(sh)) {
-    const detail::WideLayout layout(sh);
-    return layout.image_floats() + layout.wide_pixels * sh.k;
-  }
+  const bool wide = problem.pass == ConvPass::forward ||
+                    (problem.pass == ConvPass::backward_filter && uses_wide_backward_filter(sh));
+  if (nchw && wide) return detail::WideLayout(sh).image_floats();
   if (problem.pass != ConvPass::backward_data) return 0;
   return nchw ? nchw_chunk_rows(sh) * sh.q * sh.crs() : nhwc_chunk_pixels(sh) * sh.crs();
 }

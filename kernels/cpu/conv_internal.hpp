@@ -34,22 +34,23 @@ struct ConvGeometry {
 // zero-padded and split into phase planes: phase (a, b) holds padded rows a, a + stride_h, … and
 // columns b, b + stride_w, …. Output pixel (p, q) through tap (r, s) then reads phase
 // ((r·dh) mod stride_h, (s·dw) mod stride_w) at row p + ⌊r·dh/stride_h⌋, column q + ⌊s·dw/stride_w⌋.
-// Numbering output pixels i = p·Q' + q, with Q' the phase-plane width, turns that into
-// planes[i + tap_offset], so every column of the im2col matrix is a contiguous slice of one plane:
-// packing is a copy and no column matrix is built. The price is computing and discarding the
-// columns q in [Q, Q'): Q'/Q − 1 extra work. Q' is the narrowest width at which reads past a row's
-// end are right padding landing in the next row's leading zeros (wide_row_floats): W + pad for
-// stride 1, so 1.8% at 56×56 and 7% at 14×14 for 3×3 filters instead of 3.6% and 14%.
+// With Q' the phase-plane width, output pixel (p, q) through k step t (tap) is then
+// planes[p·Q' + q + tap_offset[t]]: within an output row, a column of the im2col matrix is a
+// contiguous slice of one plane, so packing is a copy (one run per output row a sliver spans) and
+// no column matrix is built. The GEMM numbers pixels p·Q + q, so it computes no padding columns
+// and writes y (forward) or reads dy (backward-filter) where they lie. Q' is the narrowest width
+// at which reads past a row's end are right padding landing in the next row's leading zeros
+// (wide_row_floats): W + pad for stride 1, which keeps the planes small.
 struct WideLayout {
   explicit WideLayout(const ConvGeometry& g);
   int64_t row_floats;           // Q': phase-plane width = length of a wide output row
   int64_t rows;                 // phase-plane height
-  int64_t plane_floats;         // rows·Q' plus a zero slack row that discarded columns read into
+  int64_t plane_floats;         // rows·Q' plus a zero slack row that reads past the last row end in
   std::vector<int> phase_slot;  // per phase a·stride_w + b: its index among the used phases, or −1
   int64_t used_phases = 0;
   std::vector<int64_t> tap_offset;  // per k step (c, r, s): where its slice starts in an image's planes
   int64_t channels;
-  int64_t wide_pixels;          // P·Q': output pixels in wide numbering, discarded columns included
+  int64_t columns;              // Q: the output columns of a plane row
   int64_t image_floats() const { return channels * used_phases * plane_floats; }
 };
 // Writes one NCHW image's phase planes (image_floats() floats), channels split over `threads`.
@@ -58,9 +59,9 @@ struct WideOperand {
   const WideLayout* layout;
   const float* planes;
 };
-// NCHW forward, one image: op(A) = the wide im2col, (P·Q')×CRS (lanes are wide output pixels).
+// NCHW forward, one image: op(A) = im2col(x_n), PQ×CRS (lanes are output pixels p·Q + q).
 PackSource nchw_wide_patches_by_pixel(const WideOperand& x);
-// NCHW backward-filter, one image: op(A) = the wide im2col transposed, CRS×(P·Q') (lanes are taps).
+// NCHW backward-filter, one image: op(A) = im2col(x_n)ᵀ, CRS×PQ (lanes are taps).
 PackSource nchw_wide_patches_by_tap(const WideOperand& x);
 
 // The operand sources, each over a ConvGeometry and a tensor that outlive the GEMM call.
