@@ -258,11 +258,27 @@ TEST(CpuConvWideLayout, EveryReadStaysInsideTheImagesPlanes) {
 }
 
 TEST_P(CpuConv, LargeFiltersOnASmallMap) {
-  // 9×9 = 81 taps on a map small enough for the batched forward (filters as GEMM rows).
+  // 9×9 = 81 taps on a 7×7 output, small enough for the batched forward (filters as GEMM rows).
   ConvProblem cp = base();
-  cp.n = 2, cp.c = 3, cp.h = 12, cp.w = 12, cp.k = 5, cp.r = 9, cp.s = 9, cp.pad_h = cp.pad_w = 2;
+  cp.n = 2, cp.c = 3, cp.h = 11, cp.w = 11, cp.k = 5, cp.r = 9, cp.s = 9, cp.pad_h = cp.pad_w = 2;
   check(cp, 1);
   check(cp, 2);
+}
+
+TEST_P(CpuConv, SmallMapsOnEitherSideOfThePathThresholds) {
+  // NCHW forward runs per image on small maps that fill whole 16-row tiles (4×4, 8×8 outputs)
+  // and batched on the others (3×3, 6×6); backward-filter runs per image from 16 output pixels
+  // and reduces over the batch below. Rows narrower than a sliver cross output rows in packing.
+  ConvProblem cp = base();
+  cp.c = 6, cp.k = 10, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 1;
+  for (const auto& [size, stride] : {std::pair{4, 1}, {8, 1}, {16, 2}, {3, 1}, {6, 1}, {7, 2}}) {
+    cp.h = cp.w = size, cp.stride_h = cp.stride_w = stride;
+    for (int64_t n : {2, 3}) {
+      cp.n = n;
+      check(cp, 1);
+      check(cp, 2);
+    }
+  }
 }
 
 TEST_P(CpuConv, EveryMicroKernelThisCpuRuns) {

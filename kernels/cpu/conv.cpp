@@ -8,10 +8,10 @@
 // Which GEMM each pass runs (measured on Zen 4 against im2col + matrix packing):
 //   NHWC forward and backward_filter (3×3, 7×7, strided 1×1): no column matrix; the patches are
 //     gathered straight into the packed panels (implicit GEMM, conv_pack.cpp). NCHW
-//     backward_filter uses the wide phase planes (below) per image for maps above 64 output
-//     pixels, and on smaller ones reduces over the whole batch in one GEMM with k = N·PQ.
+//     backward_filter uses the wide phase planes (below) per image for maps of 16 output pixels
+//     and more, and on smaller ones reduces over the whole batch in one GEMM with k = N·PQ.
 //   NCHW forward on small maps: one batched GEMM with the filters as rows (see
-//     forward_nchw_batched); on larger maps, per image, the "wide" implicit GEMM over zero-padded
+//     uses_batched_forward); otherwise, per image, the "wide" implicit GEMM over zero-padded
 //     phase planes (WideLayout in conv_internal.hpp), whose packing is a plain copy. At 224×224,
 //     batch 1, it measured 1.0-1.6x faster than the im2col chunks it replaced (stem 1.6x, 3×3 at
 //     56×56 1.4x, 14×14 1.0-1.2x).
@@ -163,13 +163,17 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
 }
 
 // Small feature maps (late ResNet stages: 7×7 and below at 224², 4×4 and 2×2 at small images):
-// a per-image GEMM would have only PQ rows (4 rows for 2×2 against a 16-row micro-kernel) and
-// pack the whole filter tensor again for every image. Instead compute the whole batch as one
-// GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then transpose each image's K×PQ
-// block into y_n (PQ×K). The transpose costs one copy of y, against CRS FMAs per element.
-// Measured on Zen 4: a win for every filter at 2×2 and for 3×3 filters up to 7×7; 1×1 filters on
-// 4×4 and 7×7 maps stay faster per image, where x_n is already the A matrix.
-bool uses_batched_forward(const Shape& sh) { return sh.pq() <= 8 || (sh.r * sh.s > 1 && sh.pq() <= 64); }
+// a per-image GEMM has only PQ rows (4 rows for 2×2 against a 16-row micro-kernel). Instead
+// compute the whole batch as one GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then
+// transpose each image's K×PQ block into y_n (PQ×K). The transpose costs one copy of y, against
+// CRS FMAs per element. Used for maps of at most 8 pixels, and for larger filters on maps up to
+// 64 pixels that do not fill whole 16-row tiles (the AVX2 MR): in-process A/B on Zen 3 (2 threads,
+// batch 1 and 4), per-image against batched: 3×3 on 7×7 0.76-0.82 (stride 2) and 1.04-1.07
+// (stride 1), on 6×6 0.93-0.96; on maps of 16 and 64 pixels, batch 1 to 16, per image won
+// 1.1-2.0x (one case, c512 8×8 stride 2 → 4×4, 0.94 at 1 thread and 1.07 at 2).
+bool uses_batched_forward(const Shape& sh) {
+  return sh.pq() <= 8 || (sh.r * sh.s > 1 && sh.pq() <= 64 && sh.pq() % 16 != 0);
+}
 
 // NCHW backward_data on small maps (late ResNet stages): the per-image GEMM dy_n · wᵀ has only
 // PQ rows (49 at 7×7 against a 16-row micro-kernel), so compute the transposed columns
@@ -317,11 +321,14 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
   }
 }
 
-// NCHW backward_filter on maps above 64 output pixels: the wide GEMM over phase planes. Measured on
-// Zen 4 at 224×224, batch 1 (in-process A/B): 1.1-1.5x faster than the gather from 14×14 outputs
-// up (stem 1.3x, 3×3 at 56×56 1.5x at 1 thread); at 7×7 outputs its discarded columns (9/7) cost
-// more than the gather, which stays there.
-bool uses_wide_backward_filter(const Shape& sh) { return sh.pq() > 64; }
+// NCHW backward_filter on maps of 16 output pixels and more: the GEMM over phase planes, per
+// image. Measured on Zen 4 at 224×224, batch 1 (in-process A/B): 1.1-1.5x faster than the gather
+// from 14×14 outputs up (stem 1.3x, 3×3 at 56×56 1.5x at 1 thread). Since it computes no padding
+// columns, also on small maps (Zen 3, 2 threads, batch 1, 4 and 16): 3×3 on 7×7 1.05-1.11x, on
+// 8×8 1.4-1.7x, on 4×4 at batch 16 0.95 (2 threads) and 1.16 (1 thread). Below, the per-image
+// GEMMs are too shallow (k = PQ) to pay for updating dw once per image: 2×2 at batch 16 ran at
+// 0.5x of the gather, which reduces over the whole batch in one GEMM.
+bool uses_wide_backward_filter(const Shape& sh) { return sh.pq() >= 16; }
 
 // Per image, dw += patchesᵀ · dy_n, the patches packed from the phase planes (see WideLayout).
 void backward_filter_nchw_wide(const Shape& sh, const float* x, const float* dy, float* dw,
