@@ -257,6 +257,23 @@ TEST(CpuConvWideLayout, EveryReadStaysInsideTheImagesPlanes) {
   }
 }
 
+TEST_P(CpuConv, WideInputChannels) {
+  // 64 input channels: NCHW backward_data with stride 1 then runs as the forward of dy with
+  // flipped filters. Every padding and dilation, asymmetric filters, on a small map (batched
+  // forward) and a larger one (per-image phase planes); stride 2 stays on col2im.
+  ConvProblem cp = base();
+  cp.n = 2, cp.c = 64, cp.k = 5, cp.s = 3;
+  for (const auto& [size, r, pad, dilation, stride] :
+       {std::tuple{7, 3, 1, 1, 1}, {7, 2, 0, 1, 1}, {13, 3, 2, 1, 1}, {13, 3, 2, 2, 1}, {13, 2, 1, 2, 1},
+        {12, 3, 0, 1, 1}, {13, 3, 1, 1, 2}}) {
+    cp.h = size, cp.w = size + 2, cp.r = r, cp.pad_h = cp.pad_w = pad;
+    cp.dilation_h = cp.dilation_w = dilation, cp.stride_h = cp.stride_w = stride;
+    ASSERT_FALSE(validate(Problem{cp}).has_value()) << *validate(Problem{cp});
+    check(cp, 1);
+    check(cp, 2);
+  }
+}
+
 TEST_P(CpuConv, LargeFiltersOnASmallMap) {
   // 9×9 = 81 taps on a 7×7 output, small enough for the batched forward (filters as GEMM rows).
   ConvProblem cp = base();

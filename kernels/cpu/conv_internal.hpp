@@ -64,6 +64,15 @@ PackSource nchw_wide_patches_by_pixel(const WideOperand& x);
 // NCHW backward-filter, one image: op(A) = im2col(x_n)ᵀ, CRS×PQ (lanes are taps).
 PackSource nchw_wide_patches_by_tap(const WideOperand& x);
 
+// The filters of a stride-1 backward_data read as those of the forward convolution it equals
+// (see conv.cpp): w̃[c][k][r][s] = w[k][c][R−1−r][S−1−s], lanes are the C input channels, k steps
+// the K·R·S taps (k, r, s). Packed straight from the stored KCRS w; nothing is materialised.
+struct FlippedFilters {
+  const float* w = nullptr;
+  int64_t c = 0, taps = 0;  // input channels and R·S of the stored filters
+};
+PackSource flipped_filters(const FlippedFilters& f);
+
 // The operand sources, each over a ConvGeometry and a tensor that outlive the GEMM call.
 struct ConvOperand {
   const ConvGeometry* geometry;

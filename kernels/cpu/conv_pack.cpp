@@ -409,8 +409,25 @@ void pack_nhwc_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64
   });
 }
 
+void pack_flipped_filters(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                          float* dst) {
+  const auto& f = *static_cast<const FlippedFilters*>(context);
+  for (int64_t l0 = 0; l0 < extent; l0 += width) {
+    const int64_t lanes = std::min<int64_t>(width, extent - l0);
+    float* sliver = dst + l0 * kc;
+    for (int64_t t = 0; t < kc; ++t) {
+      // Step (k, r, s) is tap r·S + s of filter k; flipped, it reads tap R·S − 1 − (r·S + s).
+      const int64_t k = (pc + t) / f.taps, tap = (pc + t) % f.taps;
+      const float* src = f.w + (k * f.c + first + l0) * f.taps + (f.taps - 1 - tap);
+      for (int64_t l = 0; l < lanes; ++l) sliver[t * width + l] = src[l * f.taps];
+    }
+    zero_pad_lanes(kc, lanes, width, sliver);
+  }
+}
+
 }  // namespace
 
+PackSource flipped_filters(const FlippedFilters& f) { return {pack_flipped_filters, &f}; }
 PackSource nchw_patches_by_pixel_batched(const ConvOperand& x) {
   return {pack_nchw_patches_by_pixel_batched, &x};
 }
