@@ -415,6 +415,28 @@ TEST(Runner, OkResultIsVerifiedTimedAndRated) {
   EXPECT_EQ(backend.runs, 1 + 1 + 3);  // verification run, warm-up, three samples
 }
 
+TEST(Runner, StampPeakFollowsTheDevicesPeakForTheProblemsDtype) {
+  // A rate of 3·10⁹ FLOP/s against measured ceilings of 4·10⁹ (fp32) and 6·10⁹ (fp16).
+  Result r;
+  r.problem = kGemm;  // fp32
+  r.rate_flops_per_s = 3e9;
+  Peaks peaks;
+  peaks.measured_flops_per_s = {{Dtype::fp32, 4e9}, {Dtype::fp16, 6e9}};
+  stamp_peak(r, peaks);
+  ASSERT_TRUE(r.peak_flops_per_s.has_value());
+  EXPECT_EQ(*r.peak_flops_per_s, 4e9);
+  ASSERT_TRUE(r.percent_of_peak.has_value());
+  EXPECT_DOUBLE_EQ(*r.percent_of_peak, 75.0);
+  // A better ceiling measured later lowers the percentage; no ceiling for the dtype clears it.
+  peaks.measured_flops_per_s[Dtype::fp32] = 5e9;
+  stamp_peak(r, peaks);
+  EXPECT_DOUBLE_EQ(*r.percent_of_peak, 60.0);
+  peaks.measured_flops_per_s.erase(Dtype::fp32);
+  stamp_peak(r, peaks);
+  EXPECT_FALSE(r.peak_flops_per_s.has_value());
+  EXPECT_FALSE(r.percent_of_peak.has_value());
+}
+
 TEST(Runner, WrongOutputIsInvalidAndNeverTimed) {
   Script s;  // an empty script: any timing fails the test
   FakeDevice device(s);

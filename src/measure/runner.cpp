@@ -23,14 +23,10 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
   return result;
 }
 
-void fill_rate(Result& result, Backend& backend, const Problem& problem) {
+void fill_rate(Result& result, Backend& backend) {
   const double median_s = result.measurement->stats.median_ms * 1e-3;
   result.rate_flops_per_s = median_s > 0 ? result.flops / median_s : 0;
-  const Dtype dtype = dtype_of(problem);
-  result.peak_flops_per_s = backend.device().info().peaks.flops_per_s(dtype);
-  if (result.peak_flops_per_s && *result.peak_flops_per_s > 0) {
-    result.percent_of_peak = 100.0 * result.rate_flops_per_s / *result.peak_flops_per_s;
-  }
+  stamp_peak(result, backend.device().info().peaks);
 }
 
 std::string format_bytes(double bytes) {
@@ -71,6 +67,14 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
 
 }  // namespace
 
+void stamp_peak(Result& result, const Peaks& peaks) {
+  result.peak_flops_per_s = peaks.flops_per_s(dtype_of(result.problem));
+  result.percent_of_peak.reset();
+  if (result.peak_flops_per_s && *result.peak_flops_per_s > 0) {
+    result.percent_of_peak = 100.0 * result.rate_flops_per_s / *result.peak_flops_per_s;
+  }
+}
+
 Result run_one(Backend& backend, const Problem& problem, const RunOptions& options) {
   Result result = blank_result(backend, problem, options);
   if (auto reason = backend.unsupported_reason(problem)) {
@@ -99,7 +103,7 @@ Result run_one(Backend& backend, const Problem& problem, const RunOptions& optio
       return result;
     }
     result.measurement = measure(backend.device(), [&] { prepared->run(); }, options.measure);
-    fill_rate(result, backend, problem);
+    fill_rate(result, backend);
   } catch (const std::exception& e) {
     result.status = ResultStatus::failed;
     result.reason = e.what();

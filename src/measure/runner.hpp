@@ -21,6 +21,9 @@ struct RunOptions {
   uint64_t input_seed = 1;
 };
 
+// Sets the result's peak and % of peak from its device's peaks (the rate must be set).
+void stamp_peak(Result& result, const Peaks& peaks);
+
 // Verifies then times one problem on one backend. Never throws for per-problem trouble:
 // unsupported → skipped, wrong output → INVALID, exceptions → FAILED with the message.
 Result run_one(Backend& backend, const Problem& problem, const RunOptions& options);
