@@ -420,9 +420,9 @@ void set_column_budget(int64_t floats) {
 }  // namespace detail
 
 int64_t conv_workspace_floats(const ConvProblem& problem) {
-  // NCHW forward keeps a transposed output (small maps) or phase planes and a wide output, NCHW
-  // backward_filter on larger maps phase planes and a wide dy; backward_data builds columns; the
-  // rest pack patches straight into the GEMM.
+  // NCHW forward keeps a transposed output (small maps) or phase planes, NCHW backward_filter
+  // phase planes from 16 output pixels; backward_data builds columns unless it runs as a forward;
+  // the rest pack patches straight into the GEMM.
   if (runs_as_forward(problem)) return conv_workspace_floats(as_forward(problem));
   const Shape sh(problem);
   const bool nchw = problem.layout == Layout::NCHW;
