@@ -229,7 +229,8 @@ FilterOperand filter_operand(const ConvProblem& cp, const Shape& sh, const float
     if (nchw && !uses_batched_forward(sh)) return {false, {Op::N, w, sh.crs()}, {}, sh.k, sh.crs()};  // y_n = col · w
     return {true, {Op::T, w, sh.crs()}, {}, sh.k, sh.crs()};  // filters as rows: wᵀ · col
   }
-  if (nchw && !uses_transposed_columns(sh)) return {false, {Op::T, w, sh.crs()}, {}, sh.crs(), sh.k};  // col = dy_n · wᵀ
+  // col = dy_n · wᵀ
+  if (nchw && !uses_transposed_columns(sh)) return {false, {Op::T, w, sh.crs()}, {}, sh.crs(), sh.k};
   return {true, {Op::N, w, sh.crs()}, {}, sh.crs(), sh.k};  // colᵀ = w · dy (NHWC, and NCHW on small maps)
 }
 

@@ -135,7 +135,8 @@ void add_devices(ResultsFile& file, const std::vector<Backend*>& backends) {
 // A second look at the CPU's FMA ceiling once the run is over (CpuDevice::recheck_fma_peak): if it
 // rose, the file's CPU entry and the % of peak of every CPU result measured in it follow.
 void recheck_cpu_peak(ResultsFile& file, const std::vector<Backend*>& backends) {
-  const bool used_cpu = std::any_of(backends.begin(), backends.end(), [](Backend* b) { return b->device().kind() == "cpu"; });
+  const bool used_cpu =
+      std::any_of(backends.begin(), backends.end(), [](Backend* b) { return b->device().kind() == "cpu"; });
   if (!used_cpu) return;
   CpuDevice& cpu = CpuDevice::instance();
   const bool rose = cpu.recheck_fma_peak();

@@ -214,7 +214,9 @@ const DeviceInfo& CpuDevice::info() {
 void CpuDevice::record_fma_peak(double flops_per_s) {
   fma_peak_checks_flops_per_s_.push_back(flops_per_s);
   std::string checks;
-  for (double check : fma_peak_checks_flops_per_s_) checks += fmt::format("{}{:.1f}", checks.empty() ? "" : ", ", check * 1e-9);
+  for (double check : fma_peak_checks_flops_per_s_) {
+    checks += fmt::format("{}{:.1f}", checks.empty() ? "" : ", ", check * 1e-9);
+  }
   info_.properties["fma_peak_checks_gflops"] = checks;
   double& peak = info_.peaks.measured_flops_per_s[Dtype::fp32];
   peak = std::max(peak, flops_per_s);
