@@ -3,6 +3,7 @@
 // the public API.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +53,13 @@ struct WideLayout {
   int64_t channels;
   int64_t columns;              // Q: the output columns of a plane row
   int64_t image_floats() const { return channels * used_phases * plane_floats; }
+  // Where output pixel p·Q + q sits in a plane: p·Q' + q.
+  int64_t plane_offset(int64_t pixel) const { return pixel / columns * row_floats + pixel % columns; }
+  // How many of the `limit` pixels from `pixel` on lie contiguously in a plane: up to the end of
+  // the output row, or all of them when Q' = Q and consecutive rows join up.
+  int64_t run_length(int64_t pixel, int64_t limit) const {
+    return row_floats == columns ? limit : std::min(limit, columns - pixel % columns);
+  }
 };
 // Writes one NCHW image's phase planes (image_floats() floats), channels split over `threads`.
 void fill_wide_planes(const ConvGeometry& g, const WideLayout& layout, const float* x_n, float* planes, int threads);

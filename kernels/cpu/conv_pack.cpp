@@ -186,11 +186,9 @@ void pack_wide_slivers(const WideOperand& x, int64_t pc, int64_t kc, int64_t fir
   for (int64_t l0 = 0; l0 < extent; l0 += width) {
     const int64_t lanes = std::min<int64_t>(width, extent - l0);
     float* sliver = dst + l0 * kc;
-    int64_t pixel = first + l0;
-    // With Q' = Q (no padding columns) consecutive rows join up: the whole sliver is one run.
-    const bool one_run = layout.row_floats == layout.columns || pixel % layout.columns + width <= layout.columns;
-    if (lanes == width && one_run) {
-      const float* base = x.planes + pixel / layout.columns * layout.row_floats + pixel % layout.columns;
+    const int64_t pixel = first + l0;
+    if (lanes == width && layout.run_length(pixel, width) == width) {
+      const float* base = x.planes + layout.plane_offset(pixel);
       // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
       // compiler cannot rule out overlap.
       for (int64_t t = 0; t < kc; ++t) std::memcpy(sliver + t * width, base + offsets[t], size_t(width) * sizeof(float));
@@ -200,9 +198,7 @@ void pack_wide_slivers(const WideOperand& x, int64_t pc, int64_t kc, int64_t fir
     // 1.00-1.03x against one copy per row's run on Zen 3.
     assert(width <= avx512_mr);  // slivers are a micro-kernel's MR wide
     int64_t lane_at[avx512_mr];
-    for (int64_t l = 0; l < lanes; ++l, ++pixel) {
-      lane_at[l] = pixel / layout.columns * layout.row_floats + pixel % layout.columns;
-    }
+    for (int64_t l = 0; l < lanes; ++l) lane_at[l] = layout.plane_offset(pixel + l);
     for (int64_t t = 0; t < kc; ++t) {
       const float* tap = x.planes + offsets[t];
       float* out = sliver + t * width;
@@ -263,11 +259,8 @@ void pack_nchw_wide_patches_by_tap(const void* context, int64_t pc, int64_t kc, 
     const int64_t lanes = std::min<int64_t>(width, extent - l0);
     float* sliver = dst + l0 * kc;
     for (int64_t t = 0; t < kc;) {
-      const int64_t pixel = pc + t, column = pixel % layout.columns;
-      // With Q' = Q consecutive rows join up: one run.
-      const int64_t steps = layout.row_floats == layout.columns ? kc - t : std::min(kc - t, layout.columns - column);
-      const float* at = x.planes + pixel / layout.columns * layout.row_floats + column;
-      pack_tap_run(at, offsets + l0, lanes, steps, width, sliver + t * width);
+      const int64_t steps = layout.run_length(pc + t, kc - t);
+      pack_tap_run(x.planes + layout.plane_offset(pc + t), offsets + l0, lanes, steps, width, sliver + t * width);
       t += steps;
     }
     zero_pad_lanes(kc, lanes, width, sliver);

@@ -142,10 +142,11 @@ void recheck_cpu_peak(ResultsFile& file, const std::vector<Backend*>& backends) 
   const bool rose = cpu.recheck_fma_peak();
   const DeviceInfo& info = cpu.info();
   for (DeviceInfo& device : file.devices) {
-    if (device.id == info.id) device = info;
+    if (device.id == info.id) device = info;  // also when it did not rise: it lists both checks
   }
+  if (!rose) return;
   for (Result& result : file.results) {
-    if (rose && result.device == info.id && result.percent_of_peak) stamp_peak(result, info.peaks);
+    if (result.device == info.id && result.percent_of_peak) stamp_peak(result, info.peaks);
   }
 }
 
