@@ -227,19 +227,20 @@ TEST(CpuGemmBlocking, BalancedKcUsesTheFewestStepsOfNearlyEqualSize) {
   }
 }
 
-// The A block is sized by the depth a GEMM actually runs with: one shallow step (conv
-// backward-filter on 7×7 maps, k = 49) gets a taller block than a deep GEMM, the block never
-// outgrows half of L2 unless it is a single sliver, and KC is the balanced one.
-TEST(CpuGemmBlocking, ShallowGemmsGetTallerABlocksOfTheSameFootprint) {
+// The A block is at most 128 rows and half of L2 (unless a single sliver is more), at any depth:
+// a shallow GEMM (conv backward-filter on 7×7 maps, k = 49) gets exactly 128 rows, and KC is the
+// balanced one.
+TEST(CpuGemmBlocking, ABlocksTakeAtMost128RowsAndHalfOfL2) {
   const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 ? sysconf(_SC_LEVEL2_CACHE_SIZE) : 512 * 1024;
   for (const auto& [mr, nr] : {std::pair{8, 6}, {16, 6}, {32, 12}}) {
-    const detail::Blocking deep = detail::blocking_for_depth(mr, nr, 4096);
     const detail::Blocking shallow = detail::blocking_for_depth(mr, nr, 49);
     EXPECT_EQ(shallow.kc, 49);
-    EXPECT_EQ(deep.kc, detail::balanced_kc(deep.kc, 4096)) << "balanced";
-    EXPECT_GE(shallow.mc, 2 * deep.mc) << mr << "x" << nr;
-    for (const detail::Blocking& b : {deep, shallow}) {
+    EXPECT_EQ(shallow.mc, 128) << mr << "x" << nr;
+    for (const int64_t k : {1, 49, 300, 4096}) {
+      const detail::Blocking b = detail::blocking_for_depth(mr, nr, k);
+      EXPECT_EQ(b.kc, detail::balanced_kc(b.kc, k)) << "balanced";
       EXPECT_EQ(b.mc % mr, 0);
+      EXPECT_LE(b.mc, 128);
       EXPECT_TRUE(b.mc == mr || b.mc * b.kc * int64_t(sizeof(float)) <= l2 / 2) << b.mc << "x" << b.kc;
     }
   }
