@@ -138,6 +138,19 @@ TEST_P(CpuConv, LargerChannelsUseSeveralGemmBlocks) {
   check(cp, 2);
 }
 
+TEST_P(CpuConv, ThreadsSliceTheFiltersPackedAhead) {
+  // Many filters on a small map: the GEMM has more slivers along the filters than along the
+  // pixels, so the threads slice the filters, each reading its own slivers of the panels packed
+  // ahead (check() passes NaN filters then, so a thread that packed them itself would fail).
+  // Three threads leave uneven slices that start mid-panel. Sizes above 64³ multiply-adds, below
+  // which the GEMM runs on one thread.
+  ConvProblem cp = base();
+  cp.n = 1, cp.c = 64, cp.h = 5, cp.w = 5, cp.k = 200, cp.r = 1, cp.s = 1;
+  for (int threads : {2, 3}) check(cp, threads);
+  cp.c = 32, cp.h = cp.w = 3, cp.k = 150, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 1;  // 9 pixels: filters as rows
+  for (int threads : {2, 3}) check(cp, threads);
+}
+
 TEST_P(CpuConv, ColumnMatrixBuiltInChunks) {
   // A small column budget splits im2col/col2im into many chunks (ragged last one included); for
   // NHWC a chunk also straddles images.

@@ -8,7 +8,7 @@
 //
 // Threads share nothing (split_across_threads): each runs these loops on its own slice of C's
 // rows or columns, with its own packed panels; only operands packed ahead of the call (conv
-// filters) are read by all of them.
+// filters) are shared, each thread reading the slivers of its slice.
 //
 // Operands reach the loops only through PackSource callbacks: sgemm passes matrix sources, the
 // convolutions pass sources that gather im2col patches straight into the panels.
@@ -115,6 +115,7 @@ struct Gemm {
   Blocking blocking;
   const PackedPanels* a_ahead;  // A packed ahead of the call (pack_panels), or null
   const PackedPanels* b_ahead;  // B packed ahead of the call, or null
+  int64_t a_first_lane, b_first_lane;  // where this GEMM's lanes start in them
 };
 
 // Loop 1: MR rows. Full tiles go straight to C; edge tiles through a temporary tile, so the
@@ -162,7 +163,7 @@ void loop_ic(const Gemm& g, int64_t pc, int64_t kc, const float* b_panel, int64_
     const int64_t mc = std::min(mc_block, g.m - ic);
     const float* a_block = a_buffer;
     if (g.a_ahead) {
-      a_block = g.a_ahead->at(pc, ic);
+      a_block = g.a_ahead->at(pc, g.a_first_lane + ic);
     } else {
       g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
     }
@@ -178,7 +179,7 @@ void loop_pc(const Gemm& g, int64_t jc, int64_t nc) {
     const int64_t kc = std::min(g.blocking.kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
     if (!g.b_ahead) g.b.pack(g.b.context, pc, kc, jc, nc, nr, b_buffer);
-    loop_ic(g, pc, kc, g.b_ahead ? g.b_ahead->at(pc, jc) : b_buffer, jc, nc, beta);
+    loop_ic(g, pc, kc, g.b_ahead ? g.b_ahead->at(pc, g.b_first_lane + jc) : b_buffer, jc, nc, beta);
   }
 }
 
@@ -333,7 +334,12 @@ namespace {
 struct SourceWindow {
   const PackSource* inner;
   int64_t first_lane = 0, first_step = 0;
-  PackSource source() const { return {pack_window, this}; }
+  // Packed panels stay usable through a window that slices whole slivers of lanes at step 0.
+  PackSource source() const {
+    const PackedPanels* packed = inner->packed;
+    if (packed == nullptr || first_step != 0 || first_lane % packed->width != 0) return {pack_window, this};
+    return {pack_window, this, packed, inner->packed_first_lane + first_lane};
+  }
   static void pack_window(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
                           float* dst) {
     const auto& w = *static_cast<const SourceWindow*>(context);
@@ -380,11 +386,15 @@ void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, co
 // where this runs 188-193, and two single-threaded processes together 194. scripts/cpu-ratios
 // then, back to back: square median 0.961 → 1.159 of OpenBLAS, ResNet-50 forward 0.776 → 0.851,
 // backward-filter 0.683 → 0.909. The slice is taken along the dimension with more slivers, so the
-// duplicated operand is the narrower one, except that with an operand packed ahead (conv filters)
-// the split goes across the other one and every thread reads the shared packed panels. Counting
-// lanes instead of slivers (split rows when m ≥ n) measured worse in one process at 2 threads on
-// Zen 2: 1024³ 0.80× (each thread then packs all of B, whose lanes are strided), 1×1
-// backward-filter at 56×56 0.82×, the stem's backward-filter 0.92×, 15 other layers and GEMMs 1.00×.
+// duplicated operand is the narrower one. An operand packed ahead (conv filters) is not copied
+// when sliced: each thread reads its slice of the shared panels (SourceWindow). Always sharing the
+// packed operand and slicing the other instead left few slivers per thread on small maps (196
+// pixels: 13 slivers for two threads); slicing the filters there measured, at 2 threads on Zen 3
+// (in-process A/B, ResNet-50's 23 layers, twice), 1.05-1.07x geomean forward and 1.08x
+// backward-data, 1.15-1.36x on the 14×14 and 7×7 layers. Counting lanes instead of slivers (split
+// rows when m ≥ n) measured worse in one process at 2 threads on Zen 2: 1024³ 0.80× (each thread
+// then packs all of B, whose lanes are strided), 1×1 backward-filter at 56×56 0.82×, the stem's
+// backward-filter 0.92×, 15 other layers and GEMMs 1.00×.
 void split_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
                           float beta, float* c, int64_t ldc, const GemmOptions& options, int threads,
                           bool split_rows, int width) {
@@ -430,14 +440,15 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   blocking.mc = std::min(blocking.mc, round_up(m, mr));
 
   // Operands packed ahead are used only if packed for exactly this blocking and micro-kernel.
-  const auto usable = [&](const PackedPanels* packed, int64_t lanes, int width) {
-    return packed != nullptr && packed->lanes == lanes && packed->depth == k && packed->width == width &&
-                   packed->kc == blocking.kc
+  const auto usable = [&](const PackSource& source, int64_t lanes, int width) {
+    const PackedPanels* packed = source.packed;
+    return packed != nullptr && source.packed_first_lane + lanes <= packed->lanes && packed->depth == k &&
+                   packed->width == width && packed->kc == blocking.kc
                ? packed
                : nullptr;
   };
-  const PackedPanels* a_ahead = usable(a.packed, m, mr);
-  const PackedPanels* b_ahead = usable(b.packed, n, nr);
+  const PackedPanels* a_ahead = usable(a, m, mr);
+  const PackedPanels* b_ahead = usable(b, n, nr);
   // A small C over a deep k splits k (split_depth_across_threads). Operands packed ahead are laid
   // out in KC steps from k = 0, which a thread starting mid-k could not use, so they never do.
   // Measured in one process at 2 threads on Zen 2 against slicing C: ResNet-50 backward-filter
@@ -446,10 +457,11 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
     return split_depth_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads);
   }
   if (threads > 1) {
-    const bool split_rows = a_ahead || b_ahead ? b_ahead != nullptr : ceil_div(m, mr) >= ceil_div(n, nr);
+    const bool split_rows = ceil_div(m, mr) >= ceil_div(n, nr);
     return split_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows, split_rows ? mr : nr);
   }
-  loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead});
+  loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead, a.packed_first_lane,
+               b.packed_first_lane});
 }
 
 }  // namespace detail

@@ -77,8 +77,10 @@ struct PackSource {
   void (*pack)(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst);
   const void* context;
   // The same operand already packed (pack_panels); used instead of packing when its layout matches
-  // this GEMM's blocking, else ignored.
+  // this GEMM's blocking, else ignored. A window into it (a thread's slice of the lanes) starts
+  // `packed_first_lane` lanes in, a multiple of the panels' width.
   const PackedPanels* packed = nullptr;
+  int64_t packed_first_lane = 0;
 };
 
 // An operand packed once, ahead of the GEMMs that read it, in exactly the order sgemm's loops
