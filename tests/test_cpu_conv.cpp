@@ -296,9 +296,8 @@ TEST_P(CpuConv, LargeFiltersOnASmallMap) {
 }
 
 TEST_P(CpuConv, SmallMapsOnEitherSideOfThePathThresholds) {
-  // NCHW forward runs per image on small maps that fill whole 16-row tiles (4×4, 8×8 outputs)
-  // and batched on the others (3×3, 6×6); backward-filter runs per image from 16 output pixels
-  // and reduces over the batch below. Rows narrower than a sliver cross output rows in packing.
+  // NCHW forward and backward-filter run per image from 16 output pixels (4×4, 6×6, 8×8 outputs)
+  // and over the whole batch below (3×3). Rows narrower than a sliver cross output rows in packing.
   ConvProblem cp = base();
   cp.c = 6, cp.k = 10, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 1;
   for (const auto& [size, stride] : {std::pair{4, 1}, {8, 1}, {16, 2}, {3, 1}, {6, 1}, {7, 2}}) {

@@ -121,6 +121,19 @@ TEST_P(CpuGemm, AllTransposesOddShapes) {
   }
 }
 
+TEST_P(CpuGemm, EveryPartialTileShape) {
+  // Every count of rows and columns a partial tile can have for MR up to 32 and NR up to 12 (the
+  // remainder of m mod MR and n mod NR), with padding rows in C that must stay untouched, and
+  // both beta paths (beta == 0 must not read C).
+  for (int64_t m = 1; m <= 33; ++m) {
+    for (int64_t n = 1; n <= 13; ++n) {
+      for (const float beta : {0.0f, 0.5f}) {
+        check({.m = m, .n = n, .k = 5, .ldc_pad = 3, .alpha = 1.5f, .beta = beta}, options(1));
+      }
+    }
+  }
+}
+
 TEST_P(CpuGemm, CrossesEveryBlockBoundary) {
   // Shrunken MC/KC/NC make small problems cross every block boundary (with ragged last blocks),
   // which with the cache-derived sizes would need multi-gigaflop reference checks.

@@ -10,7 +10,7 @@
 //     gathered straight into the packed panels (implicit GEMM, conv_pack.cpp). NCHW
 //     backward_filter uses the wide phase planes (below) per image for maps of 16 output pixels
 //     and more, and on smaller ones reduces over the whole batch in one GEMM with k = N·PQ.
-//   NCHW forward on small maps: one batched GEMM with the filters as rows (see
+//   NCHW forward on maps under 16 pixels: one batched GEMM with the filters as rows (see
 //     uses_batched_forward); otherwise, per image, the "wide" implicit GEMM over zero-padded
 //     phase planes (WideLayout in conv_internal.hpp), whose packing is a plain copy. At 224×224,
 //     batch 1, it measured 1.0-1.6x faster than the im2col chunks it replaced (stem 1.6x, 3×3 at
@@ -163,18 +163,15 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
   }
 }
 
-// Small feature maps (late ResNet stages: 7×7 and below at 224², 4×4 and 2×2 at small images):
-// a per-image GEMM has only PQ rows (4 rows for 2×2 against a 16-row micro-kernel). Instead
-// compute the whole batch as one GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then
-// transpose each image's K×PQ block into y_n (PQ×K). The transpose costs one copy of y, against
-// CRS FMAs per element. Used for maps of at most 8 pixels, and for larger filters on maps up to
-// 64 pixels that do not fill whole 16-row tiles (the AVX2 MR): in-process A/B on Zen 3 (2 threads,
-// batch 1 and 4), per-image against batched: 3×3 on 7×7 0.76-0.82 (stride 2) and 1.04-1.07
-// (stride 1), on 6×6 0.93-0.96; on maps of 16 and 64 pixels, batch 1 to 16, per image won
-// 1.1-2.0x (one case, c512 8×8 stride 2 → 4×4, 0.94 at 1 thread and 1.07 at 2).
-bool uses_batched_forward(const Shape& sh) {
-  return sh.pq() <= 8 || (sh.r * sh.s > 1 && sh.pq() <= 64 && sh.pq() % 16 != 0);
-}
+// Small feature maps (4×4 and smaller at 224², 2×2 at small images): a per-image GEMM has only
+// PQ rows (4 rows for 2×2 against a 16-row micro-kernel). Instead compute the whole batch as one
+// GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then transpose each image's K×PQ
+// block into y_n (PQ×K). The transpose costs one copy of y, against CRS FMAs per element. Used
+// below 16 output pixels, one AVX2 tile of rows: since partial tiles run narrower micro-kernels
+// (gemm_microkernel_avx2.cpp), per image wins from there. In-process A/B on Zen 3, batched
+// against per image, batch 1 and 4: 3×3 filters on 2×2 maps 1.8-3.3x, on 3×3 1.2-1.4x, 1×1 on
+// 2×2 2.1-2.5x; on 4×4 0.59-0.73x, 5×5 0.88-0.91x, 7×7 0.80-0.98x.
+bool uses_batched_forward(const Shape& sh) { return sh.pq() < 16; }
 
 // NCHW backward_data on small maps (late ResNet stages): the per-image GEMM dy_n · wᵀ has only
 // PQ rows (49 at 7×7 against a 16-row micro-kernel), so compute the transposed columns

@@ -47,7 +47,6 @@ constexpr KernelEntry kernel_table[] = {
     {MicroKernel::avx512, avx512_mr, avx512_nr, microkernel_avx512_32x12},
 #endif
 };
-constexpr int max_mr = 32, max_nr = 12;
 
 const KernelEntry* find_kernel(MicroKernel id) {
   for (const KernelEntry& entry : kernel_table) {
@@ -118,30 +117,13 @@ struct Gemm {
   int64_t a_first_lane, b_first_lane;  // where this GEMM's lanes start in them
 };
 
-// Loop 1: MR rows. Full tiles go straight to C; edge tiles through a temporary tile, so the
-// micro-kernel never needs bounds.
+// Loop 1: MR rows. The micro-kernel writes partial tiles at C's edges itself.
 void loop_ir(const Gemm& g, const float* a_block, int64_t mc, const float* b_sliver, int64_t nr_cur, int64_t kc,
              float beta, float* c) {
-  const int mr = g.kernel->mr, nr = g.kernel->nr;
+  const int mr = g.kernel->mr;
   for (int64_t ir = 0; ir < mc; ir += mr) {
-    const int64_t mr_cur = std::min<int64_t>(mr, mc - ir);
-    const float* a_sliver = a_block + ir * kc;
-    float* c_tile = c + ir;
-    if (mr_cur == mr && nr_cur == nr) {
-      g.kernel->fn(kc, a_sliver, b_sliver, c_tile, g.ldc, g.alpha, beta);
-      continue;
-    }
-    alignas(64) float tile[max_mr * max_nr];
-    g.kernel->fn(kc, a_sliver, b_sliver, tile, mr, g.alpha, 0.0f);
-    for (int64_t j = 0; j < nr_cur; ++j) {
-      float* cj = c_tile + j * g.ldc;
-      const float* tj = tile + j * mr;
-      if (beta == 0.0f) {
-        for (int64_t i = 0; i < mr_cur; ++i) cj[i] = tj[i];
-      } else {
-        for (int64_t i = 0; i < mr_cur; ++i) cj[i] = tj[i] + beta * cj[i];
-      }
-    }
+    const int rows = int(std::min<int64_t>(mr, mc - ir));
+    g.kernel->fn(kc, a_block + ir * kc, b_sliver, c + ir, g.ldc, g.alpha, beta, rows, int(nr_cur));
   }
 }
 

@@ -14,33 +14,48 @@
 
 namespace trainrate::kernels::cpu::detail {
 
-// A micro-kernel computes one MR×NR tile and nothing else:
-//   C[0:MR, 0:NR] = alpha · Σ_p a_panel[p·MR + i] · b_panel[p·NR + j] + beta · C
-// from packed panels (A: MR floats per k step, B: NR floats per k step), C column-major with
-// leading dimension ldc. beta == 0 must not read C. Partial tiles never reach it: the caller
-// packs them zero-padded and writes back through a temporary tile.
+// A micro-kernel computes one tile of C and nothing else:
+//   C[0:rows, 0:cols] = alpha · Σ_p a_panel[p·MR + i] · b_panel[p·NR + j] + beta · C
+// from packed panels (A: MR floats per k step, B: NR floats per k step, zero-padded at the edges
+// of the matrices), C column-major with leading dimension ldc. rows ≤ MR and cols ≤ NR: a partial
+// tile at the bottom or right edge of C must not touch C outside [0, rows) × [0, cols), and
+// beta == 0 must not read C.
 using MicroKernelFn = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                               float alpha, float beta);
+                               float alpha, float beta, int rows, int cols);
+
+// For micro-kernels without partial-tile code: they compute the full tile into `tile`
+// (column-major, leading dimension mr, alpha applied) and add its rows×cols corner to C here.
+inline void store_tile_corner(const float* tile, int mr, int rows, int cols, float beta, float* c, int64_t ldc) {
+  for (int j = 0; j < cols; ++j) {
+    float* cj = c + j * ldc;
+    const float* tj = tile + j * mr;
+    if (beta == 0.0f) {
+      for (int i = 0; i < rows; ++i) cj[i] = tj[i];
+    } else {
+      for (int i = 0; i < rows; ++i) cj[i] = tj[i] + beta * cj[i];
+    }
+  }
+}
 
 // Portable plain-C++ kernel, the fallback every CPU runs: 8 rows (two SSE vectors) × 6 columns.
 inline constexpr int portable_mr = 8, portable_nr = 6;
 void microkernel_portable_8x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                              float alpha, float beta);
+                              float alpha, float beta, int rows, int cols);
 
 // AVX2+FMA: 16 rows (two ymm) × 6 columns = 12 ymm accumulators, 2 for A, 1 broadcast of B.
 // Rows rather than columns are vectorised because C is column-major: each column of the tile is
 // two contiguous ymm stores.
 inline constexpr int avx2_mr = 16, avx2_nr = 6;
 void microkernel_avx2_16x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                           float alpha, float beta);
+                           float alpha, float beta, int rows, int cols);
 
 // AVX-512F: 32 rows (two zmm) × 12 columns = 24 zmm accumulators, 2 for A, 1 broadcast of B.
 inline constexpr int avx512_mr = 32, avx512_nr = 12;
 void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                              float alpha, float beta);
+                              float alpha, float beta, int rows, int cols);
 
 // Packing. `a` points at op(A)(0, 0) of the block, `b` at op(B)(0, 0); both routines zero-pad the
-// last sliver to a full MR (NR) so the micro-kernel never sees a partial tile. All four transposes
+// last sliver to a full MR (NR), so micro-kernels always read whole slivers. All four transposes
 // are absorbed here: after packing, the loops and micro-kernels never look at Op again.
 //   pack_a: op(A) block mc×kc → ⌈mc/mr⌉ slivers, each kc steps of mr contiguous floats.
 //   pack_b: op(B) block kc×nc → ⌈nc/nr⌉ slivers, each kc steps of nr contiguous floats.

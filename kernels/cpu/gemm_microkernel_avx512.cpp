@@ -10,8 +10,8 @@
 
 namespace trainrate::kernels::cpu::detail {
 
-void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                              float alpha, float beta) {
+namespace {
+void full_tile(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, float alpha, float beta) {
   constexpr int nr = avx512_nr;
   __m512 lo[nr], hi[nr];  // rows 0-15 and 16-31 of each of the nr columns
 #pragma GCC unroll 12
@@ -52,6 +52,16 @@ void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_p
       _mm512_storeu_ps(cj + 16, _mm512_fmadd_ps(va, hi[j], _mm512_mul_ps(vb, _mm512_loadu_ps(cj + 16))));
     }
   }
+}
+}  // namespace
+
+// A partial tile is computed whole into a local tile and its corner added to C.
+void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                              float alpha, float beta, int rows, int cols) {
+  if (rows == avx512_mr && cols == avx512_nr) return full_tile(kc, a_panel, b_panel, c, ldc, alpha, beta);
+  alignas(64) float tile[avx512_mr * avx512_nr];
+  full_tile(kc, a_panel, b_panel, tile, avx512_mr, alpha, 0.0f);
+  store_tile_corner(tile, avx512_mr, rows, cols, beta, c, ldc);
 }
 
 }  // namespace trainrate::kernels::cpu::detail

@@ -5,7 +5,7 @@
 namespace trainrate::kernels::cpu::detail {
 
 void microkernel_portable_8x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-                              float alpha, float beta) {
+                              float alpha, float beta, int rows, int cols) {
   constexpr int mr = portable_mr, nr = portable_nr;
   // Column-major accumulator tile: the i loop is the vectorisable one, as in C.
   float acc[nr][mr] = {};
@@ -17,13 +17,9 @@ void microkernel_portable_8x6(int64_t kc, const float* a_panel, const float* b_p
     }
   }
   for (int j = 0; j < nr; ++j) {
-    float* cj = c + j * ldc;
-    if (beta == 0.0f) {
-      for (int i = 0; i < mr; ++i) cj[i] = alpha * acc[j][i];
-    } else {
-      for (int i = 0; i < mr; ++i) cj[i] = alpha * acc[j][i] + beta * cj[i];
-    }
+    for (int i = 0; i < mr; ++i) acc[j][i] *= alpha;
   }
+  store_tile_corner(&acc[0][0], mr, rows, cols, beta, c, ldc);
 }
 
 }  // namespace trainrate::kernels::cpu::detail
