@@ -114,7 +114,6 @@ struct Gemm {
   Blocking blocking;
   const PackedPanels* a_ahead;  // A packed ahead of the call (pack_panels), or null
   const PackedPanels* b_ahead;  // B packed ahead of the call, or null
-  int64_t a_first_lane, b_first_lane;  // where this GEMM's lanes start in them
 };
 
 // Loop 1: MR rows. The micro-kernel writes partial tiles at C's edges itself.
@@ -145,7 +144,7 @@ void loop_ic(const Gemm& g, int64_t pc, int64_t kc, const float* b_panel, int64_
     const int64_t mc = std::min(mc_block, g.m - ic);
     const float* a_block = a_buffer;
     if (g.a_ahead) {
-      a_block = g.a_ahead->at(pc, g.a_first_lane + ic);
+      a_block = g.a_ahead->at(pc, g.a.packed_first_lane + ic);
     } else {
       g.a.pack(g.a.context, pc, kc, ic, mc, mr, a_buffer);
     }
@@ -161,7 +160,7 @@ void loop_pc(const Gemm& g, int64_t jc, int64_t nc) {
     const int64_t kc = std::min(g.blocking.kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
     if (!g.b_ahead) g.b.pack(g.b.context, pc, kc, jc, nc, nr, b_buffer);
-    loop_ic(g, pc, kc, g.b_ahead ? g.b_ahead->at(pc, g.b_first_lane + jc) : b_buffer, jc, nc, beta);
+    loop_ic(g, pc, kc, g.b_ahead ? g.b_ahead->at(pc, g.b.packed_first_lane + jc) : b_buffer, jc, nc, beta);
   }
 }
 
@@ -442,8 +441,7 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
     const bool split_rows = ceil_div(m, mr) >= ceil_div(n, nr);
     return split_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows, split_rows ? mr : nr);
   }
-  loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead, a.packed_first_lane,
-               b.packed_first_lane});
+  loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead});
 }
 
 }  // namespace detail
