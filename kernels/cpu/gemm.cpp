@@ -209,13 +209,18 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k) {
                              : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 64, 512);
   b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1));
   // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
-  // streams past it: at most half of L2 and at most 128 rows (BLIS's Zen 3 sgemm uses 144).
+  // streams past it: at most half of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3 sgemm
+  // uses 144 with 512 KiB).
   // Half of L2 alone gave 240 rows at kc = 256 and 1024 at kc = 64; against 128 rows that
   // measured, at 2 threads on a Zen 3 VM (in-process A/B, alternating windows), 2048³ SGEMM
   // 0.75-0.90x, ResNet-50's 23 conv layers 0.96-1.00x per pass (the 1×1 c64→64 at 56×56
   // 0.84-0.87x), and 0.98-1.01x at 1 thread. 64 rows gained a little more at 2 threads but lost
   // 1-3% at 1.
-  b.mc = std::clamp<int64_t>((l2 / 2) / (b.kc * float_bytes), mr, std::max(mr, 128)) / mr * mr;
+  // The 128-row cap is for a 512 KiB L2 and scales with it: on an Intel Xeon VM with AVX-512 and
+  // 2 MiB of L2 (4 times Zen 3's), 512 rows against 128 measured 1.05-1.12x on 2048³ and 4096³
+  // SGEMM at 1 thread (best of 3 alternating runs).
+  const int64_t mc_cap = std::max<int64_t>(mr, 128 * std::max<int64_t>(1, l2 / (512 * 1024)));
+  b.mc = std::clamp<int64_t>((l2 / 2) / (b.kc * float_bytes), mr, mc_cap) / mr * mr;
   // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns: on Zen 4
   // panels of 1024-1536 columns measured a few % faster than 4096 (fewer TLB pages per sliver
   // sweep, panel partly L2-resident), and short-wide GEMMs (conv with few filters) gain ~10%.

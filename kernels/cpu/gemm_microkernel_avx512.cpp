@@ -18,8 +18,10 @@ void full_tile(int64_t kc, const float* a_panel, const float* b_panel, float* c,
   for (int j = 0; j < nr; ++j) {
     lo[j] = _mm512_setzero_ps();
     hi[j] = _mm512_setzero_ps();
-    _mm_prefetch(reinterpret_cast<const char*>(c + j * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + j * ldc + 31), _MM_HINT_T0);
+  }
+  for (float* cj = c; cj < c + nr * ldc; cj += ldc) {
+    _mm_prefetch(reinterpret_cast<const char*>(cj), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(cj + 31), _MM_HINT_T0);
   }
   const float* a = a_panel;
   const float* b = b_panel;
