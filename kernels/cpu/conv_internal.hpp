@@ -69,6 +69,13 @@ struct WideOperand {
 };
 // NCHW forward, one image: op(A) = im2col(x_n), PQ×CRS (lanes are output pixels p·Q + q).
 PackSource nchw_wide_patches_by_pixel(const WideOperand& x);
+#if defined(__x86_64__) || defined(__i386__)
+// One sliver of that source at the AVX-512 micro-kernel's width (conv_pack_avx512.cpp): lanes
+// [0, lanes) are output pixels from `pixel` on, k step t reads the plane slice at tap_offsets[t],
+// lanes past `lanes` are zero. Only for CPUs with AVX-512F.
+void pack_wide_sliver_avx512(const WideOperand& x, const int64_t* tap_offsets, int64_t kc, int64_t pixel,
+                             int64_t lanes, float* sliver);
+#endif
 // NCHW backward-filter, one image: op(A) = im2col(x_n)ᵀ, CRS×PQ (lanes are taps).
 PackSource nchw_wide_patches_by_tap(const WideOperand& x);
 

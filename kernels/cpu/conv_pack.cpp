@@ -187,6 +187,13 @@ void pack_wide_slivers(const WideOperand& x, int64_t pc, int64_t kc, int64_t fir
     const int64_t lanes = std::min<int64_t>(width, extent - l0);
     float* sliver = dst + l0 * kc;
     const int64_t pixel = first + l0;
+#if defined(__x86_64__) || defined(__i386__)
+    // Only the AVX-512 micro-kernel packs slivers this wide, so the CPU has AVX-512F.
+    if constexpr (Width == avx512_mr) {
+      pack_wide_sliver_avx512(x, offsets, kc, pixel, lanes, sliver);
+      continue;
+    }
+#endif
     if (lanes == width && layout.run_length(pixel, width) == width) {
       const float* base = x.planes + layout.plane_offset(pixel);
       // A fixed-size memcpy becomes whole-vector moves; an element loop stays scalar because the
