@@ -326,16 +326,16 @@ INSTANTIATE_TEST_SUITE_P(Passes, CpuConv, testing::Combine(testing::ValuesIn(pas
                            return name;
                          });
 
-// The AVX-512 kernel's 32-lane slivers of the NCHW forward's phase planes are assembled from one
-// run per output row they touch (conv_pack_avx512.cpp): rows of 1 to 33 columns put 1 to 32 runs
-// in a sliver and runs across its two 16-lane halves, and PQ not a multiple of 32 leaves a partial
+// The AVX-512 kernel's 48-lane slivers of the NCHW forward's phase planes are assembled from one
+// run per output row they touch (conv_pack_avx512.cpp): rows of 1 to 49 columns put 1 to 48 runs
+// in a sliver and runs across its 16-lane vectors, and PQ not a multiple of 48 leaves a partial
 // last sliver. Backward-data with stride 1 and 64 channels runs as such a forward too.
 TEST(CpuConvAvx512, SliversSpanSeveralOutputRows) {
   const std::vector<MicroKernel> kernels = available_micro_kernels();
   if (std::find(kernels.begin(), kernels.end(), MicroKernel::avx512) == kernels.end()) {
     GTEST_SKIP() << "this CPU has no AVX-512F, so the AVX-512 micro-kernel and its packing cannot run";
   }
-  for (const auto& [height, width] : {std::pair{17, 1}, {5, 5}, {4, 7}, {3, 16}, {2, 17}, {3, 28}, {2, 33}}) {
+  for (const auto& [height, width] : {std::pair{17, 1}, {5, 5}, {4, 7}, {3, 16}, {2, 17}, {3, 28}, {2, 33}, {2, 49}}) {
     ConvProblem cp;
     cp.n = 1, cp.h = height, cp.w = width, cp.r = cp.s = 3, cp.pad_h = cp.pad_w = 1;
     cp.pass = ConvPass::forward, cp.c = 5, cp.k = 13;

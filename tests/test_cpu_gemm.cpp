@@ -122,10 +122,10 @@ TEST_P(CpuGemm, AllTransposesOddShapes) {
 }
 
 TEST_P(CpuGemm, EveryPartialTileShape) {
-  // Every count of rows and columns a partial tile can have for MR up to 32 and NR up to 12 (the
+  // Every count of rows and columns a partial tile can have for MR up to 48 and NR up to 12 (the
   // remainder of m mod MR and n mod NR), with padding rows in C that must stay untouched, and
   // both beta paths (beta == 0 must not read C).
-  for (int64_t m = 1; m <= 33; ++m) {
+  for (int64_t m = 1; m <= 49; ++m) {
     for (int64_t n = 1; n <= 13; ++n) {
       for (const float beta : {0.0f, 0.5f}) {
         check({.m = m, .n = n, .k = 5, .ldc_pad = 3, .alpha = 1.5f, .beta = beta}, options(1));

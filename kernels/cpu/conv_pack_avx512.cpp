@@ -1,13 +1,13 @@
 // AVX-512F packing of the NCHW forward's phase-plane slivers at the AVX-512 micro-kernel's width
-// (32 lanes). Compiled with -mavx512f (see CMakeLists.txt); only reached through slivers of that
+// (48 lanes). Compiled with -mavx512f (see CMakeLists.txt); only reached through slivers of that
 // width, which only the AVX-512 micro-kernel asks for, after the dispatcher has checked the CPU.
 //
-// Why: 32 lanes span more than one output row on every ResNet-50 map below 32 columns and on most
-// slivers of the wider ones (a 56-column row is crossed by every other sliver), and per-lane
-// scalar gathers there took 22% of a 3×3 forward's time against 47% in the micro-kernel (Intel
-// Xeon VM, 28×28, 128 channels). A sliver's lanes are a few contiguous runs of the tap's plane,
-// one per output row it touches; each 16-lane half of a k step is assembled from its runs by
-// masked loads (masked-off lanes are neither read nor written), then stored whole.
+// Why: such slivers span more than one output row on every ResNet-50 map narrower than the
+// sliver and on most slivers of the wider ones, and per-lane scalar gathers there took 22% of a
+// 3×3 forward's time against 47% in the micro-kernel (Intel Xeon VM, 28×28, 128 channels, then
+// 32-lane slivers). A sliver's lanes are a few contiguous runs of the tap's plane, one per output
+// row it touches; each 16-lane vector of a k step is assembled from its runs by masked loads
+// (masked-off lanes are neither read nor written), then stored whole.
 #include "kernels/cpu/conv_internal.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -18,22 +18,23 @@ namespace trainrate::kernels::cpu::detail {
 namespace {
 constexpr int lanes_per_vector = 16;
 constexpr int vectors = avx512_mr / lanes_per_vector;
+static_assert(vectors * lanes_per_vector == avx512_mr, "slivers are whole vectors");
 
-// One half's runs: run i fills the lanes in masks[i] from plane offset shifts[i] + lane.
-struct HalfRuns {
+// One vector's runs: run i fills the lanes in masks[i] from plane offset shifts[i] + lane.
+struct VectorRuns {
   int count = 0;
   __mmask16 masks[lanes_per_vector];
   int64_t shifts[lanes_per_vector];
 };
 
 // The runs of lanes [0, lanes) of the sliver whose lane 0 is output pixel `pixel`.
-void find_runs(const WideLayout& layout, int64_t pixel, int64_t lanes, HalfRuns (&halves)[vectors]) {
+void find_runs(const WideLayout& layout, int64_t pixel, int64_t lanes, VectorRuns (&runs)[vectors]) {
   for (int64_t l = 0; l < lanes;) {
-    const int64_t half = l / lanes_per_vector, in_half = l % lanes_per_vector;
-    const int64_t run = std::min({layout.run_length(pixel + l, lanes - l), lanes_per_vector - in_half});
-    HalfRuns& h = halves[half];
-    h.masks[h.count] = __mmask16(((1u << run) - 1u) << in_half);
-    h.shifts[h.count] = layout.plane_offset(pixel + l) - in_half;
+    const int64_t in_vector = l % lanes_per_vector;
+    const int64_t run = std::min({layout.run_length(pixel + l, lanes - l), lanes_per_vector - in_vector});
+    VectorRuns& h = runs[l / lanes_per_vector];
+    h.masks[h.count] = __mmask16(((1u << run) - 1u) << in_vector);
+    h.shifts[h.count] = layout.plane_offset(pixel + l) - in_vector;
     ++h.count;
     l += run;
   }
@@ -42,16 +43,16 @@ void find_runs(const WideLayout& layout, int64_t pixel, int64_t lanes, HalfRuns 
 
 void pack_wide_sliver_avx512(const WideOperand& x, const int64_t* tap_offsets, int64_t kc, int64_t pixel,
                              int64_t lanes, float* sliver) {
-  HalfRuns halves[vectors];
-  find_runs(*x.layout, pixel, lanes, halves);
+  VectorRuns runs[vectors];
+  find_runs(*x.layout, pixel, lanes, runs);
   for (int64_t t = 0; t < kc; ++t) {
     const float* tap = x.planes + tap_offsets[t];
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < vectors; ++v) {
-      const HalfRuns& h = halves[v];
-      __m512 half = _mm512_setzero_ps();  // lanes past the sliver's end stay zero
-      for (int i = 0; i < h.count; ++i) half = _mm512_mask_loadu_ps(half, h.masks[i], tap + h.shifts[i]);
-      _mm512_storeu_ps(sliver + t * avx512_mr + v * lanes_per_vector, half);
+      const VectorRuns& h = runs[v];
+      __m512 lanes16 = _mm512_setzero_ps();  // lanes past the sliver's end stay zero
+      for (int i = 0; i < h.count; ++i) lanes16 = _mm512_mask_loadu_ps(lanes16, h.masks[i], tap + h.shifts[i]);
+      _mm512_storeu_ps(sliver + t * avx512_mr + v * lanes_per_vector, lanes16);
     }
   }
 }

@@ -44,7 +44,7 @@ constexpr KernelEntry kernel_table[] = {
     {MicroKernel::portable, portable_mr, portable_nr, microkernel_portable_8x6},
 #ifdef TRAINRATE_CPU_X86
     {MicroKernel::avx2, avx2_mr, avx2_nr, microkernel_avx2_16x6},
-    {MicroKernel::avx512, avx512_mr, avx512_nr, microkernel_avx512_32x12},
+    {MicroKernel::avx512, avx512_mr, avx512_nr, microkernel_avx512_48x8},
 #endif
 };
 
@@ -198,15 +198,17 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k) {
   constexpr int64_t float_bytes = sizeof(float);
   Blocking b;
   // KC: the L1-resident B sliver (kc×nr) and the A sliver streaming past it (mr×kc) should fill
-  // about 3/4 of L1, leaving room for the C tile; at least 64 steps to amortise the C update.
-  // 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell), 128 for 32×12. Then balanced over k
+  // about 3/4 of L1, leaving room for the C tile; at least 256 steps to amortise the C update.
+  // 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell). The tall AVX-512 tile (48×8) would get
+  // 160 from a 48 KiB L1; there its A sliver streams from L2 anyway, and 256-512 steps measured
+  // 1.03-1.07x faster than 160 on 2048³ SGEMM (Intel Xeon VM, 1 thread). Then balanced over k
   // (balanced_kc), so a shallow GEMM runs one step of exactly k. A deeper rule (B sliver alone in
   // half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
   // square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM
   // alone 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used.
   const int64_t kc_max = blocking_override.kc > 0
                              ? blocking_override.kc
-                             : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 64, 512);
+                             : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 256, 512);
   b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1));
   // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
   // streams past it: at most half of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3 sgemm

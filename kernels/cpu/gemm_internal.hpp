@@ -49,9 +49,9 @@ inline constexpr int avx2_mr = 16, avx2_nr = 6;
 void microkernel_avx2_16x6(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                            float alpha, float beta, int rows, int cols);
 
-// AVX-512F: 32 rows (two zmm) × 12 columns = 24 zmm accumulators, 2 for A, 1 broadcast of B.
-inline constexpr int avx512_mr = 32, avx512_nr = 12;
-void microkernel_avx512_32x12(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+// AVX-512F: 48 rows (three zmm) × 8 columns = 24 zmm accumulators, 3 for A, 1 broadcast of B.
+inline constexpr int avx512_mr = 48, avx512_nr = 8;
+void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                               float alpha, float beta, int rows, int cols);
 
 // Packing. `a` points at op(A)(0, 0) of the block, `b` at op(B)(0, 0); both routines zero-pad the
