@@ -231,30 +231,6 @@ void pack_nchw_wide_patches_by_pixel(const void* context, int64_t pc, int64_t kc
   }
 }
 
-// `lanes` taps (their plane offsets in `offsets`) × `steps` consecutive plane floats from `at`,
-// written across the lanes of a sliver of `width`; four lanes × four steps per SSE transpose.
-void pack_tap_run(const float* at, const int64_t* offsets, int64_t lanes, int64_t steps, int width, float* sliver) {
-  int64_t l = 0;
-#if defined(__SSE2__)
-  for (; l + 4 <= lanes; l += 4) {
-    const float* r0 = at + offsets[l];
-    const float* r1 = at + offsets[l + 1];
-    const float* r2 = at + offsets[l + 2];
-    const float* r3 = at + offsets[l + 3];
-    int64_t t = 0;
-    for (; t + 4 <= steps; t += 4) transpose_4x4(r0 + t, r1 + t, r2 + t, r3 + t, sliver + t * width + l, width);
-    for (; t < steps; ++t) {
-      float* out = sliver + t * width + l;
-      out[0] = r0[t], out[1] = r1[t], out[2] = r2[t], out[3] = r3[t];
-    }
-  }
-#endif
-  for (; l < lanes; ++l) {
-    const float* run = at + offsets[l];
-    for (int64_t t = 0; t < steps; ++t) sliver[t * width + l] = run[t];
-  }
-}
-
 // NCHW backward-filter: lane = tap, k step = output pixel p·Q + q. Within an output row the steps
 // are one contiguous run of each tap's phase plane (wide pixel p·Q' + q).
 void pack_nchw_wide_patches_by_tap(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent,
@@ -267,7 +243,8 @@ void pack_nchw_wide_patches_by_tap(const void* context, int64_t pc, int64_t kc, 
     float* sliver = dst + l0 * kc;
     for (int64_t t = 0; t < kc;) {
       const int64_t steps = layout.run_length(pc + t, kc - t);
-      pack_tap_run(x.planes + layout.plane_offset(pc + t), offsets + l0, lanes, steps, width, sliver + t * width);
+      const float* at = x.planes + layout.plane_offset(pc + t);
+      pack_lane_runs([&](int64_t l) { return at + offsets[l0 + l]; }, lanes, steps, width, sliver + t * width);
       t += steps;
     }
     zero_pad_lanes(kc, lanes, width, sliver);

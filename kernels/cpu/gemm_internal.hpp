@@ -77,6 +77,33 @@ inline void transpose_4x4(const float* r0, const float* r1, const float* r2, con
 }
 #endif
 
+// Lanes [0, lanes) of a sliver of `width`, lane l being the contiguous run of `steps` floats
+// from run_start(l), written across the lanes (step t of lane l at sliver[t·width + l]): four
+// lanes × four steps per SSE transpose where SSE is there, the rest one float at a time. Lanes
+// from `lanes` to `width` are not written.
+template <class RunStart>
+void pack_lane_runs(RunStart run_start, int64_t lanes, int64_t steps, int width, float* sliver) {
+  int64_t l = 0;
+#if defined(__SSE2__)
+  for (; l + 4 <= lanes; l += 4) {
+    const float* r0 = run_start(l);
+    const float* r1 = run_start(l + 1);
+    const float* r2 = run_start(l + 2);
+    const float* r3 = run_start(l + 3);
+    int64_t t = 0;
+    for (; t + 4 <= steps; t += 4) transpose_4x4(r0 + t, r1 + t, r2 + t, r3 + t, sliver + t * width + l, width);
+    for (; t < steps; ++t) {
+      float* out = sliver + t * width + l;
+      out[0] = r0[t], out[1] = r1[t], out[2] = r2[t], out[3] = r3[t];
+    }
+  }
+#endif
+  for (; l < lanes; ++l) {
+    const float* run = run_start(l);
+    for (int64_t t = 0; t < steps; ++t) sliver[t * width + l] = run[t];
+  }
+}
+
 // Pointer to op(X)(row, col) of a column-major X stored with leading dimension ld.
 inline const float* op_element(Op op, const float* x, int64_t ld, int64_t row, int64_t col) {
   return op == Op::N ? x + row + col * ld : x + col + row * ld;
