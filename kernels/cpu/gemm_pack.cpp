@@ -111,9 +111,8 @@ void pack_dispatch(bool contiguous, const float* src, int64_t ld, int64_t kc, in
   switch (width) {
     case 6: return pack_slivers<6>(contiguous, src, ld, kc, extent, width, dst);
     case 8: return pack_slivers<8>(contiguous, src, ld, kc, extent, width, dst);
-    case 48: return pack_slivers<48>(contiguous, src, ld, kc, extent, width, dst);
     case 16: return pack_slivers<16>(contiguous, src, ld, kc, extent, width, dst);
-    case 32: return pack_slivers<32>(contiguous, src, ld, kc, extent, width, dst);
+    case 48: return pack_slivers<48>(contiguous, src, ld, kc, extent, width, dst);
     default: return pack_slivers<0>(contiguous, src, ld, kc, extent, width, dst);
   }
 }
