@@ -17,8 +17,8 @@ namespace {
 using ::testing::HasSubstr;
 
 // Every CPU backend this build can have; those the CPU cannot run are skipped at run time.
-const std::vector<std::string> kCpuBackends{"openblas",           "onednn",          "custom-cpu",
-                                            "custom-cpu/portable", "custom-cpu/avx2", "custom-cpu/avx512"};
+const std::vector<std::string> kCpuBackends{"openblas",        "onednn",           "custom-cpu",          "custom-cpu/portable",
+                                            "custom-cpu/avx2", "custom-cpu/avx512", "custom-cpu/amx-bf16"};
 
 BackendSet& backends() {
   static BackendSet set = make_available_backends();
@@ -111,12 +111,21 @@ class CpuBackend : public ::testing::TestWithParam<std::string> {
     if (failures_ > 12) ADD_FAILURE() << failures_ << " of " << checked_ << " problems failed in all";
   }
 
+  // The GEMM in the dtype this backend multiplies: fp32, or bf16 for a bf16-only micro-kernel.
+  GemmProblem gemm(GemmProblem g) const {
+    if (backend_->unsupported_reason(GemmProblem{}) && !backend_->unsupported_reason(GemmProblem{.dtype = Dtype::bf16})) {
+      g.dtype = Dtype::bf16;
+    }
+    return g;
+  }
+  bool runs_gemm() const { return !backend_->unsupported_reason(gemm(GemmProblem{})); }
+
   Backend* backend_ = nullptr;
   int failures_ = 0, checked_ = 0;
 };
 
 TEST_P(CpuBackend, GemmAllTransposesOddSizes) {
-  if (backend_->unsupported_reason(GemmProblem{})) GTEST_SKIP() << "no GEMM";
+  if (!runs_gemm()) GTEST_SKIP() << "no GEMM";
   const int64_t sizes[] = {1, 7, 13, 65, 131};
   // Our kernels get every (m, n, k) combination. The vendor libraries (whose wrappers we test, not
   // their arithmetic) get a pairwise-covering subset: every pair of sizes for (m, n), (m, k) and
@@ -132,7 +141,7 @@ TEST_P(CpuBackend, GemmAllTransposesOddSizes) {
             const int64_t m = sizes[i], n = sizes[j], k = sizes[l];
             // Batch 3 everywhere but the largest shapes (kept for time), so batch offsets are checked.
             const int64_t batch = (m * n * k > 200000) ? 1 : 3;
-            check(GemmProblem{.m = m, .n = n, .k = k, .op_a = op_a, .op_b = op_b, .batch = batch});
+            check(gemm({.m = m, .n = n, .k = k, .op_a = op_a, .op_b = op_b, .batch = batch}));
             ++expected;
           }
         }
@@ -144,12 +153,28 @@ TEST_P(CpuBackend, GemmAllTransposesOddSizes) {
 }
 
 TEST_P(CpuBackend, GemmBeyondTheCacheBlocks) {
-  if (backend_->unsupported_reason(GemmProblem{})) GTEST_SKIP() << "no GEMM";
+  if (!runs_gemm()) GTEST_SKIP() << "no GEMM";
   // K past a typical KC (256..512) and M/N past MC/NC edges, with awkward remainders.
-  check(GemmProblem{.m = 301, .n = 67, .k = 769, .op_a = Op::T, .op_b = Op::N});
-  check(GemmProblem{.m = 67, .n = 523, .k = 300, .op_a = Op::N, .op_b = Op::T, .batch = 2});
-  check(GemmProblem{.m = 1, .n = 1031, .k = 1, .op_a = Op::T, .op_b = Op::T});
-  check(GemmProblem{.m = 1031, .n = 1, .k = 3, .op_a = Op::N, .op_b = Op::N});
+  check(gemm({.m = 301, .n = 67, .k = 769, .op_a = Op::T, .op_b = Op::N}));
+  check(gemm({.m = 67, .n = 523, .k = 300, .op_a = Op::N, .op_b = Op::T, .batch = 2}));
+  check(gemm({.m = 1, .n = 1031, .k = 1, .op_a = Op::T, .op_b = Op::T}));
+  check(gemm({.m = 1031, .n = 1, .k = 3, .op_a = Op::N, .op_b = Op::N}));
+}
+
+// bf16 GEMM (bf16 A and B, fp32 accumulation and C) on every backend that has it, in every
+// transpose and on odd sizes; the others skip it with a reason naming the backend.
+TEST_P(CpuBackend, Bf16GemmWhereTheBackendHasIt) {
+  const GemmProblem probe{.dtype = Dtype::bf16};
+  if (const auto reason = backend_->unsupported_reason(probe)) {
+    EXPECT_THAT(*reason, HasSubstr("bf16"));
+    GTEST_SKIP() << *reason;
+  }
+  for (Op op_a : {Op::N, Op::T}) {
+    for (Op op_b : {Op::N, Op::T}) {
+      check(GemmProblem{.m = 131, .n = 65, .k = 97, .op_a = op_a, .op_b = op_b, .dtype = Dtype::bf16, .batch = 2});
+      check(GemmProblem{.m = 1, .n = 7, .k = 1, .op_a = op_a, .op_b = op_b, .dtype = Dtype::bf16});
+    }
+  }
 }
 
 std::vector<ConvProblem> conv_cases() {
@@ -205,6 +230,9 @@ TEST_P(CpuBackend, LowPrecisionDtypesAreSkippedWithAReason) {
   for (Dtype dtype : {Dtype::fp16, Dtype::bf16, Dtype::tf32}) {
     for (const Problem& p : {Problem(GemmProblem{.m = 8, .n = 8, .k = 8, .dtype = dtype}),
                              Problem(ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3, .dtype = dtype})}) {
+      if (dtype == Dtype::bf16 && std::holds_alternative<GemmProblem>(p) && !backend_->unsupported_reason(p)) {
+        continue;  // bf16 GEMM runs here (Bf16GemmWhereTheBackendHasIt)
+      }
       const Result r = run_one(*backend_, p, fast_options());
       EXPECT_EQ(r.status, ResultStatus::skipped) << describe(p);
       EXPECT_FALSE(r.reason.empty());
@@ -218,8 +246,8 @@ TEST_P(CpuBackend, LowPrecisionDtypesAreSkippedWithAReason) {
 }
 
 TEST_P(CpuBackend, ResultDescribesTheRun) {
-  const Problem p = backend_->unsupported_reason(GemmProblem{}) ? Problem(ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3})
-                                                                : Problem(GemmProblem{.m = 33, .n = 17, .k = 9});
+  const Problem p = runs_gemm() ? Problem(gemm({.m = 33, .n = 17, .k = 9}))
+                                : Problem(ConvProblem{.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3});
   const Result r = run_one(*backend_, p, fast_options());
   ASSERT_EQ(r.status, ResultStatus::ok) << r.reason;
   EXPECT_EQ(r.role, backend_->name().starts_with("custom") ? "custom" : "vendor");
@@ -231,7 +259,7 @@ TEST_P(CpuBackend, ResultDescribesTheRun) {
   ASSERT_TRUE(r.measurement.has_value());
   EXPECT_GE(r.measurement->stats.samples, 1);
   EXPECT_DOUBLE_EQ(r.rate_flops_per_s, r.flops / (r.measurement->stats.median_ms * 1e-3));
-  ASSERT_TRUE(r.peak_flops_per_s.has_value());  // the CPU's measured fp32 ceiling
+  ASSERT_TRUE(r.peak_flops_per_s.has_value());  // the CPU's measured ceiling for the dtype
   EXPECT_GT(*r.peak_flops_per_s, 0);
   ASSERT_TRUE(r.percent_of_peak.has_value());
   EXPECT_DOUBLE_EQ(*r.percent_of_peak, 100.0 * r.rate_flops_per_s / *r.peak_flops_per_s);

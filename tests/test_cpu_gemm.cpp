@@ -1,9 +1,12 @@
-// Our packed CPU SGEMM against the double-accumulating reference: every micro-kernel this CPU can
-// run (forced by name), all four transposes, edge shapes around the tile and block sizes, alpha/beta
-// semantics and one or two threads.
+// Our packed CPU GEMMs against the double-accumulating reference: every micro-kernel this CPU can
+// run (forced by name; the bf16 one through gemm_bf16 on bf16-representable inputs), all four
+// transposes, edge shapes around the tile and block sizes, alpha/beta semantics and one to three
+// threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -40,10 +43,38 @@ std::string describe(const Case& c) {
 }
 
 bool is_available(MicroKernel kernel) {
-  for (MicroKernel k : available_micro_kernels()) {
+  for (MicroKernel k : available_micro_kernels(input_dtype(kernel))) {
     if (k == kernel) return true;
   }
   return false;
+}
+
+// The same values rounded to bf16 and widened back, so both GEMMs and the reference see them.
+void round_to_bf16(std::vector<float>& values) {
+  for (float& v : values) {
+    const uint32_t bits = uint32_t(to_bf16(v)) << 16;
+    std::memcpy(&v, &bits, sizeof v);
+  }
+}
+
+std::vector<bf16_bits> bf16_copy(const float* x, int64_t count) {
+  std::vector<bf16_bits> bits;
+  if (x != nullptr) {
+    for (int64_t i = 0; i < count; ++i) bits.push_back(to_bf16(x[i]));
+  }
+  return bits;
+}
+
+// sgemm, or gemm_bf16 on bf16 copies of A (a_count floats) and B when the kernel multiplies bf16.
+void gemm_with(const GemmOptions& options, Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, int64_t a_count, const float* b, int64_t ldb, int64_t b_count, float beta,
+               float* c, int64_t ldc) {
+  if (!options.micro_kernel || input_dtype(*options.micro_kernel) == Dtype::fp32) {
+    return sgemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, options);
+  }
+  const std::vector<bf16_bits> a16 = bf16_copy(a, a_count), b16 = bf16_copy(b, b_count);
+  gemm_bf16(op_a, op_b, m, n, k, alpha, a ? a16.data() : nullptr, lda, b ? b16.data() : nullptr, ldb, beta, c, ldc,
+            options);
 }
 
 // Runs one case and compares every element of C with alpha·reference + beta·C0.
@@ -53,15 +84,20 @@ void check(const Case& c, const GemmOptions& options) {
   const int64_t lda = std::max<int64_t>(1, a_rows) + c.lda_pad;
   const int64_t ldb = std::max<int64_t>(1, b_rows) + c.ldb_pad;
   const int64_t ldc = std::max<int64_t>(1, c.m) + c.ldc_pad;
-  const std::vector<float> a = random_values(lda * a_cols, 1);
-  const std::vector<float> b = random_values(ldb * b_cols, 2);
+  std::vector<float> a = random_values(lda * a_cols, 1);
+  std::vector<float> b = random_values(ldb * b_cols, 2);
+  if (options.micro_kernel && input_dtype(*options.micro_kernel) == Dtype::bf16) {
+    round_to_bf16(a);
+    round_to_bf16(b);
+  }
   std::vector<float> out = random_values(ldc * c.n, 3);
   if (c.beta == 0.0f) {
     for (float& v : out) v = std::numeric_limits<float>::quiet_NaN();  // beta == 0: C must not be read
   }
   const std::vector<float> before = out;
 
-  sgemm(c.op_a, c.op_b, c.m, c.n, c.k, c.alpha, a.data(), lda, b.data(), ldb, c.beta, out.data(), ldc, options);
+  gemm_with(options, c.op_a, c.op_b, c.m, c.n, c.k, c.alpha, a.data(), lda, int64_t(a.size()), b.data(), ldb,
+            int64_t(b.size()), c.beta, out.data(), ldc);
 
   // The reference wants minimal leading dimensions: compact copies of A and B.
   std::vector<float> a_compact(size_t(std::max<int64_t>(1, a_rows * a_cols)));
@@ -122,11 +158,11 @@ TEST_P(CpuGemm, AllTransposesOddShapes) {
 }
 
 TEST_P(CpuGemm, EveryPartialTileShape) {
-  // Every count of rows and columns a partial tile can have for MR up to 48 and NR up to 12 (the
+  // Every count of rows and columns a partial tile can have for MR up to 48 and NR up to 32 (the
   // remainder of m mod MR and n mod NR), with padding rows in C that must stay untouched, and
   // both beta paths (beta == 0 must not read C).
   for (int64_t m = 1; m <= 49; ++m) {
-    for (int64_t n = 1; n <= 13; ++n) {
+    for (int64_t n = 1; n <= 33; ++n) {
       for (const float beta : {0.0f, 0.5f}) {
         check({.m = m, .n = n, .k = 5, .ldc_pad = 3, .alpha = 1.5f, .beta = beta}, options(1));
       }
@@ -201,22 +237,25 @@ TEST_P(CpuGemm, DegenerateSizes) {
   // k == 0 and alpha == 0 only scale C by beta (beta == 0 clears it, NaN included).
   std::vector<float> c(12, std::numeric_limits<float>::quiet_NaN());
   const float one = 1.0f;
-  sgemm(Op::N, Op::N, 3, 4, 0, 1.0f, &one, 3, &one, 1, 0.0f, c.data(), 3, options(1));
+  gemm_with(options(1), Op::N, Op::N, 3, 4, 0, 1.0f, &one, 3, 1, &one, 1, 1, 0.0f, c.data(), 3);
   for (float v : c) EXPECT_EQ(v, 0.0f);
   std::vector<float> d(12, 2.0f);
-  sgemm(Op::N, Op::N, 3, 4, 5, 0.0f, nullptr, 3, nullptr, 5, 3.0f, d.data(), 3, options(1));
+  gemm_with(options(1), Op::N, Op::N, 3, 4, 5, 0.0f, nullptr, 3, 0, nullptr, 5, 0, 3.0f, d.data(), 3);
   for (float v : d) EXPECT_EQ(v, 6.0f);
-  sgemm(Op::N, Op::N, 0, 4, 5, 1.0f, nullptr, 1, nullptr, 5, 0.0f, nullptr, 1, options(1));  // nothing to do
+  gemm_with(options(1), Op::N, Op::N, 0, 4, 5, 1.0f, nullptr, 1, 0, nullptr, 5, 0, 0.0f, nullptr, 1);  // nothing to do
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CpuGemm,
-                         testing::Values(MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512),
+                         testing::Values(MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512,
+                                         MicroKernel::amx_bf16),
                          [](const testing::TestParamInfo<MicroKernel>& param_info) {
-                           return std::string(to_string(param_info.param));
+                           std::string name(to_string(param_info.param));
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
                          });
 
 TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
-  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512}) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::amx_bf16}) {
     EXPECT_EQ(parse_micro_kernel(to_string(kernel)), kernel);
   }
   EXPECT_FALSE(parse_micro_kernel("sse9").has_value());
@@ -224,6 +263,25 @@ TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
   ASSERT_FALSE(kernels.empty());
   EXPECT_EQ(kernels.front(), MicroKernel::portable);
   EXPECT_TRUE(is_available(best_micro_kernel()));
+  for (MicroKernel kernel : kernels) EXPECT_EQ(input_dtype(kernel), Dtype::fp32);
+  for (MicroKernel kernel : available_micro_kernels(Dtype::bf16)) EXPECT_EQ(input_dtype(kernel), Dtype::bf16);
+  EXPECT_EQ(best_bf16_micro_kernel().has_value(), !available_micro_kernels(Dtype::bf16).empty());
+}
+
+TEST(CpuGemmBf16, RoundsToNearestEven) {
+  const auto bits = [](uint32_t b) {
+    float x;
+    std::memcpy(&x, &b, sizeof x);
+    return to_bf16(x);
+  };
+  EXPECT_EQ(to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(to_bf16(-2.5f), 0xc020);
+  EXPECT_EQ(bits(0x3f808000u), 0x3f80);  // halfway, even below: down
+  EXPECT_EQ(bits(0x3f818000u), 0x3f82);  // halfway, odd below: up
+  EXPECT_EQ(bits(0x3f808001u), 0x3f81);  // above halfway: up
+  EXPECT_EQ(bits(0x7f7fffffu), 0x7f80);  // largest float rounds to infinity
+  EXPECT_EQ(bits(0x7fc00000u), 0x7fc0);  // quiet NaN
+  EXPECT_EQ(bits(0x7f800001u) & 0x7fc0, 0x7fc0);  // a NaN whose payload would round away stays NaN
 }
 
 TEST(CpuGemmBlocking, BalancedKcUsesTheFewestStepsOfNearlyEqualSize) {
@@ -269,6 +327,16 @@ TEST(CpuGemmDispatch, RejectsBadArguments) {
     if (is_available(kernel)) continue;
     EXPECT_THROW(sgemm(Op::N, Op::N, 1, 1, 1, 1.0f, &x, 1, &x, 1, 0.0f, &x, 1, {.micro_kernel = kernel}),
                  std::runtime_error);
+  }
+  // A kernel of the other input type is refused, whether or not this CPU can run it.
+  EXPECT_THROW(sgemm(Op::N, Op::N, 1, 1, 1, 1.0f, &x, 1, &x, 1, 0.0f, &x, 1, {.micro_kernel = MicroKernel::amx_bf16}),
+               std::runtime_error);
+  bf16_bits h = 0;
+  EXPECT_THROW(gemm_bf16(Op::N, Op::N, 1, 1, 1, 1.0f, &h, 1, &h, 1, 0.0f, &x, 1, {.micro_kernel = MicroKernel::portable}),
+               std::runtime_error);
+  EXPECT_THROW(gemm_bf16(Op::N, Op::N, 4, 4, 4, 1.0f, &h, 3, &h, 4, 0.0f, &x, 4), std::invalid_argument);
+  if (!best_bf16_micro_kernel()) {
+    EXPECT_THROW(gemm_bf16(Op::N, Op::N, 1, 1, 1, 1.0f, &h, 1, &h, 1, 0.0f, &x, 1), std::runtime_error);
   }
 }
 

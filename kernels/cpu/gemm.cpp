@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -36,15 +38,22 @@ namespace {
 
 struct KernelEntry {
   MicroKernel id;
+  Dtype input;
   int mr, nr;
   MicroKernelFn fn;
+  int k_step = 1;                 // k units the kernel consumes at a time
+  void (*begin)() = nullptr;      // per-thread set-up before the kernel's first call (AMX tiles)
+  void (*end)() = nullptr;        // and after its last
 };
 
 constexpr KernelEntry kernel_table[] = {
-    {MicroKernel::portable, portable_mr, portable_nr, microkernel_portable_8x6},
+    {MicroKernel::portable, Dtype::fp32, portable_mr, portable_nr, microkernel_portable_8x6},
 #ifdef TRAINRATE_CPU_X86
-    {MicroKernel::avx2, avx2_mr, avx2_nr, microkernel_avx2_16x6},
-    {MicroKernel::avx512, avx512_mr, avx512_nr, microkernel_avx512_48x8},
+    {MicroKernel::avx2, Dtype::fp32, avx2_mr, avx2_nr, microkernel_avx2_16x6},
+    {MicroKernel::avx512, Dtype::fp32, avx512_mr, avx512_nr, microkernel_avx512_48x8},
+#endif
+#if defined(__x86_64__)
+    {MicroKernel::amx_bf16, Dtype::bf16, amx_mr, amx_nr, microkernel_amx_32x32, amx_k_step, amx_begin, amx_end},
 #endif
 };
 
@@ -62,11 +71,13 @@ bool cpu_supports(MicroKernel id) {
     case MicroKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     // libgcc also checks that the OS saves the zmm state (XCR0) before reporting avx512f.
     case MicroKernel::avx512: return __builtin_cpu_supports("avx512f");
-#else
-    default: return false;
 #endif
+#if defined(__x86_64__)
+    // libgcc 12 does not report AMX, so this reads CPUID and XCR0 itself (and asks Linux for the tiles).
+    case MicroKernel::amx_bf16: return amx_bf16_usable();
+#endif
+    default: return false;  // a variant not built for this architecture
   }
-  return false;
 }
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
@@ -180,8 +191,9 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-void check_arguments(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
-  const auto fail = [](const std::string& what) { throw std::invalid_argument("sgemm: " + what); };
+void check_arguments(const std::string& who, Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, int64_t lda,
+                     int64_t ldb, int64_t ldc) {
+  const auto fail = [&](const std::string& what) { throw std::invalid_argument(who + ": " + what); };
   if (m < 0 || n < 0 || k < 0) fail("negative size");
   if (lda < std::max<int64_t>(1, op_a == Op::N ? m : k)) fail("lda too small: " + std::to_string(lda));
   if (ldb < std::max<int64_t>(1, op_b == Op::N ? k : n)) fail("ldb too small: " + std::to_string(ldb));
@@ -190,7 +202,7 @@ void check_arguments(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, int64_t 
 
 }  // namespace
 
-Blocking blocking_for_depth(int mr, int nr, int64_t k) {
+Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   // sysconf costs a few microseconds in some libcs; the caches do not change while we run.
   static const int64_t l1 = cache_size(_SC_LEVEL1_DCACHE_SIZE, 32 * 1024);
   static const int64_t l2 = cache_size(_SC_LEVEL2_CACHE_SIZE, 512 * 1024);
@@ -206,10 +218,10 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k) {
   // half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
   // square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM
   // alone 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used.
-  const int64_t kc_max = blocking_override.kc > 0
-                             ? blocking_override.kc
-                             : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 256, 512);
-  b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1));
+  const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc
+                                                           : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 256, 512),
+                                   k_step);
+  b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1), k_step);
   // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
   // streams past it: at most half of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3 sgemm
   // uses 144 with 512 KiB).
@@ -234,9 +246,9 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k) {
 
 void set_blocking_override(const Blocking& blocking) { blocking_override = blocking; }
 
-int64_t balanced_kc(int64_t kc_max, int64_t k) {
+int64_t balanced_kc(int64_t kc_max, int64_t k, int k_step) {
   const int64_t steps = ceil_div(k, kc_max);
-  return std::min({kc_max, k, round_up(ceil_div(k, steps), 8)});
+  return std::min({kc_max, k, round_up(ceil_div(k, steps), std::lcm(8, k_step))});
 }
 
 }  // namespace detail
@@ -246,23 +258,32 @@ std::string_view to_string(MicroKernel kernel) {
     case MicroKernel::portable: return "portable";
     case MicroKernel::avx2: return "avx2";
     case MicroKernel::avx512: return "avx512";
+    case MicroKernel::amx_bf16: return "amx-bf16";
   }
   return "unknown";
 }
 
 std::optional<MicroKernel> parse_micro_kernel(std::string_view text) {
-  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512}) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::amx_bf16}) {
     if (text == to_string(kernel)) return kernel;
   }
   return std::nullopt;
 }
 
-std::vector<MicroKernel> available_micro_kernels() {
+Dtype input_dtype(MicroKernel kernel) { return kernel == MicroKernel::amx_bf16 ? Dtype::bf16 : Dtype::fp32; }
+
+std::vector<MicroKernel> available_micro_kernels(Dtype input) {
   std::vector<MicroKernel> kernels;
   for (const detail::KernelEntry& entry : detail::kernel_table) {
-    if (detail::cpu_supports(entry.id)) kernels.push_back(entry.id);
+    if (entry.input == input && detail::cpu_supports(entry.id)) kernels.push_back(entry.id);
   }
   return kernels;
+}
+
+std::optional<MicroKernel> best_bf16_micro_kernel() {
+  const std::vector<MicroKernel> kernels = available_micro_kernels(Dtype::bf16);
+  if (kernels.empty()) return std::nullopt;
+  return kernels.back();
 }
 
 MicroKernel best_micro_kernel() {
@@ -341,7 +362,7 @@ struct SourceWindow {
 // partial products that are added at the end, O(m·n) per thread against O(m·n·k/threads) of work.
 void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a,
                                 const PackSource& b, float beta, float* c, int64_t ldc, const GemmOptions& options,
-                                int threads) {
+                                int threads, int k_step) {
   thread_local AlignedBuffer partial_buffer;
   float* partials = partial_buffer.get((threads - 1) * m * n);
   GemmOptions single = options;
@@ -349,7 +370,9 @@ void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, co
 #pragma omp parallel num_threads(threads)
   {
     const int64_t id = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t first = k * id / team, depth = k * (id + 1) / team - first;
+    // Split points on whole k_steps (k is a multiple of k_step whenever k_step > 1).
+    const int64_t steps = ceil_div(k, k_step);
+    const int64_t first = steps * id / team * k_step, depth = std::min(k, steps * (id + 1) / team * k_step) - first;
     const SourceWindow a_part{&a, 0, first}, b_part{&b, 0, first};
     float* out = id == 0 ? c : partials + (id - 1) * m * n;
     sgemm_sources(m, n, depth, alpha, a_part.source(), b_part.source(), id == 0 ? beta : 0.0f, out, id == 0 ? ldc : m,
@@ -423,7 +446,7 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   // Below ~64³ starting the team costs more than the second core gains.
   if (double(m) * double(n) * double(k) < 64.0 * 64.0 * 64.0) threads = 1;
-  Blocking blocking = blocking_for_depth(mr, nr, k);
+  Blocking blocking = blocking_for_depth(mr, nr, k, kernel->k_step);
   blocking.nc = std::min(blocking.nc, round_up(n, nr));
   blocking.mc = std::min(blocking.mc, round_up(m, mr));
 
@@ -442,13 +465,15 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   // Measured in one process at 2 threads on Zen 2 against slicing C: ResNet-50 backward-filter
   // 1.08-1.19× where this applies (stem, 1×1 and 3×3 at 56×56), 1.00× on the layers it leaves alone.
   if (threads > 1 && !a_ahead && !b_ahead && m * n <= 65536 && k >= 4 * std::max(m, n)) {
-    return split_depth_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads);
+    return split_depth_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, kernel->k_step);
   }
   if (threads > 1) {
     const bool split_rows = ceil_div(m, mr) >= ceil_div(n, nr);
     return split_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, split_rows, split_rows ? mr : nr);
   }
+  if (kernel->begin) kernel->begin();
   loop_jc(Gemm{m, n, k, alpha, a, b, beta, c, ldc, kernel, blocking, a_ahead, b_ahead});
+  if (kernel->end) kernel->end();
 }
 
 }  // namespace detail
@@ -456,9 +481,57 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
 void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
   using namespace detail;
-  check_arguments(op_a, op_b, m, n, k, lda, ldb, ldc);
+  check_arguments("sgemm", op_a, op_b, m, n, k, lda, ldb, ldc);
+  if (options.micro_kernel && input_dtype(*options.micro_kernel) != Dtype::fp32) {
+    throw std::runtime_error("sgemm: micro-kernel '" + std::string(to_string(*options.micro_kernel)) +
+                             "' multiplies bf16; sgemm needs an fp32 one");
+  }
   const MatrixOperand a_operand{op_a, a, lda}, b_operand{op_b, b, ldb};
   sgemm_sources(m, n, k, alpha, matrix_a_source(a_operand), matrix_b_source(b_operand), beta, c, ldc, options);
+}
+
+}  // namespace trainrate::kernels::cpu
+
+namespace trainrate::kernels::cpu {
+
+bf16_bits to_bf16(float x) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return bf16_bits((bits >> 16) | 0x40u);  // NaN: keep it quiet
+  bits += 0x7fffu + ((bits >> 16) & 1u);                                             // round to nearest even
+  return bf16_bits(bits >> 16);
+}
+
+namespace detail {
+namespace {
+void pack_bf16_a(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst) {
+  pack_a_bf16_pairs(*static_cast<const Bf16Operand*>(context), pc, kc, first, extent, width, dst);
+}
+void pack_bf16_b(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst) {
+  pack_b_bf16_chunks(*static_cast<const Bf16Operand*>(context), pc, kc, first, extent, width, dst);
+}
+}  // namespace
+}  // namespace detail
+
+// The fp32 loops over 32-bit units: the GEMM's depth becomes ⌈k/2⌉ pairs, padded to whole chunks
+// of the kernel (zeros past k come from the packing), and everything else is sgemm's.
+void gemm_bf16(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const bf16_bits* a, int64_t lda,
+               const bf16_bits* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options) {
+  using namespace detail;
+  check_arguments("gemm_bf16", op_a, op_b, m, n, k, lda, ldb, ldc);
+  const std::optional<MicroKernel> variant = options.micro_kernel ? options.micro_kernel : best_bf16_micro_kernel();
+  if (!variant) throw std::runtime_error("gemm_bf16: no bf16 micro-kernel can run on this CPU (needs AMX-BF16)");
+  if (input_dtype(*variant) != Dtype::bf16) {
+    throw std::runtime_error("gemm_bf16: micro-kernel '" + std::string(to_string(*variant)) +
+                             "' multiplies fp32; gemm_bf16 needs a bf16 one");
+  }
+  const KernelEntry* kernel = find_kernel(*variant);
+  GemmOptions resolved = options;
+  resolved.micro_kernel = variant;
+  const Bf16Operand a_operand{op_a, a, lda, k}, b_operand{op_b, b, ldb, k};
+  const int64_t k_units = round_up(ceil_div(k, 2), kernel ? kernel->k_step : 1);
+  sgemm_sources(m, n, k_units, alpha, PackSource{pack_bf16_a, &a_operand}, PackSource{pack_bf16_b, &b_operand}, beta,
+                c, ldc, resolved);
 }
 
 }  // namespace trainrate::kernels::cpu

@@ -14,15 +14,21 @@
 
 namespace trainrate::kernels::cpu {
 
-// Micro-kernel families; each has one fixed MR×NR tile shape (see gemm_internal.hpp).
-enum class MicroKernel { portable, avx2, avx512 };
+// Micro-kernel families; each has one fixed MR×NR tile shape (see gemm_internal.hpp). The first
+// three multiply fp32 (sgemm, the convolutions); amx-bf16 multiplies bf16 (gemm_bf16).
+enum class MicroKernel { portable, avx2, avx512, amx_bf16 };
 
 std::string_view to_string(MicroKernel kernel);
 std::optional<MicroKernel> parse_micro_kernel(std::string_view text);
-// The variants this CPU can run, in the order portable, avx2, avx512; always includes portable.
-std::vector<MicroKernel> available_micro_kernels();
+// What a micro-kernel's operands hold: Dtype::fp32 or Dtype::bf16.
+Dtype input_dtype(MicroKernel kernel);
+// The variants for `input` this CPU can run, in enum order. fp32 always includes portable; bf16
+// is empty unless the CPU has AMX-BF16 and the OS lets this process use the tiles.
+std::vector<MicroKernel> available_micro_kernels(Dtype input = Dtype::fp32);
 // The variant sgemm uses when none is forced (the widest that is also fastest on this vendor).
 MicroKernel best_micro_kernel();
+// The variant gemm_bf16 uses when none is forced; empty when the CPU has none.
+std::optional<MicroKernel> best_bf16_micro_kernel();
 
 struct GemmOptions {
   int threads = 0;                          // 0: all hardware threads (omp_get_max_threads)
@@ -35,5 +41,22 @@ struct GemmOptions {
 // leading dimensions, and std::runtime_error when a forced micro-kernel cannot run on this CPU.
 void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options = {});
+
+// The AMX-BF16 ceiling of the calling thread: runs `iterations` rounds of four independent
+// 16×16×32 tile products and returns the FLOPs done (0 where AMX-BF16 cannot run), for the bf16
+// peak that "% of peak" divides by. Time it from outside.
+double amx_bf16_peak_loop(int64_t iterations);
+
+// bf16 as stored: the upper 16 bits of an IEEE fp32 (sign, 8 exponent bits, 7 mantissa bits).
+using bf16_bits = uint16_t;
+// bf16_bits of x, rounded to nearest even (NaN stays NaN); exact when x is representable.
+bf16_bits to_bf16(float x);
+
+// The same GEMM with A and B in bf16 and C in fp32: products are exact in fp32 and accumulate in
+// fp32, so the result differs from fp32 SGEMM on the same (bf16-representable) values only by
+// summation order. Same conventions and errors as sgemm; throws std::runtime_error when no bf16
+// micro-kernel can run here (see available_micro_kernels(Dtype::bf16)) or the forced one is fp32.
+void gemm_bf16(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const bf16_bits* a, int64_t lda,
+               const bf16_bits* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options = {});
 
 }  // namespace trainrate::kernels::cpu

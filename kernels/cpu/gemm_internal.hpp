@@ -54,6 +54,18 @@ inline constexpr int avx512_mr = 48, avx512_nr = 8;
 void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                               float alpha, float beta, int rows, int cols);
 
+// AMX-BF16: 32 rows × 32 columns as four 16×16 tiles. Its panels hold 32-bit units of two bf16
+// (gemm_pack_bf16.cpp) and it consumes k in chunks of amx_k_step units (32 k), so every KC block
+// and every depth split of its GEMMs is a multiple of that. amx_begin loads the tile configuration
+// in the calling thread and amx_end releases the tiles; the loops call them around the kernel's
+// calls. amx_bf16_usable checks the CPU and the OS, and asks Linux for the tile state once.
+inline constexpr int amx_mr = 32, amx_nr = 32, amx_k_step = 16;
+void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                           float alpha, float beta, int rows, int cols);
+void amx_begin();
+void amx_end();
+bool amx_bf16_usable();
+
 // Packing. `a` points at op(A)(0, 0) of the block, `b` at op(B)(0, 0); both routines zero-pad the
 // last sliver to a full MR (NR), so micro-kernels always read whole slivers. All four transposes
 // are absorbed here: after packing, the loops and micro-kernels never look at Op again.
@@ -163,6 +175,21 @@ struct MatrixOperand {
 PackSource matrix_a_source(const MatrixOperand& a);  // op(A), lanes are rows
 PackSource matrix_b_source(const MatrixOperand& b);  // op(B), lanes are columns
 
+// A stored column-major bf16 matrix as the bf16 GEMM's operand: op(X) as in BLAS, `depth` the
+// GEMM's k (packing zero-fills past it). Its sources pack in 32-bit units of k pairs, so their
+// pc and kc count pairs.
+struct Bf16Operand {
+  Op op;
+  const bf16_bits* x;
+  int64_t ld;
+  int64_t depth;
+};
+// op(A) into pair slivers, op(B) into chunked slivers (the AMX layouts, gemm_pack_bf16.cpp).
+void pack_a_bf16_pairs(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                       float* dst);
+void pack_b_bf16_chunks(const Bf16Operand& b, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                        float* dst);
+
 // Cache blocking: MC rows of A and KC steps form the L2-resident packed A block, KC×NC the
 // L3-resident packed B panel, KC×NR the L1-resident B sliver.
 struct Blocking {
@@ -170,11 +197,13 @@ struct Blocking {
 };
 // Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR and a GEMM
 // of depth k (KC already balanced over k).
-Blocking blocking_for_depth(int mr, int nr, int64_t k);
+// k_step: the kernel's k granularity (amx_k_step for AMX, 1 for the fp32 kernels).
+Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step = 1);
 // The KC a GEMM of depth k runs with: the fewest steps kc_max allows, of nearly equal size (a
-// multiple of 8 floats, so NR=6 B slivers stay 64-byte aligned). Splitting k = 576 as 272 + 272
-// + 32 would pay the C tile's load and store for only 32 FMAs per element in the last step.
-int64_t balanced_kc(int64_t kc_max, int64_t k);
+// multiple of 8 floats, so NR=6 B slivers stay 64-byte aligned, and of k_step). Splitting
+// k = 576 as 272 + 272 + 32 would pay the C tile's load and store for only 32 FMAs per element
+// in the last step.
+int64_t balanced_kc(int64_t kc_max, int64_t k, int k_step = 1);
 // Tuning hook for benchmarks: a non-zero field overrides the derived value. Not thread-safe
 // against concurrent sgemm calls; set it before timing.
 void set_blocking_override(const Blocking& blocking);

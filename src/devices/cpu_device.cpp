@@ -13,6 +13,8 @@
 #include <thread>
 #include <utility>
 
+#include "kernels/cpu/gemm.hpp"
+
 namespace trainrate {
 
 namespace {
@@ -137,6 +139,21 @@ double measure_fma_peak_flops_per_s(int threads) {
   return best_flops_per_s;
 }
 
+std::optional<double> measure_bf16_peak_flops_per_s(int threads) {
+  if (!kernels::cpu::best_bf16_micro_kernel()) return std::nullopt;
+  const int64_t iterations = 20'000;  // 1.3 GFLOP per thread: about a millisecond
+  double best_flops_per_s = 0;
+  for (int trial = 0; trial < 30; ++trial) {
+    double flops = 0;
+    const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+    { flops += kernels::cpu::amx_bf16_peak_loop(iterations); }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best_flops_per_s = std::max(best_flops_per_s, flops / seconds);
+  }
+  return best_flops_per_s;
+}
+
 double measure_triad_bytes_per_s(int threads) {
   // Three arrays of 32 MiB each: far beyond any last-level cache we expect to meet.
   const int64_t n = int64_t(32) << 20 >> 2;
@@ -190,6 +207,7 @@ void CpuDevice::set_threads(int threads) {
     peaks_measured_ = false;
     fma_peak_checks_flops_per_s_.clear();
     info_.peaks.measured_flops_per_s.erase(Dtype::fp32);
+    info_.peaks.measured_flops_per_s.erase(Dtype::bf16);
   }
   threads_ = resolved;
   omp_set_num_threads(threads_);
@@ -205,6 +223,7 @@ const DeviceInfo& CpuDevice::info() {
     p["l2_bytes"] = std::to_string(cache_bytes(_SC_LEVEL2_CACHE_SIZE, 0));
     p["l3_bytes"] = std::to_string(cache_bytes(_SC_LEVEL3_CACHE_SIZE, 0));
     record_fma_peak(measure_fma_peak_flops_per_s(threads_));
+    if (auto bf16 = measure_bf16_peak_flops_per_s(threads_)) info_.peaks.measured_flops_per_s[Dtype::bf16] = *bf16;
     info_.peaks.measured_bytes_per_s = measure_triad_bytes_per_s(threads_);
     peaks_measured_ = true;
   }

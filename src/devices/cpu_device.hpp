@@ -2,6 +2,7 @@
 // ceilings (an FMA-throughput kernel for FLOP/s and a STREAM-style triad for bandwidth).
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "devices/device.hpp"
@@ -39,6 +40,9 @@ class CpuDevice final : public Device {
 
 // Measured ceilings, exposed for tests and `trainrate devices`.
 double measure_fma_peak_flops_per_s(int threads);
+// The bf16 ceiling: back-to-back AMX-BF16 tile products on `threads` threads (best of many short
+// trials); empty where the CPU (or OS) offers no AMX-BF16, the only bf16 path our kernels have.
+std::optional<double> measure_bf16_peak_flops_per_s(int threads);
 double measure_triad_bytes_per_s(int threads);
 
 // MemAvailable from /proc/meminfo (what can be allocated without swapping), in bytes.

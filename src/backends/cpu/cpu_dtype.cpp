@@ -1,13 +1,23 @@
 #include <fmt/format.h>
 
 #include "backends/cpu/cpu_prepared.hpp"
+#include "kernels/cpu/gemm.hpp"
 
 namespace trainrate {
 
-std::optional<std::string> cpu_dtype_unsupported(const Problem& problem) {
+std::optional<std::string> cpu_dtype_unsupported(const Problem& problem, std::string_view backend, bool bf16_gemm) {
   const Dtype dtype = dtype_of(problem);
-  if (dtype == Dtype::fp32) return std::nullopt;
-  return fmt::format("{} is not supported on CPU (fp32 only)", to_string(dtype));
+  const bool gemm = std::holds_alternative<GemmProblem>(problem);
+  if (dtype == Dtype::fp32 || (dtype == Dtype::bf16 && gemm && bf16_gemm)) return std::nullopt;
+  if (dtype == Dtype::bf16 && gemm) return fmt::format("{} has no bf16 GEMM", backend);
+  if (dtype == Dtype::bf16) return std::string("bf16 convolution is not implemented on CPU (bf16 runs GEMM only)");
+  return fmt::format("{} is a GPU tensor-core format: CPU backends run fp32, and bf16 GEMM", to_string(dtype));
+}
+
+std::vector<uint16_t> to_bf16_bits(const std::vector<float>& values) {
+  std::vector<uint16_t> bits(values.size());
+  for (size_t i = 0; i < values.size(); ++i) bits[i] = kernels::cpu::to_bf16(values[i]);
+  return bits;
 }
 
 }  // namespace trainrate

@@ -1,6 +1,7 @@
 // custom-cpu: our hand-written kernels (kernels/cpu), the packed GEMM and the convolutions
-// built on it. "custom-cpu" lets the kernels pick the best micro-kernel for this CPU;
-// "custom-cpu/<micro-kernel>" forces one, so users and tests can see what each buys.
+// built on it, fp32 throughout and bf16 GEMM where the CPU has AMX-BF16. "custom-cpu" lets the
+// kernels pick the best micro-kernel for this CPU and dtype; "custom-cpu/<micro-kernel>" forces
+// one, so users and tests can see what each buys.
 #include <fmt/format.h>
 
 #include <memory>
@@ -28,37 +29,63 @@ class CustomCpuBackend final : public Backend {
   Device& device() const override { return CpuDevice::instance(); }
 
   std::optional<std::string> unsupported_reason(const Problem& problem) const override {
-    return cpu_dtype_unsupported(problem);
+    const Dtype dtype = dtype_of(problem);
+    if (auto reason = cpu_dtype_unsupported(problem, name(), true)) return reason;
+    if (forced_ && kc::input_dtype(*forced_) != dtype) {
+      return fmt::format("micro-kernel {} multiplies {}, not {}", kc::to_string(*forced_),
+                         to_string(kc::input_dtype(*forced_)), to_string(dtype));
+    }
+    if (dtype == Dtype::bf16 && !forced_ && !kc::best_bf16_micro_kernel()) {
+      return std::string("bf16 GEMM needs AMX-BF16, which this CPU (or its OS) does not offer");
+    }
+    return std::nullopt;
   }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
     const kc::GemmOptions options{CpuDevice::instance().threads(), forced_};
-    const std::string algorithm =
-        fmt::format("packed gemm, micro-kernel {}", kc::to_string(forced_.value_or(kc::best_micro_kernel())));
-    if (const auto* gemm = std::get_if<GemmProblem>(&problem)) {
-      const GemmProblem g = *gemm;
-      auto kernel = [g, options](const float* a, const float* b, float* c) {
-        for (int64_t i = 0; i < g.batch; ++i) {
-          kc::sgemm(g.op_a, g.op_b, g.m, g.n, g.k, 1.0f, a + i * g.a_elements(), g.lda(), b + i * g.b_elements(),
-                    g.ldb(), 0.0f, c + i * g.c_elements(), g.ldc(), options);
-        }
-      };
-      return std::make_unique<CpuPrepared>(problem, inputs, kernel, algorithm);
-    }
+    if (const auto* gemm = std::get_if<GemmProblem>(&problem)) return prepare_gemm(*gemm, inputs, options);
     const ConvProblem conv = std::get<ConvProblem>(problem);
     // The filters are packed into the GEMM's panels here, once, outside the timed runs: the same
     // treatment the onednn backend gives oneDNN, whose weights are reordered into its blocked
     // layout in prepare().
     auto filters = std::make_shared<const kc::PackedFilters>(conv, inputs.in1.data(), options);
-    auto kernel = [conv, options, filters](const float* in0, const float* in1, float* out) {
-      kc::conv2d(conv, in0, in1, out, options, filters.get());
+    auto kernel = [conv, options, filters, in0 = inputs.in0, in1 = inputs.in1](float* out) {
+      kc::conv2d(conv, in0.data(), in1.data(), out, options, filters.get());
     };
     const bool reads_filters = conv.pass != ConvPass::backward_filter;
-    return std::make_unique<CpuPrepared>(problem, inputs, kernel,
+    const std::string algorithm = describe(forced_.value_or(kc::best_micro_kernel()));
+    return std::make_unique<CpuPrepared>(problem, std::move(kernel),
                                          reads_filters ? algorithm + ", filters packed in prepare" : algorithm);
   }
 
  private:
+  static std::string describe(kc::MicroKernel micro_kernel) {
+    return fmt::format("packed gemm, micro-kernel {}", kc::to_string(micro_kernel));
+  }
+
+  // bf16 A and B are converted once here, outside the timed runs, as the onednn backend does;
+  // the GEMM then reads them as bf16 and writes C in fp32.
+  std::unique_ptr<PreparedProblem> prepare_gemm(const GemmProblem& g, const HostInputs& inputs,
+                                                const kc::GemmOptions& options) const {
+    if (g.dtype == Dtype::bf16) {
+      auto kernel = [g, options, a = to_bf16_bits(inputs.in0), b = to_bf16_bits(inputs.in1)](float* c) {
+        for (int64_t i = 0; i < g.batch; ++i) {
+          kc::gemm_bf16(g.op_a, g.op_b, g.m, g.n, g.k, 1.0f, a.data() + i * g.a_elements(), g.lda(),
+                        b.data() + i * g.b_elements(), g.ldb(), 0.0f, c + i * g.c_elements(), g.ldc(), options);
+        }
+      };
+      const kc::MicroKernel used = forced_ ? *forced_ : *kc::best_bf16_micro_kernel();
+      return std::make_unique<CpuPrepared>(Problem{g}, std::move(kernel), describe(used) + ", bf16 in, fp32 out");
+    }
+    auto kernel = [g, options, a = inputs.in0, b = inputs.in1](float* c) {
+      for (int64_t i = 0; i < g.batch; ++i) {
+        kc::sgemm(g.op_a, g.op_b, g.m, g.n, g.k, 1.0f, a.data() + i * g.a_elements(), g.lda(),
+                  b.data() + i * g.b_elements(), g.ldb(), 0.0f, c + i * g.c_elements(), g.ldc(), options);
+      }
+    };
+    return std::make_unique<CpuPrepared>(Problem{g}, std::move(kernel), describe(forced_.value_or(kc::best_micro_kernel())));
+  }
+
   std::optional<kc::MicroKernel> forced_;
 };
 
@@ -67,8 +94,10 @@ class CustomCpuBackend final : public Backend {
 std::vector<std::unique_ptr<Backend>> make_custom_cpu_backends() {
   std::vector<std::unique_ptr<Backend>> backends;
   backends.push_back(std::make_unique<CustomCpuBackend>(std::nullopt));
-  for (kc::MicroKernel micro_kernel : kc::available_micro_kernels()) {
-    backends.push_back(std::make_unique<CustomCpuBackend>(micro_kernel));
+  for (Dtype input : {Dtype::fp32, Dtype::bf16}) {
+    for (kc::MicroKernel micro_kernel : kc::available_micro_kernels(input)) {
+      backends.push_back(std::make_unique<CustomCpuBackend>(micro_kernel));
+    }
   }
   return backends;
 }

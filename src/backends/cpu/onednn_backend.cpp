@@ -158,25 +158,54 @@ std::unique_ptr<PreparedProblem> prepare_backward_filter(const ConvProblem& c, c
 }
 
 // A [batch × rows × cols] matrix whose element (r, c) sits at r·row_stride + c·col_stride.
-memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  return memory::desc({batch, rows, cols}, memory::data_type::f32, {rows * cols, row_stride, col_stride});
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride,
+                         memory::data_type type = memory::data_type::f32) {
+  return memory::desc({batch, rows, cols}, type, {rows * cols, row_stride, col_stride});
+}
+
+// Host values into a matmul operand: fp32 as they are, bf16 converted (exactly) to its bits.
+void fill_operand(memory& operand, const std::vector<float>& host) {
+  if (operand.get_desc().data_type() == memory::data_type::bf16) {
+    const std::vector<uint16_t> bits = to_bf16_bits(host);
+    std::copy(bits.begin(), bits.end(), static_cast<uint16_t*>(operand.get_data_handle()));
+  } else {
+    std::copy(host.begin(), host.end(), static_cast<float*>(operand.get_data_handle()));
+  }
+}
+
+// oneDNN emulates bf16 on AVX-512 cores and uses AMX where it is there, but has no bf16 matmul
+// on older CPUs: ask once with a tiny problem.
+bool has_bf16_matmul() {
+  static const bool has = [] {
+    try {
+      const memory::desc x({1, 2, 2}, memory::data_type::bf16, memory::format_tag::abc);
+      const memory::desc y({1, 2, 2}, memory::data_type::f32, memory::format_tag::abc);
+      dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, x, y), cpu_engine());
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return has;
 }
 
 // oneDNN's matmul is row-major and its fast (GEMM-based) path wants a row-major destination, so we
-// ask it for Cᵀ = op(B)ᵀ·op(A)ᵀ: a column-major C (m×n) is exactly a row-major Cᵀ (n×m).
+// ask it for Cᵀ = op(B)ᵀ·op(A)ᵀ: a column-major C (m×n) is exactly a row-major Cᵀ (n×m). bf16
+// problems keep A and B in bf16 and C in fp32, as custom-cpu does.
 std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const HostInputs& in) {
   auto& engine = cpu_engine();
+  const auto type = g.dtype == Dtype::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   // op(B)ᵀ is n×k: element (j, l) is B(l, j) at l + j·k when op_b = N, B(j, l) at j + l·n when T.
-  const memory::desc bt = g.op_b == Op::N ? matrix_desc(g.batch, g.n, g.k, g.k, 1)
-                                          : matrix_desc(g.batch, g.n, g.k, 1, g.n);
+  const memory::desc bt = g.op_b == Op::N ? matrix_desc(g.batch, g.n, g.k, g.k, 1, type)
+                                          : matrix_desc(g.batch, g.n, g.k, 1, g.n, type);
   // op(A)ᵀ is k×m: element (l, i) is A(i, l) at i + l·m when op_a = N, A(l, i) at l + i·k when T.
-  const memory::desc at = g.op_a == Op::N ? matrix_desc(g.batch, g.k, g.m, g.m, 1)
-                                          : matrix_desc(g.batch, g.k, g.m, 1, g.k);
+  const memory::desc at = g.op_a == Op::N ? matrix_desc(g.batch, g.k, g.m, g.m, 1, type)
+                                          : matrix_desc(g.batch, g.k, g.m, 1, g.k, type);
   const memory::desc ct = matrix_desc(g.batch, g.n, g.m, g.m, 1);
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(bt, at, ct), engine);
   memory a_mem(at, engine), b_mem(bt, engine), c_mem(ct, engine);
-  std::copy(in.in0.begin(), in.in0.end(), static_cast<float*>(a_mem.get_data_handle()));
-  std::copy(in.in1.begin(), in.in1.end(), static_cast<float*>(b_mem.get_data_handle()));
+  fill_operand(a_mem, in.in0);
+  fill_operand(b_mem, in.in1);
   return std::make_unique<OnednnPrepared>(
       dnnl::matmul(pd), std::unordered_map<int, memory>{{DNNL_ARG_SRC, b_mem}, {DNNL_ARG_WEIGHTS, a_mem},
                                                         {DNNL_ARG_DST, c_mem}},
@@ -190,7 +219,7 @@ class OnednnBackend final : public Backend {
   Device& device() const override { return CpuDevice::instance(); }
 
   std::optional<std::string> unsupported_reason(const Problem& problem) const override {
-    return cpu_dtype_unsupported(problem);
+    return cpu_dtype_unsupported(problem, has_bf16_matmul() ? "onednn" : "onednn (on this CPU)", has_bf16_matmul());
   }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
