@@ -6,13 +6,16 @@
 //   B, chunks: per 16 pair steps (32 k), `width` lanes (columns of op(B)) of 16 units: the 32
 //              consecutive k of that column.
 //
+// Compiled with AVX-512BW on x86 (CMakeLists.txt): only the AMX GEMM calls these, on CPUs that
+// have it; elsewhere the element loops alone remain.
+//
 // Everything past the real depth k, and every lane past the operand's edge, is zero, so the
 // micro-kernel always multiplies whole chunks. Panels live in untyped scratch (aligned_alloc) and
 // are written only as integers here and read only by tile loads, never as floats.
 #include <algorithm>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
 #include <immintrin.h>
 #endif
 
@@ -33,9 +36,20 @@ struct Bf16View {
 // op(A) = A: rows adjacent, so pair step p interleaves two contiguous runs (the columns 2p and
 // 2p + 1). Walks the pair steps in order and deals each pair of runs out to the slivers, so the
 // reads stream through memory; sliver by sliver instead, each step jumps two columns (a page
-// each for a large lda), and this packing took 19% of a 2048³ GEMM.
+// each for a large lda), and this packing took 19% of a 2048³ GEMM. 32 rows per two AVX-512BW
+// permutes: at 256³ the SSE2 version (8 rows per two unpacks) still took 20% of the GEMM.
 void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent,
                               int width, uint32_t* out) {
+#if defined(__AVX512BW__)
+  // Word i of the result is word i/2 of `even` (i even) or of `odd` (index 32 + i/2), from row 0
+  // (interleave_low) or row 16 (interleave_high) on.
+  alignas(64) uint16_t low[32], high[32];
+  for (uint16_t i = 0; i < 32; ++i) {
+    low[i] = uint16_t(i / 2 + (i % 2 ? 32 : 0));
+    high[i] = uint16_t(low[i] + 16);
+  }
+  const __m512i interleave_low = _mm512_load_si512(low), interleave_high = _mm512_load_si512(high);
+#endif
   for (int64_t p = 0; p < kc; ++p) {
     const int64_t k0 = 2 * (pc + p);
     const uint16_t* lo = k0 < a.depth ? a.x + first + k0 * a.ld : nullptr;
@@ -44,13 +58,12 @@ void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int6
       const int64_t lanes = std::min<int64_t>(width, extent - s);
       uint32_t* step = out + s * kc + p * width;
       int64_t l = 0;
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
       if (lo != nullptr && hi != nullptr) {
-        for (; l + 8 <= lanes; l += 8) {  // 8 rows: two loads, two interleaves, 8 units
-          const __m128i even = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + s + l));
-          const __m128i odd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + s + l));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(step + l), _mm_unpacklo_epi16(even, odd));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(step + l + 4), _mm_unpackhi_epi16(even, odd));
+        for (; l + 32 <= lanes; l += 32) {  // 32 rows: two loads, two interleaves, 32 units
+          const __m512i even = _mm512_loadu_si512(lo + s + l), odd = _mm512_loadu_si512(hi + s + l);
+          _mm512_storeu_si512(step + l, _mm512_permutex2var_epi16(even, interleave_low, odd));
+          _mm512_storeu_si512(step + l + 16, _mm512_permutex2var_epi16(even, interleave_high, odd));
         }
       }
 #endif
@@ -103,8 +116,16 @@ void pack_b_bf16_chunks(const Bf16Operand& b, int64_t pc, int64_t kc, int64_t fi
       const int64_t k0 = 2 * pc + q * chunk_k;
       const int64_t steps = std::clamp<int64_t>(b.depth - k0, 0, chunk_k);  // real k in this chunk
       uint16_t* chunk = sliver + q * width * chunk_k;
-      std::fill(chunk, chunk + width * chunk_k, uint16_t(0));
-      if (b.op == Op::N) {  // a column's k are adjacent: one copy per lane
+      // Only what the copies below leave unwritten is zeroed: a short last chunk, missing lanes.
+      if (steps < chunk_k) {
+        for (int64_t l = 0; l < lanes; ++l) std::fill(chunk + l * chunk_k + steps, chunk + (l + 1) * chunk_k, uint16_t(0));
+      }
+      std::fill(chunk + lanes * chunk_k, chunk + width * chunk_k, uint16_t(0));
+      if (b.op == Op::N && steps == chunk_k) {  // a column's k are adjacent: 64 bytes per lane, inlined
+        for (int64_t l = 0; l < lanes; ++l) {
+          std::memcpy(chunk + l * chunk_k, view.at(k0, first + s + l), chunk_k * sizeof(uint16_t));
+        }
+      } else if (b.op == Op::N) {
         for (int64_t l = 0; l < lanes; ++l) {
           std::memcpy(chunk + l * chunk_k, view.at(k0, first + s + l), size_t(steps) * sizeof(uint16_t));
         }
