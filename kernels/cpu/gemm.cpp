@@ -11,7 +11,9 @@
 // filters) are shared, each thread reading the slivers of its slice.
 //
 // Operands reach the loops only through PackSource callbacks: sgemm passes matrix sources, the
-// convolutions pass sources that gather im2col patches straight into the panels.
+// convolutions pass sources that gather im2col patches straight into the panels, and gemm_bf16
+// passes sources whose 32-bit units each hold two bf16 of consecutive k (for the AMX kernel), so
+// the loops count k in those units and never know the difference.
 #include "kernels/cpu/gemm.hpp"
 
 #include <omp.h>
@@ -490,9 +492,6 @@ void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const
   sgemm_sources(m, n, k, alpha, matrix_a_source(a_operand), matrix_b_source(b_operand), beta, c, ldc, options);
 }
 
-}  // namespace trainrate::kernels::cpu
-
-namespace trainrate::kernels::cpu {
 
 bf16_bits to_bf16(float x) {
   uint32_t bits = 0;

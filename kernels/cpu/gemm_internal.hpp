@@ -163,6 +163,8 @@ PackedPanels pack_panels(const PackSource& source, int64_t lanes, int64_t depth,
 
 // C = alpha · op(A) · op(B) + beta · C with both operands packed by callbacks (op(A) m×k, op(B)
 // k×n); same blocking, threading and micro-kernels as sgemm, which is this over matrix sources.
+// gemm_bf16 is this too, with k counted in the units of its bf16 sources and options.micro_kernel
+// set to the bf16 kernel (unforced, this picks best_micro_kernel(), an fp32 one).
 void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b, float beta,
                    float* c, int64_t ldc, const GemmOptions& options);
 
