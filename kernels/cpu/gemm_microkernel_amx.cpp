@@ -78,6 +78,33 @@ void amx_begin() {
 
 void amx_end() { _tile_release(); }
 
+namespace {
+
+// The k loop over whole chunks for the first RowTiles row tiles and ColTiles column tiles (1 or 2
+// each). A partial tile of at most 16 rows or columns skips the tiles that would only multiply
+// padding: ResNet-style 35-row or 16-column GEMMs otherwise spend up to half their tile products
+// on zeros.
+template <int RowTiles, int ColTiles>
+void multiply_chunks(int64_t kc, const float* a_panel, const float* b_panel) {
+  constexpr int64_t chunk_units = amx_k_step * amx_mr;  // one chunk of either panel (both 32 wide)
+  static_assert(amx_mr == amx_nr, "both panels advance by the same chunk");
+  constexpr int64_t a_stride_bytes = amx_mr * int64_t(sizeof(float));
+  for (int64_t q = 0; q < kc / amx_k_step; ++q) {
+    const float* bq = b_panel + q * chunk_units;  // 32 columns × 16 units, a column per 64 bytes
+    const float* aq = a_panel + q * chunk_units;  // 16 pairs × 32 rows, a pair per 128 bytes
+    _tile_loadd(4, bq, tile_bytes_per_row);
+    if constexpr (ColTiles == 2) _tile_loadd(5, bq + 16 * 16, tile_bytes_per_row);
+    _tile_loadd(6, aq, a_stride_bytes);
+    if constexpr (RowTiles == 2) _tile_loadd(7, aq + 16, a_stride_bytes);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (RowTiles == 2) _tile_dpbf16ps(1, 4, 7);
+    if constexpr (ColTiles == 2) _tile_dpbf16ps(2, 5, 6);
+    if constexpr (RowTiles == 2 && ColTiles == 2) _tile_dpbf16ps(3, 5, 7);
+  }
+}
+
+}  // namespace
+
 void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                            float alpha, float beta, int rows, int cols) {
   // Tiles 0-3 accumulate C: 0 = rows 0-15 × columns 0-15, 1 = rows 16-31 × columns 0-15,
@@ -96,19 +123,15 @@ void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_pane
     _tile_zero(2);
     _tile_zero(3);
   }
-  constexpr int64_t chunk_units = amx_k_step * amx_mr;  // one chunk of either panel (both 32 wide)
-  static_assert(amx_mr == amx_nr, "both panels advance by the same chunk");
-  for (int64_t q = 0; q < kc / amx_k_step; ++q) {
-    const float* bq = b_panel + q * chunk_units;  // 32 columns × 16 units, a column per 64 bytes
-    const float* aq = a_panel + q * chunk_units;  // 16 pairs × 32 rows, a pair per 128 bytes
-    _tile_loadd(4, bq, tile_bytes_per_row);
-    _tile_loadd(5, bq + 16 * 16, tile_bytes_per_row);
-    _tile_loadd(6, aq, amx_mr * int64_t(sizeof(float)));
-    _tile_loadd(7, aq + 16, amx_mr * int64_t(sizeof(float)));
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+  const bool two_row_tiles = rows > 16, two_col_tiles = cols > 16;
+  if (two_row_tiles && two_col_tiles) {
+    multiply_chunks<2, 2>(kc, a_panel, b_panel);
+  } else if (two_row_tiles) {
+    multiply_chunks<2, 1>(kc, a_panel, b_panel);
+  } else if (two_col_tiles) {
+    multiply_chunks<1, 2>(kc, a_panel, b_panel);
+  } else {
+    multiply_chunks<1, 1>(kc, a_panel, b_panel);
   }
   if (whole) {
     _tile_stored(0, c, c_stride_bytes);
@@ -118,7 +141,8 @@ void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_pane
     memory_barrier();
     return;
   }
-  // Edges and general alpha/beta: the tile goes through a column-major 32×32 buffer.
+  // Edges and general alpha/beta: the tile goes through a column-major 32×32 buffer (tiles that
+  // multiply_chunks skipped hold zeros, outside the corner that is stored).
   alignas(64) float tile[amx_mr * amx_nr];
   constexpr int64_t tile_stride_bytes = amx_mr * int64_t(sizeof(float));
   _tile_stored(0, tile, tile_stride_bytes);
