@@ -202,6 +202,24 @@ void check_arguments(const std::string& who, Op op_a, Op op_b, int64_t m, int64_
   if (ldc < std::max<int64_t>(1, m)) fail("ldc too small: " + std::to_string(ldc));
 }
 
+// KC before balancing over k. The L1-resident B sliver (kc×nr) and the A sliver streaming past it
+// (mr×kc) should fill about 3/4 of L1, leaving room for the C tile; at least 256 steps to amortise
+// the C update. 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell). A deeper rule (B sliver alone
+// in half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
+// square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM alone
+// 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used for such tiles.
+// A tile too tall for both slivers to share L1 in 256 steps (48×8 in 48 KiB would get 160) streams
+// its A sliver from L2 whatever KC is, so only the B sliver is sized to L1: a third of it (512
+// steps for 48×8), which halves the C tile's loads and stores against 256. On 2048³ SGEMM (Intel
+// Xeon VM, best of 15 alternating runs) 512 against 256 measured 1.05x at 1 thread and 1.02x at 2;
+// 256 had measured 1.03-1.07x against 160.
+int64_t kc_for_l1(int mr, int nr, int64_t l1) {
+  constexpr int64_t float_bytes = sizeof(float);
+  const int64_t shared = l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16;
+  const int64_t b_sliver_only = l1 / 3 / (nr * float_bytes) / 16 * 16;
+  return std::clamp<int64_t>(shared >= 256 ? shared : b_sliver_only, 256, 512);
+}
+
 }  // namespace
 
 Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
@@ -211,18 +229,7 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   static const int64_t l3 = cache_size(_SC_LEVEL3_CACHE_SIZE, 8 * 1024 * 1024);
   constexpr int64_t float_bytes = sizeof(float);
   Blocking b;
-  // KC: the L1-resident B sliver (kc×nr) and the A sliver streaming past it (mr×kc) should fill
-  // about 3/4 of L1, leaving room for the C tile; at least 256 steps to amortise the C update.
-  // 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell). The tall AVX-512 tile (48×8) would get
-  // 160 from a 48 KiB L1; there its A sliver streams from L2 anyway, and 256-512 steps measured
-  // 1.03-1.07x faster than 160 on 2048³ SGEMM (Intel Xeon VM, 1 thread). Then balanced over k
-  // (balanced_kc), so a shallow GEMM runs one step of exactly k. A deeper rule (B sliver alone in
-  // half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
-  // square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM
-  // alone 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used.
-  const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc
-                                                           : std::clamp<int64_t>(l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16, 256, 512),
-                                   k_step);
+  const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc : kc_for_l1(mr, nr, l1), k_step);
   b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1), k_step);
   // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
   // streams past it: at most half of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3 sgemm
@@ -237,10 +244,14 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   // SGEMM at 1 thread (best of 3 alternating runs).
   const int64_t mc_cap = std::max<int64_t>(mr, 128 * std::max<int64_t>(1, l2 / (512 * 1024)));
   b.mc = std::clamp<int64_t>((l2 / 2) / (b.kc * float_bytes), mr, mc_cap) / mr * mr;
-  // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns: on Zen 4
-  // panels of 1024-1536 columns measured a few % faster than 4096 (fewer TLB pages per sliver
-  // sweep, panel partly L2-resident), and short-wide GEMMs (conv with few filters) gain ~10%.
-  b.nc = std::clamp<int64_t>((l3 / 4) / (kc_max * float_bytes), nr, 1536) / nr * nr;
+  // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns per MiB
+  // of L2 (at least 1536): on Zen 4 (1 MiB) panels of 1024-1536 columns measured a few % faster
+  // than 4096 (fewer TLB pages per sliver sweep, panel partly L2-resident), and short-wide GEMMs
+  // (conv with few filters) gain ~10%. On an Intel Xeon VM with 2 MiB of L2, wider panels won
+  // instead (1 thread, best of 15 alternating runs): 4096³ SGEMM 195 GFLOP/s at 1536 columns, 198
+  // at 2048, 199 at 3072 and 4096; 2048³ 197 at 1536 (A packed twice), 201 at 2048 and 3072.
+  const int64_t nc_cap = 1536 * std::max<int64_t>(1, l2 / (1024 * 1024));
+  b.nc = std::clamp<int64_t>((l3 / 4) / (kc_max * float_bytes), nr, nc_cap) / nr * nr;
   if (blocking_override.mc > 0) b.mc = round_up(blocking_override.mc, mr);
   if (blocking_override.nc > 0) b.nc = round_up(blocking_override.nc, nr);
   return b;
