@@ -11,6 +11,7 @@
 
 #include <set>
 
+#include "backends/cpu/cpu_backends.hpp"
 #include "backends/registry.hpp"
 #include "measure/runner.hpp"
 #include "problems/problem_json.hpp"
@@ -58,6 +59,7 @@ void register_suite(const std::string& suite_name, const std::vector<Backend*>& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_openblas_kernels_for_this_cpu(argv);
   static const BackendSet set = make_available_backends();
   std::vector<Backend*> backends;
   std::set<std::string> named_kinds;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -461,6 +462,46 @@ TEST(Cli, DevicesMentionsTheCpu) {
   ASSERT_TRUE(devices.is_array());
   ASSERT_GE(devices.size(), 1u);
   EXPECT_EQ(devices.at(0).at("id"), "cpu");
+}
+
+// Sets (or with nullptr removes) an environment variable for one test, restoring it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Debian 12's OpenBLAS runs generic SSE3 kernels on CPUs newer than itself (Emerald Rapids) unless
+// OPENBLAS_CORETYPE names a core; the binary restarts itself with the right one, and says so.
+TEST(Cli, OpenblasRunsKernelsThatUseThisCpu) {
+  TempDir dir;
+  {
+    ScopedEnv unset("OPENBLAS_CORETYPE", nullptr);
+    const CliRun d = run_cli("devices", dir.path());
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_THAT(d.out, HasSubstr("openblas: OpenBLAS"));
+    EXPECT_THAT(d.out, Not(HasSubstr("generic pre-AVX2 kernels")));
+  }
+  // A core the user names stands, and where it is a generic one on a CPU with AVX2 the
+  // output says so (and how to get better kernels).
+  ScopedEnv prescott("OPENBLAS_CORETYPE", "Prescott");
+  const CliRun p = run_cli("devices", dir.path());
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_THAT(p.out, HasSubstr("Prescott"));
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_THAT(p.out, HasSubstr("generic pre-AVX2 kernels on a CPU with AVX2; OPENBLAS_CORETYPE="));
+  }
+#endif
 }
 
 TEST(Cli, ListPrintsTheSuitesProblems) {

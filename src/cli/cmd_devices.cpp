@@ -6,6 +6,7 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "reports/table.hpp"
+#include "results/environment.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {
@@ -54,6 +55,8 @@ Action add_devices_command(CLI::App& app) {
     fmt::print("backends:");
     for (const auto& backend : set.backends) fmt::print(" {}", backend->name());
     fmt::print("\n");
+    // The vendor libraries' builds, so a surprising ratio can be traced to the vendor's kernels.
+    for (const auto& [library, version] : cpu_library_versions()) fmt::print("{}: {}\n", library, version);
     return kExitOk;
   };
 }

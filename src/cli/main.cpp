@@ -3,10 +3,12 @@
 
 #include <map>
 
+#include "backends/cpu/cpu_backends.hpp"
 #include "cli/commands.hpp"
 #include "problems/problem_json.hpp"
 
 int main(int argc, char** argv) {
+  trainrate::use_openblas_kernels_for_this_cpu(argv);
   CLI::App app{"trainrate: measure the real FLOP/s of the kernels that dominate deep-learning training,\n"
                "vendor libraries against hand-written kernels, and predict training time from it."};
   app.require_subcommand(1);

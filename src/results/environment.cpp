@@ -52,8 +52,12 @@ ResultsFile new_results_file(const std::string& suite) {
                 {"cuda", "off"}
 #endif
   };
-  file.libraries = {{"openblas", openblas_version()}, {"onednn", onednn_version()}};
+  file.libraries = cpu_library_versions();
   return file;
+}
+
+std::map<std::string, std::string> cpu_library_versions() {
+  return {{"openblas", openblas_version()}, {"onednn", onednn_version()}};
 }
 
 }  // namespace trainrate

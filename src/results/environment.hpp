@@ -1,6 +1,7 @@
 // What a results file records about where and how it was measured.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "results/result.hpp"
@@ -9,6 +10,8 @@ namespace trainrate {
 
 // A results file with host, time, build flags and library versions filled in; no results yet.
 ResultsFile new_results_file(const std::string& suite);
+// The CPU vendor libraries' builds, by name (what results files record as `libraries`).
+std::map<std::string, std::string> cpu_library_versions();
 
 std::string host_name();
 std::string utc_timestamp();  // "2026-11-24T23:59:59Z"
