@@ -480,8 +480,9 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-// Debian 12's OpenBLAS runs generic SSE3 kernels on CPUs newer than itself (Emerald Rapids) unless
-// OPENBLAS_CORETYPE names a core; the binary restarts itself with the right one, and says so.
+// Debian 12's OpenBLAS runs narrower kernels than the CPU's on CPUs newer than itself (generic SSE3
+// on Emerald Rapids, AVX2 on Zen 5) unless OPENBLAS_CORETYPE names a core; the binary restarts
+// itself with the right one, and says so.
 TEST(Cli, OpenblasRunsKernelsThatUseThisCpu) {
   TempDir dir;
   {
@@ -489,18 +490,27 @@ TEST(Cli, OpenblasRunsKernelsThatUseThisCpu) {
     const CliRun d = run_cli("devices", dir.path());
     ASSERT_EQ(d.status, 0) << d.err;
     EXPECT_THAT(d.out, HasSubstr("openblas: OpenBLAS"));
-    EXPECT_THAT(d.out, Not(HasSubstr("generic pre-AVX2 kernels")));
+    EXPECT_THAT(d.out, Not(HasSubstr("narrower than this CPU's vectors")));
   }
-  // A core the user names stands, and where it is a generic one on a CPU with AVX2 the
-  // output says so (and how to get better kernels).
-  ScopedEnv prescott("OPENBLAS_CORETYPE", "Prescott");
-  const CliRun p = run_cli("devices", dir.path());
-  ASSERT_EQ(p.status, 0) << p.err;
-  EXPECT_THAT(p.out, HasSubstr("Prescott"));
+  // A core the user names stands, and where its vectors are narrower than the CPU's the output
+  // says so (and how to get better kernels).
+  const auto expect_named_core = [&](const char* core, bool narrower) {
+    ScopedEnv named("OPENBLAS_CORETYPE", core);
+    const CliRun p = run_cli("devices", dir.path());
+    ASSERT_EQ(p.status, 0) << p.err;
+    EXPECT_THAT(p.out, HasSubstr(core));
+    const std::string note = std::string(core) + " kernels, narrower than this CPU's vectors; OPENBLAS_CORETYPE=";
+    EXPECT_EQ(p.out.find(note) != std::string::npos, narrower) << p.out;
+  };
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    EXPECT_THAT(p.out, HasSubstr("generic pre-AVX2 kernels on a CPU with AVX2; OPENBLAS_CORETYPE="));
-  }
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  expect_named_core("Prescott", avx2);
+  if (avx2) expect_named_core("Haswell", avx512);
+  if (avx512) expect_named_core("SkylakeX", false);
+#else
+  expect_named_core("Prescott", false);
 #endif
 }
 

@@ -268,6 +268,32 @@ TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
   EXPECT_EQ(best_bf16_micro_kernel().has_value(), !available_micro_kernels(Dtype::bf16).empty());
 }
 
+// AVX-512 is picked only where 512-bit FMAs run at about twice the 256-bit rate (full-width units),
+// not where they split into halves (about 1x); the measured gain decides on this CPU.
+TEST(CpuGemmDispatch, Avx512OnlyWhereItsFmaRateDoubles) {
+  EXPECT_FALSE(avx512_pays_off(1.0));
+  EXPECT_FALSE(avx512_pays_off(1.3));
+  EXPECT_TRUE(avx512_pays_off(1.9));
+  EXPECT_TRUE(avx512_pays_off(2.0));
+  const bool has_avx512 = is_available(MicroKernel::avx512) && is_available(MicroKernel::avx2);
+  ASSERT_EQ(avx512_fma_gain().has_value(), has_avx512);
+  if (!has_avx512) {
+    EXPECT_NE(best_micro_kernel(), MicroKernel::avx512);
+    return;
+  }
+  EXPECT_GT(*avx512_fma_gain(), 0.5);
+  EXPECT_LT(*avx512_fma_gain(), 3.0);
+  EXPECT_EQ(best_micro_kernel(), avx512_pays_off(*avx512_fma_gain()) ? MicroKernel::avx512 : MicroKernel::avx2);
+}
+
+// Each FMA loop does 12 chains × lanes × 2 FLOPs per iteration; the bf16 kernel is no FMA loop.
+TEST(CpuGemmDispatch, FmaPeakLoopCountsItsFlops) {
+  EXPECT_EQ(fma_peak_loop(MicroKernel::portable, 10), 10 * 12 * 8 * 2);
+  if (is_available(MicroKernel::avx2)) EXPECT_EQ(fma_peak_loop(MicroKernel::avx2, 10), 10 * 12 * 8 * 2);
+  if (is_available(MicroKernel::avx512)) EXPECT_EQ(fma_peak_loop(MicroKernel::avx512, 10), 10 * 12 * 16 * 2);
+  EXPECT_EQ(fma_peak_loop(MicroKernel::amx_bf16, 10), 0);
+}
+
 TEST(CpuGemmBf16, RoundsToNearestEven) {
   const auto bits = [](uint32_t b) {
     float x;

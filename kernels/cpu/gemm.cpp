@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -299,17 +300,35 @@ std::optional<MicroKernel> best_bf16_micro_kernel() {
   return kernels.back();
 }
 
+bool avx512_pays_off(double fma_gain) { return fma_gain >= 1.5; }
+
+std::optional<double> avx512_fma_gain() {
+  static const std::optional<double> gain = []() -> std::optional<double> {
+    if (!detail::cpu_supports(MicroKernel::avx512) || !detail::cpu_supports(MicroKernel::avx2)) return std::nullopt;
+    // Trials of 0.1-0.2 ms, alternating the widths so a frequency step or a preempted slice
+    // hits both; the best rate of each is what the core can do.
+    constexpr int64_t iterations = 50'000;
+    double best_avx2 = 0, best_avx512 = 0;
+    for (int trial = 0; trial < 40; ++trial) {
+      for (MicroKernel family : {MicroKernel::avx2, MicroKernel::avx512}) {
+        const auto start = std::chrono::steady_clock::now();
+        const double flops = fma_peak_loop(family, iterations);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double& best = family == MicroKernel::avx2 ? best_avx2 : best_avx512;
+        best = std::max(best, flops / seconds);
+      }
+    }
+    return best_avx512 / best_avx2;
+  }();
+  return gain;
+}
+
 MicroKernel best_micro_kernel() {
   static const MicroKernel best = [] {
-    const std::vector<MicroKernel> kernels = available_micro_kernels();
-    MicroKernel choice = kernels.back();
-#ifdef TRAINRATE_CPU_X86
-    // AMD (Zen 4/5) executes 512-bit FMAs as two 256-bit halves, so the wider tile gains nothing
-    // there and its larger B sliver crowds L1: measured 0.85-0.95x of avx2 on Zen 4. Prefer
-    // AVX-512 only on Intel, where it doubles the FMA width.
-    if (choice == MicroKernel::avx512 && !__builtin_cpu_is("intel")) choice = MicroKernel::avx2;
-#endif
-    return choice;
+    const MicroKernel widest = available_micro_kernels().back();
+    if (widest != MicroKernel::avx512) return widest;
+    const std::optional<double> gain = avx512_fma_gain();
+    return gain && !avx512_pays_off(*gain) ? MicroKernel::avx2 : widest;
   }();
   return best;
 }

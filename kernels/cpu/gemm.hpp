@@ -25,8 +25,18 @@ Dtype input_dtype(MicroKernel kernel);
 // The variants for `input` this CPU can run, in enum order. fp32 always includes portable; bf16
 // is empty unless the CPU has AMX-BF16 and the OS lets this process use the tiles.
 std::vector<MicroKernel> available_micro_kernels(Dtype input = Dtype::fp32);
-// The variant sgemm uses when none is forced (the widest that is also fastest on this vendor).
+// The variant sgemm uses when none is forced: the widest this CPU runs, except that avx512 is
+// chosen only where it pays off (see avx512_pays_off).
 MicroKernel best_micro_kernel();
+// 512-bit over 256-bit FMA throughput of the calling core, measured once (a few milliseconds, best
+// of short interleaved trials, so a preempted trial cannot decide it) and remembered: about 2 on
+// cores with full-width units (Intel Xeon, AMD Zen 5), about 1 where 512-bit operations run as two
+// 256-bit halves (AMD Zen 4). Empty where the CPU lacks AVX-512 or AVX2.
+std::optional<double> avx512_fma_gain();
+// Whether the 48×8 AVX-512 tile beats the 16×6 AVX2 one at this FMA gain. With no gain the wider
+// tile only crowds L1 with a larger B sliver: 0.85-0.95x of avx2 on Zen 4. With double the FMA
+// rate it doubles the SGEMM: 2.15x on Zen 5 (2048³, 1 thread: 203 against 94 GFLOP/s).
+bool avx512_pays_off(double fma_gain);
 // The variant gemm_bf16 uses when none is forced; empty when the CPU has none.
 std::optional<MicroKernel> best_bf16_micro_kernel();
 
@@ -41,6 +51,11 @@ struct GemmOptions {
 // leading dimensions, and std::runtime_error when a forced micro-kernel cannot run on this CPU.
 void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options = {});
+
+// The fp32 FMA ceiling of `family` (portable, avx2 or avx512; one this CPU runs) on the calling
+// thread: runs `iterations` rounds of twelve independent FMA chains and returns the FLOPs done
+// (0 for a family that is not an fp32 FMA loop). Time it from outside.
+double fma_peak_loop(MicroKernel family, int64_t iterations);
 
 // The AMX-BF16 ceiling of the calling thread: runs `iterations` rounds of four independent
 // 16×16×32 tile products and returns the FLOPs done (0 where AMX-BF16 cannot run), for the bf16

@@ -1,7 +1,6 @@
 #include "devices/cpu_device.hpp"
 
 #include <fmt/format.h>
-#include <immintrin.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -57,84 +56,22 @@ std::string simd_level() {
   return "baseline";
 }
 
-// Twelve independent FMA chains hide the 4-5 cycle FMA latency on two FMA pipes, so the loop
-// runs at the core's FMA throughput: the ceiling a GEMM micro-kernel could reach.
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iterations) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i) * 1e-3f);
-  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iterations; ++it) {
-    // Fully unrolled so the accumulators live in registers, not on the stack.
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  }
-  __m256 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  return double(lanes[0]);
-}
-
-// The same with 512-bit vectors: on CPUs that split them into two 256-bit halves this reaches the
-// same ceiling as AVX2; on CPUs with full-width units it doubles it.
-__attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iterations) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
-  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iterations; ++it) {
-    // Fully unrolled so the accumulators live in registers, not on the stack.
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  }
-  __m512 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, sum);
-  return double(lanes[0]);
-}
-
-double fma_loop_portable(int64_t iterations) {
-  float acc[12][8];
-  for (int i = 0; i < 12; ++i)
-    for (int l = 0; l < 8; ++l) acc[i][l] = float(i) * 1e-3f;
-  for (int64_t it = 0; it < iterations; ++it)
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i)
-#pragma GCC unroll 8
-      for (int l = 0; l < 8; ++l) acc[i][l] = acc[i][l] * 0.999f + 1e-4f;
-  return double(acc[11][7]);
-}
-
-// FLOPs of one loop iteration: 12 FMAs (2 FLOPs each) on `lanes` floats.
-constexpr double flops_per_iteration(int lanes) { return 12.0 * lanes * 2.0; }
-
-struct FmaLoop {
-  double (*run)(int64_t);
-  int lanes;
-};
-
-FmaLoop widest_fma_loop() {
-  if (__builtin_cpu_supports("avx512f")) return {fma_loop_avx512, 16};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fma_loop_avx2, 8};
-  return {fma_loop_portable, 8};
-}
-
 }  // namespace
 
 double measure_fma_peak_flops_per_s(int threads) {
-  const FmaLoop loop = widest_fma_loop();
+  // The widest fp32 family: on cores that split 512-bit vectors this equals the AVX2 ceiling.
+  const kernels::cpu::MicroKernel widest = kernels::cpu::available_micro_kernels().back();
   // Many short trials, best kept: the ceiling is what the cores can do, and on a shared machine
   // only a trial that ran without being preempted shows it. Each trial is a few milliseconds.
   const int64_t iterations = 1'000'000;
   double best_flops_per_s = 0;
   for (int trial = 0; trial < 30; ++trial) {
-    double sink = 0;
+    double flops = 0;
     const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    { sink += loop.run(iterations); }
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+    { flops += kernels::cpu::fma_peak_loop(widest, iterations); }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (sink == 12345.0) fmt::print("");  // keeps the loops alive
-    best_flops_per_s = std::max(best_flops_per_s, flops_per_iteration(loop.lanes) * double(iterations) * threads / seconds);
+    best_flops_per_s = std::max(best_flops_per_s, flops / seconds);
   }
   return best_flops_per_s;
 }
@@ -219,6 +156,8 @@ const DeviceInfo& CpuDevice::info() {
     p["hardware_threads"] = std::to_string(std::thread::hardware_concurrency());
     p["threads_used"] = std::to_string(threads_);
     p["simd"] = simd_level();
+    p["micro_kernel"] = std::string(kernels::cpu::to_string(kernels::cpu::best_micro_kernel()));
+    if (auto gain = kernels::cpu::avx512_fma_gain()) p["avx512_fma_gain"] = fmt::format("{:.2f}", *gain);
     p["l1d_bytes"] = std::to_string(cache_bytes(_SC_LEVEL1_DCACHE_SIZE, 0));
     p["l2_bytes"] = std::to_string(cache_bytes(_SC_LEVEL2_CACHE_SIZE, 0));
     p["l3_bytes"] = std::to_string(cache_bytes(_SC_LEVEL3_CACHE_SIZE, 0));

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <string_view>
@@ -47,26 +48,29 @@ class OpenblasBackend final : public Backend {
 // picked by itself, so the results can say that the choice was ours.
 constexpr const char* kDetectedCoreVariable = "TRAINRATE_OPENBLAS_DETECTED_CORE";
 
-// OpenBLAS's x86 cores without AVX2: on a CPU with AVX2 one of these is a CPU that the library
-// did not recognise (0.3.21 falls back to Prescott for any Intel model newer than it).
-bool is_pre_avx2_core(std::string_view core) {
-  constexpr std::array<std::string_view, 16> cores{
+// How wide the vectors of OpenBLAS's kernels for `core` are: 0 for the x86 cores without AVX2,
+// 2 for the AVX-512 ones, 1 for the rest (AVX2: Haswell, Zen). On a CPU with AVX2 a pre-AVX2 core
+// is one the library did not recognise (0.3.21 falls back to Prescott for any Intel model newer
+// than it); on a CPU with AVX-512 an AVX2 core is one it knew only by family (0.3.21 runs its Zen
+// kernels on Zen 5, half the SGEMM rate of its SkylakeX ones there).
+int vector_tier(std::string_view core) {
+  constexpr std::array<std::string_view, 16> pre_avx2{
       "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn",
       "Dunnington", "Nehalem", "Sandybridge", "Athlon", "Opteron", "Opteron_SSE3", "Barcelona", "Nano"};
-  for (std::string_view known : cores) {
-    if (core == known) return true;
-  }
-  return false;
+  constexpr std::array<std::string_view, 3> avx512{"SkylakeX", "Cooperlake", "SapphireRapids"};
+  if (std::find(pre_avx2.begin(), pre_avx2.end(), core) != pre_avx2.end()) return 0;
+  if (std::find(avx512.begin(), avx512.end(), core) != avx512.end()) return 2;
+  return 1;
 }
 
 // The OPENBLAS_CORETYPE whose kernels use what this CPU has, for a build that knows every one of
 // these names (0.3.10 and later); empty when the CPU has no AVX2 and nothing is to be gained.
 std::string_view best_core_for_this_cpu() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512bf16")) return "Cooperlake";  // SkylakeX's SGEMM plus bf16
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    return "SkylakeX";
+    // Cooperlake is SkylakeX's SGEMM plus the bf16 kernels.
+    return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     return __builtin_cpu_is("amd") ? "Zen" : "Haswell";
@@ -75,14 +79,20 @@ std::string_view best_core_for_this_cpu() {
   return {};
 }
 
+// Whether OpenBLAS runs narrower kernels on this CPU than a core it knows would.
+bool runs_narrower_kernels(std::string_view core) {
+  const std::string_view best = best_core_for_this_cpu();
+  return !best.empty() && vector_tier(core) < vector_tier(best);
+}
+
 }  // namespace
 
 void use_openblas_kernels_for_this_cpu(char** argv) {
   // The user's choice stands; so does the restarted process's (it has the variable set).
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   const std::string detected = openblas_get_corename();
+  if (!runs_narrower_kernels(detected)) return;
   const std::string_view best = best_core_for_this_cpu();
-  if (best.empty() || !is_pre_avx2_core(detected)) return;
   // DYNAMIC_ARCH reads OPENBLAS_CORETYPE once, while the library loads, so only a new process
   // can change the kernels: exec this program again with the variable set.
   setenv("OPENBLAS_CORETYPE", std::string(best).c_str(), 1);
@@ -99,8 +109,8 @@ std::string openblas_version() {
   std::string version = openblas_get_config();
   if (const char* detected = std::getenv(kDetectedCoreVariable)) {
     version += std::string(" (core chosen by trainrate: OpenBLAS picked ") + detected + " on this CPU)";
-  } else if (is_pre_avx2_core(openblas_get_corename()) && !best_core_for_this_cpu().empty()) {
-    version += std::string(" (generic pre-AVX2 kernels on a CPU with AVX2; OPENBLAS_CORETYPE=") +
+  } else if (const std::string core = openblas_get_corename(); runs_narrower_kernels(core)) {
+    version += " (" + core + " kernels, narrower than this CPU's vectors; OPENBLAS_CORETYPE=" +
                std::string(best_core_for_this_cpu()) + " selects OpenBLAS's kernels for it)";
   }
   return version;
