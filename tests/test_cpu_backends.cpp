@@ -17,8 +17,9 @@ namespace {
 using ::testing::HasSubstr;
 
 // Every CPU backend this build can have; those the CPU cannot run are skipped at run time.
-const std::vector<std::string> kCpuBackends{"openblas",        "onednn",           "custom-cpu",          "custom-cpu/portable",
-                                            "custom-cpu/avx2", "custom-cpu/avx512", "custom-cpu/amx-bf16"};
+const std::vector<std::string> kCpuBackends{
+    "openblas",          "onednn",                 "custom-cpu",         "custom-cpu/portable", "custom-cpu/avx2",
+    "custom-cpu/avx512", "custom-cpu/avx512-bf16", "custom-cpu/amx-bf16"};
 
 BackendSet& backends() {
   static BackendSet set = make_available_backends();

@@ -1,5 +1,5 @@
 // Our packed CPU GEMMs against the double-accumulating reference: every micro-kernel this CPU can
-// run (forced by name; the bf16 one through gemm_bf16 on bf16-representable inputs), all four
+// run (forced by name; the bf16 ones through gemm_bf16 on bf16-representable inputs), all four
 // transposes, edge shapes around the tile and block sizes, alpha/beta semantics and one to three
 // threads.
 #include <gtest/gtest.h>
@@ -247,7 +247,7 @@ TEST_P(CpuGemm, DegenerateSizes) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CpuGemm,
                          testing::Values(MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512,
-                                         MicroKernel::amx_bf16),
+                                         MicroKernel::avx512_bf16, MicroKernel::amx_bf16),
                          [](const testing::TestParamInfo<MicroKernel>& param_info) {
                            std::string name(to_string(param_info.param));
                            std::replace(name.begin(), name.end(), '-', '_');
@@ -255,7 +255,8 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CpuGemm,
                          });
 
 TEST(CpuGemmDispatch, NamesRoundTripAndPortableAlwaysAvailable) {
-  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::amx_bf16}) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::avx512_bf16,
+                             MicroKernel::amx_bf16}) {
     EXPECT_EQ(parse_micro_kernel(to_string(kernel)), kernel);
   }
   EXPECT_FALSE(parse_micro_kernel("sse9").has_value());
@@ -286,12 +287,17 @@ TEST(CpuGemmDispatch, Avx512OnlyWhereItsFmaRateDoubles) {
   EXPECT_EQ(best_micro_kernel(), avx512_pays_off(*avx512_fma_gain()) ? MicroKernel::avx512 : MicroKernel::avx2);
 }
 
-// Each FMA loop does 12 chains × lanes × 2 FLOPs per iteration; the bf16 kernel is no FMA loop.
-TEST(CpuGemmDispatch, FmaPeakLoopCountsItsFlops) {
-  EXPECT_EQ(fma_peak_loop(MicroKernel::portable, 10), 10 * 12 * 8 * 2);
-  if (is_available(MicroKernel::avx2)) EXPECT_EQ(fma_peak_loop(MicroKernel::avx2, 10), 10 * 12 * 8 * 2);
-  if (is_available(MicroKernel::avx512)) EXPECT_EQ(fma_peak_loop(MicroKernel::avx512, 10), 10 * 12 * 16 * 2);
-  EXPECT_EQ(fma_peak_loop(MicroKernel::amx_bf16, 10), 0);
+// The ceiling loops count their FLOPs per iteration: 12 FMA chains × lanes × 2 for fp32, 12
+// VDPBF16PS chains × 16 lanes × 2 pairs × 2, four 16×16×32 tile products × 2; none where the CPU
+// cannot run the family.
+TEST(CpuGemmDispatch, PeakLoopsCountTheirFlops) {
+  const std::pair<MicroKernel, double> flops_per_iteration[] = {
+      {MicroKernel::portable, 12 * 8 * 2},       {MicroKernel::avx2, 12 * 8 * 2},
+      {MicroKernel::avx512, 12 * 16 * 2},        {MicroKernel::avx512_bf16, 12 * 16 * 2 * 2},
+      {MicroKernel::amx_bf16, 4 * 16 * 16 * 32 * 2}};
+  for (const auto& [family, flops] : flops_per_iteration) {
+    EXPECT_EQ(peak_loop(family, 10), is_available(family) ? 10 * flops : 0.0) << to_string(family);
+  }
 }
 
 TEST(CpuGemmBf16, RoundsToNearestEven) {

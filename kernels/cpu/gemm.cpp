@@ -12,7 +12,7 @@
 //
 // Operands reach the loops only through PackSource callbacks: sgemm passes matrix sources, the
 // convolutions pass sources that gather im2col patches straight into the panels, and gemm_bf16
-// passes sources whose 32-bit units each hold two bf16 of consecutive k (for the AMX kernel), so
+// passes sources whose 32-bit units each hold two bf16 of consecutive k (for the bf16 kernels), so
 // the loops count k in those units and never know the difference.
 #include "kernels/cpu/gemm.hpp"
 
@@ -54,6 +54,7 @@ constexpr KernelEntry kernel_table[] = {
 #ifdef TRAINRATE_CPU_X86
     {MicroKernel::avx2, Dtype::fp32, avx2_mr, avx2_nr, microkernel_avx2_16x6},
     {MicroKernel::avx512, Dtype::fp32, avx512_mr, avx512_nr, microkernel_avx512_48x8},
+    {MicroKernel::avx512_bf16, Dtype::bf16, avx512_mr, avx512_nr, microkernel_avx512_bf16_48x8},
 #endif
 #if defined(__x86_64__)
     {MicroKernel::amx_bf16, Dtype::bf16, amx_mr, amx_nr, microkernel_amx_32x32, amx_k_step, amx_begin, amx_end},
@@ -74,6 +75,9 @@ bool cpu_supports(MicroKernel id) {
     case MicroKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     // libgcc also checks that the OS saves the zmm state (XCR0) before reporting avx512f.
     case MicroKernel::avx512: return __builtin_cpu_supports("avx512f");
+    // Its packing is compiled with AVX-512BW (gemm_pack_bf16.cpp), which every such CPU has.
+    case MicroKernel::avx512_bf16:
+      return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
 #endif
 #if defined(__x86_64__)
     // libgcc 12 does not report AMX, so this reads CPUID and XCR0 itself (and asks Linux for the tiles).
@@ -272,19 +276,23 @@ std::string_view to_string(MicroKernel kernel) {
     case MicroKernel::portable: return "portable";
     case MicroKernel::avx2: return "avx2";
     case MicroKernel::avx512: return "avx512";
+    case MicroKernel::avx512_bf16: return "avx512-bf16";
     case MicroKernel::amx_bf16: return "amx-bf16";
   }
   return "unknown";
 }
 
 std::optional<MicroKernel> parse_micro_kernel(std::string_view text) {
-  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::amx_bf16}) {
+  for (MicroKernel kernel : {MicroKernel::portable, MicroKernel::avx2, MicroKernel::avx512, MicroKernel::avx512_bf16,
+                             MicroKernel::amx_bf16}) {
     if (text == to_string(kernel)) return kernel;
   }
   return std::nullopt;
 }
 
-Dtype input_dtype(MicroKernel kernel) { return kernel == MicroKernel::amx_bf16 ? Dtype::bf16 : Dtype::fp32; }
+Dtype input_dtype(MicroKernel kernel) {
+  return kernel == MicroKernel::amx_bf16 || kernel == MicroKernel::avx512_bf16 ? Dtype::bf16 : Dtype::fp32;
+}
 
 std::vector<MicroKernel> available_micro_kernels(Dtype input) {
   std::vector<MicroKernel> kernels;
@@ -312,7 +320,7 @@ std::optional<double> avx512_fma_gain() {
     for (int trial = 0; trial < 40; ++trial) {
       for (MicroKernel family : {MicroKernel::avx2, MicroKernel::avx512}) {
         const auto start = std::chrono::steady_clock::now();
-        const double flops = fma_peak_loop(family, iterations);
+        const double flops = peak_loop(family, iterations);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         double& best = family == MicroKernel::avx2 ? best_avx2 : best_avx512;
         best = std::max(best, flops / seconds);
@@ -533,10 +541,12 @@ bf16_bits to_bf16(float x) {
 
 namespace detail {
 namespace {
-void pack_bf16_a(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst) {
+void pack_bf16_pairs(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                     float* dst) {
   pack_a_bf16_pairs(*static_cast<const Bf16Operand*>(context), pc, kc, first, extent, width, dst);
 }
-void pack_bf16_b(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width, float* dst) {
+void pack_bf16_chunks(const void* context, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
+                      float* dst) {
   pack_b_bf16_chunks(*static_cast<const Bf16Operand*>(context), pc, kc, first, extent, width, dst);
 }
 }  // namespace
@@ -549,7 +559,9 @@ void gemm_bf16(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, c
   using namespace detail;
   check_arguments("gemm_bf16", op_a, op_b, m, n, k, lda, ldb, ldc);
   const std::optional<MicroKernel> variant = options.micro_kernel ? options.micro_kernel : best_bf16_micro_kernel();
-  if (!variant) throw std::runtime_error("gemm_bf16: no bf16 micro-kernel can run on this CPU (needs AMX-BF16)");
+  if (!variant) {
+    throw std::runtime_error("gemm_bf16: no bf16 micro-kernel can run on this CPU (needs AVX512-BF16 or AMX-BF16)");
+  }
   if (input_dtype(*variant) != Dtype::bf16) {
     throw std::runtime_error("gemm_bf16: micro-kernel '" + std::string(to_string(*variant)) +
                              "' multiplies fp32; gemm_bf16 needs a bf16 one");
@@ -557,10 +569,14 @@ void gemm_bf16(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, c
   const KernelEntry* kernel = find_kernel(*variant);
   GemmOptions resolved = options;
   resolved.micro_kernel = variant;
-  const Bf16Operand a_operand{op_a, a, lda, k}, b_operand{op_b, b, ldb, k};
+  // AMX reads B in chunks of 32 k per column; avx512-bf16 reads it in the pairs A comes in, with
+  // the columns of op(B) as lanes: those are the rows of op(B)ᵀ, so B packs as an A of flipped op.
+  const bool b_in_chunks = *variant == MicroKernel::amx_bf16;
+  const Op flipped_b = op_b == Op::N ? Op::T : Op::N;
+  const Bf16Operand a_operand{op_a, a, lda, k}, b_operand{b_in_chunks ? op_b : flipped_b, b, ldb, k};
+  const PackSource b_source{b_in_chunks ? pack_bf16_chunks : pack_bf16_pairs, &b_operand};
   const int64_t k_units = round_up(ceil_div(k, 2), kernel ? kernel->k_step : 1);
-  sgemm_sources(m, n, k_units, alpha, PackSource{pack_bf16_a, &a_operand}, PackSource{pack_bf16_b, &b_operand}, beta,
-                c, ldc, resolved);
+  sgemm_sources(m, n, k_units, alpha, PackSource{pack_bf16_pairs, &a_operand}, b_source, beta, c, ldc, resolved);
 }
 
 }  // namespace trainrate::kernels::cpu

@@ -15,15 +15,16 @@
 namespace trainrate::kernels::cpu {
 
 // Micro-kernel families; each has one fixed MR×NR tile shape (see gemm_internal.hpp). The first
-// three multiply fp32 (sgemm, the convolutions); amx-bf16 multiplies bf16 (gemm_bf16).
-enum class MicroKernel { portable, avx2, avx512, amx_bf16 };
+// three multiply fp32 (sgemm, the convolutions); avx512-bf16 and amx-bf16 multiply bf16 (gemm_bf16).
+enum class MicroKernel { portable, avx2, avx512, avx512_bf16, amx_bf16 };
 
 std::string_view to_string(MicroKernel kernel);
 std::optional<MicroKernel> parse_micro_kernel(std::string_view text);
 // What a micro-kernel's operands hold: Dtype::fp32 or Dtype::bf16.
 Dtype input_dtype(MicroKernel kernel);
 // The variants for `input` this CPU can run, in enum order. fp32 always includes portable; bf16
-// is empty unless the CPU has AMX-BF16 and the OS lets this process use the tiles.
+// holds avx512-bf16 where the CPU has AVX512-BF16, and amx-bf16 where it has AMX-BF16 and the OS
+// lets this process use the tiles; it is empty on CPUs with neither.
 std::vector<MicroKernel> available_micro_kernels(Dtype input = Dtype::fp32);
 // The variant sgemm uses when none is forced: the widest this CPU runs, except that avx512 is
 // chosen only where it pays off (see avx512_pays_off).
@@ -37,7 +38,8 @@ std::optional<double> avx512_fma_gain();
 // tile only crowds L1 with a larger B sliver: 0.85-0.95x of avx2 on Zen 4. With double the FMA
 // rate it doubles the SGEMM: 2.15x on Zen 5 (2048³, 1 thread: 203 against 94 GFLOP/s).
 bool avx512_pays_off(double fma_gain);
-// The variant gemm_bf16 uses when none is forced; empty when the CPU has none.
+// The variant gemm_bf16 uses when none is forced (amx-bf16 before avx512-bf16); empty when the CPU
+// has none.
 std::optional<MicroKernel> best_bf16_micro_kernel();
 
 struct GemmOptions {
@@ -52,15 +54,12 @@ struct GemmOptions {
 void sgemm(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options = {});
 
-// The fp32 FMA ceiling of `family` (portable, avx2 or avx512; one this CPU runs) on the calling
-// thread: runs `iterations` rounds of twelve independent FMA chains and returns the FLOPs done
-// (0 for a family that is not an fp32 FMA loop). Time it from outside.
-double fma_peak_loop(MicroKernel family, int64_t iterations);
-
-// The AMX-BF16 ceiling of the calling thread: runs `iterations` rounds of four independent
-// 16×16×32 tile products and returns the FLOPs done (0 where AMX-BF16 cannot run), for the bf16
-// peak that "% of peak" divides by. Time it from outside.
-double amx_bf16_peak_loop(int64_t iterations);
+// The arithmetic ceiling of a micro-kernel family on the calling thread, for the peaks that
+// "% of peak" divides by: runs `iterations` rounds of the family's multiply-add instruction on
+// independent accumulators and returns the FLOPs done. The fp32 families run twelve FMA chains
+// on their vectors, avx512-bf16 twelve VDPBF16PS chains, amx-bf16 four 16×16×32 tile products.
+// Returns 0 for a family this CPU cannot run. Time it from outside.
+double peak_loop(MicroKernel family, int64_t iterations);
 
 // bf16 as stored: the upper 16 bits of an IEEE fp32 (sign, 8 exponent bits, 7 mantissa bits).
 using bf16_bits = uint16_t;
@@ -71,6 +70,7 @@ bf16_bits to_bf16(float x);
 // fp32, so the result differs from fp32 SGEMM on the same (bf16-representable) values only by
 // summation order. Same conventions and errors as sgemm; throws std::runtime_error when no bf16
 // micro-kernel can run here (see available_micro_kernels(Dtype::bf16)) or the forced one is fp32.
+// (avx512-bf16 also flushes denormals to zero, as VDPBF16PS does.)
 void gemm_bf16(Op op_a, Op op_b, int64_t m, int64_t n, int64_t k, float alpha, const bf16_bits* a, int64_t lda,
                const bf16_bits* b, int64_t ldb, float beta, float* c, int64_t ldc, const GemmOptions& options = {});
 

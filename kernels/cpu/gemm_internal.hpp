@@ -54,6 +54,12 @@ inline constexpr int avx512_mr = 48, avx512_nr = 8;
 void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                               float alpha, float beta, int rows, int cols);
 
+// AVX512-BF16: the 48×8 AVX-512 tile over bf16 pair units (gemm_pack_bf16.cpp's pair layout for
+// both operands), VDPBF16PS for the FMA. dpbf16_peak_loop is its ceiling loop (see peak_loop).
+void microkernel_avx512_bf16_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+                                  float alpha, float beta, int rows, int cols);
+double dpbf16_peak_loop(int64_t iterations);
+
 // AMX-BF16: 32 rows × 32 columns as four 16×16 tiles. Its panels hold 32-bit units of two bf16
 // (gemm_pack_bf16.cpp) and it consumes k in chunks of amx_k_step units (32 k), so every KC block
 // and every depth split of its GEMMs is a multiple of that. amx_begin loads the tile configuration
@@ -65,6 +71,7 @@ void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_pane
 void amx_begin();
 void amx_end();
 bool amx_bf16_usable();
+double amx_peak_loop(int64_t iterations);  // its ceiling loop (see peak_loop)
 
 // Packing. `a` points at op(A)(0, 0) of the block, `b` at op(B)(0, 0); both routines zero-pad the
 // last sliver to a full MR (NR), so micro-kernels always read whole slivers. All four transposes
@@ -186,7 +193,8 @@ struct Bf16Operand {
   int64_t ld;
   int64_t depth;
 };
-// op(A) into pair slivers, op(B) into chunked slivers (the AMX layouts, gemm_pack_bf16.cpp).
+// op(A) into pair slivers, op(B) into chunked slivers (the AMX layouts, gemm_pack_bf16.cpp). The
+// AVX512-BF16 kernel packs op(B) into pair slivers too, as the op(A) that op(B)ᵀ is.
 void pack_a_bf16_pairs(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,
                        float* dst);
 void pack_b_bf16_chunks(const Bf16Operand& b, int64_t pc, int64_t kc, int64_t first, int64_t extent, int width,

@@ -156,18 +156,13 @@ void microkernel_amx_32x32(int64_t kc, const float* a_panel, const float* b_pane
   store_tile_corner(tile, amx_mr, rows, cols, beta, c, ldc);
 }
 
-}  // namespace trainrate::kernels::cpu::detail
-
-namespace trainrate::kernels::cpu {
-
-double amx_bf16_peak_loop(int64_t iterations) {
-  if (!detail::amx_bf16_usable()) return 0.0;
+double amx_peak_loop(int64_t iterations) {
   // Operands of ones and halves (not zeros, which could run cheaper) in four accumulators, as in
   // the micro-kernel: four independent TDPBF16PS per round hide the instruction's latency.
   alignas(64) uint16_t operand[16 * 32];
   for (size_t i = 0; i < 16 * 32; ++i) operand[i] = i % 2 ? 0x3f00 : 0x3f80;  // 0.5, 1.0
-  detail::amx_begin();
-  detail::memory_barrier();
+  amx_begin();
+  memory_barrier();
   _tile_loadd(4, operand, 64);
   _tile_loadd(5, operand, 64);
   _tile_loadd(6, operand, 64);
@@ -181,17 +176,17 @@ double amx_bf16_peak_loop(int64_t iterations) {
     _tile_dpbf16ps(2, 4, 6);
     _tile_dpbf16ps(3, 5, 6);
   }
-  detail::amx_end();
+  amx_end();
   constexpr double flops_per_tile_product = 2.0 * 16 * 16 * 32;
   return 4.0 * flops_per_tile_product * double(iterations);
 }
 
-}  // namespace trainrate::kernels::cpu
+}  // namespace trainrate::kernels::cpu::detail
 
 #else  // no AMX off x86-64
 
-namespace trainrate::kernels::cpu {
-double amx_bf16_peak_loop(int64_t) { return 0.0; }
-}  // namespace trainrate::kernels::cpu
+namespace trainrate::kernels::cpu::detail {
+double amx_peak_loop(int64_t) { return 0.0; }
+}  // namespace trainrate::kernels::cpu::detail
 
 #endif  // x86-64

@@ -25,6 +25,7 @@ struct Avx2 {
   static Vec loadu(const float* p) { return _mm256_loadu_ps(p); }
   static void storeu(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static Vec accumulate(Vec a, Vec b, Vec acc) { return fmadd(a, b, acc); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   // Lanes [0, n), as maskload/maskstore take them (the sign bit of each 32-bit lane).

@@ -15,26 +15,10 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm_microkernel_tile.hpp"
+#include "kernels/cpu/gemm_simd_avx512.hpp"
 
 namespace trainrate::kernels::cpu::detail {
 
-namespace {
-struct Avx512 {
-  using Vec = __m512;
-  using Mask = __mmask16;
-  static constexpr int lanes = 16;
-  static Vec zero() { return _mm512_setzero_ps(); }
-  static Vec load(const float* p) { return _mm512_load_ps(p); }
-  static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-  static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-  static Mask first_lanes(int n) { return Mask((1u << n) - 1u); }
-  static Vec load_masked(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store_masked(Mask m, float* p, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
-};
-}  // namespace
 
 void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                              float alpha, float beta, int rows, int cols) {

@@ -1,11 +1,12 @@
 // The register-blocked tile loop of the x86 micro-kernels, written once over a SIMD type.
 //
-// Included only by gemm_microkernel_avx2.cpp and gemm_microkernel_avx512.cpp, each compiled with
+// Included only by the gemm_microkernel_avx*.cpp files, each compiled with
 // its own -m flags and each with its own Simd type in an anonymous namespace, so every
 // instantiation is compiled for the ISA of the file that makes it and none is shared between them.
 // A Simd type provides: Vec, Mask, lanes, zero(), load(p) (aligned), loadu(p), storeu(p, v),
-// broadcast(p), fmadd(a, b, c), mul(a, b), first_lanes(n), load_masked(m, p) (masked-off lanes
-// are not read), store_masked(m, p, v) (nor written).
+// broadcast(p), accumulate(a, b, acc) (one k step of the products: an FMA for fp32 lanes, a pair
+// dot product for bf16 pairs), fmadd(a, b, c), mul(a, b), first_lanes(n), load_masked(m, p)
+// (masked-off lanes are not read), store_masked(m, p, v) (nor written).
 //
 // Partial tiles at the edges of C run a smaller instance of the same loop: only the vectors of
 // rows that hold rows of C, only the columns that exist, and the last vector of rows loaded and
@@ -51,7 +52,7 @@ void tile(int64_t kc, const float* a_panel, const float* b_panel, float* c, int6
     for (int j = 0; j < Cols; ++j) {
       const Vec bj = Simd::broadcast(b + j);
 #pragma GCC unroll 4
-      for (int v = 0; v < RowVecs; ++v) acc[j][v] = Simd::fmadd(a_rows[v], bj, acc[j][v]);
+      for (int v = 0; v < RowVecs; ++v) acc[j][v] = Simd::accumulate(a_rows[v], bj, acc[j][v]);
     }
     a += MR;
     b += NR;

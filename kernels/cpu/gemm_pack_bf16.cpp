@@ -1,17 +1,20 @@
-// Packing for the bf16 GEMM: op(A) and op(B) in bf16 into the two panel layouts the AMX
-// micro-kernel reads (gemm_microkernel_amx.cpp), each a sequence of 32-bit units so that the fp32
-// loops carry them unchanged. k runs in pairs: step p holds k = 2p and 2p + 1.
+// Packing for the bf16 GEMM: op(A) and op(B) in bf16 into the two panel layouts the bf16
+// micro-kernels read (gemm_microkernel_amx.cpp, gemm_microkernel_avx512_bf16.cpp), each a sequence
+// of 32-bit units so that the fp32 loops carry them unchanged. k runs in pairs: step p holds
+// k = 2p and 2p + 1.
 //
-//   A, pairs:  per pair step, `width` units (one per row of op(A)): {A(i, 2p), A(i, 2p + 1)}.
-//   B, chunks: per 16 pair steps (32 k), `width` lanes (columns of op(B)) of 16 units: the 32
-//              consecutive k of that column.
+//   pairs:  per pair step, `width` units (one per row of op(A)): {A(i, 2p), A(i, 2p + 1)}. Both
+//           kernels read A so; the AVX512-BF16 kernel reads B so too, as the A that op(B)ᵀ is.
+//   chunks: per 16 pair steps (32 k), `width` lanes (columns of op(B)) of 16 units: the 32
+//           consecutive k of that column. The AMX kernel reads B so.
 //
-// Compiled with AVX-512BW on x86 (CMakeLists.txt): only the AMX GEMM calls these, on CPUs that
-// have it; elsewhere the element loops alone remain.
+// Compiled with AVX-512BW on x86 (CMakeLists.txt): only the bf16 GEMM calls these, on CPUs that
+// have AMX-BF16 or AVX512-BF16 (and AVX-512BW); elsewhere the element loops alone remain.
 //
 // Everything past the real depth k, and every lane past the operand's edge, is zero, so the
 // micro-kernel always multiplies whole chunks. Panels live in untyped scratch (aligned_alloc) and
-// are written only as integers here and read only by tile loads, never as floats.
+// are written only as integers here and read only by vector and tile loads and 32-bit
+// broadcasts, never as floats.
 #include <algorithm>
 #include <cstring>
 

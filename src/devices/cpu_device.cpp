@@ -58,37 +58,34 @@ std::string simd_level() {
 
 }  // namespace
 
-double measure_fma_peak_flops_per_s(int threads) {
-  // The widest fp32 family: on cores that split 512-bit vectors this equals the AVX2 ceiling.
-  const kernels::cpu::MicroKernel widest = kernels::cpu::available_micro_kernels().back();
-  // Many short trials, best kept: the ceiling is what the cores can do, and on a shared machine
-  // only a trial that ran without being preempted shows it. Each trial is a few milliseconds.
-  const int64_t iterations = 1'000'000;
+namespace {
+// The ceiling loop of `family` on `threads` threads. Many short trials, best kept: the ceiling is
+// what the cores can do, and on a shared machine only a trial that ran without being preempted
+// shows it. Each trial does 5·10^8 FLOPs per thread: a few milliseconds at fp32 FMA rates.
+double measure_peak_flops_per_s(kernels::cpu::MicroKernel family, int threads) {
+  const int64_t iterations = std::max<int64_t>(1, int64_t(5e8 / kernels::cpu::peak_loop(family, 1)));
   double best_flops_per_s = 0;
   for (int trial = 0; trial < 30; ++trial) {
     double flops = 0;
     const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-    { flops += kernels::cpu::fma_peak_loop(widest, iterations); }
+    { flops += kernels::cpu::peak_loop(family, iterations); }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best_flops_per_s = std::max(best_flops_per_s, flops / seconds);
   }
   return best_flops_per_s;
 }
+}  // namespace
+
+double measure_fma_peak_flops_per_s(int threads) {
+  // The widest fp32 family: on cores that split 512-bit vectors this equals the AVX2 ceiling.
+  return measure_peak_flops_per_s(kernels::cpu::available_micro_kernels().back(), threads);
+}
 
 std::optional<double> measure_bf16_peak_flops_per_s(int threads) {
-  if (!kernels::cpu::best_bf16_micro_kernel()) return std::nullopt;
-  const int64_t iterations = 20'000;  // 1.3 GFLOP per thread: about a millisecond
-  double best_flops_per_s = 0;
-  for (int trial = 0; trial < 30; ++trial) {
-    double flops = 0;
-    const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-    { flops += kernels::cpu::amx_bf16_peak_loop(iterations); }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best_flops_per_s = std::max(best_flops_per_s, flops / seconds);
-  }
-  return best_flops_per_s;
+  const std::optional<kernels::cpu::MicroKernel> family = kernels::cpu::best_bf16_micro_kernel();
+  if (!family) return std::nullopt;
+  return measure_peak_flops_per_s(*family, threads);
 }
 
 double measure_triad_bytes_per_s(int threads) {

@@ -40,8 +40,9 @@ class CpuDevice final : public Device {
 
 // Measured ceilings, exposed for tests and `trainrate devices`.
 double measure_fma_peak_flops_per_s(int threads);
-// The bf16 ceiling: back-to-back AMX-BF16 tile products on `threads` threads (best of many short
-// trials); empty where the CPU (or OS) offers no AMX-BF16, the only bf16 path our kernels have.
+// The bf16 ceiling: the ceiling loop of the bf16 micro-kernel gemm_bf16 picks (AMX-BF16 tile
+// products, else VDPBF16PS chains) on `threads` threads, best of many short trials; empty where
+// the CPU (or OS) offers neither, the only bf16 paths our kernels have.
 std::optional<double> measure_bf16_peak_flops_per_s(int threads);
 double measure_triad_bytes_per_s(int threads);
 

@@ -1,5 +1,5 @@
 // custom-cpu: our hand-written kernels (kernels/cpu), the packed GEMM and the convolutions
-// built on it, fp32 throughout and bf16 GEMM where the CPU has AMX-BF16. "custom-cpu" lets the
+// built on it, fp32 throughout and bf16 GEMM where the CPU has AVX512-BF16 or AMX-BF16. "custom-cpu" lets the
 // kernels pick the best micro-kernel for this CPU and dtype; "custom-cpu/<micro-kernel>" forces
 // one, so users and tests can see what each buys.
 #include <fmt/format.h>
@@ -36,7 +36,7 @@ class CustomCpuBackend final : public Backend {
                          to_string(kc::input_dtype(*forced_)), to_string(dtype));
     }
     if (dtype == Dtype::bf16 && !forced_ && !kc::best_bf16_micro_kernel()) {
-      return std::string("bf16 GEMM needs AMX-BF16, which this CPU (or its OS) does not offer");
+      return std::string("bf16 GEMM needs AVX512-BF16 or AMX-BF16, which this CPU (or its OS) does not offer");
     }
     return std::nullopt;
   }

@@ -1,9 +1,15 @@
-// The FMA throughput loops: the ceiling a micro-kernel of each fp32 family could reach. The CPU
-// device times the widest one for "% of peak"; best_micro_kernel times the two x86 widths against
-// each other to learn whether 512-bit vectors double the rate on this core or only split in halves.
+// The ceiling loops of the micro-kernel families (peak_loop): the rate a micro-kernel of each could
+// reach. The fp32 FMA loops are here; the bf16 ones sit with their kernels, in the files compiled
+// for their instructions. The CPU device times the best family of each dtype for "% of peak";
+// best_micro_kernel times the two x86 fp32 widths against each other to learn whether 512-bit
+// vectors double the rate on this core or only split in halves.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_internal.hpp"
 
 namespace trainrate::kernels::cpu {
 
@@ -65,12 +71,16 @@ double fma_loop_portable(int64_t iterations) {
 
 }  // namespace
 
-double fma_peak_loop(MicroKernel family, int64_t iterations) {
+double peak_loop(MicroKernel family, int64_t iterations) {
+  const std::vector<MicroKernel> runnable = available_micro_kernels(input_dtype(family));
+  if (std::find(runnable.begin(), runnable.end(), family) == runnable.end()) return 0.0;
   switch (family) {
     case MicroKernel::portable: return fma_loop_portable(iterations);
 #if defined(__x86_64__) || defined(__i386__)
     case MicroKernel::avx2: return fma_loop_avx2(iterations);
     case MicroKernel::avx512: return fma_loop_avx512(iterations);
+    case MicroKernel::avx512_bf16: return detail::dpbf16_peak_loop(iterations);
+    case MicroKernel::amx_bf16: return detail::amx_peak_loop(iterations);
 #endif
     default: return 0.0;
   }
