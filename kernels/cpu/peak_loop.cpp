@@ -51,7 +51,7 @@ __attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iterations) {
   }
   __m512 sum = acc[0];
   for (int i = 1; i < chains; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  loop_sink = _mm512_reduce_add_ps(sum);
+  loop_sink = _mm512_cvtss_f32(sum);
   return loop_flops(16, iterations);
 }
 #endif
