@@ -40,7 +40,8 @@ struct Bf16View {
 // 2p + 1). Walks the pair steps in order and deals each pair of runs out to the slivers, so the
 // reads stream through memory; sliver by sliver instead, each step jumps two columns (a page
 // each for a large lda), and this packing took 19% of a 2048³ GEMM. 32 rows per two AVX-512BW
-// permutes: at 256³ the SSE2 version (8 rows per two unpacks) still took 20% of the GEMM.
+// permutes: at 256³ the SSE2 version (8 rows per two unpacks) still took 20% of the GEMM. The
+// 48-row slivers of the AVX512-BF16 kernel take their last 16 rows in one permute.
 void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent,
                               int width, uint32_t* out) {
 #if defined(__AVX512BW__)
@@ -67,6 +68,12 @@ void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int6
           const __m512i even = _mm512_loadu_si512(lo + s + l), odd = _mm512_loadu_si512(hi + s + l);
           _mm512_storeu_si512(step + l, _mm512_permutex2var_epi16(even, interleave_low, odd));
           _mm512_storeu_si512(step + l + 16, _mm512_permutex2var_epi16(even, interleave_high, odd));
+        }
+        // 16 rows, the rest of a 48-row sliver: half loads, the low interleave alone.
+        for (; l + 16 <= lanes; l += 16) {
+          const __m512i even = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + s + l)));
+          const __m512i odd = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + s + l)));
+          _mm512_storeu_si512(step + l, _mm512_permutex2var_epi16(even, interleave_low, odd));
         }
       }
 #endif
