@@ -69,10 +69,12 @@ void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int6
           _mm512_storeu_si512(step + l, _mm512_permutex2var_epi16(even, interleave_low, odd));
           _mm512_storeu_si512(step + l + 16, _mm512_permutex2var_epi16(even, interleave_high, odd));
         }
-        // 16 rows, the rest of a 48-row sliver: half loads, the low interleave alone.
+        // 16 rows, the rest of a 48-row sliver: 16-word loads (masked, so nothing past them is
+        // read), the low interleave alone.
+        constexpr __mmask32 sixteen_words = 0xffff;
         for (; l + 16 <= lanes; l += 16) {
-          const __m512i even = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + s + l)));
-          const __m512i odd = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + s + l)));
+          const __m512i even = _mm512_maskz_loadu_epi16(sixteen_words, lo + s + l);
+          const __m512i odd = _mm512_maskz_loadu_epi16(sixteen_words, hi + s + l);
           _mm512_storeu_si512(step + l, _mm512_permutex2var_epi16(even, interleave_low, odd));
         }
       }
