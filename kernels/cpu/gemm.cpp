@@ -237,8 +237,12 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc : kc_for_l1(mr, nr, l1), k_step);
   b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1), k_step);
   // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
-  // streams past it: at most half of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3 sgemm
-  // uses 144 with 512 KiB).
+  // streams past it: at most a third of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3
+  // sgemm uses 144 with 512 KiB). A third rather than half: on a Zen 5 VM (1 MiB L2, kc 512) half
+  // gave 240 rows, and 144 rows measured 1.03-1.04x on 2048³ SGEMM at 1 thread (median of 12
+  // alternating rounds in one process; 1.00x at 2 threads), with the B panel's slivers and the C
+  // tiles passing through the same L2. Only A blocks of deep k are affected: below kc ≈ 340 the
+  // row cap binds first. Not measured on an Intel part since.
   // Half of L2 alone gave 240 rows at kc = 256 and 1024 at kc = 64; against 128 rows that
   // measured, at 2 threads on a Zen 3 VM (in-process A/B, alternating windows), 2048³ SGEMM
   // 0.75-0.90x, ResNet-50's 23 conv layers 0.96-1.00x per pass (the 1×1 c64→64 at 56×56
@@ -248,7 +252,7 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   // 2 MiB of L2 (4 times Zen 3's), 512 rows against 128 measured 1.05-1.12x on 2048³ and 4096³
   // SGEMM at 1 thread (best of 3 alternating runs).
   const int64_t mc_cap = std::max<int64_t>(mr, 128 * std::max<int64_t>(1, l2 / (512 * 1024)));
-  b.mc = std::clamp<int64_t>((l2 / 2) / (b.kc * float_bytes), mr, mc_cap) / mr * mr;
+  b.mc = std::clamp<int64_t>((l2 / 3) / (b.kc * float_bytes), mr, mc_cap) / mr * mr;
   // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns per MiB
   // of L2 (at least 1536): on Zen 4 (1 MiB) panels of 1024-1536 columns measured a few % faster
   // than 4096 (fewer TLB pages per sliver sweep, panel partly L2-resident), and short-wide GEMMs
