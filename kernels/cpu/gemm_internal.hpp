@@ -55,10 +55,14 @@ void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_pa
                               float alpha, float beta, int rows, int cols);
 
 // AVX512-BF16: the 48×8 AVX-512 tile over bf16 pair units (gemm_pack_bf16.cpp's pair layout for
-// both operands), VDPBF16PS for the FMA. dpbf16_peak_loop is its ceiling loop (see peak_loop).
+// both operands), VDPBF16PS for the FMA.
 void microkernel_avx512_bf16_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                                   float alpha, float beta, int rows, int cols);
-double dpbf16_peak_loop(int64_t iterations);
+
+// The vector families' ceiling loops (peak_loop), each compiled in its micro-kernel's file.
+double avx2_peak_loop(int64_t iterations);
+double avx512_peak_loop(int64_t iterations);
+double avx512_bf16_peak_loop(int64_t iterations);
 
 // AMX-BF16: 32 rows × 32 columns as four 16×16 tiles. Its panels hold 32-bit units of two bf16
 // (gemm_pack_bf16.cpp) and it consumes k in chunks of amx_k_step units (32 k), so every KC block

@@ -20,6 +20,7 @@ struct Avx2 {
   using Vec = __m256;
   using Mask = __m256i;
   static constexpr int lanes = 8;
+  static constexpr int products = 1;
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec load(const float* p) { return _mm256_load_ps(p); }
   static Vec loadu(const float* p) { return _mm256_loadu_ps(p); }
@@ -41,6 +42,8 @@ void microkernel_avx2_16x6(int64_t kc, const float* a_panel, const float* b_pane
                            float beta, int rows, int cols) {
   tiles::run<Avx2, avx2_mr, avx2_nr>(kc, a_panel, b_panel, c, ldc, alpha, beta, rows, cols);
 }
+
+double avx2_peak_loop(int64_t iterations) { return tiles::peak_chains<Avx2>(iterations); }
 
 }  // namespace trainrate::kernels::cpu::detail
 

@@ -25,6 +25,8 @@ void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_pa
   tiles::run<Avx512, avx512_mr, avx512_nr>(kc, a_panel, b_panel, c, ldc, alpha, beta, rows, cols);
 }
 
+double avx512_peak_loop(int64_t iterations) { return tiles::peak_chains<Avx512>(iterations); }
+
 }  // namespace trainrate::kernels::cpu::detail
 
 #endif  // x86

@@ -21,6 +21,7 @@ namespace trainrate::kernels::cpu::detail {
 namespace {
 // The fp32 AVX-512 type but for the k step, whose lanes hold bf16 pairs.
 struct Avx512Bf16 : Avx512 {
+  static constexpr int products = 2;  // a pair per lane
   // The unit's 32 bits as they are: copied as an integer, never read as a float.
   static Vec broadcast(const float* p) {
     uint32_t unit;
@@ -36,26 +37,7 @@ void microkernel_avx512_bf16_48x8(int64_t kc, const float* a_panel, const float*
   tiles::run<Avx512Bf16, avx512_mr, avx512_nr>(kc, a_panel, b_panel, c, ldc, alpha, beta, rows, cols);
 }
 
-namespace {
-volatile float peak_loop_sink;  // the accumulators' sum leaves through it, so the loop stays
-}  // namespace
-
-double dpbf16_peak_loop(int64_t iterations) {
-  // Twelve independent chains, as the fp32 FMA loops; operands of 1.0 and 0.5 in bf16 pairs.
-  constexpr int chains = 12;
-  __m512 acc[chains];
-  for (int i = 0; i < chains; ++i) acc[i] = _mm512_setzero_ps();
-  const __m512 a = _mm512_castsi512_ps(_mm512_set1_epi32(0x3f003f80)), b = a;
-  for (int64_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < chains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], __m512bh(a), __m512bh(b));
-  }
-  __m512 sum = acc[0];
-  for (int i = 1; i < chains; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  peak_loop_sink = _mm512_cvtss_f32(sum);
-  constexpr double flops_per_instruction = 16 * 2 * 2.0;  // 16 lanes × 2 products, each a multiply and an add
-  return chains * flops_per_instruction * double(iterations);
-}
+double avx512_bf16_peak_loop(int64_t iterations) { return tiles::peak_chains<Avx512Bf16>(iterations); }
 
 }  // namespace trainrate::kernels::cpu::detail
 

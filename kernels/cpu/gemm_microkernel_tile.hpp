@@ -5,8 +5,11 @@
 // instantiation is compiled for the ISA of the file that makes it and none is shared between them.
 // A Simd type provides: Vec, Mask, lanes, zero(), load(p) (aligned), loadu(p), storeu(p, v),
 // broadcast(p), accumulate(a, b, acc) (one k step of the products: an FMA for fp32 lanes, a pair
-// dot product for bf16 pairs), fmadd(a, b, c), mul(a, b), first_lanes(n), load_masked(m, p)
-// (masked-off lanes are not read), store_masked(m, p, v) (nor written).
+// dot product for bf16 pairs), products (how many multiply-adds accumulate does per lane),
+// fmadd(a, b, c), mul(a, b), first_lanes(n), load_masked(m, p) (masked-off lanes are not read),
+// store_masked(m, p, v) (nor written).
+//
+// peak_chains is the same k step without memory: the ceiling the tile loop is measured against.
 //
 // Partial tiles at the edges of C run a smaller instance of the same loop: only the vectors of
 // rows that hold rows of C, only the columns that exist, and the last vector of rows loaded and
@@ -73,6 +76,29 @@ void tile(int64_t kc, const float* a_panel, const float* b_panel, float* c, int6
       }
     }
   }
+}
+
+// The k step's throughput ceiling: `iterations` rounds of twelve independent accumulate chains,
+// enough to hide a 4-5 cycle latency on two pipes. Returns the FLOPs done.
+template <class Simd>
+double peak_chains(int64_t iterations) {
+  constexpr int chains = 12;
+  typename Simd::Vec acc[chains];
+  for (int i = 0; i < chains; ++i) acc[i] = Simd::zero();
+  // 0x3f003f80 is a bf16 pair {1.0, 0.5}, and as an fp32 about 0.5: normal numbers either way.
+  const uint32_t bits = 0x3f003f80u;
+  float operand;
+  __builtin_memcpy(&operand, &bits, sizeof operand);
+  const typename Simd::Vec a = Simd::broadcast(&operand);
+  for (int64_t it = 0; it < iterations; ++it) {
+    // Fully unrolled so the accumulators live in registers, not on the stack.
+#pragma GCC unroll 12
+    for (int i = 0; i < chains; ++i) acc[i] = Simd::accumulate(a, a, acc[i]);
+  }
+  typename Simd::Vec sum = acc[0];
+  for (int i = 1; i < chains; ++i) sum = Simd::fmadd(sum, a, acc[i]);
+  asm volatile("" : : "v"(sum));  // the sum is used, so the loop stays
+  return 2.0 * chains * Simd::lanes * Simd::products * double(iterations);
 }
 
 using TileFn = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, float alpha,

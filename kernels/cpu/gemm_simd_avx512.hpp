@@ -13,6 +13,7 @@ struct Avx512 {
   using Vec = __m512;
   using Mask = __mmask16;
   static constexpr int lanes = 16;
+  static constexpr int products = 1;
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec load(const float* p) { return _mm512_load_ps(p); }
   static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }

@@ -1,10 +1,9 @@
-// The ceiling loops of the micro-kernel families (peak_loop): the rate a micro-kernel of each could
-// reach. The fp32 FMA loops are here; the bf16 ones sit with their kernels, in the files compiled
-// for their instructions. The CPU device times the best family of each dtype for "% of peak";
-// best_micro_kernel times the two x86 fp32 widths against each other to learn whether 512-bit
-// vectors double the rate on this core or only split in halves.
-#include <immintrin.h>
-
+// peak_loop: the ceiling loop of each micro-kernel family, the rate a micro-kernel of it could
+// reach. The vector families' loops are tiles::peak_chains, compiled in each micro-kernel's file
+// for its instructions, and AMX's sits with its kernel; the portable one is here. The CPU device
+// times the best family of each dtype for "% of peak"; best_micro_kernel times the two x86 fp32
+// widths against each other to learn whether 512-bit vectors double the rate on this core or only
+// split in halves.
 #include <algorithm>
 #include <vector>
 
@@ -15,58 +14,21 @@ namespace trainrate::kernels::cpu {
 
 namespace {
 
-// FMAs per loop iteration: twelve independent chains hide the 4-5 cycle FMA latency on two FMA
-// pipes, so the loop runs at the core's FMA throughput.
-constexpr int chains = 12;
+volatile float loop_sink;  // the portable loop's result leaves through it, so the loop stays
 
-// FLOPs done by `iterations` rounds of the chains on vectors of `lanes` floats.
-constexpr double loop_flops(int lanes, int64_t iterations) { return 2.0 * chains * lanes * double(iterations); }
-
-// The accumulators' sum leaves through a volatile store so the compiler keeps the loop.
-volatile float loop_sink;
-
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iterations) {
-  __m256 acc[chains];
-  for (int i = 0; i < chains; ++i) acc[i] = _mm256_set1_ps(float(i) * 1e-3f);
-  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iterations; ++it) {
-    // Fully unrolled so the accumulators live in registers, not on the stack.
-#pragma GCC unroll 12
-    for (int i = 0; i < chains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  }
-  __m256 sum = acc[0];
-  for (int i = 1; i < chains; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  loop_sink = _mm256_cvtss_f32(sum);
-  return loop_flops(8, iterations);
-}
-
-__attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iterations) {
-  __m512 acc[chains];
-  for (int i = 0; i < chains; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
-  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < chains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  }
-  __m512 sum = acc[0];
-  for (int i = 1; i < chains; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  loop_sink = _mm512_cvtss_f32(sum);
-  return loop_flops(16, iterations);
-}
-#endif
-
+// Twelve independent chains of eight lanes, as the vector loops, in plain C++.
 double fma_loop_portable(int64_t iterations) {
-  float acc[chains][8];
+  constexpr int chains = 12, lanes = 8;
+  float acc[chains][lanes];
   for (int i = 0; i < chains; ++i)
-    for (int l = 0; l < 8; ++l) acc[i][l] = float(i) * 1e-3f;
+    for (int l = 0; l < lanes; ++l) acc[i][l] = float(i) * 1e-3f;
   for (int64_t it = 0; it < iterations; ++it)
 #pragma GCC unroll 12
     for (int i = 0; i < chains; ++i)
 #pragma GCC unroll 8
-      for (int l = 0; l < 8; ++l) acc[i][l] = acc[i][l] * 0.999f + 1e-4f;
-  loop_sink = acc[chains - 1][7];
-  return loop_flops(8, iterations);
+      for (int l = 0; l < lanes; ++l) acc[i][l] = acc[i][l] * 0.999f + 1e-4f;
+  loop_sink = acc[chains - 1][lanes - 1];
+  return 2.0 * chains * lanes * double(iterations);
 }
 
 }  // namespace
@@ -77,9 +39,11 @@ double peak_loop(MicroKernel family, int64_t iterations) {
   switch (family) {
     case MicroKernel::portable: return fma_loop_portable(iterations);
 #if defined(__x86_64__) || defined(__i386__)
-    case MicroKernel::avx2: return fma_loop_avx2(iterations);
-    case MicroKernel::avx512: return fma_loop_avx512(iterations);
-    case MicroKernel::avx512_bf16: return detail::dpbf16_peak_loop(iterations);
+    case MicroKernel::avx2: return detail::avx2_peak_loop(iterations);
+    case MicroKernel::avx512: return detail::avx512_peak_loop(iterations);
+    case MicroKernel::avx512_bf16: return detail::avx512_bf16_peak_loop(iterations);
+#endif
+#if defined(__x86_64__)
     case MicroKernel::amx_bf16: return detail::amx_peak_loop(iterations);
 #endif
     default: return 0.0;
