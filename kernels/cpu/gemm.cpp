@@ -33,11 +33,31 @@
 namespace trainrate::kernels::cpu {
 
 namespace detail {
-namespace {
 
 #if defined(__x86_64__) || defined(__i386__)
 #define TRAINRATE_CPU_X86 1
 #endif
+
+bool cpu_supports(MicroKernel id) {
+  switch (id) {
+    case MicroKernel::portable: return true;
+#ifdef TRAINRATE_CPU_X86
+    case MicroKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // libgcc also checks that the OS saves the zmm state (XCR0) before reporting avx512f.
+    case MicroKernel::avx512: return __builtin_cpu_supports("avx512f");
+    // Its packing is compiled with AVX-512BW (gemm_pack_bf16.cpp), which every such CPU has.
+    case MicroKernel::avx512_bf16:
+      return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+#endif
+#if defined(__x86_64__)
+    // libgcc 12 does not report AMX, so this reads CPUID and XCR0 itself (and asks Linux for the tiles).
+    case MicroKernel::amx_bf16: return amx_bf16_usable();
+#endif
+    default: return false;  // a variant not built for this architecture
+  }
+}
+
+namespace {
 
 struct KernelEntry {
   MicroKernel id;
@@ -66,25 +86,6 @@ const KernelEntry* find_kernel(MicroKernel id) {
     if (entry.id == id) return &entry;
   }
   return nullptr;
-}
-
-bool cpu_supports(MicroKernel id) {
-  switch (id) {
-    case MicroKernel::portable: return true;
-#ifdef TRAINRATE_CPU_X86
-    case MicroKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    // libgcc also checks that the OS saves the zmm state (XCR0) before reporting avx512f.
-    case MicroKernel::avx512: return __builtin_cpu_supports("avx512f");
-    // Its packing is compiled with AVX-512BW (gemm_pack_bf16.cpp), which every such CPU has.
-    case MicroKernel::avx512_bf16:
-      return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-#endif
-#if defined(__x86_64__)
-    // libgcc 12 does not report AMX, so this reads CPUID and XCR0 itself (and asks Linux for the tiles).
-    case MicroKernel::amx_bf16: return amx_bf16_usable();
-#endif
-    default: return false;  // a variant not built for this architecture
-  }
 }
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }

@@ -59,6 +59,9 @@ void microkernel_avx512_48x8(int64_t kc, const float* a_panel, const float* b_pa
 void microkernel_avx512_bf16_48x8(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
                                   float alpha, float beta, int rows, int cols);
 
+// Whether this CPU (and OS) can run the family: what available_micro_kernels lists, asked for one.
+bool cpu_supports(MicroKernel id);
+
 // The vector families' ceiling loops (peak_loop), each compiled in its micro-kernel's file.
 double avx2_peak_loop(int64_t iterations);
 double avx512_peak_loop(int64_t iterations);

@@ -4,9 +4,6 @@
 // times the best family of each dtype for "% of peak"; best_micro_kernel times the two x86 fp32
 // widths against each other to learn whether 512-bit vectors double the rate on this core or only
 // split in halves.
-#include <algorithm>
-#include <vector>
-
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_internal.hpp"
 
@@ -34,8 +31,8 @@ double fma_loop_portable(int64_t iterations) {
 }  // namespace
 
 double peak_loop(MicroKernel family, int64_t iterations) {
-  const std::vector<MicroKernel> runnable = available_micro_kernels(input_dtype(family));
-  if (std::find(runnable.begin(), runnable.end(), family) == runnable.end()) return 0.0;
+  // Checked directly, not through available_micro_kernels: callers time this call.
+  if (!detail::cpu_supports(family)) return 0.0;
   switch (family) {
     case MicroKernel::portable: return fma_loop_portable(iterations);
 #if defined(__x86_64__) || defined(__i386__)
