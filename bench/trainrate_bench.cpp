@@ -13,9 +13,10 @@
 
 #include "backends/cpu/cpu_backends.hpp"
 #include "backends/registry.hpp"
-#include "measure/runner.hpp"
+#include "run/runner.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
+#include "results/results_json.hpp"
 
 namespace {
 
@@ -25,7 +26,8 @@ void run_benchmark(benchmark::State& state, Backend* backend, const Problem& pro
   RunOptions options;
   options.measure.mode = backend->device().kind() == "cpu" ? CacheMode::hot : CacheMode::cold;
   options.measure.stopping.target_relative_noise = backend->device().kind() == "cpu" ? 0.01 : 0.005;
-  state.SetLabel(to_json(problem).dump());  // set first: a skipped row still names its problem
+  // Set first: a skipped row still names its problem and backend.
+  state.SetLabel(benchmark_label(problem, backend->facts(), backend->device().info().id).dump());
   for (auto _ : state) {
     const Result result = run_one(*backend, problem, options);
     if (result.status != ResultStatus::ok) {

@@ -130,7 +130,8 @@ void check_string_map(const json& j, const std::string& what) {
 
 void check_result(const json& r, const std::string& at) {
   SCOPED_TRACE(at);
-  const std::set<std::string> expected_keys{"problem", "name", "backend", "role", "device", "status", "reason",
+  const std::set<std::string> expected_keys{"problem", "name", "backend", "role", "device", "device_kind",
+                                            "compared_with", "status", "reason",
                                             "verification", "measurement", "mode", "flops", "rate_flops_per_s",
                                             "peak_flops_per_s", "percent_of_peak", "algorithm", "workspace_bytes",
                                             "threads"};
@@ -324,11 +325,12 @@ TEST(Cli, CompareAHandWrittenFile) {
   TempDir dir;
   const CliRun c = run_cli("compare " + quote(kData + "/results/good.json"), dir.path());
   EXPECT_EQ(c.status, 0) << c.err;
-  // Rows: 0.5, 1.5, 0.5, 2.0; gemm custom-cpu and conv summaries.
+  // Rows: 0.5 and 0.25 (against openblas and onednn), 1.5 and 0.75, 0.5, 2.0; summaries against the
+  // faster vendor, onednn, named.
   EXPECT_THAT(c.out, HasSubstr("0.500"));
   EXPECT_THAT(c.out, HasSubstr("1.500"));
   EXPECT_THAT(c.out, HasSubstr("2.000"));
-  std::regex geomean_row(R"(gemm custom-cpu\s+1\s+0\.500\s+0\.500\s+0\.500\s+0\.500)");
+  std::regex geomean_row(R"(gemm custom-cpu\s+1\s+0\.250\s+0\.250\s+0\.250\s+0\.250\s+onednn 1)");
   EXPECT_TRUE(std::regex_search(c.out, geomean_row)) << c.out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "results/statistics.hpp"
 #include "reports/compare.hpp"
 #include "reports/table.hpp"
 #include "results/results_json.hpp"
@@ -53,24 +54,18 @@ const ConvProblem kFwd{.n = 2, .c = 8, .h = 14, .w = 14, .k = 16, .r = 3, .s = 3
 const ConvProblem kBwdData{.n = 2, .c = 8, .h = 14, .w = 14, .k = 16, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1,
                            .pass = ConvPass::backward_data};
 
-TEST(CompareVendor, VendorForEachKindAndDevice) {
-  EXPECT_EQ(vendor_backend_for(kG1, "cpu"), "openblas");
-  EXPECT_EQ(vendor_backend_for(kFwd, "cpu"), "onednn");
-  EXPECT_EQ(vendor_backend_for(kBwdData, "cpu"), "onednn");
-  EXPECT_EQ(vendor_backend_for(kG1, "cuda"), "cublas");
-  EXPECT_EQ(vendor_backend_for(kBwdData, "cuda"), "cudnn");
-}
-
-TEST(CompareRatios, CpuGemmPairsWithOpenblasAndConvWithOnednn) {
+// Defect 10 of issue 26: pairing took OpenBLAS as the only CPU GEMM vendor, so an onednn-only run
+// had no GEMM ratio and the summary ignored a faster oneDNN.
+TEST(CompareRatios, PairsWithEveryVendorAndSummarizesAgainstTheBestNamingIt) {
   const ResultsFile file = with_devices({
       make(kG1, "openblas", "vendor", ResultStatus::ok, 2e10),
-      make(kG1, "onednn", "vendor", ResultStatus::ok, 4e10),  // not the GEMM vendor on CPU
+      make(kG1, "onednn", "vendor", ResultStatus::ok, 4e10),
       make(kG1, "custom-cpu", "custom", ResultStatus::ok, 1e10),
       make(kFwd, "onednn", "vendor", ResultStatus::ok, 1e10),
       make(kFwd, "custom-cpu", "custom", ResultStatus::ok, 3e10),
   });
   const std::vector<RatioRow> rows = custom_vendor_ratios(file);
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 3u);
   EXPECT_TRUE(rows[0].problem == Problem(kG1));
   EXPECT_EQ(rows[0].custom_backend, "custom-cpu");
   EXPECT_EQ(rows[0].vendor_backend, "openblas");
@@ -78,9 +73,45 @@ TEST(CompareRatios, CpuGemmPairsWithOpenblasAndConvWithOnednn) {
   EXPECT_EQ(rows[0].custom_flops_per_s, 1e10);
   EXPECT_EQ(rows[0].vendor_flops_per_s, 2e10);
   EXPECT_EQ(rows[0].ratio, 0.5);
-  EXPECT_TRUE(rows[1].problem == Problem(kFwd));
+  EXPECT_FALSE(rows[0].best_vendor);
   EXPECT_EQ(rows[1].vendor_backend, "onednn");
-  EXPECT_EQ(rows[1].ratio, 3.0);
+  EXPECT_EQ(rows[1].ratio, 0.25);
+  EXPECT_TRUE(rows[1].best_vendor);
+  EXPECT_TRUE(rows[2].problem == Problem(kFwd));
+  EXPECT_EQ(rows[2].vendor_backend, "onednn");
+  EXPECT_EQ(rows[2].ratio, 3.0);
+  const auto summaries = summarize_ratios(rows);
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].group, "conv-fwd custom-cpu");
+  EXPECT_EQ(summaries[1].group, "gemm custom-cpu");
+  EXPECT_EQ(summaries[1].count, 1);
+  EXPECT_DOUBLE_EQ(summaries[1].geomean, 0.25);  // against onednn, the faster vendor
+  EXPECT_EQ(summaries[1].vendors, "onednn 1");
+}
+
+TEST(CompareRatios, OnednnOnlyRunStillGivesGemmRatios) {
+  const ResultsFile file = with_devices({
+      make(kG1, "onednn", "vendor", ResultStatus::ok, 4e10),
+      make(kG1, "custom-cpu", "custom", ResultStatus::ok, 2e10),
+  });
+  const std::vector<RatioRow> rows = custom_vendor_ratios(file);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vendor_backend, "onednn");
+  EXPECT_EQ(rows[0].ratio, 0.5);
+}
+
+TEST(CompareRatios, DeclaredComparisonsLimitThePairs) {
+  Result custom = make(kG1, "custom-cpu", "custom", ResultStatus::ok, 1e10);
+  custom.compared_with = {"openblas"};
+  const ResultsFile file = with_devices({
+      make(kG1, "openblas", "vendor", ResultStatus::ok, 2e10),
+      make(kG1, "onednn", "vendor", ResultStatus::ok, 4e10),
+      custom,
+  });
+  const std::vector<RatioRow> rows = custom_vendor_ratios(file);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vendor_backend, "openblas");
+  EXPECT_TRUE(rows[0].best_vendor);
 }
 
 TEST(CompareRatios, SkipsAnythingNotOkOnEitherSide) {
@@ -120,11 +151,13 @@ TEST(CompareRatios, VendorRolesAreNeverTheCustomSideAndVariantsPairToo) {
       make(kG1, "custom-cpu/avx2", "custom", ResultStatus::ok, 3e10),
   });
   const std::vector<RatioRow> rows = custom_vendor_ratios(file);
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 4u);  // each variant against both vendors
   EXPECT_EQ(rows[0].custom_backend, "custom-cpu/portable");
   EXPECT_EQ(rows[0].ratio, 0.25);
-  EXPECT_EQ(rows[1].custom_backend, "custom-cpu/avx2");
-  EXPECT_EQ(rows[1].ratio, 1.5);
+  EXPECT_EQ(rows[1].ratio, 0.125);
+  EXPECT_EQ(rows[2].custom_backend, "custom-cpu/avx2");
+  EXPECT_EQ(rows[2].ratio, 1.5);
+  EXPECT_EQ(rows[3].ratio, 0.75);
 }
 
 TEST(CompareRatios, ZeroVendorRateIsNotPaired) {
@@ -203,15 +236,18 @@ TEST(CompareStatistics, SummaryGroupsByKindAndCustomBackend) {
 }
 
 TEST(CompareStatistics, HandWrittenResultsFile) {
-  // tests/data/results/good.json: gemm 64³ custom 1e10 vs openblas 2e10, avx2 3e10; gemm 32³ custom INVALID;
-  // conv fwd 5e9 vs onednn 1e10; conv bwd-data vendor FAILED; conv bwd-filter 1.6e10 vs 8e9.
+  // tests/data/results/good.json: gemm 64³ custom 1e10 vs openblas 2e10 and onednn 4e10, avx2 3e10;
+  // gemm 32³ custom INVALID; conv fwd 5e9 vs onednn 1e10; conv bwd-data vendor FAILED; conv bwd-filter
+  // 1.6e10 vs 8e9.
   const ResultsFile file = read_results_file(kResults + "good.json");
   const auto rows = custom_vendor_ratios(file);
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.size(), 6u);
   EXPECT_EQ(rows[0].ratio, 0.5);
-  EXPECT_EQ(rows[1].ratio, 1.5);
-  EXPECT_EQ(rows[2].ratio, 0.5);
-  EXPECT_EQ(rows[3].ratio, 2.0);
+  EXPECT_EQ(rows[1].ratio, 0.25);
+  EXPECT_EQ(rows[2].ratio, 1.5);
+  EXPECT_EQ(rows[3].ratio, 0.75);
+  EXPECT_EQ(rows[4].ratio, 0.5);
+  EXPECT_EQ(rows[5].ratio, 2.0);
   const auto summaries = summarize_ratios(rows);
   ASSERT_EQ(summaries.size(), 4u);
   EXPECT_EQ(summaries[0].group, "conv-bwd-filter custom-cpu");

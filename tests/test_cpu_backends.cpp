@@ -9,7 +9,7 @@
 #include <string>
 
 #include "backends/registry.hpp"
-#include "measure/runner.hpp"
+#include "run/runner.hpp"
 
 namespace trainrate {
 namespace {

@@ -9,8 +9,8 @@
 #include <stdexcept>
 
 #include "measure/measure.hpp"
-#include "measure/runner.hpp"
-#include "measure/statistics.hpp"
+#include "run/runner.hpp"
+#include "results/statistics.hpp"
 #include "measure/stopping.hpp"
 #include "verify/reference.hpp"
 
@@ -359,11 +359,12 @@ class FakePrepared final : public PreparedProblem {
 
 class FakeBackend final : public Backend {
  public:
-  FakeBackend(Device& device, Behaviour b, std::string name = "fake-custom") : device_(device), b_(b), name_(name) {}
-  std::string name() const override { return name_; }
-  BackendRole role() const override { return BackendRole::custom; }
+  FakeBackend(Device& device, Behaviour b, std::string name = "fake-custom")
+      : Backend({name, BackendRole::custom, std::string(device.kind()), {}, {"gemm", "conv"}, {Dtype::fp32}}),
+        device_(device),
+        b_(b) {}
   Device& device() const override { return device_; }
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     if (std::holds_alternative<ConvProblem>(problem)) return "fake has no convolution";
     return std::nullopt;
   }
@@ -377,7 +378,6 @@ class FakeBackend final : public Backend {
  private:
   Device& device_;
   Behaviour b_;
-  std::string name_;
 };
 
 RunOptions scripted_run_options() {

@@ -96,10 +96,11 @@ TEST(LayerModel, DominantClassAndItsRate) {
   EXPECT_GT(dominant.flops_share, 0.99);
   // Two GEMM rows: 2e6 FLOPs at 1 GFLOP/s and 16e6 at 4 GFLOP/s → 18e6 FLOPs in 6e-3 s.
   RateTable table;
+  table.declare("openblas", "vendor", "cpu");
   table.add("openblas", GemmProblem{100, 100, 100}, 1e9);
   table.add("openblas", GemmProblem{200, 200, 200}, 4e9);
   EXPECT_DOUBLE_EQ(*class_rate_flops_per_s(table, "openblas", "gemm", Dtype::fp32), 3e9);
-  // custom-cpu has no GEMM rows: the GEMM vendor (openblas) stands in.
+  // custom-cpu has no GEMM rows: the vendor beside it (openblas) stands in.
   EXPECT_DOUBLE_EQ(*class_rate_flops_per_s(table, "custom-cpu", "gemm", Dtype::fp32), 3e9);
   EXPECT_FALSE(class_rate_flops_per_s(table, "openblas", "conv-fwd", Dtype::fp32).has_value());
 }
@@ -110,6 +111,12 @@ TEST(Rates, ExactThenFamilyBestThenVendorThenNearest) {
   RateTable table;
   const GemmProblem g{512, 512, 512}, near{512, 512, 256}, far{64, 64, 64};
   const ConvProblem conv{.n = 1, .c = 8, .h = 8, .w = 8, .k = 8, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  table.declare("custom-cpu/avx2", "custom", "cpu");
+  table.declare("custom-cpu/portable", "custom", "cpu");
+  table.declare("onednn", "vendor", "cpu");
+  table.declare("openblas", "vendor", "cpu");
+  table.declare("cudnn", "vendor", "cuda");  // another device's vendor never stands in
+  table.add("cudnn", conv, 70e9);
   table.add("custom-cpu/avx2", g, 30e9);
   table.add("custom-cpu/portable", g, 5e9);
   table.add("custom-cpu/avx2", far, 1e9);
@@ -128,7 +135,7 @@ TEST(Rates, ExactThenFamilyBestThenVendorThenNearest) {
   EXPECT_EQ(r.origin, RateOrigin::measured);
   EXPECT_EQ(r.backend, "onednn");
 
-  r = look_up_rate(table, "openblas", conv);  // the conv vendor for a GEMM backend, too
+  r = look_up_rate(table, "openblas", conv);  // the other vendor beside a GEMM-only one, too
   EXPECT_EQ(r.backend, "onednn");
 
   const ConvProblem bwd = [&] { auto c = conv; c.pass = ConvPass::backward_data; return c; }();
@@ -138,8 +145,12 @@ TEST(Rates, ExactThenFamilyBestThenVendorThenNearest) {
 TEST(Rates, UnusableRowsFallBackToVendorAndMeasureMissingIsUsed) {
   RateTable table;
   const GemmProblem g{256, 256, 256};
+  table.declare("custom-cpu", "custom", "cpu");
+  table.declare("openblas", "vendor", "cpu");
+  table.declare("onednn", "vendor", "cpu");
   table.add_unusable("custom-cpu", g);
-  table.add("openblas", g, 20e9);
+  table.add("onednn", g, 15e9);
+  table.add("openblas", g, 20e9);  // the faster vendor stands in
   EXPECT_EQ(look_up_rate(table, "custom-cpu", g).backend, "openblas");
 
   const GemmProblem fresh{128, 128, 128};

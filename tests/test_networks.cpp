@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 #include "problems/problem_json.hpp"
 
 namespace trainrate {

@@ -7,8 +7,8 @@
 
 #include "backends/registry.hpp"
 #include "devices/cpu_device.hpp"
-#include "models/network.hpp"
-#include "models/replay.hpp"
+#include "problems/network.hpp"
+#include "run/replay.hpp"
 
 namespace trainrate {
 namespace {

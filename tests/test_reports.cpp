@@ -3,6 +3,7 @@
 //
 // To refresh the golden files after an intended change: TRAINRATE_UPDATE_GOLDEN=1 ./trainrate_tests
 // --gtest_filter='Report*', then review the diff like any other change.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,13 +222,19 @@ TEST(ReportGoogleBenchmark, ConvertsRowsToResults) {
 }
 
 TEST(ReportGoogleBenchmark, NameWithoutSuiteAndErrorKinds) {
-  const nlohmann::json problem = to_json(Problem{GemmProblem{64, 64, 64}});
+  const Problem problem = GemmProblem{64, 64, 64};
+  const std::string cublas =
+      benchmark_label(problem, {"cublas", BackendRole::vendor, "cuda", {}, {"gemm"}, {Dtype::fp32}}, "cuda:0").dump();
+  const std::string custom =
+      benchmark_label(problem, {"custom-cuda", BackendRole::custom, "cuda", {"cublas"}, {"gemm"}, {Dtype::fp32}},
+                      "cuda:0")
+          .dump();
   const nlohmann::json document = {
       {"context", {{"host_name", "h"}, {"date", "d"}}},
       {"benchmarks",
-       {{{"name", "cublas/gemm 64x64x64 NN fp32/manual_time"}, {"run_type", "iteration"}, {"label", problem.dump()},
+       {{{"name", "cublas/gemm 64x64x64 NN fp32/manual_time"}, {"run_type", "iteration"}, {"label", cublas},
          {"error_occurred", true}, {"error_message", "skipped: no CUDA device"}},
-        {{"name", "custom-cuda/gemm 64x64x64 NN fp32"}, {"label", problem.dump()}, {"error_occurred", true},
+        {{"name", "custom-cuda/gemm 64x64x64 NN fp32"}, {"label", custom}, {"error_occurred", true},
          {"error_message", "cudaErrorLaunchFailure"}}}}};
   const ResultsFile file = results_from_google_benchmark(document, "b.json");
   ASSERT_EQ(file.results.size(), 2u);
@@ -235,15 +242,20 @@ TEST(ReportGoogleBenchmark, NameWithoutSuiteAndErrorKinds) {
   EXPECT_EQ(file.results[0].device, "cuda:0");
   EXPECT_EQ(file.results[0].status, ResultStatus::skipped);
   EXPECT_EQ(file.results[1].backend, "custom-cuda");
+  EXPECT_EQ(file.results[1].device_kind, "cuda");
+  EXPECT_EQ(file.results[1].compared_with, std::vector<std::string>{"cublas"});
   EXPECT_EQ(file.results[1].status, ResultStatus::failed);
 }
 
 TEST(ReportGoogleBenchmark, BackendVariantsKeepTheirSlashAndUnlabelledFailuresAreCounted) {
-  const nlohmann::json problem = to_json(Problem{GemmProblem{96, 64, 80}});
+  const std::string label =
+      benchmark_label(GemmProblem{96, 64, 80},
+                      {"custom-cpu/avx512", BackendRole::custom, "cpu", {"openblas"}, {"gemm"}, {Dtype::fp32}}, "cpu")
+          .dump();
   const nlohmann::json document = {
       {"context", {{"host_name", "h"}}},
       {"benchmarks",
-       {{{"name", "smoke/custom-cpu/avx512/gemm 96x64x80 NN fp32/iterations:1/manual_time"}, {"label", problem.dump()},
+       {{{"name", "smoke/custom-cpu/avx512/gemm 96x64x80 NN fp32/iterations:1/manual_time"}, {"label", label},
          {"real_time", 0.5}, {"time_unit", "ms"}, {"FLOP/s", 1.9e9}, {"pct_peak", 0.0}, {"samples", 40.0},
          {"noise", 0.02}},
         {{"name", "smoke/openblas/conv fwd n2 c8 14x14 k16 3x3 p1 s1 d1 NCHW fp32/iterations:1/manual_time"},
@@ -259,17 +271,21 @@ TEST(ReportGoogleBenchmark, BackendVariantsKeepTheirSlashAndUnlabelledFailuresAr
   EXPECT_EQ(file.options.at("benchmarks failed without a problem label").substr(0, 1), "1");
 }
 
-TEST(ReportGoogleBenchmark, LabelMustBeAProblem) {
-  const nlohmann::json document = {{"context", nlohmann::json::object()},
-                                   {"benchmarks", {{{"name", "openblas/x"}, {"label", "not json"}}}}};
-  EXPECT_TRUE(is_google_benchmark_json(document));
-  try {
-    results_from_google_benchmark(document, "b.json");
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("b.json: benchmarks[0] 'openblas/x': label is not a trainrate problem"),
-              std::string::npos)
-        << e.what();
+TEST(ReportGoogleBenchmark, LabelMustCarryTheProblemAndTheBackendFacts) {
+  // Not JSON, and the problem-only label of older trainrate-bench builds (no backend facts).
+  const std::string problem_only = to_json(Problem{GemmProblem{8, 8, 8}}).dump();
+  for (const auto& [label, expected] : {std::pair<std::string, std::string>{"not json", "label is not a trainrate-bench label"},
+                                        {problem_only, "must be measured again"}}) {
+    const nlohmann::json document = {{"context", nlohmann::json::object()},
+                                     {"benchmarks", {{{"name", "openblas/x"}, {"label", label}}}}};
+    EXPECT_TRUE(is_google_benchmark_json(document));
+    try {
+      results_from_google_benchmark(document, "b.json");
+      ADD_FAILURE() << "expected InputError for " << label;
+    } catch (const InputError& e) {
+      EXPECT_THAT(std::string(e.what()), ::testing::HasSubstr(expected));
+      EXPECT_THAT(std::string(e.what()), ::testing::StartsWith("b.json: benchmarks[0] 'openblas/x'"));
+    }
   }
 }
 

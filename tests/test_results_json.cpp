@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "problems/problem_json.hpp"
-#include "results/environment.hpp"
+#include "run/environment.hpp"
 #include "results/results_json.hpp"
 #include "verify/verify.hpp"
 
@@ -74,6 +74,8 @@ ResultsFile sample_file() {
   ok.backend = "custom-cpu/avx2";
   ok.role = "custom";
   ok.device = "cpu";
+  ok.device_kind = "cpu";
+  ok.compared_with = {"openblas", "onednn"};
   ok.status = ResultStatus::ok;
   ok.verification = Verification{.sampled = true, .elements_checked = 512, .mismatches = 0,
                                  .max_error = 3.0517578125e-07, .tolerance = 1e-4, .first_mismatch = ""};
@@ -97,6 +99,8 @@ ResultsFile sample_file() {
   gpu_ok.backend = "cudnn";
   gpu_ok.role = "vendor";
   gpu_ok.device = "cuda:0";
+  gpu_ok.device_kind = "cuda";
+  gpu_ok.compared_with = {};
   gpu_ok.mode = "cold";
   gpu_ok.measurement->clock_mhz = 1755.0;
   gpu_ok.measurement->stop_reason = "time-budget";
@@ -110,6 +114,7 @@ ResultsFile sample_file() {
   invalid.backend = "custom-cpu";
   invalid.role = "custom";
   invalid.device = "cpu";
+  invalid.device_kind = "cpu";
   invalid.status = ResultStatus::invalid;
   invalid.reason = "output[5] = nan but reference = 0.25";
   invalid.verification = Verification{.sampled = false, .elements_checked = 196, .mismatches = 7,
@@ -124,6 +129,7 @@ ResultsFile sample_file() {
   skipped.backend = "openblas";
   skipped.role = "vendor";
   skipped.device = "cpu";
+  skipped.device_kind = "cpu";
   skipped.status = ResultStatus::skipped;
   skipped.reason = "openblas has no convolution";
   skipped.mode = "hot";
@@ -327,7 +333,15 @@ TEST(ResultsJsonErrors, MissingFile) {
 
 TEST(ResultsJsonErrors, BrokenJson) {
   const std::string path = kResults + "broken.json";
-  EXPECT_THAT(read_error(path), StartsWith(path + ": broken JSON: "));
+  EXPECT_THAT(read_error(path), StartsWith(path + ": not valid JSON near byte "));
+}
+
+// An empty file used to surface nlohmann's "[json.exception.parse_error.101] ..." text.
+TEST(ResultsJsonErrors, EmptyFileIsOneReadableLine) {
+  TempDir dir;
+  const std::string path = (dir.path() / "empty.json").string();
+  std::ofstream(path).close();
+  EXPECT_EQ(read_error(path), path + ": empty, expected JSON");
 }
 
 TEST(ResultsJsonErrors, NotAResultsFile) {

@@ -174,7 +174,7 @@ TEST(BuiltinSuites, DeepbenchTrainHas160GemmsAnd88DistinctConvs) {
   expect_all_valid(suite);
 }
 
-// resnet50 and transformer come from models/network_suites.cpp; only their shape is checked here.
+// resnet50 and transformer come from problems/network_suites.cpp; only their shape is checked here.
 TEST(BuiltinSuites, Resnet50HasEveryConvPassAndAGemm) {
   const Suite suite = load_suite("resnet50");
   EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter"}));
@@ -280,7 +280,7 @@ TEST(SuiteJson, RoundTripsThroughToJson) {
 
 TEST(SuiteJson, BrokenJsonNamesTheFile) {
   const std::string path = kSuites + "bad_broken.json";
-  EXPECT_THAT(load_error(path), StartsWith(path + ": broken JSON"));
+  EXPECT_THAT(load_error(path), StartsWith(path + ": not valid JSON"));
 }
 
 TEST(SuiteJson, UnknownFieldNamesFileIndexAndField) {

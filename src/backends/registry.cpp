@@ -12,8 +12,6 @@
 
 namespace trainrate {
 
-std::string_view to_string(BackendRole role) { return role == BackendRole::vendor ? "vendor" : "custom"; }
-
 namespace {
 
 std::vector<std::string> split_commas(const std::string& text) {

@@ -6,7 +6,7 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "reports/table.hpp"
-#include "results/environment.hpp"
+#include "run/environment.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {

@@ -10,7 +10,7 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "devices/cpu_device.hpp"
-#include "measure/runner.hpp"
+#include "run/runner.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
 #include "results/results_json.hpp"

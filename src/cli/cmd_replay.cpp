@@ -9,7 +9,7 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "devices/cpu_device.hpp"
-#include "models/replay.hpp"
+#include "run/replay.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
 #include "results/results_json.hpp"

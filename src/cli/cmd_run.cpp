@@ -13,11 +13,11 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "devices/cpu_device.hpp"
-#include "measure/runner.hpp"
+#include "run/runner.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
 #include "reports/table.hpp"
-#include "results/environment.hpp"
+#include "run/environment.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {

@@ -9,8 +9,6 @@ namespace trainrate {
 
 std::atomic<bool> g_stop_requested{false};
 
-std::string_view to_string(CacheMode mode) { return mode == CacheMode::cold ? "cold" : "hot"; }
-
 namespace {
 
 double time_runs_ms(Timer& timer, const std::function<void()>& run_once, int64_t runs) {

@@ -10,26 +10,17 @@
 #include <string>
 
 #include "devices/device.hpp"
-#include "measure/statistics.hpp"
+#include "results/measurement.hpp"
+#include "results/statistics.hpp"
 #include "measure/stopping.hpp"
 
 namespace trainrate {
-
-enum class CacheMode { cold, hot };
-std::string_view to_string(CacheMode mode);
 
 struct MeasureOptions {
   CacheMode mode = CacheMode::hot;
   int64_t warmup_runs = 1;
   double min_sample_ms = 1.0;  // hot mode batches runs until one sample takes at least this long
   StoppingCriterion stopping;
-};
-
-struct Measurement {
-  SampleStats stats;            // per single run, in milliseconds
-  int64_t runs_per_sample = 1;
-  std::string stop_reason;      // "noise-target", "time-budget", "max-samples", "interrupted"
-  std::optional<double> clock_mhz;  // device clock after sampling, where the device reports one
 };
 
 // Set by signal handlers; measure() stops after the sample in flight when it becomes true.

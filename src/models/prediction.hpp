@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 #include "models/rates.hpp"
 #include "models/reliability.hpp"
 #include "models/scaling.hpp"

@@ -8,7 +8,6 @@ namespace trainrate {
 
 namespace {
 
-
 bool same_kind(const Problem& a, const Problem& b) {
   return kind_label(a) == kind_label(b) && dtype_of(a) == dtype_of(b);
 }
@@ -32,6 +31,13 @@ std::optional<RateLookup> look_up_on(RateTable& table, const std::string& backen
   return std::nullopt;
 }
 
+// Measured beats estimated; between equals, the faster vendor (the one a user would call).
+bool better_lookup(const RateLookup& a, const RateLookup& b) {
+  const bool a_estimated = a.origin == RateOrigin::estimated, b_estimated = b.origin == RateOrigin::estimated;
+  if (a_estimated != b_estimated) return b_estimated;
+  return a.rate_flops_per_s > b.rate_flops_per_s;
+}
+
 }  // namespace
 
 std::string_view to_string(RateOrigin origin) {
@@ -48,16 +54,6 @@ bool backend_matches(const std::string& requested, const std::string& actual) {
   return actual == requested || actual.starts_with(requested + "/");
 }
 
-bool is_gpu_backend(const std::string& name) {
-  return name.starts_with("cublas") || name.starts_with("cudnn") || name.starts_with("custom-cuda");
-}
-
-std::string vendor_backend_for(const Problem& problem, bool gpu) {
-  const bool gemm = std::holds_alternative<GemmProblem>(problem);
-  if (gpu) return gemm ? "cublas" : "cudnn";
-  return gemm ? "openblas" : "onednn";
-}
-
 double shape_distance(const Problem& a, const Problem& b) {
   const double d_flops = std::log(flops(a)) - std::log(flops(b));
   const double d_intensity = std::log(flops(a) / min_bytes(a)) - std::log(flops(b) / min_bytes(b));
@@ -66,6 +62,7 @@ double shape_distance(const Problem& a, const Problem& b) {
 
 RateTable::RateTable(const ResultsFile& results) {
   for (const Result& r : results.results) {
+    declare(r.backend, r.role, r.device_kind);
     if (r.status == ResultStatus::ok && r.rate_flops_per_s > 0) {
       add(r.backend, r.problem, r.rate_flops_per_s);
     } else if (r.status != ResultStatus::ok) {
@@ -76,6 +73,23 @@ RateTable::RateTable(const ResultsFile& results) {
 
 void RateTable::add(const std::string& backend, const Problem& problem, double rate_flops_per_s) {
   rates_.push_back({backend, problem, rate_flops_per_s});
+}
+
+void RateTable::declare(const std::string& backend, const std::string& role, const std::string& device_kind) {
+  const bool known = std::any_of(declared_.begin(), declared_.end(), [&](const Declared& d) { return d.backend == backend; });
+  if (!known) declared_.push_back({backend, role, device_kind});
+}
+
+std::vector<std::string> RateTable::vendors_beside(const std::string& backend) const {
+  std::optional<std::string> kind;
+  for (const Declared& d : declared_) {
+    if (backend_matches(backend, d.backend) && !d.device_kind.empty()) kind = d.device_kind;
+  }
+  std::vector<std::string> vendors;
+  for (const Declared& d : declared_) {
+    if (d.role == "vendor" && d.backend != backend && (!kind || d.device_kind == *kind)) vendors.push_back(d.backend);
+  }
+  return vendors;
 }
 
 void RateTable::add_unusable(const std::string& backend, const Problem& problem) {
@@ -139,11 +153,12 @@ std::vector<Problem> RateTable::problems() const {
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure) {
   if (auto found = look_up_on(table, backend, problem, measure)) return *found;
-  const std::string vendor = vendor_backend_for(problem, is_gpu_backend(backend));
-  if (vendor != backend) {
-    if (auto found = look_up_on(table, vendor, problem, measure)) return *found;
+  std::optional<RateLookup> best;
+  for (const std::string& vendor : table.vendors_beside(backend)) {
+    auto found = look_up_on(table, vendor, problem, measure);
+    if (found && (!best || better_lookup(*found, *best))) best = found;
   }
-  return RateLookup{0, RateOrigin::missing, backend, {}};
+  return best.value_or(RateLookup{0, RateOrigin::missing, backend, {}});
 }
 
 }  // namespace trainrate

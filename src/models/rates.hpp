@@ -23,9 +23,6 @@ std::string_view to_string(RateOrigin origin);
 
 // "custom-cpu" asks for the family: it matches "custom-cpu" and every "custom-cpu/<variant>".
 bool backend_matches(const std::string& requested, const std::string& actual);
-bool is_gpu_backend(const std::string& name);
-// The vendor library that runs this kind of problem: openblas / onednn on CPU, cublas / cudnn on GPU.
-std::string vendor_backend_for(const Problem& problem, bool gpu);
 
 // Distance between two shapes for "nearest measured": Euclidean in (ln FLOPs, ln arithmetic
 // intensity). Rate depends mostly on how much work there is (launch and threading overheads
@@ -40,6 +37,11 @@ class RateTable {
 
   void add(const std::string& backend, const Problem& problem, double rate_flops_per_s);
   void add_unusable(const std::string& backend, const Problem& problem);
+  // What the results say a backend is (Result::role, Result::device_kind).
+  void declare(const std::string& backend, const std::string& role, const std::string& device_kind);
+  // The vendor backends on the same kind of device as `backend` (every declared vendor when its
+  // device is unknown): where a rate is borrowed when the backend has none.
+  std::vector<std::string> vendors_beside(const std::string& backend) const;
 
   // The best rate among matching backends (a family takes its best variant), if measured.
   std::optional<double> exact(const std::string& backend, const Problem& problem) const;
@@ -63,8 +65,12 @@ class RateTable {
     Problem problem;
     double rate_flops_per_s;
   };
+  struct Declared {
+    std::string backend, role, device_kind;
+  };
   std::vector<Entry> rates_;
   std::vector<Entry> unusable_;
+  std::vector<Declared> declared_;
 };
 
 struct RateLookup {
@@ -77,9 +83,10 @@ struct RateLookup {
 // Measures one problem on one backend now; empty when it cannot (unsupported, wrong, failed).
 using MeasureMissing = std::function<std::optional<double>(const std::string& backend, const Problem& problem)>;
 
-// R for `problem` on `backend`, tried in this order on the backend, then on the problem kind's
-// vendor backend when the backend cannot provide one: exact result; measured now (when `measure`
-// is set and the backend has not already failed it); nearest measured shape of the same kind.
+// R for `problem` on `backend`, tried in this order on the backend, then on the vendor backends
+// beside it when the backend cannot provide one (the best of theirs): exact result; measured now
+// (when `measure` is set and the backend has not already failed it); nearest measured shape of
+// the same kind.
 // Measurements taken now are added to the table.
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure = {});

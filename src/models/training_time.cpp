@@ -57,12 +57,11 @@ std::optional<double> class_rate_flops_per_s(const RateTable& table, const std::
                                              const std::string& kind, Dtype dtype) {
   const std::vector<Problem> probes = table.problems();
   if (auto rate = harmonic_class_rate(table, backend, kind, dtype, probes)) return rate;
-  for (const Problem& probe : probes) {
-    if (kind_label(probe) == kind) {
-      return harmonic_class_rate(table, vendor_backend_for(probe, is_gpu_backend(backend)), kind, dtype, probes);
-    }
+  std::optional<double> best;
+  for (const std::string& vendor : table.vendors_beside(backend)) {
+    if (auto rate = harmonic_class_rate(table, vendor, kind, dtype, probes)) best = std::max(best.value_or(0), *rate);
   }
-  return std::nullopt;
+  return best;
 }
 
 IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, const RateSource& rate_of) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 #include "models/rates.hpp"
 
 namespace trainrate {

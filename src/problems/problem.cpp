@@ -203,6 +203,10 @@ std::string describe(const Problem& problem) {
   return text + fmt::format(" {} {}", to_string(c.layout), to_string(c.dtype));
 }
 
+std::string_view family_of(const Problem& problem) {
+  return std::holds_alternative<GemmProblem>(problem) ? "gemm" : "conv";
+}
+
 std::string kind_label(const Problem& problem) {
   if (std::holds_alternative<GemmProblem>(problem)) return "gemm";
   return fmt::format("conv-{}", pass_short(std::get<ConvProblem>(problem).pass));

@@ -90,6 +90,8 @@ std::optional<std::string> validate(const Problem& problem);
 // Short human name, e.g. "gemm 1024x1024x1024 NT fp32" or
 // "conv fwd n32 c64 56x56 k64 3x3 p1 s1 d1 NCHW fp32". Unique per distinct problem.
 std::string describe(const Problem& problem);
+// The family a problem belongs to, as backends declare what they take: "gemm" or "conv".
+std::string_view family_of(const Problem& problem);
 // Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter".
 std::string kind_label(const Problem& problem);
 

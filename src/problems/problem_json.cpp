@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include <limits>
 #include <set>
 
@@ -142,6 +147,27 @@ Problem problem_from_json(const json& object, const std::string& where) {
   }
   if (auto error = validate(problem)) throw InputError(fmt::format("{}: {}", where, *error));
   return problem;
+}
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw InputError(fmt::format("{}: empty, expected JSON", where));
+  }
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(fmt::format("{}: not valid JSON near byte {}", where, e.byte));
+  } catch (const nlohmann::json::exception&) {  // numbers out of range, invalid UTF-8
+    throw InputError(fmt::format("{}: not valid JSON (a number out of range or invalid UTF-8)", where));
+  }
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_json_text(text.str(), path.string());
 }
 
 }  // namespace trainrate

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -18,6 +20,12 @@ class InputError : public std::runtime_error {
 // A JSON value quoted in an error message: invalid UTF-8 replaced (dump() would throw on it) and
 // long values cut, so a message about bad input can never fail or flood the terminal.
 std::string json_excerpt(const nlohmann::json& value);
+
+// The one way trainrate reads JSON: an empty text, a syntax error or bad encoding becomes a single
+// InputError line that starts with `where` (a path or "suite file"), never the parser's raw text.
+nlohmann::json parse_json_text(const std::string& text, const std::string& where);
+// Reads a whole file and parses it as above; a file that cannot be opened is an InputError too.
+nlohmann::json read_json_file(const std::filesystem::path& path);
 
 nlohmann::json to_json(const Problem& problem);
 // Reads {"kind": "gemm", "m": .., ...} or {"kind": "conv", ...}. Unknown fields, wrong types,

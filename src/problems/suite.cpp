@@ -12,7 +12,7 @@
 
 #include "problems/deepbench_shapes.hpp"
 #include "problems/problem_json.hpp"
-#include "models/network_suites.hpp"
+#include "problems/network_suites.hpp"
 
 namespace trainrate {
 
@@ -138,12 +138,7 @@ const std::vector<BuiltinSuiteInfo>& builtin_suites() {
 }
 
 Suite parse_suite_json(const std::string& text, const std::string& where) {
-  json parsed;
-  try {
-    parsed = json::parse(text);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: broken JSON: {}", where, e.what()));
-  }
+  const json parsed = parse_json_text(text, where);
   if (!parsed.is_object()) throw InputError(fmt::format("{}: expected an object with a \"problems\" array", where));
   for (const auto& [key, value] : parsed.items()) {
     if (key != "name" && key != "description" && key != "problems") {

@@ -1,32 +1,28 @@
 #include "reports/compare.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 
 namespace trainrate {
 
-std::string vendor_backend_for(const Problem& problem, const std::string& device_kind) {
-  const bool gemm = std::holds_alternative<GemmProblem>(problem);
-  if (device_kind == "cpu") return gemm ? "openblas" : "onednn";
-  return gemm ? "cublas" : "cudnn";
-}
-
 namespace {
 
-std::string device_kind(const ResultsFile& file, const std::string& device_id) {
-  for (const auto& device : file.devices) {
-    if (device.id == device_id) return device.kind;
-  }
-  return device_id.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+bool compared_with(const Result& custom, const Result& vendor) {
+  if (vendor.role != "vendor" || vendor.status != ResultStatus::ok || vendor.rate_flops_per_s <= 0) return false;
+  if (vendor.device != custom.device || !(vendor.problem == custom.problem)) return false;
+  const auto& named = custom.compared_with;
+  return named.empty() || std::find(named.begin(), named.end(), vendor.backend) != named.end();
 }
 
-const Result* find_ok(const ResultsFile& file, const Problem& problem, const std::string& backend,
-                      const std::string& device) {
-  for (const Result& r : file.results) {
-    if (r.status == ResultStatus::ok && r.backend == backend && r.device == device && r.problem == problem) return &r;
-  }
-  return nullptr;
+void mark_best_vendor(std::vector<RatioRow>& rows, size_t first) {
+  if (first == rows.size()) return;
+  auto best = std::max_element(rows.begin() + ptrdiff_t(first), rows.end(), [](const RatioRow& a, const RatioRow& b) {
+    return a.vendor_flops_per_s < b.vendor_flops_per_s;
+  });
+  best->best_vendor = true;
 }
 
 }  // namespace
@@ -35,11 +31,13 @@ std::vector<RatioRow> custom_vendor_ratios(const ResultsFile& file) {
   std::vector<RatioRow> rows;
   for (const Result& custom : file.results) {
     if (custom.role != "custom" || custom.status != ResultStatus::ok) continue;
-    const std::string vendor = vendor_backend_for(custom.problem, device_kind(file, custom.device));
-    const Result* match = find_ok(file, custom.problem, vendor, custom.device);
-    if (!match || match->rate_flops_per_s <= 0) continue;
-    rows.push_back(RatioRow{custom.problem, custom.device, custom.backend, vendor, custom.rate_flops_per_s,
-                            match->rate_flops_per_s, custom.rate_flops_per_s / match->rate_flops_per_s});
+    const size_t first = rows.size();
+    for (const Result& vendor : file.results) {
+      if (!compared_with(custom, vendor)) continue;
+      rows.push_back(RatioRow{custom.problem, custom.device, custom.backend, vendor.backend, custom.rate_flops_per_s,
+                              vendor.rate_flops_per_s, custom.rate_flops_per_s / vendor.rate_flops_per_s});
+    }
+    mark_best_vendor(rows, first);
   }
   return rows;
 }
@@ -59,13 +57,26 @@ double median(std::vector<double> values) {
 }
 
 std::vector<RatioSummary> summarize_ratios(const std::vector<RatioRow>& rows) {
-  std::map<std::string, std::vector<double>> groups;
-  for (const RatioRow& row : rows) groups[kind_label(row.problem) + " " + row.custom_backend].push_back(row.ratio);
+  struct Group {
+    std::vector<double> ratios;
+    std::map<std::string, int> best_vendors;
+  };
+  std::map<std::string, Group> groups;
+  for (const RatioRow& row : rows) {
+    if (!row.best_vendor) continue;
+    Group& group = groups[kind_label(row.problem) + " " + row.custom_backend];
+    group.ratios.push_back(row.ratio);
+    ++group.best_vendors[row.vendor_backend];
+  }
   std::vector<RatioSummary> summaries;
-  for (const auto& [group, ratios] : groups) {
-    summaries.push_back(RatioSummary{group, int64_t(ratios.size()), geomean(ratios), median(ratios),
-                                     *std::min_element(ratios.begin(), ratios.end()),
-                                     *std::max_element(ratios.begin(), ratios.end())});
+  for (const auto& [name, group] : groups) {
+    std::string vendors;
+    for (const auto& [vendor, count] : group.best_vendors) {
+      vendors += fmt::format("{}{} {}", vendors.empty() ? "" : ", ", vendor, count);
+    }
+    const auto& r = group.ratios;
+    summaries.push_back(RatioSummary{name, vendors, int64_t(r.size()), geomean(r), median(r),
+                                     *std::min_element(r.begin(), r.end()), *std::max_element(r.begin(), r.end())});
   }
   return summaries;
 }

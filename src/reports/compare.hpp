@@ -1,5 +1,6 @@
-// Custom against vendor: pairs each of our results with the vendor library's result on the same
-// problem and device, and summarizes the ratios. Used by `trainrate compare`, reports and models.
+// Custom against vendor: pairs each of our results with every vendor result on the same problem
+// and device that its backend declares it is compared with (Result::compared_with), and
+// summarizes each kind against the best vendor per problem, naming it. Used by `compare`, reports.
 #pragma once
 
 #include <optional>
@@ -10,26 +11,26 @@
 
 namespace trainrate {
 
-// The vendor library a custom result is judged against: on CPU openblas for GEMM and onednn for
-// convolution; on GPU cublas for GEMM and cudnn for convolution.
-std::string vendor_backend_for(const Problem& problem, const std::string& device_kind);
-
 struct RatioRow {
   Problem problem;
   std::string device;
   std::string custom_backend, vendor_backend;
   double custom_flops_per_s = 0, vendor_flops_per_s = 0;
   double ratio = 0;  // custom / vendor rate: > 1 means ours is faster
+  bool best_vendor = false;  // the fastest of the vendors this custom result was paired with
 };
 
-// Only results with status ok on both sides are paired.
+// Only results with status ok on both sides are paired. A result without compared_with (files
+// from before backends declared it) pairs with every vendor result on its device.
 std::vector<RatioRow> custom_vendor_ratios(const ResultsFile& file);
 
 struct RatioSummary {
   std::string group;  // kind_label() plus the custom backend, e.g. "gemm custom-cpu"
+  std::string vendors;  // which vendor was the best per problem, with counts: "onednn 3, openblas 1"
   int64_t count = 0;
   double geomean = 0, median = 0, min = 0, max = 0;
 };
+// Against the best vendor of each problem (rows with best_vendor), grouped by kind and custom backend.
 std::vector<RatioSummary> summarize_ratios(const std::vector<RatioRow>& rows);
 
 double geomean(const std::vector<double>& values);

@@ -12,6 +12,7 @@
 
 #include "problems/problem_json.hpp"
 #include "results/results_json.hpp"
+#include "results/statistics.hpp"
 
 namespace trainrate::reports {
 
@@ -22,8 +23,8 @@ namespace {
 // One benchmark row of the file, reduced to what a Result needs.
 struct Row {
   std::string name;
-  Problem problem;
-  std::string backend, suite;
+  Result labelled;  // problem and backend facts from the label
+  std::string suite;
   bool aggregate = false;
   std::string aggregate_name;
   double time_ms = 0;
@@ -60,12 +61,6 @@ std::vector<std::string> name_segments(const std::string& name) {
   return segments;
 }
 
-// A name that starts a backend rather than a suite, for names without a suite segment.
-bool is_backend_family(const std::string& segment) {
-  return segment.starts_with("custom-") || segment == "openblas" || segment == "onednn" || segment == "cublas" ||
-         segment == "cudnn";
-}
-
 std::optional<double> counter(const json& row, const char* name) {
   if (!row.contains(name) || !row.at(name).is_number()) return std::nullopt;
   return row.at(name).get<double>();
@@ -76,25 +71,22 @@ Row parse_row(const json& row, const std::string& where) {
   r.name = row.value("run_name", row.value("name", ""));
   if (r.name.empty()) throw InputError(fmt::format("{}: benchmark without a name", where));
   const std::string label = row.value("label", "");
-  json problem_json;
+  json label_json;
   try {
-    problem_json = json::parse(label);
+    label_json = json::parse(label);
   } catch (const json::exception&) {
-    throw InputError(fmt::format("{} '{}': label is not a trainrate problem (expected to_json(problem) as the "
-                                 "benchmark label, got '{}')", where, r.name, label));
+    throw InputError(fmt::format("{} '{}': label is not a trainrate-bench label (got '{}')", where, r.name, label));
   }
-  r.problem = problem_from_json(problem_json, fmt::format("{} '{}' label", where, r.name));
+  r.labelled = result_from_benchmark_label(label_json, fmt::format("{} '{}' label", where, r.name));
 
-  // [suite/]backend/problem, where a backend variant may itself hold a slash ("custom-cpu/avx512").
-  auto segments = name_segments(r.name);
-  const auto at = std::find(segments.begin(), segments.end(), describe(r.problem));
-  std::vector<std::string> prefix(segments.begin(), at != segments.end() ? at : segments.end() - 1);
-  if (prefix.empty()) throw InputError(fmt::format("{} '{}': name is not [suite/]backend/problem", where, r.name));
-  if (prefix.size() >= 2 && !is_backend_family(prefix.front())) {
-    r.suite = prefix.front();
-    prefix.erase(prefix.begin());
+  // [suite/]backend/problem: whatever stands before the backend's name is the suite.
+  const auto segments = name_segments(r.name);
+  const std::string name = fmt::format("{}", fmt::join(segments, "/"));
+  const size_t at = name.find(r.labelled.backend + "/" + describe(r.labelled.problem));
+  if (at == std::string::npos) {
+    throw InputError(fmt::format("{} '{}': name is not [suite/]backend/problem for its label", where, r.name));
   }
-  r.backend = fmt::format("{}", fmt::join(prefix, "/"));
+  if (at > 0) r.suite = name.substr(0, at - 1);
 
   r.aggregate = row.value("run_type", "iteration") == "aggregate";
   r.aggregate_name = row.value("aggregate_name", "");
@@ -113,13 +105,6 @@ Row parse_row(const json& row, const std::string& where) {
   return r;
 }
 
-std::string device_for_backend(const std::string& backend) {
-  if (backend.starts_with("cublas") || backend.starts_with("cudnn") || backend.starts_with("custom-cuda")) {
-    return "cuda:0";
-  }
-  return "cpu";
-}
-
 ResultStatus status_for(const Row& row) {
   if (row.error.empty()) return ResultStatus::ok;
   if (row.error.starts_with("INVALID") || row.error.starts_with("invalid")) return ResultStatus::invalid;
@@ -129,11 +114,7 @@ ResultStatus status_for(const Row& row) {
   return ResultStatus::failed;
 }
 
-double median_of(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
+double median_of(std::vector<double> values) { return summarize(std::move(values)).median_ms; }
 
 // Folds the rows of one benchmark (repetitions and aggregates) into a Result.
 Result make_result(const std::vector<Row>& rows) {
@@ -148,12 +129,8 @@ Result make_result(const std::vector<Row>& rows) {
     if (!median_aggregate && iterations.empty() && row.aggregate && row.aggregate_name == "mean") median_aggregate = &row;
   }
   const Row& first = rows.front();
-  Result result;
-  result.problem = first.problem;
-  result.backend = first.backend;
-  result.role = first.backend.starts_with("custom") ? "custom" : "vendor";
-  result.device = device_for_backend(first.backend);
-  result.flops = first.flops.value_or(flops(first.problem));
+  Result result = first.labelled;
+  result.flops = first.flops.value_or(flops(result.problem));
   for (const auto& row : rows) {
     if (!row.error.empty()) {
       result.status = status_for(row);
@@ -164,19 +141,7 @@ Result make_result(const std::vector<Row>& rows) {
   std::vector<double> times;
   for (const Row* row : iterations) times.push_back(row->time_ms);
   Measurement m;
-  if (!times.empty()) {
-    m.stats.samples = int64_t(times.size());
-    m.stats.min_ms = *std::min_element(times.begin(), times.end());
-    m.stats.max_ms = *std::max_element(times.begin(), times.end());
-    m.stats.median_ms = median_of(times);
-    double sum = 0;
-    for (const double t : times) sum += t;
-    m.stats.mean_ms = sum / double(times.size());
-    double squares = 0;
-    for (const double t : times) squares += (t - m.stats.mean_ms) * (t - m.stats.mean_ms);
-    m.stats.stddev_ms = times.size() > 1 ? std::sqrt(squares / double(times.size() - 1)) : 0;
-    m.stats.relative_noise = m.stats.mean_ms > 0 ? m.stats.stddev_ms / m.stats.mean_ms : 0;
-  }
+  m.stats = summarize(times);
   if (median_aggregate) m.stats.median_ms = median_aggregate->time_ms;
   // One Google Benchmark iteration that ran trainrate's own measurement loop reports that loop's
   // sample count and noise as counters: those describe the measurement better than one "sample".
@@ -265,7 +230,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
     } catch (const json::exception& e) {
       throw InputError(fmt::format("{}: {}", at, e.what()));
     }
-    const std::string key = row.backend + "\x1f" + describe(row.problem);
+    const std::string key = row.labelled.backend + "\x1f" + describe(row.labelled.problem);
     if (!groups.contains(key)) order.push_back(key);
     if (file.suite.empty()) file.suite = row.suite;
     groups[key].push_back(std::move(row));
@@ -282,7 +247,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
     DeviceInfo& device = devices[result.device];
     if (device.id.empty()) {
       device.id = result.device;
-      device.kind = result.device == "cpu" ? "cpu" : "cuda";
+      device.kind = result.device_kind;
       device.name = context.value(device.kind == "cpu" ? "cpu_name" : "gpu_name",
                                   device.kind == "cpu" ? "CPU" : "CUDA device");
       if (device.kind == "cpu") {
@@ -303,14 +268,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
 }
 
 ResultsFile read_results_or_benchmark_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
-  json parsed;
-  try {
-    parsed = json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
-  }
+  const json parsed = read_json_file(path);
   if (is_google_benchmark_json(parsed)) return results_from_google_benchmark(parsed, path.string());
   return results_from_json(parsed, path.string());
 }

@@ -97,15 +97,7 @@ std::vector<NetworkPrediction> predictions_from_json(const json& document, const
 }
 
 std::vector<NetworkPrediction> read_predictions_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
-  json parsed;
-  try {
-    parsed = json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
-  }
-  return predictions_from_json(parsed, path.string());
+  return predictions_from_json(read_json_file(path), path.string());
 }
 
 }  // namespace trainrate::reports

@@ -25,7 +25,7 @@ std::vector<DeviceSection> build_sections(const ReportSource& source) {
   std::vector<DeviceInfo> devices = file.devices;
   for (const Result& r : file.results) {
     if (std::none_of(devices.begin(), devices.end(), [&](const DeviceInfo& d) { return d.id == r.device; })) {
-      devices.push_back(DeviceInfo{r.device, r.device.starts_with("cuda") ? "cuda" : "cpu", r.device, {}, {}});
+      devices.push_back(DeviceInfo{r.device, r.device_kind, r.device, {}, {}});
     }
   }
   const std::vector<RatioRow> ratios = custom_vendor_ratios(file);
@@ -48,7 +48,8 @@ std::vector<DeviceSection> build_sections(const ReportSource& source) {
     }
     if (section.rows.empty()) continue;
     for (const RatioRow& ratio : ratios) {
-      if (ratio.device != device.id) continue;
+      // A shape's ratio is against the fastest vendor measured on it (RatioRow::best_vendor).
+      if (ratio.device != device.id || !ratio.best_vendor) continue;
       for (ShapeRow& row : section.rows) {
         if (row.problem == ratio.problem) {
           // Keep one pair per custom backend (the last, matching the re-run rule above).

@@ -69,11 +69,11 @@ std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<Rat
                        kProblemWidth, clip(row.custom_backend, kBackendWidth), kBackendWidth, row.vendor_backend,
                        format_rate(row.custom_flops_per_s), format_rate(row.vendor_flops_per_s), row.ratio);
   }
-  out += fmt::format("\n{:<40} {:>5} {:>8} {:>8} {:>8} {:>8}\n", "custom/vendor by kind", "n", "geomean", "median",
-                     "min", "max");
+  out += fmt::format("\n{:<40} {:>5} {:>8} {:>8} {:>8} {:>8}  {}\n", "custom/best vendor by kind", "n", "geomean",
+                     "median", "min", "max", "best vendor (problems)");
   for (const RatioSummary& s : summaries) {
-    out += fmt::format("{:<40} {:>5} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f}\n", s.group, s.count, s.geomean, s.median,
-                       s.min, s.max);
+    out += fmt::format("{:<40} {:>5} {:>8.3f} {:>8.3f} {:>8.3f} {:>8.3f}  {}\n", s.group, s.count, s.geomean,
+                       s.median, s.min, s.max, s.vendors);
   }
   return out;
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "devices/device.hpp"
-#include "measure/measure.hpp"
+#include "results/measurement.hpp"
 #include "problems/problem.hpp"
 
 namespace trainrate {
@@ -35,6 +35,8 @@ struct Result {
   std::string backend;
   std::string role;      // "vendor" or "custom"
   std::string device;    // DeviceInfo::id
+  std::string device_kind;                 // DeviceInfo::kind, from the backend's facts
+  std::vector<std::string> compared_with;  // custom: the vendor backends its ratios are taken against
   ResultStatus status = ResultStatus::ok;
   std::string reason;    // for invalid / skipped / failed
   Verification verification;

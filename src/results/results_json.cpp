@@ -156,12 +156,25 @@ Verification verification_from_json(const json& o, const std::string& where) {
   return v;
 }
 
+// Files written before results carried their backend's device kind: take it from the device the
+// result names, which the file describes.
+void fill_device_kinds(ResultsFile& file) {
+  for (Result& r : file.results) {
+    if (!r.device_kind.empty()) continue;
+    for (const DeviceInfo& device : file.devices) {
+      if (device.id == r.device) r.device_kind = device.kind;
+    }
+  }
+}
+
 Result result_from_json(const json& o, const std::string& where) {
   Result r;
   r.problem = problem_from_json(field<json>(o, "problem", where), where + ".problem");
   r.backend = field<std::string>(o, "backend", where);
   r.role = field<std::string>(o, "role", where);
   r.device = field<std::string>(o, "device", where);
+  r.device_kind = field_or<std::string>(o, "device_kind", where, "");
+  r.compared_with = field_or(o, "compared_with", where, std::vector<std::string>{});
   const std::string status_text = field<std::string>(o, "status", where);
   const auto status = parse_status(status_text);
   if (!status) throw InputError(fmt::format("{}.status: unknown status '{}'", where, status_text));
@@ -212,6 +225,8 @@ json to_json(const Result& r) {
               {"backend", r.backend},
               {"role", r.role},
               {"device", r.device},
+              {"device_kind", r.device_kind},
+              {"compared_with", r.compared_with},
               {"status", std::string(to_string(r.status))},
               {"reason", r.reason},
               {"verification", verification_to_json(r.verification)},
@@ -224,6 +239,31 @@ json to_json(const Result& r) {
               {"algorithm", r.algorithm},
               {"workspace_bytes", r.workspace_bytes},
               {"threads", r.threads}};
+}
+
+json benchmark_label(const Problem& problem, const BackendFacts& facts, const std::string& device_id) {
+  return json{{"problem", to_json(problem)},
+              {"backend", facts.name},
+              {"role", std::string(to_string(facts.role))},
+              {"device", device_id},
+              {"device_kind", facts.device_kind},
+              {"compared_with", facts.compared_with}};
+}
+
+Result result_from_benchmark_label(const json& label, const std::string& where) {
+  if (!label.is_object() || !label.contains("problem")) {
+    throw InputError(fmt::format("{}: label is not a trainrate-bench label (expected {{\"problem\": .., \"backend\": "
+                                 "..}}; files from older trainrate-bench builds must be measured again)", where));
+  }
+  Result r;
+  r.problem = problem_from_json(field<json>(label, "problem", where), where + ".problem");
+  r.backend = field<std::string>(label, "backend", where);
+  r.role = field<std::string>(label, "role", where);
+  if (!parse_role(r.role)) throw InputError(fmt::format("{}.role: '{}' is not vendor or custom", where, r.role));
+  r.device = field<std::string>(label, "device", where);
+  r.device_kind = field<std::string>(label, "device_kind", where);
+  r.compared_with = field_or(label, "compared_with", where, std::vector<std::string>{});
+  return r;
 }
 
 json to_json(const ResultsFile& file) {
@@ -273,19 +313,12 @@ ResultsFile results_from_json(const json& o, const std::string& where) {
   for (size_t i = 0; i < results.size(); ++i) {
     file.results.push_back(result_from_json(results.at(i), fmt::format("{}: results[{}]", where, i)));
   }
+  fill_device_kinds(file);
   return file;
 }
 
 ResultsFile read_results_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
-  json parsed;
-  try {
-    parsed = json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
-  }
-  return results_from_json(parsed, path.string());
+  return results_from_json(read_json_file(path), path.string());
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& text) {

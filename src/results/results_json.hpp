@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "results/backend_facts.hpp"
 #include "results/result.hpp"
 
 namespace trainrate {
@@ -11,6 +12,12 @@ namespace trainrate {
 constexpr int kResultsSchemaVersion = 1;
 
 nlohmann::json to_json(const Result& result);
+// What trainrate-bench puts in each benchmark's label so a Google Benchmark file can be read back
+// as results without guessing from names: {"problem": .., "backend": .., "role": .., "device": ..,
+// "device_kind": .., "compared_with": [..]}.
+nlohmann::json benchmark_label(const Problem& problem, const BackendFacts& facts, const std::string& device_id);
+// A Result with the label's problem and backend facts filled in (status ok, nothing measured yet).
+Result result_from_benchmark_label(const nlohmann::json& label, const std::string& where);
 nlohmann::json to_json(const ResultsFile& file);
 // Throws InputError naming `where` and the offending field.
 ResultsFile results_from_json(const nlohmann::json& json, const std::string& where);

@@ -11,7 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "backends/backend.hpp"
+#include "problems/host_inputs.hpp"
+#include "problems/problem.hpp"
 #include "results/result.hpp"
 
 namespace trainrate {

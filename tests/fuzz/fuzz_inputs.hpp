@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
 #include "results/results_json.hpp"

@@ -20,15 +20,13 @@ namespace kc = kernels::cpu;
 
 class CustomCpuBackend final : public Backend {
  public:
-  explicit CustomCpuBackend(std::optional<kc::MicroKernel> forced) : forced_(forced) {}
-
-  std::string name() const override {
-    return forced_ ? fmt::format("custom-cpu/{}", kc::to_string(*forced_)) : "custom-cpu";
-  }
-  BackendRole role() const override { return BackendRole::custom; }
+  explicit CustomCpuBackend(std::optional<kc::MicroKernel> forced)
+      : Backend({forced ? fmt::format("custom-cpu/{}", kc::to_string(*forced)) : "custom-cpu", BackendRole::custom,
+                 "cpu", {"openblas", "onednn"}, {"gemm", "conv"}, {Dtype::fp32, Dtype::bf16}}),
+        forced_(forced) {}
   Device& device() const override { return CpuDevice::instance(); }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     const Dtype dtype = dtype_of(problem);
     if (auto reason = cpu_dtype_unsupported(problem, name(), true)) return reason;
     if (forced_ && kc::input_dtype(*forced_) != dtype) {

@@ -214,11 +214,10 @@ std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const Host
 
 class OnednnBackend final : public Backend {
  public:
-  std::string name() const override { return "onednn"; }
-  BackendRole role() const override { return BackendRole::vendor; }
+  OnednnBackend() : Backend({"onednn", BackendRole::vendor, "cpu", {}, {"gemm", "conv"}, {Dtype::fp32, Dtype::bf16}}) {}
   Device& device() const override { return CpuDevice::instance(); }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     return cpu_dtype_unsupported(problem, has_bf16_matmul() ? "onednn" : "onednn (on this CPU)", has_bf16_matmul());
   }
 

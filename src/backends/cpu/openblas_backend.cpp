@@ -19,12 +19,10 @@ CBLAS_TRANSPOSE to_cblas(Op op) { return op == Op::N ? CblasNoTrans : CblasTrans
 
 class OpenblasBackend final : public Backend {
  public:
-  std::string name() const override { return "openblas"; }
-  BackendRole role() const override { return BackendRole::vendor; }
+  OpenblasBackend() : Backend({"openblas", BackendRole::vendor, "cpu", {}, {"gemm"}, {Dtype::fp32}}) {}
   Device& device() const override { return CpuDevice::instance(); }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
-    if (!std::holds_alternative<GemmProblem>(problem)) return "openblas has no convolution";
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     return cpu_dtype_unsupported(problem, "openblas (this build has no sbgemm)", false);
   }
 

@@ -76,7 +76,8 @@ class CublasPrepared final : public PreparedProblem {
 
 class CublasBackend final : public Backend {
  public:
-  explicit CublasBackend(std::shared_ptr<CudaDevice> device) : device_(std::move(device)) {}
+  explicit CublasBackend(std::shared_ptr<CudaDevice> device)
+      : Backend({"cublas", BackendRole::vendor, "cuda", {}, {"gemm"}, {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}), device_(std::move(device)) {}
   ~CublasBackend() override {
     if (handle_) {
       cudaSetDevice(device_->ordinal());
@@ -84,13 +85,11 @@ class CublasBackend final : public Backend {
     }
   }
 
-  std::string name() const override { return "cublas"; }
-  BackendRole role() const override { return BackendRole::vendor; }
   Device& device() const override { return *device_; }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     const auto* g = std::get_if<GemmProblem>(&problem);
-    if (!g) return "cublas runs GEMM only (convolutions: cudnn)";
+    if (!g) return std::string("cublas runs GEMM only (convolutions: cudnn)");
     if ((g->dtype == Dtype::bf16 || g->dtype == Dtype::tf32) && device_->compute_capability() < 80)
       return std::string(to_string(g->dtype)) + " needs compute capability 8.0+ (device is " +
              device_->compute_capability_text() + ")";

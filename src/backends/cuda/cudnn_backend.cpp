@@ -267,7 +267,8 @@ class CudnnPrepared final : public PreparedProblem {
 
 class CudnnBackend final : public Backend {
  public:
-  explicit CudnnBackend(std::shared_ptr<CudaDevice> device) : device_(std::move(device)) {}
+  explicit CudnnBackend(std::shared_ptr<CudaDevice> device)
+      : Backend({"cudnn", BackendRole::vendor, "cuda", {}, {"conv"}, {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}), device_(std::move(device)) {}
   ~CudnnBackend() override {
     if (handle_) {
       cudaSetDevice(device_->ordinal());
@@ -275,11 +276,9 @@ class CudnnBackend final : public Backend {
     }
   }
 
-  std::string name() const override { return "cudnn"; }
-  BackendRole role() const override { return BackendRole::vendor; }
   Device& device() const override { return *device_; }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     const auto* c = std::get_if<ConvProblem>(&problem);
     if (!c) return "cudnn runs convolutions only (GEMM: cublas)";
     if ((c->dtype == Dtype::bf16 || c->dtype == Dtype::tf32) && device_->compute_capability() < 80)

@@ -116,13 +116,13 @@ class CustomCudaBackend final : public Backend {
  public:
   // `variant` empty: the family backend, which picks the best variant per problem.
   CustomCudaBackend(std::shared_ptr<CudaDevice> device, const Variant* variant)
-      : device_(std::move(device)), variant_(variant) {}
-
-  std::string name() const override { return variant_ ? "custom-cuda/" + variant_->name : "custom-cuda"; }
-  BackendRole role() const override { return BackendRole::custom; }
+      : Backend({variant ? "custom-cuda/" + variant->name : "custom-cuda", BackendRole::custom, "cuda",
+                 {"cublas", "cudnn"}, {"gemm", "conv"}, {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}),
+        device_(std::move(device)),
+        variant_(variant) {}
   Device& device() const override { return *device_; }
 
-  std::optional<std::string> unsupported_reason(const Problem& problem) const override {
+  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     if (variant_) return variant_unsupported(*variant_, problem, device_->compute_capability());
     if (dtype_of(problem) == Dtype::tf32) return "tf32 not implemented in custom-cuda";
     return variant_unsupported(best_variant(problem), problem, device_->compute_capability());

@@ -1,4 +1,4 @@
-#include "models/replay.hpp"
+#include "run/replay.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "measure/statistics.hpp"
+#include "results/statistics.hpp"
 #include "models/rates.hpp"
 #include "verify/verify.hpp"
 
@@ -23,12 +23,17 @@ Backend* find_backend(const BackendSet& set, const std::string& name) {
   }
 }
 
-// The requested backend when it can run the problem, else the kind's vendor backend on the same
-// device kind (a GEMM-only custom backend still replays a whole CNN that way), else none.
+// The requested backend when it can run the problem, else the first vendor backend on the same
+// device kind that can (a GEMM-only custom backend still replays a whole CNN that way), else none.
 Backend* backend_for(const BackendSet& set, Backend& requested, const Problem& problem) {
   if (!requested.unsupported_reason(problem)) return &requested;
-  Backend* vendor = find_backend(set, vendor_backend_for(problem, requested.device().kind() != "cpu"));
-  if (vendor && !vendor->unsupported_reason(problem)) return vendor;
+  for (const auto& backend : set.backends) {
+    const BackendFacts& facts = backend->facts();
+    if (facts.role == BackendRole::vendor && facts.device_kind == requested.facts().device_kind &&
+        !backend->unsupported_reason(problem)) {
+      return backend.get();
+    }
+  }
   return nullptr;
 }
 

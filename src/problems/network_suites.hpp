@@ -1,4 +1,4 @@
-// The network-derived suites: problems of real networks' layers, lowered by models/network.hpp.
+// The network-derived suites: problems of real networks' layers, lowered by problems/network.hpp.
 #pragma once
 
 #include "problems/suite.hpp"

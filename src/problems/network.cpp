@@ -1,4 +1,4 @@
-#include "models/network.hpp"
+#include "problems/network.hpp"
 
 #include <fmt/format.h>
 

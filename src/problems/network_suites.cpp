@@ -1,8 +1,8 @@
-#include "models/network_suites.hpp"
+#include "problems/network_suites.hpp"
 
 #include <fmt/format.h>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 
 namespace trainrate {
 

@@ -1,4 +1,4 @@
-#include "results/environment.hpp"
+#include "run/environment.hpp"
 
 #include <unistd.h>
 

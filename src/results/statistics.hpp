@@ -5,14 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace trainrate {
+#include "results/measurement.hpp"
 
-struct SampleStats {
-  int64_t samples = 0;
-  double min_ms = 0, median_ms = 0, mean_ms = 0, max_ms = 0;
-  double stddev_ms = 0;       // sample standard deviation (n − 1)
-  double relative_noise = 0;  // stddev / mean
-};
+namespace trainrate {
 
 SampleStats summarize(std::vector<double> samples_ms);
 

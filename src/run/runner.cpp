@@ -1,4 +1,4 @@
-#include "measure/runner.hpp"
+#include "run/runner.hpp"
 
 #include <fmt/format.h>
 
@@ -17,6 +17,8 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
   result.backend = backend.name();
   result.role = std::string(to_string(backend.role()));
   result.device = backend.device().info().id;
+  result.device_kind = backend.facts().device_kind;
+  result.compared_with = backend.facts().compared_with;
   result.mode = std::string(to_string(options.measure.mode));
   result.flops = flops(problem);
   result.threads = backend.device().kind() == "cpu" ? CpuDevice::instance().threads() : 0;

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "models/network.hpp"
+#include "problems/network.hpp"
 #include "problems/problem_json.hpp"
 
 namespace trainrate {
@@ -118,14 +118,7 @@ Layer read_layer(const json& object, const std::string& where) {
 }  // namespace
 
 Network network_from_json_text(const std::string& text, const std::string& where, int64_t batch) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON (byte {}): {}", where, e.byte, e.what()));
-  } catch (const json::exception& e) {  // numbers out of range, invalid UTF-8
-    throw InputError(fmt::format("{}: not valid JSON: {}", where, e.what()));
-  }
+  const json root = parse_json_text(text, where);
   if (!root.is_object()) throw InputError(fmt::format("{}: expected a JSON object at the top", where));
   reject_unknown(root, kTopFields, {}, where);
   Network net;

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "backends/registry.hpp"
-#include "measure/runner.hpp"
-#include "models/network.hpp"
+#include "run/runner.hpp"
+#include "problems/network.hpp"
 #include "models/training_time.hpp"
 
 namespace trainrate {

@@ -1,0 +1,29 @@
+// What one measurement produced, as plain data: results files, reports and models read it;
+// measure/ fills it. It sits here, below measure/, so readers never depend on the timing code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace trainrate {
+
+enum class CacheMode { cold, hot };
+std::string_view to_string(CacheMode mode);
+
+struct SampleStats {
+  int64_t samples = 0;
+  double min_ms = 0, median_ms = 0, mean_ms = 0, max_ms = 0;
+  double stddev_ms = 0;       // sample standard deviation (n − 1)
+  double relative_noise = 0;  // stddev / mean
+};
+
+struct Measurement {
+  SampleStats stats;            // per single run, in milliseconds
+  int64_t runs_per_sample = 1;
+  std::string stop_reason;      // "noise-target", "time-budget", "max-samples", "interrupted"
+  std::optional<double> clock_mhz;  // device clock after sampling, where the device reports one
+};
+
+}  // namespace trainrate
