@@ -519,6 +519,34 @@ TEST(CliResume, RefusesAnOptionThatConflictsWithTheRecordedRun) {
   EXPECT_EQ(same.status, 0) << same.err;
 }
 
+// Files written before every option was recorded hold only these eight; they still resume, with the
+// rest at their defaults (as those runs had them), and come out recording all of them.
+TEST(CliResume, AFileFromBeforeTheNewOptionsStillResumes) {
+  TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  const std::string file = quote(path.string());
+  ASSERT_EQ(run_cli("run --suite smoke --backends custom-cpu --threads 1 --budget-ms 10 -q -o " + file, dir.path()).status,
+            0);
+  json old = read_json(path);
+  const std::set<std::string> old_keys{"suite_arg", "backends_arg", "mode", "target_relative_noise", "budget_ms",
+                                       "min_samples", "threads", "seed"};
+  for (auto it = old["options"].begin(); it != old["options"].end();) {
+    it = old_keys.contains(it.key()) ? std::next(it) : old["options"].erase(it);
+  }
+  ASSERT_EQ(old.at("options").size(), old_keys.size());
+  old["results"].erase(old["results"].begin() + 2, old["results"].end());
+  old["complete"] = false;
+  write_json(path, old);
+  const CliRun resumed = run_cli("run --resume " + file + " -q", dir.path());
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  const json after = read_json(path);
+  EXPECT_EQ(after.at("results").size(), load_suite("smoke").problems.size());
+  EXPECT_EQ(after.at("options").at("budget_ms"), "10");
+  EXPECT_EQ(after.at("options").at("batch"), "default");
+  EXPECT_EQ(after.at("options").at("max_samples"), "1000");
+  for (const json& r : after.at("results")) EXPECT_EQ(r.at("threads"), 1);
+}
+
 TEST(Cli, ReplayPrintsTheErrorAndWhereItComesFromAndWritesJson) {
   TempDir dir;
   const CliRun r = run_cli("replay --network-file " + quote(kData + "/networks/good_tiny.json") +
