@@ -7,6 +7,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -101,19 +102,20 @@ TEST(Cli, RunSmokeExitsZeroAndPrintsATable) {
   // One row per problem and backend before the first blank line (the ratio table follows it).
   const Suite suite = load_suite("smoke");
   std::map<std::string, int> rows_per_backend;
+  // The problem column is as wide as the suite's longest name, and the backend column follows it.
+  const size_t backend_column = lines[0].find("backend");
+  size_t longest_name = 0;
+  for (const Problem& p : suite.problems) longest_name = std::max(longest_name, describe(p).size());
+  EXPECT_EQ(backend_column, std::max<size_t>(46, longest_name) + 1);
   size_t row = 1;
   for (; row < lines.size() && !lines[row].empty(); ++row) {
     for (const std::string& b : kDefaultCpuBackends) {
-      // The backend column follows the 46-wide problem column.
-      if (lines[row].substr(47, b.size() + 1) == b + " ") ++rows_per_backend[b];
+      if (lines[row].substr(backend_column, b.size() + 1) == b + " ") ++rows_per_backend[b];
     }
   }
   EXPECT_EQ(row - 1, suite.problems.size() * kDefaultCpuBackends.size());
   for (const std::string& b : kDefaultCpuBackends) EXPECT_EQ(rows_per_backend[b], 10) << b;
-  for (const Problem& p : suite.problems) {
-    const std::string name = describe(p).substr(0, 45);
-    EXPECT_THAT(s.run.out, HasSubstr(name));
-  }
+  for (const Problem& p : suite.problems) EXPECT_THAT(s.run.out, HasSubstr(describe(p) + " "));
   EXPECT_THAT(s.run.out, HasSubstr("skipped: openblas has no convolution"));
   EXPECT_THAT(s.run.out, Not(HasSubstr("INVALID")));
   EXPECT_THAT(s.run.out, Not(HasSubstr("FAILED")));
@@ -352,7 +354,8 @@ TEST(Cli, HelpExitsZero) {
   for (const char* sub : {"run", "devices", "compare"}) EXPECT_THAT(top.out, HasSubstr(sub));
   const CliRun run = run_cli("run --help", dir.path());
   EXPECT_EQ(run.status, 0);
-  for (const char* option : {"--suite", "--backends", "--output", "--budget-ms", "--noise", "--list", "smoke"}) {
+  for (const char* option : {"--suite", "--backends", "--output", "--budget-ms", "--noise", "--list", "smoke",
+                             "docs/suites.md"}) {
     EXPECT_THAT(run.out, HasSubstr(option));
   }
   EXPECT_EQ(run_cli("compare --help", dir.path()).status, 0);
@@ -368,6 +371,33 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_cli("frobnicate", dir.path()).status, 2);
   EXPECT_EQ(run_cli("run --suite smoke --budget-ms -5", dir.path()).status, 2);
   EXPECT_EQ(run_cli("compare", dir.path()).status, 2);  // the results file is required
+}
+
+// An out-of-range number gets one line in the form of every other error: the command, the option,
+// the range in words and the value given.
+TEST(Cli, OutOfRangeOptionsSayTheRangeWithTheUsualPrefix) {
+  TempDir dir;
+  const std::string results = quote(kData + "/results/good.json");
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"predict -r " + results + " -n resnet50 --devices 0", "trainrate predict: error: --devices: must be at least 1, got 0"},
+      {"run --suite smoke --batch 0", "trainrate run: error: --batch: must be at least 1, got 0"},
+      {"run --suite smoke --threads -1", "trainrate run: error: --threads: must be at least 0, got -1"},
+      {"run --suite smoke --budget-ms -1", "trainrate run: error: --budget-ms: must be greater than 0, got -1"},
+      {"run --suite square --min-size -5", "trainrate run: error: --min-size: must be at least 1, got -5"},
+      {"run --suite smoke --noise 2", "trainrate run: error: --noise: must be between 1e-06 and 1, got 2"},
+      {"replay -n resnet50 -b custom-cpu --profile-passes 101",
+       "trainrate replay: error: --profile-passes: must be between 0 and 100, got 101"},
+      {"merge a.json -o out --min-peers 2", "trainrate merge: error: --min-peers: must be between 3 and 1000000, got 2"},
+  };
+  for (const auto& [args, message] : cases) {
+    const CliRun r = run_cli(args, dir.path());
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(r.err, message + "\n") << args;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  // Other usage errors carry the prefix too.
+  const CliRun unknown = run_cli("run --no-such-flag", dir.path());
+  EXPECT_THAT(unknown.err, ::testing::StartsWith("trainrate run: error: "));
 }
 
 TEST(Cli, BadSuiteExitsTwoAndNamesIt) {
@@ -409,6 +439,114 @@ TEST(Cli, BadDtypeAndModeExitTwo) {
   const CliRun m = run_cli("run --suite smoke --mode lukewarm -o x.json", dir.path());
   EXPECT_EQ(m.status, 2);
   EXPECT_THAT(m.err, HasSubstr("lukewarm"));
+}
+
+json read_json(const fs::path& path) { return json::parse(read_text(path)); }
+
+void write_json(const fs::path& path, const json& j) { std::ofstream(path) << j.dump(2); }
+
+std::vector<std::string> result_names(const json& file) {
+  std::vector<std::string> names;
+  for (const json& r : file.at("results")) names.push_back(r.at("name"));
+  return names;
+}
+
+// The interrupted run the issue describes (resnet50 at batch 1, one thread, a short budget), made
+// small: 32x32 images, forward convs and the FC only, a few samples. The file is cut back to its
+// first rows as an interruption leaves it, with a CPU peak no run measures, then resumed with no
+// other option: every option of the first run, and its peak, must hold for the new rows.
+TEST(CliResume, FinishesAnInterruptedRunWithItsOwnOptionsAndLeavesEarlierRowsAlone) {
+  TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  const CliRun first = run_cli("run --suite resnet50 --batch 1 --image-size 32 --kind conv-fwd,gemm --threads 1"
+                               " --budget-ms 20 --min-time-ms 1 --min-samples 2 --max-samples 5 --warmup 0"
+                               " --noise 0.2 --mode cold --layout NHWC --seed 7 --backends custom-cpu -q -o " +
+                                   quote(path.string()),
+                               dir.path());
+  ASSERT_EQ(first.status, 0) << first.err;
+  const json full = read_json(path);
+  const size_t kept = 5;
+  ASSERT_GT(full.at("results").size(), kept + 3);
+  json cut = full;
+  cut["results"].erase(cut["results"].begin() + kept, cut["results"].end());
+  cut["complete"] = false;
+  const double planted_peak_flops_per_s = 1.5e9;
+  ASSERT_EQ(cut.at("devices").size(), 1u);
+  cut["devices"][0]["peaks"]["measured_flops_per_s"]["fp32"] = planted_peak_flops_per_s;
+  write_json(path, cut);
+
+  // What a resume would run is what the first run ran (batch 1, 32x32, NHWC, forward and FC only).
+  const CliRun listed = run_cli("run --resume " + quote(path.string()) + " --list", dir.path());
+  ASSERT_EQ(lines_of(listed.out), result_names(full)) << listed.err;
+
+  const CliRun resumed = run_cli("run --resume " + quote(path.string()), dir.path());
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  const json after = read_json(path);
+  EXPECT_EQ(after.at("complete"), true);
+  EXPECT_EQ(result_names(after), result_names(full));
+  EXPECT_EQ(after.at("options"), full.at("options"));
+  EXPECT_EQ(after.at("devices").dump(), cut.at("devices").dump());  // the file's peak, not a new one
+  const json& rows = after.at("results");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE(rows[i].at("name").get<std::string>());
+    EXPECT_EQ(rows[i].at("threads"), 1);
+    EXPECT_EQ(rows[i].at("mode"), "cold");
+    if (i < kept) {
+      EXPECT_EQ(rows[i].dump(), cut.at("results")[i].dump());
+    } else if (rows[i].at("status") == "ok") {
+      EXPECT_EQ(rows[i].at("peak_flops_per_s"), planted_peak_flops_per_s);
+      EXPECT_LE(rows[i].at("measurement").at("stats").at("samples").get<int>(), 5);
+    }
+  }
+}
+
+TEST(CliResume, RefusesAnOptionThatConflictsWithTheRecordedRun) {
+  TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  const std::string file = quote(path.string());
+  ASSERT_EQ(run_cli("run --suite smoke --kind gemm --backends custom-cpu --threads 1 --budget-ms 10 -q -o " + file,
+                    dir.path()).status, 0);
+  const std::string before = read_text(path);
+  const CliRun threads = run_cli("run --resume " + file + " --threads 2 -q", dir.path());
+  EXPECT_EQ(threads.status, 2);
+  EXPECT_EQ(threads.err, "trainrate run: error: --threads 2: the run in " + path.string() +
+                             " used 1; resume without --threads\n");
+  const CliRun batch = run_cli("run --resume " + file + " --batch 4 -q", dir.path());
+  EXPECT_EQ(batch.status, 2);
+  EXPECT_EQ(batch.err, "trainrate run: error: --batch 4: the run in " + path.string() +
+                           " used the suite's default; resume without --batch\n");
+  EXPECT_EQ(read_text(path), before);
+  // Giving the recorded values again is no conflict.
+  const CliRun same = run_cli("run --resume " + file + " --threads 1 --budget-ms 10.0 --suite smoke -q", dir.path());
+  EXPECT_EQ(same.status, 0) << same.err;
+}
+
+// Files written before every option was recorded hold only these eight; they still resume, with the
+// rest at their defaults (as those runs had them), and come out recording all of them.
+TEST(CliResume, AFileFromBeforeTheNewOptionsStillResumes) {
+  TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  const std::string file = quote(path.string());
+  ASSERT_EQ(run_cli("run --suite smoke --backends custom-cpu --threads 1 --budget-ms 10 -q -o " + file, dir.path()).status,
+            0);
+  json old = read_json(path);
+  const std::set<std::string> old_keys{"suite_arg", "backends_arg", "mode", "target_relative_noise", "budget_ms",
+                                       "min_samples", "threads", "seed"};
+  for (auto it = old["options"].begin(); it != old["options"].end();) {
+    it = old_keys.contains(it.key()) ? std::next(it) : old["options"].erase(it);
+  }
+  ASSERT_EQ(old.at("options").size(), old_keys.size());
+  old["results"].erase(old["results"].begin() + 2, old["results"].end());
+  old["complete"] = false;
+  write_json(path, old);
+  const CliRun resumed = run_cli("run --resume " + file + " -q", dir.path());
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  const json after = read_json(path);
+  EXPECT_EQ(after.at("results").size(), load_suite("smoke").problems.size());
+  EXPECT_EQ(after.at("options").at("budget_ms"), "10");
+  EXPECT_EQ(after.at("options").at("batch"), "default");
+  EXPECT_EQ(after.at("options").at("max_samples"), "1000");
+  for (const json& r : after.at("results")) EXPECT_EQ(r.at("threads"), 1);
 }
 
 TEST(Cli, ReplayPrintsTheErrorAndWhereItComesFromAndWritesJson) {
@@ -514,6 +652,28 @@ TEST(Cli, OpenblasRunsKernelsThatUseThisCpu) {
 #else
   expect_named_core("Prescott", false);
 #endif
+}
+
+// The Slurm scripts' default binary is where a CMake preset builds it, and docs/cluster.md says the same.
+TEST(CliScripts, SlurmDefaultBinaryIsWhereAPresetBuildsIt) {
+  const fs::path root = TRAINRATE_SOURCE_DIR;
+  const json presets = read_json(root / "CMakePresets.json");
+  std::set<std::string> preset_dirs;
+  for (const json& preset : presets.at("configurePresets")) {
+    if (!preset.value("hidden", false)) preset_dirs.insert("build/" + preset.at("name").get<std::string>());
+  }
+  // binaryDir is "${sourceDir}/build/${presetName}" for every preset (inherited from "base").
+  const std::regex binary(R"((build(?:/[A-Za-z0-9_-]+)?)/src/trainrate)");
+  for (const char* file : {"scripts/slurm/submit", "scripts/slurm/run-task", "scripts/slurm/merge.sbatch",
+                           "docs/cluster.md"}) {
+    const std::string text = read_text(root / file);
+    int defaults = 0;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), binary); it != std::sregex_iterator(); ++it) {
+      EXPECT_TRUE(preset_dirs.contains((*it)[1].str())) << file << " names " << (*it)[0].str();
+      ++defaults;
+    }
+    EXPECT_GE(defaults, 1) << file;
+  }
 }
 
 TEST(Cli, ListPrintsTheSuitesProblems) {

@@ -14,6 +14,7 @@ namespace trainrate {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kResults = std::string(TRAINRATE_TEST_DATA_DIR) + "/results/";
 
@@ -303,6 +304,69 @@ TEST(Table, RowsForOkAndNotOk) {
   // Header and rows line up: the status column starts at the same place.
   const std::string header = result_table_header();
   EXPECT_EQ(header.find("status"), row.rfind("ok"));
+}
+
+// Names that differ only at the end (fp16 against fp32, avx512 against avx512-bf16) are printed whole,
+// and the columns widen so that every row still lines up under the header.
+TEST(Table, LongNamesArePrintedWholeAndAligned) {
+  const ConvProblem long_conv{.n = 256, .c = 1024, .h = 112, .w = 112, .k = 2048, .r = 11, .s = 11, .pad_h = 5,
+                              .pad_w = 3, .stride_h = 2, .stride_w = 1, .dilation_h = 2, .dilation_w = 1,
+                              .pass = ConvPass::backward_filter};
+  ConvProblem half = long_conv;
+  half.dtype = Dtype::fp16;
+  const std::string fp32_name = describe(long_conv), fp16_name = describe(half);
+  ASSERT_GT(fp32_name.size(), 46u);  // wider than the default problem column
+  const std::vector<Result> rows{make(long_conv, "custom-cpu/avx512", "custom", ResultStatus::ok, 1e10),
+                                 make(half, "custom-cpu/avx512-bf16", "custom", ResultStatus::ok, 2e10)};
+  std::vector<Problem> problems;
+  std::vector<std::string> backends;
+  for (const Result& r : rows) {
+    problems.push_back(r.problem);
+    backends.push_back(r.backend);
+  }
+  const TableWidths widths = table_widths(problems, backends);
+  const std::string header = result_table_header(widths);
+  for (const Result& r : rows) {
+    const std::string row = result_table_row(r, widths);
+    EXPECT_THAT(row, HasSubstr(describe(r.problem) + " ")) << row;
+    EXPECT_THAT(row, HasSubstr(" " + r.backend + " ")) << row;
+    EXPECT_EQ(row.find(r.backend), header.find("backend")) << row;
+    EXPECT_EQ(row.rfind("  ok"), header.find("status") - 2) << row;
+  }
+  // Without widths the row still names the problem and backend whole (it is only wider).
+  EXPECT_THAT(result_table_row(rows[1]), HasSubstr(fp16_name + " custom-cpu/avx512-bf16 "));
+  EXPECT_THAT(result_table_row(rows[0]), HasSubstr(fp32_name + " custom-cpu/avx512 "));
+
+  RatioRow ratio{.problem = half, .custom_backend = "custom-cpu/avx512-bf16", .vendor_backend = "onednn",
+                 .custom_flops_per_s = 2e10, .vendor_flops_per_s = 1e10, .ratio = 2.0};
+  const std::string table = ratio_table({ratio}, summarize_ratios({ratio}));
+  EXPECT_THAT(table, HasSubstr(fp16_name + " "));
+  EXPECT_THAT(table, HasSubstr(" custom-cpu/avx512-bf16 "));
+  EXPECT_THAT(table, Not(HasSubstr("~")));
+}
+
+// The status says why sampling stopped when the noise target was not what ended it, and flags a
+// row whose noise is above 5% whatever stopped it.
+TEST(Table, StatusSaysWhySamplingStoppedAndFlagsHighNoise) {
+  Result r = make(kG1, "custom-cpu", "custom", ResultStatus::ok, 2.62144e10);
+  const auto status_of = [&](const std::string& stop_reason, double relative_noise) {
+    r.measurement->stop_reason = stop_reason;
+    r.measurement->stats.relative_noise = relative_noise;
+    const std::string row = result_table_row(r);
+    return row.substr(result_table_header().find("status"));
+  };
+  EXPECT_EQ(status_of("noise-target", 0.004), "ok\n");
+  EXPECT_EQ(status_of("time-budget", 1.557), "noisy (budget)\n");
+  EXPECT_EQ(status_of("time-budget", 0.02), "ok (budget)\n");
+  EXPECT_EQ(status_of("max-samples", 0.003), "ok (max samples)\n");
+  EXPECT_EQ(status_of("max-samples", 0.0501), "noisy (max samples)\n");
+  EXPECT_EQ(status_of("time-budget", 0.05), "ok (budget)\n");       // 5% itself is not flagged
+  EXPECT_EQ(status_of("noise-target", 0.08), "noisy\n");            // a --noise target above 5%
+  EXPECT_EQ(status_of("interrupted", 0.01), "ok (interrupted)\n");
+  r.verification.sampled = true;
+  r.verification.elements_checked = 512;
+  EXPECT_EQ(status_of("time-budget", 0.2), "noisy (budget, 512 sampled)\n");
+  EXPECT_EQ(status_of("noise-target", 0.001), "ok (512 sampled)\n");
 }
 
 TEST(Table, RatioTableHasRowsAndAGeomeanSummary) {

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -372,6 +374,40 @@ TEST(SuiteCsv, InlineTextWithWindowsLineEndings) {
   ASSERT_EQ(suite.problems.size(), 1u);
   EXPECT_TRUE(suite.problems[0] == Problem(GemmProblem{.m = 4, .n = 5, .k = 6, .op_b = Op::T}));
   EXPECT_EQ(suite.name, "inline");
+}
+
+// docs/suites.md teaches the format by example: every ```json and ```csv block in it is a suite
+// file that loads, and its first JSON and first CSV examples are the same suite written both ways.
+TEST(SuiteDocs, EveryExampleInDocsSuitesMdLoads) {
+  std::ifstream doc(std::string(TRAINRATE_SOURCE_DIR) + "/docs/suites.md");
+  ASSERT_TRUE(doc) << "docs/suites.md";
+  std::vector<std::pair<std::string, std::string>> blocks;  // (language, text)
+  std::string line;
+  std::optional<std::pair<std::string, std::string>> open_block;
+  while (std::getline(doc, line)) {
+    if (line.starts_with("```")) {
+      if (open_block) {
+        blocks.push_back(*open_block);
+        open_block.reset();
+      } else {
+        open_block = std::pair{line.substr(3), std::string()};
+      }
+    } else if (open_block) {
+      open_block->second += line + "\n";
+    }
+  }
+  std::vector<std::vector<std::string>> json_suites, csv_suites;
+  for (const auto& [language, text] : blocks) {
+    if (language != "json" && language != "csv") continue;
+    SCOPED_TRACE(text);
+    std::vector<std::string> problems;
+    const Suite suite = language == "json" ? parse_suite_json(text, "example.json") : parse_suite_csv(text, "example.csv");
+    for (const Problem& p : suite.problems) problems.push_back(describe(p));
+    (language == "json" ? json_suites : csv_suites).push_back(problems);
+  }
+  ASSERT_GE(json_suites.size(), 1u);
+  ASSERT_GE(csv_suites.size(), 1u);
+  EXPECT_EQ(json_suites.front(), csv_suites.front());
 }
 
 }  // namespace

@@ -47,14 +47,14 @@ Action add_merge_command(CLI::App& app) {
   cmd->add_option("--threshold", args->options.threshold,
                   "Flag a device whose median robust z-score over the problems is below -THRESHOLD")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(greater_than(0));
   cmd->add_option("--min-spread", args->options.min_relative_spread,
                   "Floor of the MAD as a fraction of the median, so run-to-run noise never flags a device")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(between(0, 1));
   cmd->add_option("--min-peers", args->options.min_peers, "Devices of one model needed before any is scored")
       ->capture_default_str()
-      ->check(CLI::Range(size_t{3}, size_t{1000000}));
+      ->check(between(3, 1000000));
   cmd->footer("Exit status: 0 no device flagged, 1 a device flagged (slow, INVALID or FAILED results), 2 bad input.");
   return [args] { return run_merge(*args); };
 }

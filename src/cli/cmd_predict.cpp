@@ -134,14 +134,14 @@ Action add_predict_command(CLI::App& app) {
   auto* file = cmd->add_option("--network-file", a->network_file, "Network JSON (format in docs/models.md)")
                    ->check(CLI::ExistingFile);
   net->excludes(file);
-  cmd->add_option("--batch", a->batch, "Batch per device (default 32)")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 224)")->check(CLI::PositiveNumber);
-  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Batch per device (default 32)")->check(at_least(1));
+  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 224)")->check(at_least(1));
+  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 128)")->check(at_least(1));
   cmd->add_option("--dtype", a->dtype, "Dtype of the problems to look up: fp32, tf32, fp16, bf16 (default fp32)");
   cmd->add_option("--dataset", a->dataset, "Training samples per epoch (default 1281167, ImageNet-1k)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--epochs", a->epochs, "Epochs (default 1)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--devices", a->devices, "Data-parallel devices (default 1)")->check(CLI::PositiveNumber);
+      ->check(at_least(1));
+  cmd->add_option("--epochs", a->epochs, "Epochs (default 1)")->check(at_least(0));
+  cmd->add_option("--devices", a->devices, "Data-parallel devices (default 1)")->check(at_least(1));
   auto* backend = cmd->add_option("-b,--backend", a->backend,
                                   "Backend whose rates to use (default: the one covering most of the network)");
   auto* compare = cmd->add_option("--compare", a->compare,
@@ -149,20 +149,20 @@ Action add_predict_command(CLI::App& app) {
                                   "(CPU: GEMM openblas, conv onednn; GPU: cublas, cudnn)");
   backend->excludes(compare);
   cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
-  cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(at_least(0));
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(greater_than(0));
   cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")
-      ->check(CLI::PositiveNumber);
+      ->check(greater_than(0));
   cmd->add_option("--latency-us", a->latency_us, "All-reduce per-step latency alpha in us (default 5)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   cmd->add_flag("--overlap", a->overlap, "Overlap the all-reduce with the backward pass");
-  cmd->add_option("--checkpoint-s", a->checkpoint_s, "Time to write one checkpoint (default 60)")->check(CLI::PositiveNumber);
+  cmd->add_option("--checkpoint-s", a->checkpoint_s, "Time to write one checkpoint (default 60)")->check(greater_than(0));
   cmd->add_option("--restart-s", a->restart_s, "Time to restart after a failure (default 600)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   cmd->add_option("--mtbf-device-h", a->mtbf_device_h, "Per-device MTBF in hours (default ~50,677, from Llama 3)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--spares", a->spares, "Spare devices (default 0)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top", a->top, "Layers shown in the breakdown (default 10)")->check(CLI::PositiveNumber);
+      ->check(greater_than(0));
+  cmd->add_option("--spares", a->spares, "Spare devices (default 0)")->check(at_least(0));
+  cmd->add_option("--top", a->top, "Layers shown in the breakdown (default 10)")->check(at_least(1));
   cmd->add_option("--json", a->json_out, "Write the prediction JSON here");
   return [a] { return run_predict(*a); };
 }

@@ -145,18 +145,18 @@ Action add_replay_command(CLI::App& app) {
                    ->check(CLI::ExistingFile);
   net->excludes(file);
   cmd->add_option("-b,--backend", a->backend, "Backend to replay on, e.g. onednn, openblas, custom-cpu")->required();
-  cmd->add_option("--batch", a->batch, "Batch (default 4)")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 128)")->check(CLI::PositiveNumber);
-  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 32)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Batch (default 4)")->check(at_least(1));
+  cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 128)")->check(at_least(1));
+  cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 32)")->check(at_least(1));
   cmd->add_option("--dtype", a->dtype, "fp32, tf32, fp16, bf16 (default fp32)");
   cmd->add_option("--mode", a->mode, "Cache mode of the per-problem measurements: hot or cold (default hot)");
-  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(CLI::PositiveNumber);
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(greater_than(0));
   cmd->add_option("--iteration-samples", a->iteration_samples, "Minimum samples of the whole iteration (default 5)")
-      ->check(CLI::Range(int64_t{2}, int64_t{1000}));
+      ->check(between(2, 1000));
   cmd->add_option("--profile-passes", a->profile_passes,
                   "Extra iterations timed call by call to show where the error comes from (default 3; 0: none)")
-      ->check(CLI::Range(int64_t{0}, int64_t{100}));
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+      ->check(between(0, 100));
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(at_least(0));
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
   cmd->add_option("--json", a->json_out, "Write the replay's numbers as JSON here");
   cmd->add_flag("-q,--quiet", a->quiet, "No per-problem lines");

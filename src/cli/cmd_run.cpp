@@ -1,14 +1,18 @@
 // trainrate run: measure a suite on the chosen backends, print a table, write a results file.
 //
 // The results file is rewritten atomically after every finished problem, so an interrupted or
-// killed run loses at most the problem in flight; --resume continues it.
+// killed run loses at most the problem in flight; --resume continues it with the options the file
+// records, against the device peaks the file records.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
@@ -40,6 +44,7 @@ struct RunArgs {
   int threads = 0;
   uint64_t seed = 1;
   bool quiet = false, json = false, list = false;
+  std::set<std::string> given_flags;  // the options on the command line, by long name
 };
 
 std::atomic<int> g_signal{0};
@@ -81,26 +86,139 @@ SuiteParams suite_params(const RunArgs& a) {
   return p;
 }
 
-RunOptions run_options(const RunArgs& a, bool on_gpu) {
-  RunOptions options;
+// Replaces "let the device decide" in the arguments by what it decided, so that the arguments
+// are exactly what the results file records and what a resumed run compares against.
+void resolve_device_defaults(RunArgs& a, bool on_gpu) {
   if (a.mode == "auto") {
     // nvbench's default on GPU: L2 flushed before each sample. CPU problems here mostly exceed the
     // caches already, and flushing tens of MiB per sample would dominate small problems' budgets.
-    options.measure.mode = on_gpu ? CacheMode::cold : CacheMode::hot;
-  } else if (a.mode == "cold" || a.mode == "hot") {
-    options.measure.mode = a.mode == "cold" ? CacheMode::cold : CacheMode::hot;
-  } else {
+    a.mode = on_gpu ? "cold" : "hot";
+  } else if (a.mode != "cold" && a.mode != "hot") {
     throw InputError(fmt::format("--mode: '{}' is not one of auto, cold, hot", a.mode));
   }
+  if (a.noise <= 0) a.noise = on_gpu ? 0.005 : 0.01;
+  a.threads = CpuDevice::instance().threads();
+}
+
+RunOptions run_options(const RunArgs& a) {
+  RunOptions options;
+  options.measure.mode = a.mode == "cold" ? CacheMode::cold : CacheMode::hot;
   options.measure.warmup_runs = a.warmup;
   StoppingCriterion& stop = options.measure.stopping;
-  stop.target_relative_noise = a.noise > 0 ? a.noise : (on_gpu ? 0.005 : 0.01);
+  stop.target_relative_noise = a.noise;
   stop.budget_ms = a.budget_ms;
   stop.min_time_ms = a.min_time_ms;
   stop.min_samples = a.min_samples;
   stop.max_samples = a.max_samples;
   options.input_seed = a.seed;
   return options;
+}
+
+// Every option that shapes a run's rows, as the results file's options record it: --resume
+// restores each one the command line leaves out and refuses one given with another value.
+struct RecordedOption {
+  std::string key;   // in ResultsFile::options
+  std::string flag;  // on the command line
+  std::function<std::string(const RunArgs&)> record;
+  std::function<void(RunArgs&, const std::string&)> restore;
+};
+
+// What the file says for a suite option left unset: the suite chooses.
+const std::string kSuiteDefault = "default";
+
+template <typename T>
+T parse_recorded(const std::string& key, const std::string& text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || stop != end) throw InputError(fmt::format("options.{}: '{}' is not a number", key, text));
+  return value;
+}
+
+RecordedOption text_option(std::string key, std::string flag, std::string RunArgs::*field) {
+  return {key, flag, [field](const RunArgs& a) { return a.*field; },
+          [field](RunArgs& a, const std::string& text) { a.*field = text; }};
+}
+
+template <typename T>
+RecordedOption number_option(std::string key, std::string flag, T RunArgs::*field) {
+  return {key, flag, [field](const RunArgs& a) { return fmt::format("{}", a.*field); },
+          [key, field](RunArgs& a, const std::string& text) { a.*field = parse_recorded<T>(key, text); }};
+}
+
+// Suite parameters, where 0 (or empty) leaves the value to the suite.
+RecordedOption suite_size_option(std::string key, std::string flag, int64_t RunArgs::*field) {
+  return {key, flag, [field](const RunArgs& a) { return a.*field > 0 ? std::to_string(a.*field) : kSuiteDefault; },
+          [key, field](RunArgs& a, const std::string& text) {
+            a.*field = text == kSuiteDefault ? 0 : parse_recorded<int64_t>(key, text);
+          }};
+}
+
+RecordedOption suite_text_option(std::string key, std::string flag, std::string RunArgs::*field) {
+  return {key, flag, [field](const RunArgs& a) { return (a.*field).empty() ? kSuiteDefault : a.*field; },
+          [field](RunArgs& a, const std::string& text) { a.*field = text == kSuiteDefault ? "" : text; }};
+}
+
+RecordedOption kinds_option() {
+  return {"kinds", "--kind",
+          [](const RunArgs& a) { return a.kinds.empty() ? kSuiteDefault : fmt::format("{}", fmt::join(a.kinds, ",")); },
+          [](RunArgs& a, const std::string& text) {
+            a.kinds.clear();
+            if (text == kSuiteDefault) return;
+            std::stringstream list(text);
+            for (std::string kind; std::getline(list, kind, ',');) a.kinds.push_back(kind);
+          }};
+}
+
+const std::vector<RecordedOption>& recorded_options() {
+  static const std::vector<RecordedOption> options{
+      text_option("suite_arg", "--suite", &RunArgs::suite),
+      text_option("backends_arg", "--backends", &RunArgs::backends),
+      text_option("mode", "--mode", &RunArgs::mode),
+      number_option("target_relative_noise", "--noise", &RunArgs::noise),
+      number_option("budget_ms", "--budget-ms", &RunArgs::budget_ms),
+      number_option("min_time_ms", "--min-time-ms", &RunArgs::min_time_ms),
+      number_option("min_samples", "--min-samples", &RunArgs::min_samples),
+      number_option("max_samples", "--max-samples", &RunArgs::max_samples),
+      number_option("warmup", "--warmup", &RunArgs::warmup),
+      number_option("threads", "--threads", &RunArgs::threads),
+      number_option("seed", "--seed", &RunArgs::seed),
+      suite_size_option("batch", "--batch", &RunArgs::batch),
+      suite_size_option("seq_len", "--seq-len", &RunArgs::seq_len),
+      suite_size_option("image_size", "--image-size", &RunArgs::image_size),
+      suite_size_option("min_size", "--min-size", &RunArgs::min_size),
+      suite_size_option("max_size", "--max-size", &RunArgs::max_size),
+      suite_text_option("dtype", "--dtype", &RunArgs::dtype),
+      suite_text_option("layout", "--layout", &RunArgs::layout),
+      kinds_option(),
+  };
+  return options;
+}
+
+void record_options(ResultsFile& file, const RunArgs& a) {
+  for (const RecordedOption& option : recorded_options()) file.options[option.key] = option.record(a);
+}
+
+// Continue an earlier run: every option it recorded that the command line does not give is
+// restored; files written before an option was recorded leave it at its default.
+void restore_recorded_options(RunArgs& a, const ResultsFile& file) {
+  for (const RecordedOption& option : recorded_options()) {
+    const auto recorded = file.options.find(option.key);
+    if (recorded != file.options.end() && !a.given_flags.contains(option.flag)) option.restore(a, recorded->second);
+  }
+}
+
+// Rows measured with other settings would not belong in the file, so a differing option is an error.
+void refuse_conflicting_options(const RunArgs& a, const ResultsFile& file) {
+  for (const RecordedOption& option : recorded_options()) {
+    const auto recorded = file.options.find(option.key);
+    if (recorded == file.options.end() || !a.given_flags.contains(option.flag)) continue;
+    const std::string given = option.record(a);
+    if (given == recorded->second) continue;
+    const std::string used = recorded->second == kSuiteDefault ? "the suite's default" : recorded->second;
+    throw InputError(fmt::format("{} {}: the run in {} used {}; resume without {}", option.flag, given, a.resume, used,
+                                 option.flag));
+  }
 }
 
 std::string default_output_path(const std::string& suite, const std::vector<Backend*>& backends) {
@@ -112,15 +230,12 @@ std::string default_output_path(const std::string& suite, const std::vector<Back
                      sanitize_for_filename(std::filesystem::path(suite).stem().string()), stamp);
 }
 
-void record_options(ResultsFile& file, const RunArgs& a, const RunOptions& o) {
-  file.options = {{"suite_arg", a.suite},
-                  {"backends_arg", a.backends},
-                  {"mode", std::string(to_string(o.measure.mode))},
-                  {"target_relative_noise", fmt::format("{}", o.measure.stopping.target_relative_noise)},
-                  {"budget_ms", fmt::format("{}", o.measure.stopping.budget_ms)},
-                  {"min_samples", std::to_string(o.measure.stopping.min_samples)},
-                  {"threads", std::to_string(CpuDevice::instance().threads())},
-                  {"seed", std::to_string(o.input_seed)}};
+// Every row's % of peak is against its device's entry in the file, so rows added by --resume use
+// the peak the earlier rows use, not one measured again.
+const DeviceInfo& device_in(const ResultsFile& file, const std::string& id) {
+  const auto found = std::find_if(file.devices.begin(), file.devices.end(), [&](const DeviceInfo& d) { return d.id == id; });
+  if (found == file.devices.end()) throw std::logic_error("results file has no device " + id);
+  return *found;
 }
 
 void add_devices(ResultsFile& file, const std::vector<Backend*>& backends) {
@@ -175,24 +290,20 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-// Continue an earlier run: its settings become the defaults, its finished results are kept.
-void adopt_resumed_run(RunArgs& a, ResultsFile& file) {
-  file = read_results_file(a.resume);
-  if (a.suite.empty() && file.options.contains("suite_arg")) a.suite = file.options.at("suite_arg");
-  if (a.backends.empty() && file.options.contains("backends_arg")) a.backends = file.options.at("backends_arg");
-  if (a.output.empty()) a.output = a.resume;
-}
-
 int run_suite(RunArgs a) {
   ResultsFile file;
-  if (!a.resume.empty()) adopt_resumed_run(a, file);
+  const bool resuming = !a.resume.empty();
+  if (resuming) {
+    file = read_results_file(a.resume);
+    restore_recorded_options(a, file);
+    if (a.output.empty()) a.output = a.resume;
+  }
   if (a.suite.empty()) a.suite = "quick";
   const Suite suite = load_suite(a.suite, suite_params(a));
   if (a.list) {
     for (const Problem& problem : suite.problems) fmt::print("{}\n", describe(problem));
     return kExitOk;
   }
-  if (a.threads < 0) throw InputError("--threads must be >= 0");
   CpuDevice::instance().set_threads(a.threads);
 
   const BackendSet set = make_available_backends();
@@ -201,24 +312,31 @@ int run_suite(RunArgs a) {
   if (!a.quiet && !set.gpu_unavailable_reason.empty()) {
     fmt::print(stderr, "trainrate: no GPU ({}); running on the CPU\n", set.gpu_unavailable_reason);
   }
-  const RunOptions options = run_options(a, on_gpu);
+  resolve_device_defaults(a, on_gpu);
+  if (resuming) refuse_conflicting_options(a, file);
+  const RunOptions options = run_options(a);
   if (a.output.empty()) a.output = default_output_path(a.suite, backends);
   const std::filesystem::path output = a.output;
   if (output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
 
-  if (a.resume.empty()) file = new_results_file(suite.name);
+  if (!resuming) file = new_results_file(suite.name);
   file.complete = false;
-  record_options(file, a, options);
+  record_options(file, a);
   add_devices(file, backends);
   write_results_file(output, file);
 
   Progress progress(!a.quiet && isatty(STDERR_FILENO));
-  if (!a.quiet) fmt::print("{}", result_table_header());
+  std::vector<std::string> backend_names;
+  for (const Backend* backend : backends) backend_names.push_back(backend->name());
+  const TableWidths widths = table_widths(suite.problems, backend_names);
+  if (!a.quiet) fmt::print("{}", result_table_header(widths));
   RunObserver observer;
   observer.on_start = [&](size_t i, size_t total, const Problem& p, const Backend& b) { progress.show(i, total, p, b); };
-  observer.on_result = [&](size_t, size_t, const Result& result) {
+  observer.on_result = [&](size_t, size_t, const Result& measured) {
     progress.clear();
-    if (!a.quiet) fmt::print("{}", result_table_row(result));
+    Result result = measured;
+    if (result.status == ResultStatus::ok) stamp_peak(result, device_in(file, result.device).peaks);
+    if (!a.quiet) fmt::print("{}", result_table_row(result, widths));
     std::fflush(stdout);
     file.results.push_back(result);
     write_results_file(output, file);
@@ -232,7 +350,7 @@ int run_suite(RunArgs a) {
   progress.clear();
 
   const int signal = g_signal.load();
-  if (signal == 0) recheck_cpu_peak(file, backends);
+  if (signal == 0 && !resuming) recheck_cpu_peak(file, backends);
   file.complete = signal == 0;
   write_results_file(output, file);
   if (signal != 0) {
@@ -259,27 +377,30 @@ Action add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   std::string suites;
   for (const auto& info : builtin_suites()) suites += fmt::format("\n  {:<16} {}", info.name, info.description);
-  cmd->add_option("-s,--suite", a->suite, "Built-in suite or a .json/.csv suite file (default: quick):" + suites);
+  cmd->add_option("-s,--suite", a->suite,
+                  "Built-in suite or a .json/.csv suite file, format in docs/suites.md (default: quick):" + suites);
   cmd->add_option("-b,--backends", a->backends,
                   "Comma-separated backends: names, family/* for all variants, or all "
                   "(default: the GPU ones when a GPU is present, else the CPU ones)");
   cmd->add_option("-o,--output", a->output, "Results JSON to write (default: results/<host>-<device>-<suite>-<time>.json)");
-  cmd->add_option("--resume", a->resume, "Continue an interrupted run from its results file")->check(CLI::ExistingFile);
+  cmd->add_option("--resume", a->resume,
+                  "Continue an interrupted run from its results file, with the options and peaks it records")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--mode", a->mode, "cold: flush caches before each sample; hot: back to back; auto: cold on GPU, hot on CPU");
   cmd->add_option("--noise", a->noise, "Target relative noise (stddev/mean) to stop sampling (default 0.01 CPU, 0.005 GPU)")
-      ->check(CLI::Range(1e-6, 1.0));
-  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem and backend, in ms")->check(CLI::PositiveNumber);
+      ->check(between(1e-6, 1));
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem and backend, in ms")->check(greater_than(0));
   cmd->add_option("--min-time-ms", a->min_time_ms, "Measured time before the noise target may stop sampling")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--min-samples", a->min_samples, "Minimum samples")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
-  cmd->add_option("--max-samples", a->max_samples, "Maximum samples")->check(CLI::Range(int64_t{1}, int64_t{1000000}));
-  cmd->add_option("--warmup", a->warmup, "Warm-up runs before sampling")->check(CLI::Range(int64_t{0}, int64_t{1000}));
-  cmd->add_option("--threads", a->threads, "CPU threads for every CPU backend (default: all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch", a->batch, "Batch size for network suites")->check(CLI::PositiveNumber);
-  cmd->add_option("--seq-len", a->seq_len, "Sequence length for the transformer suite")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", a->image_size, "Input height and width for the resnet50 suite")->check(CLI::PositiveNumber);
-  cmd->add_option("--min-size", a->min_size, "Smallest size for the square suite")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-size", a->max_size, "Largest size for the square suite")->check(CLI::PositiveNumber);
+      ->check(at_least(0));
+  cmd->add_option("--min-samples", a->min_samples, "Minimum samples")->check(between(1, 1000000));
+  cmd->add_option("--max-samples", a->max_samples, "Maximum samples")->check(between(1, 1000000));
+  cmd->add_option("--warmup", a->warmup, "Warm-up runs before sampling")->check(between(0, 1000));
+  cmd->add_option("--threads", a->threads, "CPU threads for every CPU backend (default: all)")->check(at_least(0));
+  cmd->add_option("--batch", a->batch, "Batch size for network suites")->check(at_least(1));
+  cmd->add_option("--seq-len", a->seq_len, "Sequence length for the transformer suite")->check(at_least(1));
+  cmd->add_option("--image-size", a->image_size, "Input height and width for the resnet50 suite")->check(at_least(1));
+  cmd->add_option("--min-size", a->min_size, "Smallest size for the square suite")->check(at_least(1));
+  cmd->add_option("--max-size", a->max_size, "Largest size for the square suite")->check(at_least(1));
   cmd->add_option("--dtype", a->dtype, "Override every problem's dtype: fp32, tf32, fp16, bf16");
   cmd->add_option("--layout", a->layout, "Override every convolution's layout: NCHW, NHWC");
   cmd->add_option("--kind", a->kinds, "Keep only problems of these kinds: gemm, conv, conv-fwd, conv-bwd-data, conv-bwd-filter")
@@ -288,7 +409,13 @@ Action add_run_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", a->quiet, "No table and no progress; errors only");
   cmd->add_flag("--json", a->json, "Print the results JSON to stdout at the end");
   cmd->add_flag("--list", a->list, "List the suite's problems and exit");
-  return [a] { return run_suite(*a); };
+  return [a, cmd] {
+    RunArgs args = *a;
+    for (const CLI::Option* option : cmd->get_options()) {
+      if (option->count() > 0) args.given_flags.insert(option->get_name());
+    }
+    return run_suite(args);
+  };
 }
 
 }  // namespace trainrate::cli

@@ -16,6 +16,12 @@ constexpr int kExitBadInput = 2;
 
 using Action = std::function<int()>;
 
+// Range checks for numeric options. A failure reads "must be at least 1, got 0", which main()
+// prints as "trainrate <command>: error: --batch: must be at least 1, got 0".
+CLI::Validator at_least(double min);
+CLI::Validator greater_than(double bound);
+CLI::Validator between(double min, double max);
+
 Action add_devices_command(CLI::App& app);
 Action add_run_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);

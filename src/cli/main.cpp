@@ -23,10 +23,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11 prints help to stdout (exit 0) and usage errors to stderr (exit 106 etc.); we map
-    // the latter onto our "bad input" status so scripts see one code for it.
-    const int code = app.exit(e);
-    return e.get_exit_code() == 0 ? code : kExitBadInput;
+    // Help and --version are "errors" that exit 0. Usage errors read like every other error and
+    // exit with our "bad input" status (CLI11's own codes are 106 and the like).
+    if (e.get_exit_code() == 0) return app.exit(e);
+    const auto subcommands = app.get_subcommands();
+    const std::string command = subcommands.empty() ? "trainrate" : "trainrate " + subcommands.front()->get_name();
+    fmt::print(stderr, "{}: error: {}\n", command, e.what());
+    return kExitBadInput;
   }
   for (const auto& [name, action] : actions) {
     if (!app.got_subcommand(name)) continue;

@@ -2,14 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace trainrate {
 
 namespace {
 
-constexpr int kProblemWidth = 46;
-constexpr int kBackendWidth = 18;
+// Above this the samples disagree by more than the few percent that custom/vendor ratios are read
+// for, whatever the noise target was; the row says so instead of a plain "ok".
+constexpr double kNoisyAboveRelativeNoise = 0.05;
 
 std::string three_digits(double value) {
   if (value >= 100) return fmt::format("{:.0f}", value);
@@ -17,8 +19,17 @@ std::string three_digits(double value) {
   return fmt::format("{:.2f}", value);
 }
 
-std::string clip(const std::string& text, size_t width) {
-  return text.size() <= width ? text : text.substr(0, width - 1) + "~";
+// Why sampling stopped, in the words of the status column; empty when the noise target stopped it.
+std::string stop_note(const std::string& stop_reason) {
+  if (stop_reason.empty() || stop_reason == "noise-target") return {};
+  if (stop_reason == "time-budget") return "budget";
+  if (stop_reason == "max-samples") return "max samples";
+  return stop_reason;
+}
+
+size_t widest(size_t at_least, const std::vector<std::string>& names) {
+  for (const std::string& name : names) at_least = std::max(at_least, name.size());
+  return at_least;
 }
 
 }  // namespace
@@ -38,35 +49,58 @@ std::string format_duration_ms(double ms) {
   return fmt::format("{} us", three_digits(ms * 1000));
 }
 
-std::string result_table_header() {
-  return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}\n", "problem", kProblemWidth, "backend",
-                     kBackendWidth, "median", "noise", "rate R", "% peak", "status");
+TableWidths table_widths(const std::vector<Problem>& problems, const std::vector<std::string>& backends) {
+  std::vector<std::string> names;
+  for (const Problem& problem : problems) names.push_back(describe(problem));
+  TableWidths widths;
+  widths.problem = widest(widths.problem, names);
+  widths.backend = widest(widths.backend, backends);
+  return widths;
 }
 
-std::string result_table_row(const Result& r) {
-  const std::string problem = clip(describe(r.problem), kProblemWidth);
-  const std::string backend = clip(r.backend, kBackendWidth);
+std::string result_table_header(const TableWidths& widths) {
+  return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}\n", "problem", widths.problem, "backend",
+                     widths.backend, "median", "noise", "rate R", "% peak", "status");
+}
+
+std::string ok_status(const Result& r) {
+  const Measurement& m = *r.measurement;
+  std::vector<std::string> notes;
+  if (std::string note = stop_note(m.stop_reason); !note.empty()) notes.push_back(note);
+  if (r.verification.sampled) notes.push_back(fmt::format("{} sampled", r.verification.elements_checked));
+  const std::string word = m.stats.relative_noise > kNoisyAboveRelativeNoise ? "noisy" : "ok";
+  return notes.empty() ? word : fmt::format("{} ({})", word, fmt::join(notes, ", "));
+}
+
+std::string result_table_row(const Result& r, const TableWidths& widths) {
+  const std::string problem = describe(r.problem);
   if (r.status != ResultStatus::ok) {
-    return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}: {}\n", problem, kProblemWidth, backend,
-                       kBackendWidth, "-", "-", "-", "-", to_string(r.status), r.reason);
+    return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}: {}\n", problem, widths.problem, r.backend,
+                       widths.backend, "-", "-", "-", "-", to_string(r.status), r.reason);
   }
   const SampleStats& s = r.measurement->stats;
   const std::string peak = r.percent_of_peak ? fmt::format("{:.1f}", *r.percent_of_peak) : "-";
-  const std::string verified = r.verification.sampled
-                                   ? fmt::format("ok ({} sampled)", r.verification.elements_checked)
-                                   : std::string("ok");
-  return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, kProblemWidth, backend,
-                     kBackendWidth, format_duration_ms(s.median_ms), 100 * s.relative_noise,
-                     format_rate(r.rate_flops_per_s), peak, verified);
+  return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, widths.problem, r.backend,
+                     widths.backend, format_duration_ms(s.median_ms), 100 * s.relative_noise,
+                     format_rate(r.rate_flops_per_s), peak, ok_status(r));
 }
 
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries) {
   if (rows.empty()) return "no custom/vendor pairs with verified results on both sides\n";
-  std::string out = fmt::format("{:<{}} {:<{}} {:<10} {:>14} {:>14} {:>8}\n", "problem", kProblemWidth, "custom",
-                                kBackendWidth, "vendor", "custom R", "vendor R", "ratio");
+  std::vector<Problem> problems;
+  std::vector<std::string> customs, vendors;
   for (const RatioRow& row : rows) {
-    out += fmt::format("{:<{}} {:<{}} {:<10} {:>14} {:>14} {:>8.3f}\n", clip(describe(row.problem), kProblemWidth),
-                       kProblemWidth, clip(row.custom_backend, kBackendWidth), kBackendWidth, row.vendor_backend,
+    problems.push_back(row.problem);
+    customs.push_back(row.custom_backend);
+    vendors.push_back(row.vendor_backend);
+  }
+  const TableWidths widths = table_widths(problems, customs);
+  const size_t vendor_width = widest(10, vendors);
+  std::string out = fmt::format("{:<{}} {:<{}} {:<{}} {:>14} {:>14} {:>8}\n", "problem", widths.problem, "custom",
+                                widths.backend, "vendor", vendor_width, "custom R", "vendor R", "ratio");
+  for (const RatioRow& row : rows) {
+    out += fmt::format("{:<{}} {:<{}} {:<{}} {:>14} {:>14} {:>8.3f}\n", describe(row.problem), widths.problem,
+                       row.custom_backend, widths.backend, row.vendor_backend, vendor_width,
                        format_rate(row.custom_flops_per_s), format_rate(row.vendor_flops_per_s), row.ratio);
   }
   out += fmt::format("\n{:<40} {:>5} {:>8} {:>8} {:>8} {:>8}  {}\n", "custom/best vendor by kind", "n", "geomean",

@@ -14,8 +14,21 @@ std::string format_rate(double flops_per_s);
 // "0.512 ms", "12.3 us", "1.25 s".
 std::string format_duration_ms(double ms);
 
-std::string result_table_header();
-std::string result_table_row(const Result& result);
+// Column widths of the results table. Names are never cut (fp16 and fp32, avx512 and avx512-bf16
+// differ at their ends): a longer name widens its row, so a run sizes the columns to its suite.
+struct TableWidths {
+  size_t problem = 46;
+  size_t backend = 18;
+};
+TableWidths table_widths(const std::vector<Problem>& problems, const std::vector<std::string>& backends);
+
+std::string result_table_header(const TableWidths& widths = {});
+std::string result_table_row(const Result& result, const TableWidths& widths = {});
+
+// The status column of an ok row: "ok", or "noisy" above 5% relative noise, followed by why
+// sampling stopped when the noise target did not stop it and by how much of the output was
+// verified when only a sample was: "noisy (budget)", "ok (max samples, 512 sampled)".
+std::string ok_status(const Result& result);
 
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries);
 
