@@ -39,8 +39,8 @@ const std::string& gpu_missing_reason() {
   return reason;
 }
 
-#define REQUIRE_GPU()                                                     \
-  do {                                                                    \
+#define REQUIRE_GPU()                                                        \
+  do {                                                                       \
     if (!gpu_missing_reason().empty()) GTEST_SKIP() << gpu_missing_reason(); \
   } while (0)
 
@@ -313,9 +313,10 @@ TEST(CudaMemoryBound, LayerNormForwardAndBackwardEveryStorageType) {
     // slices for dgamma/dbeta.
     for (auto [rows, cols] : {std::pair<size_t, size_t>{7, 37}, {5, 1500}, {130, 64}})
       for (size_t offset : {size_t(0), size_t(1)}) {
-        const std::string what = label("layernorm", dtype, offset) + " " + std::to_string(rows) + "x" +
-                                 std::to_string(cols);
-        const Stored<T> x = stored<T>(uniform(rows * cols, 2.f, 6.f, 31)), dy = stored<T>(uniform(rows * cols, -1.f, 1.f, 32));
+        const std::string what =
+            label("layernorm", dtype, offset) + " " + std::to_string(rows) + "x" + std::to_string(cols);
+        const Stored<T> x = stored<T>(uniform(rows * cols, 2.f, 6.f, 31)),
+                        dy = stored<T>(uniform(rows * cols, -1.f, 1.f, 32));
         const std::vector<float> gamma = uniform(cols, 0.5f, 1.5f, 33), beta = uniform(cols, -1.f, 1.f, 34);
         const float eps = 1e-5f;
         const DeviceArray<T> dx_in(x.bits, offset), ddy(dy.bits, offset);
@@ -343,9 +344,8 @@ TEST(CudaMemoryBound, LayerNormForwardAndBackwardEveryStorageType) {
 
         const std::vector<float> mean_f = as_float(want_mean), rstd_f = as_float(want_rstd);
         const DeviceArray<float> saved_mean(mean_f), saved_rstd(rstd_f);
-        layernorm_backward(dtype, dx_in.get(), ddy.get(), dgamma_in.get(), saved_mean.get(), saved_rstd.get(),
-                           dx.get(), dgamma.get(), dbeta.get(), int64_t(rows), int64_t(cols), workspace.get(),
-                           nullptr);
+        layernorm_backward(dtype, dx_in.get(), ddy.get(), dgamma_in.get(), saved_mean.get(), saved_rstd.get(), dx.get(),
+                           dgamma.get(), dbeta.get(), int64_t(rows), int64_t(cols), workspace.get(), nullptr);
         std::vector<double> want_dx(rows * cols), want_dgamma(cols), want_dbeta(cols);
         for (size_t r = 0; r < rows; ++r) {
           double g_sum = 0, gx_sum = 0;
@@ -509,8 +509,8 @@ TEST(CudaMemoryBound, CrossEntropyForwardAndBackward) {
   REQUIRE_GPU();
   for (auto [rows, classes] : {std::pair<size_t, size_t>{9, 13}, {4, 3000}, {1, 1}})
     for (size_t offset : {size_t(0), size_t(1)}) {
-      const std::string what = "cross_entropy " + std::to_string(rows) + "x" + std::to_string(classes) +
-                               (offset ? " (misaligned)" : "");
+      const std::string what =
+          "cross_entropy " + std::to_string(rows) + "x" + std::to_string(classes) + (offset ? " (misaligned)" : "");
       const std::vector<float> logits = uniform(rows * classes, -5.f, 5.f, 61);
       std::vector<int32_t> labels(rows);
       for (size_t r = 0; r < rows; ++r) labels[r] = int32_t((r * 7 + 3) % classes);

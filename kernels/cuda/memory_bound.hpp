@@ -4,8 +4,9 @@
 // Plain C++ (no CUDA syntax) so host code compiled by g++ can include it, like launch.hpp. Every
 // launcher enqueues its kernels (and any cudaMemsetAsync) on `stream`, returns without
 // synchronizing, and throws std::runtime_error when CUDA rejects a launch, or std::invalid_argument
-// for a shape the kernels cannot index (negative sizes, a zero that would divide, > INT_MAX where
-// a kernel uses int). All pointers are device pointers; sizes count elements.
+// for a shape it does not take: a negative size, a zero where the operation needs at least one
+// (rows, columns, channels, classes, N·HW; an elementwise n of 0 is a no-op), or an extent beyond
+// INT_MAX where a kernel indexes with int. All pointers are device pointers; sizes count elements.
 //
 // Storage types: fp32 everywhere. The launchers that take a Dtype (activations, add, bias_add,
 // softmax, layer norm) also take fp16 and bf16 storage, `void*` pointing at __half or
@@ -87,19 +88,19 @@ void avgpool_backward(const PoolShape& shape, const float* dy, float* dx, cudaSt
 // ---- Row softmax over a rows × cols matrix ----
 // y = softmax(scale·x) per row. causal_seq > 0 masks columns j > r % causal_seq (y = 0 there),
 // the attention-score layout [batch·heads·seq] × seq; 0 masks nothing.
-void softmax_forward(Dtype dtype, const void* x, void* y, int64_t rows, int64_t cols, float scale,
-                     int64_t causal_seq, cudaStream_t stream);
+void softmax_forward(Dtype dtype, const void* x, void* y, int64_t rows, int64_t cols, float scale, int64_t causal_seq,
+                     cudaStream_t stream);
 // dx = scale·y·(dy − Σ_j dy·y), the backward of y = softmax(scale·x) (masked columns get 0 as y is 0).
 void softmax_backward(Dtype dtype, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols, float scale,
                       cudaStream_t stream);
 
 // ---- Cross-entropy over fp32 logits, rows × classes, int32 labels in [0, classes) ----
 // *loss_out = mean over rows of (logsumexp(row) − logit[label]); a label outside the range gives NaN.
-void cross_entropy_forward(const float* logits, const int32_t* labels, float* loss_out, int64_t rows,
-                           int64_t classes, cudaStream_t stream);
+void cross_entropy_forward(const float* logits, const int32_t* labels, float* loss_out, int64_t rows, int64_t classes,
+                           cudaStream_t stream);
 // dlogits = (softmax(row) − onehot(label)) / rows.
-void cross_entropy_backward(const float* logits, const int32_t* labels, float* dlogits, int64_t rows,
-                            int64_t classes, cudaStream_t stream);
+void cross_entropy_backward(const float* logits, const int32_t* labels, float* dlogits, int64_t rows, int64_t classes,
+                            cudaStream_t stream);
 
 // ---- Embedding, fp32 table vocab × dim, int32 indices in [0, vocab) ----
 void embedding_forward(const float* table, const int32_t* indices, float* y, int64_t tokens, int64_t dim,

@@ -145,8 +145,10 @@ struct MaxExpSum {
     return make_float2(m, a.y * expf(a.x - m) + b.y * expf(b.x - m));
   }
 };
+// Adds one value; −inf values (masked inputs) add nothing, even before any finite value.
 __device__ __forceinline__ float2 max_exp_sum_add(float2 acc, float v) {
   if (v > acc.x) return make_float2(v, acc.y * expf(acc.x - v) + 1.f);
+  if (acc.x == neg_inf()) return acc;
   return make_float2(acc.x, acc.y + expf(v - acc.x));
 }
 
@@ -201,18 +203,20 @@ inline void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
-inline void require_positive_int(int64_t v, const char* what) {
-  require(v >= 1 && v <= INT_MAX, what);
-}
+inline void require_positive_int(int64_t v, const char* what) { require(v >= 1 && v <= INT_MAX, what); }
 
 // Calls f with a value of the storage type named by dtype (float, __half or __nv_bfloat16).
 template <typename F>
 void with_storage_type(Dtype dtype, const char* kernel, F f) {
   switch (dtype) {
-    case Dtype::fp32: return f(float{});
-    case Dtype::fp16: return f(__half{});
-    case Dtype::bf16: return f(__nv_bfloat16{});
-    default: throw std::invalid_argument(std::string(kernel) + " stores fp32, fp16 or bf16 only");
+    case Dtype::fp32:
+      return f(float{});
+    case Dtype::fp16:
+      return f(__half{});
+    case Dtype::bf16:
+      return f(__nv_bfloat16{});
+    default:
+      throw std::invalid_argument(std::string(kernel) + " stores fp32, fp16 or bf16 only");
   }
 }
 

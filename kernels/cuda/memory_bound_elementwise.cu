@@ -130,7 +130,7 @@ __global__ void adamw_kernel(float* __restrict__ w, const float* __restrict__ g,
 
 #ifdef __CUDACC_RTC__
 // NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-#define TRAINRATE_MB_PER_TYPE(T)                                                                    \
+#define TRAINRATE_MB_PER_TYPE(T)                                                                      \
   &map1_kernel<T, Relu>, &map1_kernel<T, Gelu>, &map2_kernel<T, ReluGrad>, &map2_kernel<T, GeluGrad>, \
       &map2_kernel<T, Add>, &bias_add_kernel<T>
 using RtcKernels = detail::RtcKernels<TRAINRATE_MB_PER_TYPE(float), TRAINRATE_MB_PER_TYPE(__half),
@@ -145,15 +145,14 @@ void launch_map1(Dtype dtype, const char* name, const void* x, void* y, int64_t 
   mb::with_storage_type(dtype, name, [&](auto tag) {
     using T = decltype(tag);
     const bool vec = mb::vec_aligned<T>(x, y);
-    map1_kernel<T, Op><<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), n, vec);
+    map1_kernel<T, Op><<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(static_cast<const T*>(x),
+                                                                                    static_cast<T*>(y), n, vec);
     TRAINRATE_CHECK_LAUNCH();
   });
 }
 
 template <typename Op>
-void launch_map2(Dtype dtype, const char* name, const void* a, const void* b, void* y, int64_t n,
-                 cudaStream_t stream) {
+void launch_map2(Dtype dtype, const char* name, const void* a, const void* b, void* y, int64_t n, cudaStream_t stream) {
   mb::require(n >= 0, "elementwise: n must not be negative");
   if (n == 0) return;
   mb::with_storage_type(dtype, name, [&](auto tag) {
@@ -212,8 +211,8 @@ void embedding_forward(const float* table, const int32_t* indices, float* y, int
   const int64_t n = embedding_elements(tokens, dim);
   if (n == 0) return;
   const bool vec = dim % mb::kVec == 0 && mb::vec_aligned<float>(table, y);
-  embedding_forward_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(table, indices, y, n,
-                                                                                        int(dim), vec);
+  embedding_forward_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(table, indices, y, n, int(dim),
+                                                                                        vec);
   TRAINRATE_CHECK_LAUNCH();
 }
 
@@ -234,8 +233,7 @@ void sgd_momentum_update(float* w, const float* g, float* v, int64_t n, float lr
   mb::require(n >= 0, "sgd_momentum_update: n must not be negative");
   if (n == 0) return;
   const bool vec = mb::vec_aligned<float>(w, g, v);
-  sgd_momentum_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(w, g, v, n, lr, momentum, wd,
-                                                                                   vec);
+  sgd_momentum_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(w, g, v, n, lr, momentum, wd, vec);
   TRAINRATE_CHECK_LAUNCH();
 }
 
@@ -247,8 +245,8 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float
   const double inv_bc1 = 1.0 / (1.0 - std::pow(double(beta1), double(step)));
   const double inv_bc2 = 1.0 / (1.0 - std::pow(double(beta2), double(step)));
   const bool vec = mb::vec_aligned<float>(w, g, m, v);
-  adamw_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(
-      w, g, m, v, n, lr, beta1, beta2, eps, wd, float(inv_bc1), float(inv_bc2), vec);
+  adamw_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, wd,
+                                                                            float(inv_bc1), float(inv_bc2), vec);
   TRAINRATE_CHECK_LAUNCH();
 }
 #endif  // __CUDACC_RTC__

@@ -68,8 +68,8 @@ __global__ void bn_stats_partial_kernel(const float* __restrict__ x, float2* __r
 
 // One warp per channel: combine the splits, then mean = K + Σd/M, var = Σd²/M − (Σd/M)².
 __global__ void bn_stats_finish_kernel(const float* __restrict__ x, const float2* __restrict__ partial,
-                                       float* __restrict__ mean, float* __restrict__ inv_std, int channels,
-                                       int splits, int64_t hw, int64_t count, float eps) {
+                                       float* __restrict__ mean, float* __restrict__ inv_std, int channels, int splits,
+                                       int64_t hw, int64_t count, float eps) {
   const int c = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   if (c >= channels) return;
   float2 acc = make_float2(0.f, 0.f);
@@ -199,7 +199,8 @@ __global__ void layernorm_backward_kernel(const T* __restrict__ x, const T* __re
     const float mu = mean[row], r = rstd[row];
     float2 acc = make_float2(0.f, 0.f);  // (Σ g, Σ g·x̂) with g = dy·gamma
     mb::for_each_column<TPR>(cols, vec, [&](int j, int width) {
-      const Pack xv = mb::load_pack(xr + j, width), dv = mb::load_pack(dyr + j, width), gv = mb::load_pack(gamma + j, width);
+      const Pack xv = mb::load_pack(xr + j, width), dv = mb::load_pack(dyr + j, width),
+                 gv = mb::load_pack(gamma + j, width);
 #pragma unroll
       for (int k = 0; k < width; ++k) {
         const float g = dv.v[k] * gv.v[k];
@@ -258,15 +259,15 @@ __global__ void layernorm_param_finish_kernel(const float2* __restrict__ partial
 
 #ifdef __CUDACC_RTC__
 // NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-#define TRAINRATE_MB_LN(T)                                                                           \
-  &layernorm_forward_kernel<32, T>, &layernorm_forward_kernel<mb::kRowBlockThreads, T>,              \
-      &layernorm_backward_kernel<32, T>, &layernorm_backward_kernel<mb::kRowBlockThreads, T>,        \
+#define TRAINRATE_MB_LN(T)                                                                    \
+  &layernorm_forward_kernel<32, T>, &layernorm_forward_kernel<mb::kRowBlockThreads, T>,       \
+      &layernorm_backward_kernel<32, T>, &layernorm_backward_kernel<mb::kRowBlockThreads, T>, \
       &layernorm_param_partial_kernel<T>
 using RtcKernels =
     detail::RtcKernels<&bn_stats_partial_kernel<1>, &bn_stats_partial_kernel<mb::kVec>, &bn_stats_finish_kernel,
                        &bn_apply_kernel, &bn_grad_partial_kernel<1>, &bn_grad_partial_kernel<mb::kVec>,
-                       &bn_grad_finish_kernel, &bn_grad_apply_kernel, TRAINRATE_MB_LN(float),
-                       TRAINRATE_MB_LN(__half), TRAINRATE_MB_LN(__nv_bfloat16), &layernorm_param_finish_kernel>;
+                       &bn_grad_finish_kernel, &bn_grad_apply_kernel, TRAINRATE_MB_LN(float), TRAINRATE_MB_LN(__half),
+                       TRAINRATE_MB_LN(__nv_bfloat16), &layernorm_param_finish_kernel>;
 #undef TRAINRATE_MB_LN
 #else
 // Slices per channel: enough blocks to fill a large GPU when C is small, each still summing a
@@ -322,7 +323,8 @@ void batchnorm_forward_training(const float* x, const float* gamma, const float*
   auto* partial = static_cast<float2*>(workspace);
   const bool vec = hw % mb::kVec == 0 && mb::vec_aligned<float>(x, y);
   if (vec)
-    bn_stats_partial_kernel<mb::kVec><<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(x, partial, s.channels, n, hw);
+    bn_stats_partial_kernel<mb::kVec>
+        <<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(x, partial, s.channels, n, hw);
   else
     bn_stats_partial_kernel<1><<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(x, partial, s.channels, n, hw);
   TRAINRATE_CHECK_LAUNCH();
@@ -345,11 +347,10 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
     bn_grad_partial_kernel<mb::kVec><<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(
         x, dy, saved_mean, saved_inv_std, partial, s.channels, n, hw);
   else
-    bn_grad_partial_kernel<1><<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(
-        x, dy, saved_mean, saved_inv_std, partial, s.channels, n, hw);
+    bn_grad_partial_kernel<1><<<bn_partial_grid(s), mb::kRowBlockThreads, 0, stream>>>(x, dy, saved_mean, saved_inv_std,
+                                                                                       partial, s.channels, n, hw);
   TRAINRATE_CHECK_LAUNCH();
-  bn_grad_finish_kernel<<<bn_finish_blocks(s), mb::kThreads, 0, stream>>>(partial, dgamma, dbeta, s.channels,
-                                                                          s.splits);
+  bn_grad_finish_kernel<<<bn_finish_blocks(s), mb::kThreads, 0, stream>>>(partial, dgamma, dbeta, s.channels, s.splits);
   TRAINRATE_CHECK_LAUNCH();
   const int64_t total = s.count * s.channels;
   bn_grad_apply_kernel<<<mb::elementwise_blocks(total, vec), mb::kThreads, 0, stream>>>(
@@ -396,8 +397,8 @@ void layernorm_backward(Dtype dtype, const void* x, const void* dy, const float*
       TRAINRATE_CHECK_LAUNCH();
     });
     const dim3 grid(unsigned((cols + 31) / 32), unsigned(splits));
-    layernorm_param_partial_kernel<T><<<grid, dim3(32, kLnColRows), 0, stream>>>(xt, dyt, mean, rstd, partial, rows,
-                                                                                 int(cols));
+    layernorm_param_partial_kernel<T>
+        <<<grid, dim3(32, kLnColRows), 0, stream>>>(xt, dyt, mean, rstd, partial, rows, int(cols));
     TRAINRATE_CHECK_LAUNCH();
   });
   layernorm_param_finish_kernel<<<mb::blocks_for(cols), mb::kThreads, 0, stream>>>(partial, dgamma, dbeta, int(cols),

@@ -92,7 +92,7 @@ __global__ void avgpool_forward_kernel(Pool g, const float* __restrict__ x, floa
 
 // Outputs o in [0, extent) whose window o·stride − pad + [0, window) covers input position pos.
 __device__ __forceinline__ void covering(int pos, int window, int stride, int pad, int extent, int& lo, int& hi) {
-  const int last_start = pos + pad;               // o·stride ≤ pos + pad
+  const int last_start = pos + pad;                // o·stride ≤ pos + pad
   const int first_start = pos + pad - window + 1;  // o·stride ≥ pos + pad − window + 1
   lo = first_start <= 0 ? 0 : (first_start + stride - 1) / stride;
   hi = last_start / stride;
@@ -118,9 +118,9 @@ __global__ void avgpool_backward_kernel(Pool g, const float* __restrict__ dy, fl
 
 #ifdef __CUDACC_RTC__
 // NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-using RtcKernels = detail::RtcKernels<&maxpool_forward_kernel, &maxpool_backward_kernel<false>,
-                                      &maxpool_backward_kernel<true>, &avgpool_forward_kernel,
-                                      &avgpool_backward_kernel>;
+using RtcKernels =
+    detail::RtcKernels<&maxpool_forward_kernel, &maxpool_backward_kernel<false>, &maxpool_backward_kernel<true>,
+                       &avgpool_forward_kernel, &avgpool_backward_kernel>;
 #else
 Pool checked_pool(const PoolShape& s) {
   mb::require(s.n >= 1 && s.c >= 1, "pooling: N and C must be positive");
@@ -128,11 +128,11 @@ Pool checked_pool(const PoolShape& s) {
     mb::require_positive_int(v, "pooling: H, W, window and stride must be in [1, INT_MAX]");
   mb::require(s.pad_h >= 0 && s.pad_w >= 0, "pooling: padding must not be negative");
   mb::require(s.h + 2 * s.pad_h >= s.r && s.w + 2 * s.pad_w >= s.s, "pooling: window larger than the padded input");
-  mb::require(int64_t(s.h + 2 * s.pad_h) <= INT_MAX && int64_t(s.w + 2 * s.pad_w) <= INT_MAX &&
-                  s.r * s.s <= INT_MAX && s.h * s.w <= INT_MAX && s.p() * s.q() <= INT_MAX,
+  mb::require(int64_t(s.h + 2 * s.pad_h) <= INT_MAX && int64_t(s.w + 2 * s.pad_w) <= INT_MAX && s.r * s.s <= INT_MAX &&
+                  s.h * s.w <= INT_MAX && s.p() * s.q() <= INT_MAX,
               "pooling: padded extents, window and plane areas must fit in int");
-  return {int(s.h), int(s.w), int(s.r), int(s.s), int(s.stride_h), int(s.stride_w), int(s.pad_h), int(s.pad_w),
-          int(s.p()), int(s.q())};
+  return {int(s.h),        int(s.w),     int(s.r),     int(s.s),   int(s.stride_h),
+          int(s.stride_w), int(s.pad_h), int(s.pad_w), int(s.p()), int(s.q())};
 }
 
 int64_t outputs(const PoolShape& s) { return s.n * s.c * s.p() * s.q(); }

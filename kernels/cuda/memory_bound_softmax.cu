@@ -19,7 +19,8 @@ __device__ __forceinline__ int64_t row_stride() {
   return int64_t(gridDim.x) * mb::RowGeometry<TPR>::kRowsPerBlock;
 }
 
-// (max, Σ exp(v − max)) over v = scale·x for the first `valid` columns of the row, whole row.
+// (max, Σ exp(v − max)) over v = scale·x for the first `valid` columns of the row, combined across
+// the row's threads.
 template <int TPR, typename T>
 __device__ __forceinline__ float2 row_max_exp_sum(const T* xr, int cols, int valid, float scale, bool vec,
                                                   float2* scratch) {
@@ -36,8 +37,8 @@ __device__ __forceinline__ float2 row_max_exp_sum(const T* xr, int cols, int val
 
 // y may alias x: a thread writes only the elements it has just read.
 template <int TPR, typename T>
-__global__ void softmax_forward_kernel(const T* x, T* y, int64_t rows, int cols, float scale,
-                                       int64_t causal_seq, bool vec) {
+__global__ void softmax_forward_kernel(const T* x, T* y, int64_t rows, int cols, float scale, int64_t causal_seq,
+                                       bool vec) {
   __shared__ float2 scratch[mb::RowGeometry<TPR>::kWarps];
   for (int64_t row = first_row<TPR>(); row < rows; row += row_stride<TPR>()) {
     // Causal: row position i = row % seq sees columns 0..i.
@@ -117,9 +118,9 @@ __global__ void cross_entropy_backward_kernel(const float* __restrict__ logits, 
 
 #ifdef __CUDACC_RTC__
 // NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-#define TRAINRATE_MB_SOFTMAX(T)                                                                  \
-  &softmax_forward_kernel<32, T>, &softmax_forward_kernel<mb::kRowBlockThreads, T>,              \
-      &softmax_backward_kernel<32, T>, &softmax_backward_kernel<mb::kRowBlockThreads, T>
+#define TRAINRATE_MB_SOFTMAX(T)                                                                                      \
+  &softmax_forward_kernel<32, T>, &softmax_forward_kernel<mb::kRowBlockThreads, T>, &softmax_backward_kernel<32, T>, \
+      &softmax_backward_kernel<mb::kRowBlockThreads, T>
 using RtcKernels =
     detail::RtcKernels<TRAINRATE_MB_SOFTMAX(float), TRAINRATE_MB_SOFTMAX(__half), TRAINRATE_MB_SOFTMAX(__nv_bfloat16),
                        &cross_entropy_forward_kernel<32>, &cross_entropy_forward_kernel<mb::kRowBlockThreads>,
@@ -135,8 +136,8 @@ void check_rows(int64_t rows, int64_t cols, const char* what) {
 }  // namespace
 
 #ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
-void softmax_forward(Dtype dtype, const void* x, void* y, int64_t rows, int64_t cols, float scale,
-                     int64_t causal_seq, cudaStream_t stream) {
+void softmax_forward(Dtype dtype, const void* x, void* y, int64_t rows, int64_t cols, float scale, int64_t causal_seq,
+                     cudaStream_t stream) {
   check_rows(rows, cols, "softmax_forward: rows and cols must be in [1, INT_MAX]");
   mb::require(causal_seq >= 0, "softmax_forward: causal_seq must not be negative");
   mb::with_storage_type(dtype, "softmax_forward", [&](auto tag) {
@@ -166,8 +167,8 @@ void softmax_backward(Dtype dtype, const void* y, const void* dy, void* dx, int6
   });
 }
 
-void cross_entropy_forward(const float* logits, const int32_t* labels, float* loss_out, int64_t rows,
-                           int64_t classes, cudaStream_t stream) {
+void cross_entropy_forward(const float* logits, const int32_t* labels, float* loss_out, int64_t rows, int64_t classes,
+                           cudaStream_t stream) {
   check_rows(rows, classes, "cross_entropy_forward: rows and classes must be in [1, INT_MAX]");
   TRAINRATE_CUDA_CHECK(cudaMemsetAsync(loss_out, 0, sizeof(float), stream));
   const bool vec = classes % mb::kVec == 0 && mb::vec_aligned<float>(logits);
@@ -179,8 +180,8 @@ void cross_entropy_forward(const float* logits, const int32_t* labels, float* lo
   });
 }
 
-void cross_entropy_backward(const float* logits, const int32_t* labels, float* dlogits, int64_t rows,
-                            int64_t classes, cudaStream_t stream) {
+void cross_entropy_backward(const float* logits, const int32_t* labels, float* dlogits, int64_t rows, int64_t classes,
+                            cudaStream_t stream) {
   check_rows(rows, classes, "cross_entropy_backward: rows and classes must be in [1, INT_MAX]");
   const bool vec = classes % mb::kVec == 0 && mb::vec_aligned<float>(logits, dlogits);
   mb::with_row_threads(classes, [&](auto threads) {
