@@ -601,6 +601,31 @@ TEST(CudaMemoryBound, SgdMomentumAndAdamWUpdates) {
 }
 
 // ---- Host-side checks (no GPU needed) ----
+// The references the GPU tests trust, on cases small enough to work out by hand.
+TEST(CudaMemoryBound, ReferencesMatchHandComputedValues) {
+  // x = [1 3 3; 2 0 3], 2×2 windows, stride 1: both windows peak at 3, first at (0,1).
+  const std::vector<double> x = {1, 3, 3, 2, 0, 3};
+  const PoolShape overlap{1, 1, 2, 3, 2, 2, 1, 1, 0, 0};
+  EXPECT_EQ(pool_forward_ref(overlap, x, true), (std::vector<double>{3, 3}));
+  EXPECT_EQ(pool_backward_ref(overlap, x, {10, 20}, true), (std::vector<double>{0, 30, 0, 0, 0, 0}));
+  // Padding 1, stride 2: 2×2 outputs, every window divided by 4 however much of it is padding.
+  const PoolShape padded{1, 1, 2, 3, 2, 2, 2, 2, 1, 1};
+  EXPECT_EQ(pool_forward_ref(padded, x, false), (std::vector<double>{0.25, 1.5, 0.5, 0.75}));
+  EXPECT_EQ(pool_backward_ref(padded, x, {4, 8, 12, 16}, false), (std::vector<double>{1, 2, 2, 3, 4, 4}));
+  // Causal rows of a 2-position sequence: position 0 sees column 0, position 1 columns 0-1.
+  EXPECT_EQ(softmax_ref(std::vector<double>(6, 0.0), 2, 3, 1.0, 2), (std::vector<double>{1, 0, 0, 0.5, 0.5, 0}));
+  // x = [1, 3]: mean 2, variance 1; gamma 2, beta 1 → y = [−1, 3]. dy = [1, 0] → dbeta 1, dgamma −1,
+  // dx = 2·(dy − 1/2 − x̂·(−1)/2) = 2·([1, 0] − 0.5 + [−0.5, 0.5]) = [0, 0].
+  const BnRef f = batchnorm_forward_ref({1, 3}, {2}, {1}, 1, 1, 2, 0.0);
+  EXPECT_EQ(f.y, (std::vector<double>{-1, 3}));
+  EXPECT_EQ(f.mean, (std::vector<double>{2}));
+  EXPECT_EQ(f.inv_std, (std::vector<double>{1}));
+  const BnGradRef b = batchnorm_backward_ref({1, 3}, {1, 0}, {2}, f.mean, f.inv_std, 1, 1, 2);
+  EXPECT_EQ(b.dbeta, (std::vector<double>{1}));
+  EXPECT_EQ(b.dgamma, (std::vector<double>{-1}));
+  EXPECT_EQ(b.dx, (std::vector<double>{0, 0}));
+}
+
 TEST(CudaMemoryBound, WorkspaceSizesFollowTheSplits) {
   // Batch norm: one (Σ, Σ²) float pair per channel and slice of up to 4096 values, at most 256 slices.
   EXPECT_EQ(batchnorm_workspace_bytes(3, 5, 63), 5u * 1 * 8);
