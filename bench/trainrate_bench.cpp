@@ -24,8 +24,9 @@ using namespace trainrate;
 
 void run_benchmark(benchmark::State& state, Backend* backend, const Problem& problem) {
   RunOptions options;
-  options.measure.mode = backend->device().kind() == "cpu" ? CacheMode::hot : CacheMode::cold;
-  options.measure.stopping.target_relative_noise = backend->device().kind() == "cpu" ? 0.01 : 0.005;
+  const MeasureDefaults defaults = backend->device().measure_defaults();
+  options.measure.mode = defaults.cold ? CacheMode::cold : CacheMode::hot;
+  options.measure.stopping.target_relative_noise = defaults.noise_target;
   // Set first: a skipped row still names its problem and backend.
   state.SetLabel(benchmark_label(problem, backend->facts(), backend->device().info().id).dump());
   for (auto _ : state) {

@@ -143,6 +143,7 @@ class FakeDevice final : public Device {
   std::string_view kind() const override { return "fake"; }
   const DeviceInfo& info() override { return info_; }
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<ScriptedTimer>(s_); }
+  MeasureDefaults measure_defaults() const override { return {true, 0.02}; }
   void flush_caches() override { ++s_.flushes; }
   std::optional<double> current_clock_mhz() override { return 1410.0; }
   std::optional<std::string> fatal_error() override { return fatal; }

@@ -88,15 +88,13 @@ SuiteParams suite_params(const RunArgs& a) {
 
 // Replaces "let the device decide" in the arguments by what it decided, so that the arguments
 // are exactly what the results file records and what a resumed run compares against.
-void resolve_device_defaults(RunArgs& a, bool on_gpu) {
+void resolve_device_defaults(RunArgs& a, const MeasureDefaults& defaults) {
   if (a.mode == "auto") {
-    // nvbench's default on GPU: L2 flushed before each sample. CPU problems here mostly exceed the
-    // caches already, and flushing tens of MiB per sample would dominate small problems' budgets.
-    a.mode = on_gpu ? "cold" : "hot";
+    a.mode = defaults.cold ? "cold" : "hot";
   } else if (a.mode != "cold" && a.mode != "hot") {
     throw InputError(fmt::format("--mode: '{}' is not one of auto, cold, hot", a.mode));
   }
-  if (a.noise <= 0) a.noise = on_gpu ? 0.005 : 0.01;
+  if (a.noise <= 0) a.noise = defaults.noise_target;
   a.threads = CpuDevice::instance().threads();
 }
 
@@ -308,11 +306,10 @@ int run_suite(RunArgs a) {
 
   const BackendSet set = make_available_backends();
   const std::vector<Backend*> backends = a.backends.empty() ? default_backends(set) : select_backends(set, a.backends);
-  const bool on_gpu = backends.front()->device().kind() != "cpu";
   if (!a.quiet && !set.gpu_unavailable_reason.empty()) {
     fmt::print(stderr, "trainrate: no GPU ({}); running on the CPU\n", set.gpu_unavailable_reason);
   }
-  resolve_device_defaults(a, on_gpu);
+  resolve_device_defaults(a, backends.front()->device().measure_defaults());
   if (resuming) refuse_conflicting_options(a, file);
   const RunOptions options = run_options(a);
   if (a.output.empty()) a.output = default_output_path(a.suite, backends);

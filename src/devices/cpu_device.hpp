@@ -15,6 +15,9 @@ class CpuDevice final : public Device {
   static CpuDevice& instance();
 
   std::string_view kind() const override { return "cpu"; }
+  // Hot: CPU problems here mostly exceed the caches already, and flushing tens of MiB per sample
+  // would dominate small problems' budgets.
+  MeasureDefaults measure_defaults() const override { return {false, 0.01}; }
   const DeviceInfo& info() override;  // measures the ceilings on first call (about a second)
   std::unique_ptr<Timer> make_timer() override;
   void flush_caches() override;

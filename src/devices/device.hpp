@@ -43,6 +43,12 @@ struct DeviceInfo {
   Peaks peaks;
 };
 
+// How a device is measured unless the user says otherwise: stated once, by the device.
+struct MeasureDefaults {
+  bool cold = false;          // flush caches before every sample
+  double noise_target = 0.01;  // relative noise (stddev/mean) at which sampling stops
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -50,6 +56,7 @@ class Device {
   virtual std::string_view kind() const = 0;
   virtual const DeviceInfo& info() = 0;
   virtual std::unique_ptr<Timer> make_timer() = 0;
+  virtual MeasureDefaults measure_defaults() const = 0;
   // Evicts the problem's operands from the caches so the next sample starts cold.
   virtual void flush_caches() = 0;
   // The core clock right now, where the device can say (GPU SM clock), to detect throttling.

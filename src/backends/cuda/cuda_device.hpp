@@ -26,6 +26,8 @@ class CudaDevice final : public Device {
   CudaDevice& operator=(const CudaDevice&) = delete;
 
   std::string_view kind() const override { return "cuda"; }
+  // nvbench's default: the L2 flushed before each sample; GPU timers are steady enough for 0.5%.
+  MeasureDefaults measure_defaults() const override { return {true, 0.005}; }
   // Properties and datasheet peaks; the ceilings (FMA kernel, triad) are measured on the first call.
   const DeviceInfo& info() override;
   std::unique_ptr<Timer> make_timer() override;
