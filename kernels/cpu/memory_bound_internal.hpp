@@ -47,20 +47,47 @@ void for_each_block(int64_t n, int64_t block, Chunk&& chunk) {
   for (int64_t b = 0; b < blocks; ++b) chunk(b * block, std::min(block, n - b * block));
 }
 
-// Σ_{i<n} term(i): fp32 vector lanes within blocks of sum_block terms, the block sums added in
-// double, so the rounding error grows with the block length rather than with n.
+// Σ_{i<n} first(i) and Σ_{i<n} second(i) in one pass: sum_lanes running fp32 sums each within
+// blocks of sum_block terms, the block sums added in double, so the rounding error grows with the
+// block length rather than with n. The lanes are plain arrays the vectoriser maps onto registers
+// (GCC 12 leaves some `omp simd reduction` loops scalar, with the sum in memory).
 inline constexpr int64_t sum_block = 1024;
-template <class Term>
-double blocked_sum(int64_t n, Term term) {
-  double total = 0.0;
+inline constexpr int sum_lanes = 16;
+struct SumPair {
+  double first = 0.0, second = 0.0;
+};
+template <class First, class Second>
+SumPair blocked_sums(int64_t n, First first, Second second) {
+  SumPair total;
   for (int64_t begin = 0; begin < n; begin += sum_block) {
     const int64_t end = std::min(n, begin + sum_block);
-    float partial = 0.0f;
-#pragma omp simd reduction(+ : partial)
-    for (int64_t i = begin; i < end; ++i) partial += term(i);
-    total += partial;
+    float lanes_first[sum_lanes] = {}, lanes_second[sum_lanes] = {};
+    int64_t i = begin;
+    for (; i + sum_lanes <= end; i += sum_lanes) {
+      for (int lane = 0; lane < sum_lanes; ++lane) {
+        lanes_first[lane] += first(i + lane);
+        lanes_second[lane] += second(i + lane);
+      }
+    }
+    float block_first = 0.0f, block_second = 0.0f;
+    for (; i < end; ++i) {
+      block_first += first(i);
+      block_second += second(i);
+    }
+    for (int lane = 0; lane < sum_lanes; ++lane) {
+      block_first += lanes_first[lane];
+      block_second += lanes_second[lane];
+    }
+    total.first += block_first;
+    total.second += block_second;
   }
   return total;
+}
+
+// Σ_{i<n} term(i), the same way.
+template <class Term>
+double blocked_sum(int64_t n, Term term) {
+  return blocked_sums(n, term, [](int64_t) { return 0.0f; }).first;
 }
 
 }  // namespace trainrate::kernels::cpu::detail

@@ -19,6 +19,8 @@
 namespace trainrate::kernels::cpu {
 
 using detail::blocked_sum;
+using detail::blocked_sums;
+using detail::SumPair;
 using detail::parallel_min_elements;
 
 namespace {
@@ -136,8 +138,11 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
     const float mean = saved_mean[ch];
     PieceSums& piece = sums[ch * pieces.per_channel + k];
     pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-      piece.dy += blocked_sum(count, [&](int64_t i) { return dy[offset + i]; });
-      piece.dy_xmu += blocked_sum(count, [&](int64_t i) { return dy[offset + i] * (x[offset + i] - mean); });
+      const SumPair run = blocked_sums(
+          count, [&](int64_t i) { return dy[offset + i]; },
+          [&](int64_t i) { return dy[offset + i] * (x[offset + i] - mean); });
+      piece.dy += run.first;
+      piece.dy_xmu += run.second;
     });
   });
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -213,9 +218,10 @@ void layernorm_backward(const float* x, const float* dy, const float* gamma, con
       const float* dyr = dy + r * cols;
       float* dxr = dx + r * cols;
       const float mu = mean[r], inv = rstd[r];
-      const double g_sum = blocked_sum(cols, [&](int64_t j) { return gamma[j] * dyr[j]; });
-      const double g_xhat_sum = blocked_sum(cols, [&](int64_t j) { return gamma[j] * dyr[j] * ((xr[j] - mu) * inv); });
-      const float g_mean = float(g_sum / double(cols)), g_xhat_mean = float(g_xhat_sum / double(cols));
+      const SumPair g_sums = blocked_sums(
+          cols, [&](int64_t j) { return gamma[j] * dyr[j]; },
+          [&](int64_t j) { return gamma[j] * dyr[j] * ((xr[j] - mu) * inv); });
+      const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
 #pragma omp simd
       for (int64_t j = 0; j < cols; ++j) {
         const float xhat = (xr[j] - mu) * inv;
