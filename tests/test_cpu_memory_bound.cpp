@@ -737,7 +737,9 @@ TEST(CpuMemoryBound, VectorLoopsOnlyForFp32FamiliesThisCpuRuns) {
   EXPECT_THROW(detail::memory_bound_loops(MicroKernel::avx512_bf16), std::invalid_argument);
   EXPECT_NO_THROW(detail::memory_bound_loops(MicroKernel::portable));
   for (MicroKernel family : {MicroKernel::avx2, MicroKernel::avx512}) {
-    if (!detail::cpu_supports(family)) EXPECT_THROW(detail::memory_bound_loops(family), std::runtime_error);
+    if (!detail::cpu_supports(family)) {
+      EXPECT_THROW(detail::memory_bound_loops(family), std::runtime_error);
+    }
   }
 }
 
