@@ -96,10 +96,18 @@ struct VectorLoops {
     }
   }
 
+  // max_j scale·x[j], over sum_lanes running maxima (a max reduction clang does not vectorise
+  // without fast-math).
   static float row_max(const float* x, int64_t count, float scale) {
+    float lanes[sum_lanes];
+    for (float& lane : lanes) lane = -__builtin_inff();
+    int64_t j = 0;
+    for (; j + sum_lanes <= count; j += sum_lanes) {
+      for (int lane = 0; lane < sum_lanes; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
+    }
     float best = -__builtin_inff();
-#pragma omp simd reduction(max : best)
-    for (int64_t j = 0; j < count; ++j) best = select_max(best, scale * x[j]);
+    for (; j < count; ++j) best = select_max(best, scale * x[j]);
+    for (float lane : lanes) best = select_max(best, lane);
     return best;
   }
 
