@@ -31,6 +31,7 @@ void bias_add(const float* x, const float* bias, float* y, int64_t rows, int64_t
 // Batch norm in training mode over NCHW x (HW = H·W): per channel c, mean and biased variance over
 // the M = N·HW values of that channel, inv_std = 1/√(var + eps), and
 // y = gamma[c]·(x − mean)·inv_std + beta[c]. Saves mean and inv_std (C values each) for backward.
+// Needs M ≥ 1.
 void batchnorm_forward_training(const float* x, const float* gamma, const float* beta, float* y, float* saved_mean,
                                 float* saved_inv_std, int64_t n, int64_t c, int64_t hw, float eps);
 // With xhat = (x − mean)·inv_std per channel: dbeta = Σ dy, dgamma = Σ dy·xhat, and
@@ -75,7 +76,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols, float
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale);
 
 // --- Loss (loss.cpp) ------------------------------------------------------------------------
-// *loss_out = mean over rows of (logsumexp(row) − row[label]); labels in [0, classes).
+// *loss_out = mean over rows of (logsumexp(row) − row[label]); rows ≥ 1, labels in [0, classes).
 void cross_entropy_forward(const float* logits, const int32_t* labels, float* loss_out, int64_t rows,
                            int64_t classes);
 // dlogits = (softmax(row) − onehot(label))/rows: the gradient of cross_entropy_forward's loss.

@@ -29,7 +29,8 @@ const MemoryBoundLoops& memory_bound_loops(MicroKernel family) {
 }
 
 // The widest family: unlike the GEMM tile, these loops gain from 512-bit vectors even where the
-// FMA units are 256 bits wide, since half as many instructions go through the front end.
+// FMA units are 256 bits wide (Zen 4): half as many instructions, mask registers for the selects,
+// and 32 vector registers that hold all the polynomial constants.
 const MemoryBoundLoops& memory_bound_loops() {
   static const MemoryBoundLoops& widest = cpu_supports(MicroKernel::avx512) ? memory_bound_loops(MicroKernel::avx512)
                                           : cpu_supports(MicroKernel::avx2) ? memory_bound_loops(MicroKernel::avx2)
