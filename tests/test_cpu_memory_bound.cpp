@@ -361,6 +361,37 @@ TEST(CpuMemoryBound, LayerNormMatchesReference) {
   });
 }
 
+TEST(CpuMemoryBound, LayerNormRowsInEveryVectorFamily) {
+  // The kernels use the widest family; the others' rows must give the same (checked above) results.
+  const int64_t cols = 1031;
+  auto x = random_values(cols, 25), dy = random_values(cols, 26);
+  for (float& v : x) v += 3.0f;
+  const auto gamma = random_values(cols, 27, 0.5f, 2.0f), beta = random_values(cols, 28);
+  std::vector<float> y = nan_filled(cols), dx = nan_filled(cols), mean(1), rstd(1), dgamma = nan_filled(cols),
+                     dbeta = nan_filled(cols);
+  layernorm_forward(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), 1, cols, 1e-5f);
+  layernorm_backward(x.data(), dy.data(), gamma.data(), mean.data(), rstd.data(), dx.data(), dgamma.data(),
+                     dbeta.data(), 1, cols);
+  const std::vector<double> y_ref(y.begin(), y.end()), dx_ref(dx.begin(), dx.end());
+  const std::vector<double> dgamma_ref(dgamma.begin(), dgamma.end()), dbeta_ref(dbeta.begin(), dbeta.end());
+  for (MicroKernel family : vector_families()) {
+    const auto& loops = detail::memory_bound_loops(family);
+    const std::string what = std::string(to_string(family));
+    std::vector<float> row_y = nan_filled(cols), row_dx = nan_filled(cols), row_mean(1), row_rstd(1);
+    std::vector<float> dgamma_sums(static_cast<size_t>(cols), 0.0f), dbeta_sums(static_cast<size_t>(cols), 0.0f);
+    loops.layernorm_row_forward(x.data(), gamma.data(), beta.data(), row_y.data(), cols, 1e-5f, row_mean.data(),
+                                row_rstd.data());
+    loops.layernorm_row_backward(x.data(), dy.data(), gamma.data(), mean[0], rstd[0], row_dx.data(),
+                                 dgamma_sums.data(), dbeta_sums.data(), cols);
+    expect_close(row_mean, {mean[0]}, 1e-6, 0, "layernorm row mean " + what);
+    expect_close(row_rstd, {rstd[0]}, 1e-6, 0, "layernorm row rstd " + what);
+    expect_close(row_y, y_ref, 1e-5, 1e-6, "layernorm row y " + what);
+    expect_close(row_dx, dx_ref, 1e-5, 1e-6, "layernorm row dx " + what);
+    expect_close(dgamma_sums, dgamma_ref, 1e-6, 1e-7, "layernorm row dgamma " + what);
+    expect_close(dbeta_sums, dbeta_ref, 0, 0, "layernorm row dbeta " + what);
+  }
+}
+
 // --- Pooling --------------------------------------------------------------------------------
 
 struct PoolShape {

@@ -14,8 +14,8 @@ namespace trainrate::kernels::cpu::detail {
 // microseconds, about as long as streaming these 128 KiB.
 inline constexpr int64_t parallel_min_elements = int64_t(1) << 15;
 
-// The loops whose arithmetic (exp, erf, square root and division per element) would otherwise
-// outlast the memory traffic at SSE2 width. One table per vector family, each compiled with that
+// The loops whose arithmetic would otherwise outlast the memory traffic at SSE2 width: exp, erf,
+// square root and division per element, or several passes over a row held in cache. One table per vector family, each compiled with that
 // family's -m flags (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
 struct MemoryBoundLoops {
   // y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). n elements.
@@ -25,6 +25,12 @@ struct MemoryBoundLoops {
   void (*softmax_row)(const float* x, float* y, int64_t cols, int64_t valid, float scale, float out_scale);
   // log Σ_j e^{x[j]} of one row, without overflow.
   double (*logsumexp_row)(const float* x, int64_t cols);
+  // One layer-norm row: y, and its mean and rstd = 1/√(biased variance + eps).
+  void (*layernorm_row_forward)(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
+                                float eps, float* mean, float* rstd);
+  // One layer-norm row's backward: dx, and dy·xhat and dy added into dgamma_sums and dbeta_sums.
+  void (*layernorm_row_backward)(const float* x, const float* dy, const float* gamma, float mean, float rstd,
+                                 float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols);
   // The AdamW step on n elements; bias1 = 1 − β1^step and bias2 = 1 − β2^step.
   void (*adamw)(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                 float eps, float weight_decay, float bias1, float bias2);
@@ -50,7 +56,8 @@ void for_each_block(int64_t n, int64_t block, Chunk&& chunk) {
 // Σ_{i<n} first(i) and Σ_{i<n} second(i) in one pass: sum_lanes running fp32 sums each within
 // blocks of sum_block terms, the block sums added in double, so the rounding error grows with the
 // block length rather than with n. The lanes are plain arrays the vectoriser maps onto registers
-// (GCC 12 leaves some `omp simd reduction` loops scalar, with the sum in memory).
+// (GCC 12 leaves some `omp simd reduction` loops scalar, with the sum in memory). No std::
+// function templates: the vector-loop files use it too (see memory_bound_loops.hpp).
 inline constexpr int64_t sum_block = 1024;
 inline constexpr int sum_lanes = 16;
 struct SumPair {
@@ -60,7 +67,7 @@ template <class First, class Second>
 SumPair blocked_sums(int64_t n, First first, Second second) {
   SumPair total;
   for (int64_t begin = 0; begin < n; begin += sum_block) {
-    const int64_t end = std::min(n, begin + sum_block);
+    const int64_t end = begin + sum_block < n ? begin + sum_block : n;
     float lanes_first[sum_lanes] = {}, lanes_second[sum_lanes] = {};
     int64_t i = begin;
     for (; i + sum_lanes <= end; i += sum_lanes) {

@@ -146,6 +146,35 @@ struct VectorLoops {
     return double(shift) + __builtin_log(exp_sum(x, nullptr, cols, 1.0f, shift));
   }
 
+  static void layernorm_row_forward(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
+                                    float eps, float* mean, float* rstd) {
+    const float mu = float(blocked_sum(cols, [&](int64_t j) { return x[j]; }) / double(cols));
+    const double m2 = blocked_sum(cols, [&](int64_t j) {
+      const float d = x[j] - mu;
+      return d * d;
+    });
+    const float inv = float(1.0 / __builtin_sqrt(m2 / double(cols) + double(eps)));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mu) * inv * gamma[j] + beta[j];
+    *mean = mu;
+    *rstd = inv;
+  }
+
+  static void layernorm_row_backward(const float* x, const float* dy, const float* gamma, float mean, float rstd,
+                                     float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols) {
+    const SumPair g_sums = blocked_sums(
+        cols, [&](int64_t j) { return gamma[j] * dy[j]; },
+        [&](int64_t j) { return gamma[j] * dy[j] * ((x[j] - mean) * rstd); });
+    const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) {
+      const float xhat = (x[j] - mean) * rstd;
+      dx[j] = rstd * (gamma[j] * dy[j] - g_mean - xhat * g_xhat_mean);
+      dgamma_sums[j] += dy[j] * xhat;
+      dbeta_sums[j] += dy[j];
+    }
+  }
+
   static void adamw(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                     float eps, float weight_decay, float bias1, float bias2) {
     const float inv_bias1 = 1.0f / bias1, inv_bias2 = 1.0f / bias2;
@@ -160,7 +189,8 @@ struct VectorLoops {
   }
 
   static const MemoryBoundLoops& table() {
-    static const MemoryBoundLoops loops{&gelu_forward, &gelu_backward, &softmax_row, &logsumexp_row, &adamw};
+    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,          &softmax_row, &logsumexp_row,
+                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
     return loops;
   }
 };

@@ -169,22 +169,14 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
   });
 }
 
+// Layer norm's rows go through the vector loops: at SSE2 width their three passes (two sums and
+// the normalisation, the last two from cache) cost more than reading the row.
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t cols, float eps) {
+  const auto& loops = detail::memory_bound_loops();
 #pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
   for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    const float mu = float(blocked_sum(cols, [&](int64_t j) { return xr[j]; }) / double(cols));
-    const double m2 = blocked_sum(cols, [&](int64_t j) {
-      const float d = xr[j] - mu;
-      return d * d;
-    });
-    const float inv = float(1.0 / std::sqrt(m2 / double(cols) + double(eps)));
-#pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - mu) * inv * gamma[j] + beta[j];
-    mean[r] = mu;
-    rstd[r] = inv;
+    loops.layernorm_row_forward(x + r * cols, gamma, beta, y + r * cols, cols, eps, mean + r, rstd + r);
   }
 }
 
@@ -196,6 +188,7 @@ constexpr int64_t layernorm_flush_rows = 64;
 
 void layernorm_backward(const float* x, const float* dy, const float* gamma, const float* mean, const float* rstd,
                         float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols) {
+  const auto& loops = detail::memory_bound_loops();
   const int team = rows * cols >= parallel_min_elements ? omp_get_max_threads() : 1;
   // Per thread: cols sums of dy·xhat, then cols of dy, in double.
   std::vector<std::vector<double>> thread_sums(static_cast<size_t>(team));
@@ -214,21 +207,8 @@ void layernorm_backward(const float* x, const float* dy, const float* gamma, con
     };
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      const float* dyr = dy + r * cols;
-      float* dxr = dx + r * cols;
-      const float mu = mean[r], inv = rstd[r];
-      const SumPair g_sums = blocked_sums(
-          cols, [&](int64_t j) { return gamma[j] * dyr[j]; },
-          [&](int64_t j) { return gamma[j] * dyr[j] * ((xr[j] - mu) * inv); });
-      const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
-#pragma omp simd
-      for (int64_t j = 0; j < cols; ++j) {
-        const float xhat = (xr[j] - mu) * inv;
-        dxr[j] = inv * (gamma[j] * dyr[j] - g_mean - xhat * g_xhat_mean);
-        pending_dgamma[j] += dyr[j] * xhat;
-        pending_dbeta[j] += dyr[j];
-      }
+      loops.layernorm_row_backward(x + r * cols, dy + r * cols, gamma, mean[r], rstd[r], dx + r * cols,
+                                   pending_dgamma, pending_dbeta, cols);
       if (++pending_rows == layernorm_flush_rows) flush();
     }
     flush();
