@@ -87,7 +87,7 @@ void cross_entropy_backward(const float* logits, const int32_t* labels, float* d
 // y[t, :] = table[indices[t], :] for t < tokens; rows of dim floats, indices in [0, vocab).
 void embedding_forward(const float* table, const int32_t* indices, float* y, int64_t tokens, int64_t dim);
 // dtable = 0, then dtable[indices[t], :] += dy[t, :] for every token, repeated indices included
-// (each thread owns a range of columns, so no two threads add into the same float).
+// (each thread owns a range of rows, so no two threads add into the same float).
 void embedding_backward(const float* dy, const int32_t* indices, float* dtable, int64_t tokens, int64_t vocab,
                         int64_t dim);
 
