@@ -1,0 +1,59 @@
+// Activations and adds: one streaming pass each. The plain loops vectorise at baseline width,
+// which keeps up with memory; GELU's erf and exp go through the widest vector loops.
+#include <algorithm>
+
+#include "kernels/cpu/memory_bound.hpp"
+#include "kernels/cpu/memory_bound_internal.hpp"
+
+namespace trainrate::kernels::cpu {
+
+using detail::parallel_min_elements;
+
+namespace {
+// Chunks of GELU handed to the vector loops: long enough to amortise the call, short enough that
+// the last thread's share is not much longer than the others'.
+constexpr int64_t gelu_block = 4096;
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
+  for (int64_t i = 0; i < n; ++i) {
+    const float grad = dy[i];  // read unconditionally, so the select needs no branch
+    dx[i] = x[i] > 0.0f ? grad : 0.0f;
+  }
+}
+
+void gelu_forward(const float* x, float* y, int64_t n) {
+  const auto& loops = detail::memory_bound_loops();
+  detail::for_each_block(n, gelu_block,
+                         [&](int64_t begin, int64_t count) { loops.gelu_forward(x + begin, y + begin, count); });
+}
+
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+  const auto& loops = detail::memory_bound_loops();
+  detail::for_each_block(n, gelu_block, [&](int64_t begin, int64_t count) {
+    loops.gelu_backward(x + begin, dy + begin, dx + begin, count);
+  });
+}
+
+void add(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void bias_add(const float* x, const float* bias, float* y, int64_t rows, int64_t channels) {
+#pragma omp parallel for schedule(static) if (rows * channels >= parallel_min_elements)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * channels;
+    float* yr = y + r * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] + bias[c];
+  }
+}
+
+}  // namespace trainrate::kernels::cpu

@@ -1,0 +1,100 @@
+// Pieces shared by the memory-bound kernels' files: when to use the team, the compute-heavy row
+// and chunk loops compiled once per vector family, and a summation that stays accurate for
+// millions of terms. Not part of the public API.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/gemm.hpp"
+
+namespace trainrate::kernels::cpu::detail {
+
+// Below this many elements a kernel stays on the calling thread: waking the team costs a few
+// microseconds, about as long as streaming these 128 KiB.
+inline constexpr int64_t parallel_min_elements = int64_t(1) << 15;
+
+// The loops whose arithmetic would otherwise outlast the memory traffic at SSE2 width: exp, erf,
+// square root and division per element, or several passes over a row held in cache. One table per vector family, each compiled with that
+// family's -m flags (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
+struct MemoryBoundLoops {
+  // y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). n elements.
+  void (*gelu_forward)(const float* x, float* y, int64_t n);
+  void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n);
+  // One row: y[j] = out_scale·softmax(scale·x[0:valid])[j] for j < valid, and 0 for valid ≤ j < cols.
+  void (*softmax_row)(const float* x, float* y, int64_t cols, int64_t valid, float scale, float out_scale);
+  // log Σ_j e^{x[j]} of one row, without overflow.
+  double (*logsumexp_row)(const float* x, int64_t cols);
+  // One layer-norm row: y, and its mean and rstd = 1/√(biased variance + eps).
+  void (*layernorm_row_forward)(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
+                                float eps, float* mean, float* rstd);
+  // One layer-norm row's backward: dx, and dy·xhat and dy added into dgamma_sums and dbeta_sums.
+  void (*layernorm_row_backward)(const float* x, const float* dy, const float* gamma, float mean, float rstd,
+                                 float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols);
+  // The AdamW step on n elements; bias1 = 1 − β1^step and bias2 = 1 − β2^step.
+  void (*adamw)(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                float eps, float weight_decay, float bias1, float bias2);
+};
+
+const MemoryBoundLoops& memory_bound_loops_portable();
+const MemoryBoundLoops& memory_bound_loops_avx2();
+const MemoryBoundLoops& memory_bound_loops_avx512();
+// The table for one fp32 family (portable, avx2, avx512; std::invalid_argument for others, and
+// std::runtime_error where the CPU cannot run it), and the widest family this CPU runs.
+const MemoryBoundLoops& memory_bound_loops(MicroKernel family);
+const MemoryBoundLoops& memory_bound_loops();
+
+// Calls chunk(begin, count) over [0, n) in pieces of block elements, the pieces split statically
+// over the team when n is large enough to use it.
+template <class Chunk>
+void for_each_block(int64_t n, int64_t block, Chunk&& chunk) {
+  const int64_t blocks = (n + block - 1) / block;
+#pragma omp parallel for schedule(static) if (n >= parallel_min_elements)
+  for (int64_t b = 0; b < blocks; ++b) chunk(b * block, std::min(block, n - b * block));
+}
+
+// Σ_{i<n} first(i) and Σ_{i<n} second(i) in one pass: sum_lanes running fp32 sums each within
+// blocks of sum_block terms, the block sums added in double, so the rounding error grows with the
+// block length rather than with n. The lanes are plain arrays the vectoriser maps onto registers
+// (GCC 12 leaves some `omp simd reduction` loops scalar, with the sum in memory). No std::
+// function templates: the vector-loop files use it too (see memory_bound_loops.hpp).
+inline constexpr int64_t sum_block = 1024;
+inline constexpr int sum_lanes = 16;
+struct SumPair {
+  double first = 0.0, second = 0.0;
+};
+template <class First, class Second>
+SumPair blocked_sums(int64_t n, First first, Second second) {
+  SumPair total;
+  for (int64_t begin = 0; begin < n; begin += sum_block) {
+    const int64_t end = begin + sum_block < n ? begin + sum_block : n;
+    float lanes_first[sum_lanes] = {}, lanes_second[sum_lanes] = {};
+    int64_t i = begin;
+    for (; i + sum_lanes <= end; i += sum_lanes) {
+      for (int lane = 0; lane < sum_lanes; ++lane) {
+        lanes_first[lane] += first(i + lane);
+        lanes_second[lane] += second(i + lane);
+      }
+    }
+    float block_first = 0.0f, block_second = 0.0f;
+    for (; i < end; ++i) {
+      block_first += first(i);
+      block_second += second(i);
+    }
+    for (int lane = 0; lane < sum_lanes; ++lane) {
+      block_first += lanes_first[lane];
+      block_second += lanes_second[lane];
+    }
+    total.first += block_first;
+    total.second += block_second;
+  }
+  return total;
+}
+
+// Σ_{i<n} term(i), the same way.
+template <class Term>
+double blocked_sum(int64_t n, Term term) {
+  return blocked_sums(n, term, [](int64_t) { return 0.0f; }).first;
+}
+
+}  // namespace trainrate::kernels::cpu::detail

@@ -1,0 +1,198 @@
+// The bodies of MemoryBoundLoops, written once as plain loops that `#pragma omp simd` vectorises
+// at the width of whichever file includes this.
+//
+// Included only by the memory_bound_loops*.cpp files, each compiled with its own -m flags and each
+// instantiating VectorLoops with its own tag type from an anonymous namespace, so no instantiation
+// is shared between files of different ISAs. For the same reason these bodies call builtins, not
+// std:: function templates (whose out-of-line copies the linker would pick from any one file).
+//
+// exp and erf are computed here rather than by libm, whose scalar calls would stop vectorisation.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/memory_bound_internal.hpp"
+
+namespace trainrate::kernels::cpu::detail {
+
+template <class IsaTag>
+struct VectorLoops {
+  static float select_max(float a, float b) { return a > b ? a : b; }
+
+  // e^{hi + lo} for hi + lo ≤ 0 and |lo| < 1, within 2e-7 relative down to e^-87 (the smallest
+  // normal float is e^-87.3); 0 below that, −inf included. Taking the argument in two parts lets
+  // a caller pass more bits than one float holds. Range reduction hi + lo = k·ln2 + r with
+  // |r| ≤ ln2/2 (ln2 split in two so k·ln2_hi is exact, and hi − k·ln2_hi too), e^r by its Taylor
+  // series to r^6 (truncation below 1.2e-7), and 2^k written straight into the exponent bits.
+  static float exp_nonpositive(float hi, float lo = 0.0f) {
+    constexpr float log2e = 1.44269504f, ln2_hi = 0.693145752f, ln2_lo = 1.42860677e-6f;
+    constexpr float lowest = -87.0f;
+    // Adding 1.5·2^23 rounds to an integer that then sits in the low mantissa bits.
+    constexpr float round_shift = 12582912.0f;
+    const float x = hi + lo;
+    const bool underflows = x < lowest;
+    hi = underflows ? lowest : hi;
+    lo = underflows ? 0.0f : lo;
+    const float shifted = (hi + lo) * log2e + round_shift;
+    const float k = shifted - round_shift;
+    const float r = ((hi - k * ln2_hi) - k * ln2_lo) + lo;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t k_int = __builtin_bit_cast(int32_t, shifted) - __builtin_bit_cast(int32_t, round_shift);
+    const float two_to_k = __builtin_bit_cast(float, (k_int + 127) << 23);
+    return underflows ? 0.0f : p * two_to_k;
+  }
+
+  // Φ(x) and φ(x). Φ(−|x|) = erfc(z)/2 with z = |x|/√2, and erfc(z) = t·P(u)·e^{−z²} with
+  // t = 1/(1 + z/2) and u = 2.4·t − 1.4 (t over [1/6, 1], z ≤ 10, mapped onto [−1, 1]). P is our
+  // degree-9 interpolant of erfc(z)·e^{z²}/t at Chebyshev nodes in u: 3e-7 relative in fp32 over
+  // the whole range, so the tail Φ(−|x|) keeps its relative accuracy (no 1 + erf cancellation).
+  // e^{−z²} = e^{−x²/2} is then φ(x)·√(2π), so both come from one exp. Its argument reaches −87:
+  // rounded to one float it would be off by up to 4e-6 relative, so x² goes in two exact-enough
+  // parts: x_top keeps x's top 12 significant bits (x_top² is exact) and x² − x_top² =
+  // (x − x_top)(x + x_top) is small.
+  static void normal_cdf_pdf(float x, float& cdf, float& pdf) {
+    constexpr float inv_sqrt2 = 0.707106781f, inv_sqrt_2pi = 0.398942280f;
+    const float z = __builtin_fabsf(x) * inv_sqrt2;
+    const float t = 1.0f / (1.0f + 0.5f * z);
+    const float u = 2.4f * t - 1.4f;
+    float p = 7.103647022e-06f;
+    p = p * u - 5.297166717e-05f;
+    p = p * u + 3.722103429e-06f;
+    p = p * u + 5.847695284e-04f;
+    p = p * u - 6.189306732e-04f;
+    p = p * u - 6.150094792e-03f;
+    p = p * u + 5.962613970e-03f;
+    p = p * u + 1.020292789e-01f;
+    p = p * u + 3.262225091e-01f;
+    p = p * u + 5.720120072e-01f;
+    const float x_top = __builtin_bit_cast(float, __builtin_bit_cast(int32_t, x) & int32_t(0xFFFFF000));
+    const float gauss = exp_nonpositive(-0.5f * x_top * x_top, -0.5f * (x - x_top) * (x + x_top));
+    const float lower_tail = 0.5f * t * p * gauss;  // Φ(−|x|)
+    cdf = x >= 0.0f ? 1.0f - lower_tail : lower_tail;
+    pdf = gauss * inv_sqrt_2pi;
+  }
+
+  static void gelu_forward(const float* x, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      float cdf, pdf;
+      normal_cdf_pdf(x[i], cdf, pdf);
+      y[i] = x[i] * cdf;
+    }
+  }
+
+  static void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      float cdf, pdf;
+      normal_cdf_pdf(x[i], cdf, pdf);
+      dx[i] = dy[i] * (cdf + x[i] * pdf);
+    }
+  }
+
+  // max_j scale·x[j], over sum_lanes running maxima (a max reduction clang does not vectorise
+  // without fast-math).
+  static float row_max(const float* x, int64_t count, float scale) {
+    float lanes[sum_lanes];
+    for (float& lane : lanes) lane = -__builtin_inff();
+    int64_t j = 0;
+    for (; j + sum_lanes <= count; j += sum_lanes) {
+      for (int lane = 0; lane < sum_lanes; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
+    }
+    float best = -__builtin_inff();
+    for (; j < count; ++j) best = select_max(best, scale * x[j]);
+    for (float lane : lanes) best = select_max(best, lane);
+    return best;
+  }
+
+  // Σ_j e^{scale·x[j] − shift}, storing each term in y when y is not null; blocked as in blocked_sum.
+  static double exp_sum(const float* x, float* y, int64_t count, float scale, float shift) {
+    double total = 0.0;
+    for (int64_t begin = 0; begin < count; begin += sum_block) {
+      const int64_t end = begin + sum_block < count ? begin + sum_block : count;
+      float partial = 0.0f;
+      if (y != nullptr) {
+#pragma omp simd reduction(+ : partial)
+        for (int64_t j = begin; j < end; ++j) {
+          const float e = exp_nonpositive(scale * x[j] - shift);
+          y[j] = e;
+          partial += e;
+        }
+      } else {
+#pragma omp simd reduction(+ : partial)
+        for (int64_t j = begin; j < end; ++j) partial += exp_nonpositive(scale * x[j] - shift);
+      }
+      total += partial;
+    }
+    return total;
+  }
+
+  static void softmax_row(const float* x, float* y, int64_t cols, int64_t valid, float scale, float out_scale) {
+    const float shift = row_max(x, valid, scale);
+    const float factor = float(out_scale / exp_sum(x, y, valid, scale, shift));
+#pragma omp simd
+    for (int64_t j = 0; j < valid; ++j) y[j] *= factor;
+    for (int64_t j = valid; j < cols; ++j) y[j] = 0.0f;
+  }
+
+  static double logsumexp_row(const float* x, int64_t cols) {
+    const float shift = row_max(x, cols, 1.0f);
+    return double(shift) + __builtin_log(exp_sum(x, nullptr, cols, 1.0f, shift));
+  }
+
+  static void layernorm_row_forward(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
+                                    float eps, float* mean, float* rstd) {
+    const float mu = float(blocked_sum(cols, [&](int64_t j) { return x[j]; }) / double(cols));
+    const double m2 = blocked_sum(cols, [&](int64_t j) {
+      const float d = x[j] - mu;
+      return d * d;
+    });
+    const float inv = float(1.0 / __builtin_sqrt(m2 / double(cols) + double(eps)));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mu) * inv * gamma[j] + beta[j];
+    *mean = mu;
+    *rstd = inv;
+  }
+
+  static void layernorm_row_backward(const float* x, const float* dy, const float* gamma, float mean, float rstd,
+                                     float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols) {
+    const SumPair g_sums = blocked_sums(
+        cols, [&](int64_t j) { return gamma[j] * dy[j]; },
+        [&](int64_t j) { return gamma[j] * dy[j] * ((x[j] - mean) * rstd); });
+    const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) {
+      const float xhat = (x[j] - mean) * rstd;
+      dx[j] = rstd * (gamma[j] * dy[j] - g_mean - xhat * g_xhat_mean);
+      dgamma_sums[j] += dy[j] * xhat;
+      dbeta_sums[j] += dy[j];
+    }
+  }
+
+  static void adamw(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                    float eps, float weight_decay, float bias1, float bias2) {
+    const float inv_bias1 = 1.0f / bias1, inv_bias2 = 1.0f / bias2;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      const float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
+      const float vi = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+      m[i] = mi;
+      v[i] = vi;
+      w[i] -= lr * ((mi * inv_bias1) / (__builtin_sqrtf(vi * inv_bias2) + eps) + weight_decay * w[i]);
+    }
+  }
+
+  static const MemoryBoundLoops& table() {
+    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,          &softmax_row, &logsumexp_row,
+                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
+    return loops;
+  }
+};
+
+}  // namespace trainrate::kernels::cpu::detail

@@ -1,0 +1,33 @@
+// Row softmax (with an optional causal mask) and its backward, one row per task. A row is read
+// from memory once per pass it needs; rows up to L2's size come back from cache for the others.
+#include "kernels/cpu/memory_bound.hpp"
+
+#include "kernels/cpu/memory_bound_internal.hpp"
+
+namespace trainrate::kernels::cpu {
+
+using detail::parallel_min_elements;
+
+void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols, float scale, int64_t causal_seq) {
+  const auto& loops = detail::memory_bound_loops();
+#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
+  for (int64_t r = 0; r < rows; ++r) {
+    // Query position i sees keys 0..i.
+    const int64_t valid = causal_seq > 0 ? r % causal_seq + 1 : cols;
+    loops.softmax_row(x + r * cols, y + r * cols, cols, valid, scale, 1.0f);
+  }
+}
+
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
+#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    const float dot = float(detail::blocked_sum(cols, [&](int64_t j) { return dyr[j] * yr[j]; }));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * yr[j] * (dyr[j] - dot);
+  }
+}
+
+}  // namespace trainrate::kernels::cpu
