@@ -327,7 +327,7 @@ TEST(ResultsJsonErrors, MissingFile) {
 
 TEST(ResultsJsonErrors, BrokenJson) {
   const std::string path = kResults + "broken.json";
-  EXPECT_THAT(read_error(path), StartsWith(path + ": broken JSON: "));
+  EXPECT_THAT(read_error(path), StartsWith(path + ": not a trainrate results file (not valid JSON: parse error at line "));
 }
 
 TEST(ResultsJsonErrors, NotAResultsFile) {

@@ -213,13 +213,15 @@ int run_suite(RunArgs a) {
   write_results_file(output, file);
 
   Progress progress(!a.quiet && isatty(STDERR_FILENO));
-  if (!a.quiet) fmt::print("{}", result_table_header());
+  // With --json, stdout carries the JSON document alone; the table a person watches goes to stderr.
+  std::FILE* table_out = a.json ? stderr : stdout;
+  if (!a.quiet) fmt::print(table_out, "{}", result_table_header());
   RunObserver observer;
   observer.on_start = [&](size_t i, size_t total, const Problem& p, const Backend& b) { progress.show(i, total, p, b); };
   observer.on_result = [&](size_t, size_t, const Result& result) {
     progress.clear();
-    if (!a.quiet) fmt::print("{}", result_table_row(result));
-    std::fflush(stdout);
+    if (!a.quiet) fmt::print(table_out, "{}", result_table_row(result));
+    std::fflush(table_out);
     file.results.push_back(result);
     write_results_file(output, file);
   };
@@ -242,8 +244,9 @@ int run_suite(RunArgs a) {
   }
   if (a.json) std::cout << to_json(file).dump(2) << "\n";
   if (!a.quiet) {
+    fmt::print(table_out, "{}", above_peak_notes(file.results));
     const auto rows = custom_vendor_ratios(file);
-    if (!rows.empty()) fmt::print("\n{}", ratio_table(rows, summarize_ratios(rows)));
+    if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
     fmt::print(stderr, "results written to {}\n", output.string());
   }
   const bool any_failed = std::any_of(file.results.begin(), file.results.end(), [](const Result& r) {

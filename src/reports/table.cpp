@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace trainrate {
@@ -38,6 +40,41 @@ std::string format_duration_ms(double ms) {
   return fmt::format("{} us", three_digits(ms * 1000));
 }
 
+bool above_peak(const Result& r) {
+  return r.status == ResultStatus::ok && r.percent_of_peak && *r.percent_of_peak > 100;
+}
+
+std::string above_peak_reason(const Result& r) {
+  if (const double share = in_bounds_tap_share(r.problem); share < 0.9995) {
+    return fmt::format("only {:.1f}% of the counted taps touch the input; the rest fall on padding, which the "
+                       "backend skips",
+                       100 * share);
+  }
+  std::string algorithm = r.algorithm;
+  std::transform(algorithm.begin(), algorithm.end(), algorithm.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (algorithm.find("winograd") != std::string::npos || algorithm.find("fft") != std::string::npos) {
+    return fmt::format("its {} algorithm does fewer operations than the conventional count", r.algorithm);
+  }
+  return "the backend does less work than the conventional count, or the device's peak is set too low";
+}
+
+std::string above_peak_notes(const std::vector<Result>& results) {
+  std::string lines;
+  for (const Result& r : results) {
+    if (!above_peak(r)) continue;
+    lines += fmt::format("  {} on {} ({:.1f}%): {}\n", describe(r.problem), r.backend, *r.percent_of_peak,
+                         above_peak_reason(r));
+  }
+  if (lines.empty()) return "";
+  return "* above 100% of peak: the counted FLOPs include padding taps or work the backend skips "
+         "(R still compares backends on the same problem):\n" + lines;
+}
+
+std::string percent_of_peak_cell(const Result& r) {
+  if (!r.percent_of_peak) return "-";
+  return fmt::format("{:.1f}{}", *r.percent_of_peak, above_peak(r) ? "*" : "");
+}
+
 std::string result_table_header() {
   return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}\n", "problem", kProblemWidth, "backend",
                      kBackendWidth, "median", "noise", "rate R", "% peak", "status");
@@ -51,7 +88,7 @@ std::string result_table_row(const Result& r) {
                        kBackendWidth, "-", "-", "-", "-", to_string(r.status), r.reason);
   }
   const SampleStats& s = r.measurement->stats;
-  const std::string peak = r.percent_of_peak ? fmt::format("{:.1f}", *r.percent_of_peak) : "-";
+  const std::string peak = percent_of_peak_cell(r);
   const std::string verified = r.verification.sampled
                                    ? fmt::format("ok ({} sampled)", r.verification.elements_checked)
                                    : std::string("ok");

@@ -14,6 +14,16 @@ std::string format_rate(double flops_per_s);
 // "0.512 ms", "12.3 us", "1.25 s".
 std::string format_duration_ms(double ms);
 
+// A rate above 100% of the device's peak is possible: the conventional FLOP count (problem.hpp)
+// includes work a backend may skip. Such a figure is printed with a "*" and a note saying why.
+bool above_peak(const Result& result);
+// Why this result passes the peak: padding taps (with their share), a fast algorithm, or skipped work.
+std::string above_peak_reason(const Result& result);
+// The note printed under a table: a header line and one line per result above peak; empty if none.
+std::string above_peak_notes(const std::vector<Result>& results);
+// The "% of peak" a table shows: "93.1", or "252.6*" when above peak.
+std::string percent_of_peak_cell(const Result& result);
+
 std::string result_table_header();
 std::string result_table_row(const Result& result);
 

@@ -276,16 +276,27 @@ ResultsFile results_from_json(const json& o, const std::string& where) {
   return file;
 }
 
-ResultsFile read_results_file(const std::filesystem::path& path) {
+json read_json_file(const std::filesystem::path& path, std::string_view what) {
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
-  json parsed;
-  try {
-    parsed = json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: broken JSON: {}", path.string(), e.what()));
+  if (in.peek() == std::ifstream::traits_type::eof()) {
+    throw InputError(fmt::format("{}: not a {} (the file is empty)", path.string(), what));
   }
-  return results_from_json(parsed, path.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    // nlohmann's text starts with its own tag ("[json.exception.parse_error.101] "), which names
+    // nothing a user wrote.
+    std::string_view message = e.what();
+    if (const auto tag_end = message.find("] "); message.starts_with("[json.") && tag_end != message.npos) {
+      message.remove_prefix(tag_end + 2);
+    }
+    throw InputError(fmt::format("{}: not a {} (not valid JSON: {})", path.string(), what, message));
+  }
+}
+
+ResultsFile read_results_file(const std::filesystem::path& path) {
+  return results_from_json(read_json_file(path, "trainrate results file"), path.string());
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& text) {

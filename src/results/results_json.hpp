@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "results/result.hpp"
@@ -17,6 +18,9 @@ ResultsFile results_from_json(const nlohmann::json& json, const std::string& whe
 
 // Reads and parses a results file; errors name the path (and line for broken JSON).
 ResultsFile read_results_file(const std::filesystem::path& path);
+// Reads one JSON document. An unreadable, empty or non-JSON file throws one InputError line:
+// "PATH: not a WHAT (the file is empty)" or "(not valid JSON: parse error at line 3, column 1: ...)".
+nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view what);
 // Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so a crash
 // at any moment leaves either the old complete file or the new complete file.
 void write_results_file(const std::filesystem::path& path, const ResultsFile& file);
