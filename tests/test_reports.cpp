@@ -3,6 +3,7 @@
 //
 // To refresh the golden files after an intended change: TRAINRATE_UPDATE_GOLDEN=1 ./trainrate_tests
 // --gtest_filter='Report*', then review the diff like any other change.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,6 +136,14 @@ TEST(ReportAbovePeak, FlaggedInEveryTableWithTheReason) {
       << note;
   EXPECT_NE(note.find("11.1% of the counted taps"), std::string::npos) << note;
   EXPECT_EQ(above_peak_notes({file.results[0]}), "") << "nothing to say below 100%";
+  // Padding cannot explain 150% on a 28×28 map ((82/84)² of the taps are real): the peak is too low.
+  Result low_peak = file.results[0];
+  low_peak.problem = ConvProblem{.n = 8, .c = 64, .h = 28, .w = 28, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  low_peak.percent_of_peak = 150;
+  EXPECT_EQ(above_peak_reason(low_peak),
+            fmt::format("{:.1f}% of peak even counting only the taps that touch the input: the device's peak is "
+                        "likely set too low (a ceiling measured while the machine was busy)",
+                        150 * (82.0 / 84) * (82.0 / 84)));
 
   ReportInput input;
   input.sources.push_back({"results-cpu.json", file});

@@ -244,7 +244,7 @@ int run_suite(RunArgs a) {
   }
   if (a.json) std::cout << to_json(file).dump(2) << "\n";
   if (!a.quiet) {
-    fmt::print(table_out, "{}", above_peak_notes(file.results));
+    if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
     const auto rows = custom_vendor_ratios(file);
     if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
     fmt::print(stderr, "results written to {}\n", output.string());

@@ -273,10 +273,6 @@ std::string rate_cell(const ShapeRow& row, const std::string& backend) {
   return format_rate(r.rate_flops_per_s);
 }
 
-const char* const kAbovePeakMeaning =
-    "* above 100% of peak: the counted FLOPs include padding taps or work the backend skips; R still "
-    "compares backends on the same problem.";
-
 std::vector<std::string> above_peak_lines(const DeviceSection& section) {
   std::vector<std::string> lines;
   for (const ShapeRow& row : section.rows) {

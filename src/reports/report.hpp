@@ -89,8 +89,6 @@ std::vector<std::pair<std::string, std::string>> environment_of(const ReportSour
 std::string rate_cell(const ShapeRow& row, const std::string& backend);
 // One line per result of the section above 100% of peak: the problem, backend, % and why.
 std::vector<std::string> above_peak_lines(const DeviceSection& section);
-// What a "*" on a percentage means, said once above those lines.
-extern const char* const kAbovePeakMeaning;
 // "32 | 224x224" style columns of the prediction table: the batch and the input size.
 std::string batch_cell(const NetworkPrediction& prediction);
 std::string input_cell(const NetworkPrediction& prediction);

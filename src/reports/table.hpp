@@ -19,7 +19,9 @@ std::string format_duration_ms(double ms);
 bool above_peak(const Result& result);
 // Why this result passes the peak: padding taps (with their share), a fast algorithm, or skipped work.
 std::string above_peak_reason(const Result& result);
-// The note printed under a table: a header line and one line per result above peak; empty if none.
+// What a "*" on a percentage means, said once above the lines that explain each one.
+extern const char* const kAbovePeakMeaning;
+// The note printed under a table: kAbovePeakMeaning and one line per result above peak; empty if none.
 std::string above_peak_notes(const std::vector<Result>& results);
 // The "% of peak" a table shows: "93.1", or "252.6*" when above peak.
 std::string percent_of_peak_cell(const Result& result);
