@@ -596,12 +596,101 @@ TEST(Cli, DevicesMentionsTheCpu) {
   EXPECT_THAT(d.out, HasSubstr("fp32"));
   EXPECT_THAT(d.out, HasSubstr("backends:"));
   for (const std::string& b : kDefaultCpuBackends) EXPECT_THAT(d.out, HasSubstr(b));
+}
+
+// The JSON says everything the text does: devices, the backends present and the libraries' builds.
+TEST(Cli, DevicesJsonHasTheBackendsAndLibrariesTheTextShows) {
+  TempDir dir;
   const CliRun j = run_cli("devices --json", dir.path());
-  EXPECT_EQ(j.status, 0) << j.err;
-  const json devices = json::parse(j.out);
-  ASSERT_TRUE(devices.is_array());
-  ASSERT_GE(devices.size(), 1u);
-  EXPECT_EQ(devices.at(0).at("id"), "cpu");
+  ASSERT_EQ(j.status, 0) << j.err;
+  const json d = json::parse(j.out);
+  ASSERT_TRUE(d.is_object()) << j.out;
+  ASSERT_TRUE(d.at("devices").is_array());
+  ASSERT_GE(d.at("devices").size(), 1u);
+  EXPECT_EQ(d.at("devices").at(0).at("id"), "cpu");
+  std::set<std::string> backends;
+  for (const json& b : d.at("backends")) backends.insert(b.get<std::string>());
+  for (const std::string& b : kDefaultCpuBackends) EXPECT_TRUE(backends.contains(b)) << b;
+  const CliRun text = run_cli("devices", dir.path());
+  ASSERT_TRUE(d.at("libraries").is_object());
+  EXPECT_TRUE(d.at("libraries").contains("openblas"));
+  for (const auto& [library, version] : d.at("libraries").items()) {
+    EXPECT_THAT(text.out, HasSubstr(library + ": " + version.get<std::string>()));
+  }
+}
+
+// Without -q the table still goes somewhere a person sees it, but stdout stays one JSON document.
+TEST(Cli, RunJsonKeepsStdoutPureJson) {
+  TempDir dir;
+  const CliRun r = run_cli("run --suite smoke --backends custom-cpu --kind gemm --budget-ms 5 --json -o out.json",
+                           dir.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  json parsed;
+  ASSERT_NO_THROW(parsed = json::parse(r.out)) << r.out;
+  EXPECT_EQ(parsed.at("schema"), "trainrate-results");
+  EXPECT_THAT(r.err, HasSubstr("rate R")) << "the table moves to stderr";
+}
+
+// An empty results file is named in one line, like every other bad input.
+TEST(Cli, EmptyResultsFileIsNotAResultsFile) {
+  TempDir dir;
+  std::ofstream(dir.path() / "empty.json").flush();
+  for (const std::string command : {"compare empty.json", "predict -r empty.json -n resnet50"}) {
+    const CliRun r = run_cli(command, dir.path());
+    EXPECT_EQ(r.status, 2) << command;
+    const std::string name = command.substr(0, command.find(' '));
+    EXPECT_EQ(r.err, "trainrate " + name + ": error: empty.json: not a trainrate results file (the file is empty)\n");
+  }
+}
+
+// ---- predict ----------------------------------------------------------------------------------
+
+// A results file with onednn conv rates for every pass of resnet50's 3×3 64-channel conv and one
+// openblas GEMM: onednn supplies almost every rate, so it is named, with its share.
+fs::path write_predict_results(const fs::path& dir) {
+  ResultsFile file = read_results_file(fs::path(kData) / "reports" / "results-cpu.json");
+  const json j = to_json(file);
+  std::ofstream(dir / "r.json") << j.dump();
+  return dir / "r.json";
+}
+
+TEST(Cli, PredictNamesTheBackendsThatSuppliedTheRates) {
+  TempDir dir;
+  write_predict_results(dir.path());
+  const CliRun r = run_cli("predict -r r.json -n resnet50 --batch 8 --image-size 32", dir.path());
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  // resnet50's FLOPs are nearly all convolutions, which only onednn measured.
+  EXPECT_THAT(r.out, HasSubstr("rates from: onednn"));
+  EXPECT_THAT(r.out, HasSubstr("conv-fwd: onednn 100.0%"));
+  EXPECT_THAT(r.out, HasSubstr("gemm: openblas 100.0%"));
+  EXPECT_THAT(r.out, Not(HasSubstr("backend openblas:")));
+}
+
+TEST(Cli, PredictRefusesATotalMostlyWithoutRates) {
+  TempDir dir;
+  ResultsFile file = read_results_file(fs::path(kData) / "reports" / "results-cpu.json");
+  std::erase_if(file.results, [](const Result& r) { return kind_label(r.problem) != "gemm"; });
+  std::ofstream(dir.path() / "gemm-only.json") << to_json(file).dump();
+  const CliRun r = run_cli("predict -r gemm-only.json -n vgg16", dir.path());
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("of the FLOPs have no measured rate"));
+  EXPECT_THAT(r.out, HasSubstr("ESTIMATED"));
+  EXPECT_THAT(r.err, HasSubstr("--allow-missing"));
+  const CliRun allowed = run_cli("predict -r gemm-only.json -n vgg16 --allow-missing", dir.path());
+  EXPECT_EQ(allowed.status, 0) << allowed.err;
+  EXPECT_THAT(allowed.out, HasSubstr("ESTIMATED"));
+}
+
+// 6·N·D counts each parameter once per token: right for transformers, not for a conv weight that
+// is reused at every pixel.
+TEST(Cli, PredictShowsSixNDOnlyForTransformers) {
+  TempDir dir;
+  write_predict_results(dir.path());
+  const CliRun cnn = run_cli("predict -r r.json -n resnet50 --batch 8 --image-size 32", dir.path());
+  EXPECT_THAT(cnn.out, Not(HasSubstr("6ND =")));
+  EXPECT_THAT(cnn.out, HasSubstr("6*N*D rule: not shown for resnet50"));
+  const CliRun bert = run_cli("predict -r r.json -n bert-base --batch 1 --seq-len 16 --allow-missing", dir.path());
+  EXPECT_THAT(bert.out, HasSubstr("6ND ="));
 }
 
 // Sets (or with nullptr removes) an environment variable for one test, restoring it afterwards.

@@ -67,6 +67,13 @@ TEST(TrainingTime, SixNDRule) {
   EXPECT_DOUBLE_EQ(six_nd_time_s(1e6, 1e3, 6e9), 1.0);
 }
 
+// 6·N·D counts every parameter once per token: a conv weight is used at every output pixel.
+TEST(TrainingTime, SixNDAppliesOnlyWithoutConvolutions) {
+  EXPECT_TRUE(six_nd_applies(bert_base(1, 16)));
+  EXPECT_FALSE(six_nd_applies(resnet50(1, 64)));
+  EXPECT_FALSE(six_nd_applies(vgg16(1, 64)));
+}
+
 TEST(TrainingTime, EpochAndTotalFromDatasetAndEpochs) {
   // ImageNet-1k at a global batch of 8 × 64 = 512: ceil(1,281,167 / 512) = 2503 iterations.
   const TrainingTime t = training_time(0.5, 1'281'167, 512, 90);
@@ -315,6 +322,45 @@ TEST(Prediction, ChoosesTheBackendCoveringMostProblems) {
   RateTable table = uniform_table(net, "openblas", 1e9);
   table.add("custom-cpu", training_problems(net).front(), 2e9);
   EXPECT_EQ(choose_backend(table, training_problems(net)), "openblas");
+}
+
+// The rates of one prediction can come from several backends (a kind the requested backend lacks
+// borrows its vendor's): each kind names who supplied its FLOPs' rates, and how much had none.
+TEST(Prediction, NamesWhoSuppliedEachKindsRates) {
+  const ConvProblem conv{.n = 1, .c = 10, .h = 100, .w = 100, .k = 10};  // 2·10·100·100·10 = 2e6 FLOPs
+  const std::vector<LayerPass> passes{{"c", "fwd", false, conv, 1},
+                                      {"f", "fwd", false, GemmProblem{100, 100, 100}, 1},        // 2e6
+                                      {"f", "bwd-data", true, GemmProblem{200, 200, 200}, 1}};  // 16e6
+  const auto p = predict_iteration(passes, [](const Problem& q) {
+    if (std::holds_alternative<ConvProblem>(q)) return RateLookup{1e9, RateOrigin::measured, "onednn", {}};
+    if (flops(q) < 3e6) return RateLookup{1e9, RateOrigin::estimated, "openblas", "gemm 90x90x90 NN fp32"};
+    return RateLookup{0, RateOrigin::missing, "openblas", {}};
+  });
+  const std::vector<RateSupplier> all = rate_sources(p);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].backend, "");  // no rate: 16e6 of 20e6
+  EXPECT_DOUBLE_EQ(all[0].share, 0.8);
+  EXPECT_EQ(all[1].backend, "onednn");
+  EXPECT_DOUBLE_EQ(all[1].share, 0.1);
+  EXPECT_EQ(all[2].backend, "openblas");
+  EXPECT_DOUBLE_EQ(all[2].share, 0.1);
+  const std::vector<RateSupplier> by_kind = rate_sources_by_kind(p);
+  ASSERT_EQ(by_kind.size(), 3u);
+  EXPECT_EQ(by_kind[0].kind, "conv-fwd");
+  EXPECT_EQ(by_kind[0].backend, "onednn");
+  EXPECT_DOUBLE_EQ(by_kind[0].share, 1.0);
+  EXPECT_EQ(by_kind[1].kind, "gemm");
+  EXPECT_EQ(by_kind[1].backend, "");
+  EXPECT_DOUBLE_EQ(by_kind[1].share, 16.0 / 18);
+  EXPECT_EQ(by_kind[2].backend, "openblas");
+  EXPECT_DOUBLE_EQ(by_kind[2].share, 2.0 / 18);
+  // Measured, estimated and missing shares of the FLOPs; layers with any pass not measured.
+  const RateCoverage c = rate_coverage(p);
+  EXPECT_DOUBLE_EQ(c.measured_share, 0.1);
+  EXPECT_DOUBLE_EQ(c.estimated_share, 0.1);
+  EXPECT_DOUBLE_EQ(c.missing_share, 0.8);
+  EXPECT_EQ(c.layers, 2);
+  EXPECT_EQ(c.layers_not_measured, 1);
 }
 
 TEST(Prediction, HumanDurations) {

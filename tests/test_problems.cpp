@@ -55,6 +55,24 @@ TEST(ProblemFlops, ConvIsTwoNKPQCRSForEveryPass) {
 // ---------------------------------------------------------------------------------------------
 // Output extents
 
+// The conventional count includes taps that fall on padding; backends skip them, so on small maps
+// a rate can pass the device's peak. The share of taps inside the image says by how much.
+TEST(ProblemFlops, InBoundsTapShareLeavesOutPaddingTaps) {
+  EXPECT_EQ(in_bounds_tap_share(GemmProblem{.m = 3, .n = 5, .k = 7}), 1.0);
+  // 3×3, pad 1 on a 1×1 map: of the 3 taps per axis only the centre one lands on the pixel.
+  ConvProblem one{.n = 1, .c = 512, .h = 1, .w = 1, .k = 512, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  one.pass = ConvPass::backward_data;
+  EXPECT_DOUBLE_EQ(in_bounds_tap_share(one), 1.0 / 9);
+  // 56×56, 3×3, pad 1: per axis 56·3 = 168 taps, 2 on padding (first row's top, last row's bottom).
+  const ConvProblem big{.n = 2, .c = 64, .h = 56, .w = 56, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  EXPECT_DOUBLE_EQ(in_bounds_tap_share(big), (166.0 / 168) * (166.0 / 168));
+  // Stride 2, pad 3, 7×7 on 8×8: outputs at -3, -1, 1, 3 (P = 4); taps inside per axis 4+6+7+5 = 22 of 28.
+  const ConvProblem strided{.h = 8, .w = 8, .r = 7, .s = 7, .pad_h = 3, .pad_w = 3, .stride_h = 2, .stride_w = 2};
+  EXPECT_DOUBLE_EQ(in_bounds_tap_share(strided), (22.0 / 28) * (22.0 / 28));
+  // No padding: every tap is inside.
+  EXPECT_EQ(in_bounds_tap_share(ConvProblem{.h = 5, .w = 5, .r = 3, .s = 3}), 1.0);
+}
+
 TEST(ProblemExtent, StridePadDilation) {
   // (in + 2·pad − (dilation·(filter − 1) + 1)) / stride + 1
   EXPECT_EQ((ConvProblem{.h = 10, .w = 10, .r = 3, .s = 3}).p(), 8);

@@ -4,10 +4,12 @@
 // To refresh the golden files after an intended change: TRAINRATE_UPDATE_GOLDEN=1 ./trainrate_tests
 // --gtest_filter='Report*', then review the diff like any other change.
 #include <gmock/gmock.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +22,7 @@
 #include "reports/google_benchmark.hpp"
 #include "reports/predictions.hpp"
 #include "reports/report.hpp"
+#include "reports/table.hpp"
 #include "reports/text.hpp"
 #include "results/results_json.hpp"
 
@@ -106,6 +109,58 @@ TEST(Report, FindingsNameWinsLossesAndUnmeasuredResults) {
   EXPECT_NE(all.find("std::bad_alloc"), std::string::npos) << all;
   EXPECT_NE(all.find("openblas has no bf16 GEMM"), std::string::npos) << all;
   EXPECT_NE(all.find("time reduction 9.1% (speed-up ratio 1.100x)"), std::string::npos) << all;
+}
+
+// oneDNN's backward-data of a 3×3 conv on a 1×1 map skips the 8 padding taps of 9 the convention
+// counts, so its R passes the peak: every table flags such a cell and says why beside it.
+Result above_peak_result(const ResultsFile& file) {
+  Result r = *std::find_if(file.results.begin(), file.results.end(), [](const Result& x) {
+    return x.backend == "onednn" && kind_label(x.problem) == "conv-bwd-data";
+  });
+  r.problem = ConvProblem{.n = 8, .c = 512, .h = 1, .w = 1, .k = 512, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1,
+                          .pass = ConvPass::backward_data};
+  r.rate_flops_per_s = 201.1e9;
+  r.percent_of_peak = 252.6;
+  return r;
+}
+
+TEST(ReportAbovePeak, FlaggedInEveryTableWithTheReason) {
+  ResultsFile file = read_results_file(kData / "results-cpu.json");
+  const Result flagged = above_peak_result(file);
+  file.results.push_back(flagged);
+  // The console: the cell is marked and the note names the problem and the share of taps inside.
+  EXPECT_NE(result_table_row(flagged).find("252.6*"), std::string::npos) << result_table_row(flagged);
+  EXPECT_EQ(result_table_row(file.results[0]).find('*'), std::string::npos) << "65.5% is not flagged";
+  const std::string note = above_peak_notes(file.results);
+  EXPECT_NE(note.find("above 100% of peak"), std::string::npos) << note;
+  EXPECT_NE(note.find("conv bwd-data n8 c512 1x1 k512 3x3 p1 s1 d1 NCHW fp32 on onednn (252.6%)"), std::string::npos)
+      << note;
+  EXPECT_NE(note.find("11.1% of the counted taps"), std::string::npos) << note;
+  EXPECT_EQ(above_peak_notes({file.results[0]}), "") << "nothing to say below 100%";
+  // Padding cannot explain 150% on a 28×28 map ((82/84)² of the taps are real): the peak is too low.
+  Result low_peak = file.results[0];
+  low_peak.problem = ConvProblem{.n = 8, .c = 64, .h = 28, .w = 28, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  low_peak.percent_of_peak = 150;
+  EXPECT_EQ(above_peak_reason(low_peak),
+            fmt::format("{:.1f}% of peak even counting only the taps that touch the input: the device's peak is "
+                        "likely set too low (a ceiling measured while the machine was busy)",
+                        150 * (82.0 / 84) * (82.0 / 84)));
+
+  ReportInput input;
+  input.sources.push_back({"results-cpu.json", file});
+  const Report report = build_report(std::move(input));
+  const std::string md = render_markdown(report);
+  EXPECT_NE(md.find("201 GFLOP/s (252.6%\\*)"), std::string::npos) << md;
+  EXPECT_NE(md.find("11.1% of the counted taps"), std::string::npos) << md;
+  const std::string html = render_html(report);
+  EXPECT_NE(html.find("201 GFLOP/s (252.6%*)"), std::string::npos);
+  EXPECT_NE(html.find("11.1% of the counted taps"), std::string::npos);
+  const std::string csv = render_csv(report);
+  EXPECT_NE(csv.find(",252.6,"), std::string::npos) << "the CSV keeps the number";
+  EXPECT_NE(csv.find("11.1% of the counted taps"), std::string::npos) << "and says why in its own column";
+  std::string findings;
+  for (const auto& f : report.findings) findings += f + "\n";
+  EXPECT_NE(findings.find("onednn 252.6% (above peak"), std::string::npos) << findings;
 }
 
 TEST(ReportHtml, IsSelfContainedWithChartsAndNoScript) {
@@ -271,6 +326,45 @@ TEST(ReportGoogleBenchmark, BackendVariantsKeepTheirSlashAndUnlabelledFailuresAr
   EXPECT_EQ(file.options.at("benchmarks failed without a problem label").substr(0, 1), "1");
 }
 
+// Rows timed on a busy machine say nothing about the kernels: the report says so first.
+TEST(ReportGoogleBenchmark, BusyMachineIsSaidInTheReport) {
+  const std::string label =
+      benchmark_label(GemmProblem{96, 64, 80}, {"custom-cpu", BackendRole::custom, "cpu", {}, {"gemm"}, {Dtype::fp32}},
+                      "cpu")
+          .dump();
+  const auto document = [&](const nlohmann::json& context, double busy) {
+    return nlohmann::json{
+        {"context", context},
+        {"benchmarks",
+         {{{"name", "smoke/custom-cpu/gemm 96x64x80 NN fp32/iterations:1/manual_time"}, {"label", label},
+           {"real_time", 0.5}, {"time_unit", "ms"}, {"FLOP/s", 1.9e9}, {"samples", 40.0}, {"noise", 0.4},
+           {"busy", busy}}}}};
+  };
+  const auto findings_of = [](const ResultsFile& file) {
+    ReportInput input;
+    input.sources.push_back({"b.json", file});
+    std::string all;
+    for (const auto& f : build_report(std::move(input)).findings) all += f + "\n";
+    return all;
+  };
+  // trainrate-bench's own warning, carried in the context, and the row it marked.
+  const ResultsFile marked = results_from_google_benchmark(
+      document({{"machine_busy", "load average 3.10 on 2 cores at start"}}, 1.0), "b.json");
+  EXPECT_EQ(marked.options.at("rows measured on a busy machine"), "1 of 1");
+  const std::string said = findings_of(marked);
+  EXPECT_NE(said.find("b.json was measured on a busy machine (load average 3.10 on 2 cores at start; 1 of 1 rows "
+                      "marked busy): its rates and ratios are not trustworthy"),
+            std::string::npos) << said;
+  // Google Benchmark's own load average says it too, for files written by an older trainrate-bench.
+  const ResultsFile loaded = results_from_google_benchmark(
+      document({{"num_cpus", 2}, {"load_avg", {3.5, 2.0, 1.0}}}, 0.0), "b.json");
+  EXPECT_NE(findings_of(loaded).find("b.json was measured on a busy machine (load average 3.50 on 2 cores at start"),
+            std::string::npos) << findings_of(loaded);
+  const ResultsFile idle = results_from_google_benchmark(
+      document({{"num_cpus", 2}, {"load_avg", {0.2, 0.1, 0.1}}}, 0.0), "b.json");
+  EXPECT_EQ(findings_of(idle).find("busy"), std::string::npos) << findings_of(idle);
+}
+
 TEST(ReportGoogleBenchmark, LabelMustCarryTheProblemAndTheBackendFacts) {
   // Not JSON, and the problem-only label of older trainrate-bench builds (no backend facts).
   const std::string problem_only = to_json(Problem{GemmProblem{8, 8, 8}}).dump();
@@ -287,6 +381,37 @@ TEST(ReportGoogleBenchmark, LabelMustCarryTheProblemAndTheBackendFacts) {
       EXPECT_THAT(std::string(e.what()), ::testing::StartsWith("b.json: benchmarks[0] 'openblas/x'"));
     }
   }
+}
+
+// Two files of one host (a re-run, another build) must not read as one: each section's heading names
+// its file and when it ran.
+TEST(Report, SectionsOfTwoFilesOfOneHostAreToldApart) {
+  ReportInput input;
+  input.sources.push_back({"before.json", read_results_file(kData / "results-cpu.json")});
+  ResultsFile later = read_results_file(kData / "results-cpu.json");
+  later.created_utc = "2026-11-25T08:00:00Z";
+  input.sources.push_back({"after.json", later});
+  const std::string md = render_markdown(build_report(std::move(input)));
+  EXPECT_NE(md.find("## Results: AMD EPYC 7B12 (cpu) on ci-runner-1, before.json (run 2026-11-24T10:15:00Z)"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("## Results: AMD EPYC 7B12 (cpu) on ci-runner-1, after.json (run 2026-11-25T08:00:00Z)"),
+            std::string::npos) << md;
+}
+
+TEST(ReportPredictions, TableShowsBatchAndInputSize) {
+  const std::string md = render_markdown(fixed_report());
+  EXPECT_NE(md.find("| network | batch | input | basis |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| resnet50 | 32 | 224x224 | total |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| bert-base | 8 | seq 128 | total |"), std::string::npos) << md;
+}
+
+// 6 significant digits cut 110867123456 to 1.10867e+11: the CSV is for spreadsheets, so every
+// digit that distinguishes the double stays.
+TEST(ReportText, CsvNumbersKeepFullPrecision) {
+  EXPECT_EQ(format_number(110867123456.0), "110867123456");
+  EXPECT_EQ(format_number(0.1), "0.1");
+  EXPECT_EQ(format_number(30.288908998589562), "30.288908998589562");
+  EXPECT_EQ(std::stod(format_number(1.0 / 3)), 1.0 / 3);
 }
 
 // ---- the CLI -------------------------------------------------------------------------------
@@ -313,6 +438,43 @@ TEST(ReportCli, WritesTheThreeFiles) {
   EXPECT_NE(read_text(out / "report.md").find("## Results: CPU (cpu) on ci-runner-1"), std::string::npos)
       << "the Google Benchmark file gets its own section";
   std::filesystem::remove_all(out);
+}
+
+TEST(ReportCli, AcceptsSeveralPredictionFiles) {
+  const auto out = fresh_directory("report-predictions");
+  const auto second = fresh_directory("report-predictions-input");
+  std::filesystem::create_directories(second);
+  std::ofstream(second / "vgg.json") << R"({"network": "vgg16", "batch": 16, "image_size": 112, "total_time_s": 7200})";
+  ASSERT_EQ(run_cli("report " + (kData / "results-cpu.json").string() + " --predictions " +
+                    (kData / "predictions.json").string() + " " + (second / "vgg.json").string() + " -o " + out.string()),
+            0);
+  const std::string md = read_text(out / "report.md");
+  EXPECT_NE(md.find("| resnet50 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| vgg16 | 16 | 112x112 |"), std::string::npos) << md;
+  std::filesystem::remove_all(out);
+  std::filesystem::remove_all(second);
+}
+
+// An empty or non-JSON file gets one line naming it, not the JSON parser's exception text.
+TEST(ReportCli, EmptyFileIsNotAResultsFile) {
+  const auto dir = fresh_directory("report-empty");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "empty.json").flush();
+  std::ofstream(dir / "garbage.json") << "results: none\n";
+  for (const char* name : {"empty.json", "garbage.json"}) {
+    const std::string path = (dir / name).string();
+    const std::string err = (dir / "err.txt").string();
+    const int status = std::system((std::string(TRAINRATE_CLI_PATH) + " report " + path + " -o " + (dir / "out").string() +
+                                    " >/dev/null 2>" + err).c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 2);
+    const std::string message = read_text(err);
+    EXPECT_EQ(message.rfind("trainrate report: error: " + path + ": not a trainrate results file (", 0), 0u) << message;
+    EXPECT_EQ(message.find("json.exception"), std::string::npos) << message;
+    EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 1) << message;
+  }
+  EXPECT_THROW(read_results_file(dir / "empty.json"), InputError);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ReportCli, BadInputExitsTwo) {

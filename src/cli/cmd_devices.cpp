@@ -35,7 +35,8 @@ void print_device(const DeviceInfo& info) {
 Action add_devices_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("devices", "List the devices and backends present, with their peak rates");
   auto json_output = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json_output, "Print the device descriptions as JSON");
+  cmd->add_flag("--json", *json_output,
+                "Print as JSON: {devices: [...], backends: [names], libraries: {name: version}, gpu_unavailable_reason}");
   return [json_output] {
     const BackendSet set = make_available_backends();
     std::vector<Device*> devices;
@@ -47,7 +48,15 @@ Action add_devices_command(CLI::App& app) {
     ResultsFile summary;
     for (Device* device : devices) summary.devices.push_back(device->info());
     if (*json_output) {
-      std::cout << to_json(summary).at("devices").dump(2) << "\n";
+      nlohmann::json backends = nlohmann::json::array();
+      for (const auto& backend : set.backends) backends.push_back(backend->name());
+      nlohmann::json out{{"devices", to_json(summary).at("devices")},
+                         {"backends", backends},
+                         {"libraries", cpu_library_versions()},
+                         {"gpu_unavailable_reason", set.gpu_unavailable_reason.empty()
+                                                        ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(set.gpu_unavailable_reason)}};
+      std::cout << out.dump(2) << "\n";
       return kExitOk;
     }
     for (const DeviceInfo& info : summary.devices) print_device(info);

@@ -25,7 +25,7 @@ struct PredictArgs {
   int64_t dataset = 1'281'167, epochs = 1, devices = 1, spares = 0, top = 10;
   double bandwidth_gbps = 100, latency_us = 5;
   double checkpoint_s = 60, restart_s = 600, mtbf_device_h = llama3_device_mtbf_h();
-  bool overlap = false, measure_missing = false;
+  bool overlap = false, measure_missing = false, allow_missing = false;
   int threads = 0;
   double budget_ms = 1000;
 };
@@ -116,12 +116,20 @@ int run_predict(const PredictArgs& a) {
     write_file_atomically(a.json_out, to_json(prediction).dump(2) + "\n");
     fmt::print(stderr, "prediction written to {}\n", a.json_out);
   }
-  if (prediction.iteration.missing_rows > 0) {
-    // Still a prediction, of the part that has rates; the breakdown lists what is left out.
-    fmt::print(stderr, "warning: {} passes have no rate; the times above leave them out\n",
-               prediction.iteration.missing_rows);
+  const RateCoverage coverage = rate_coverage(prediction.iteration);
+  if (coverage.missing_share == 0) return kExitOk;
+  const std::string what = fmt::format("{:.1f}% of the FLOPs have no measured rate and no estimate ({} passes), "
+                                       "and the times above leave them out",
+                                       100 * coverage.missing_share, prediction.iteration.missing_rows);
+  if (coverage.missing_share <= kMaxMissingFlopsShare || a.allow_missing) {
+    fmt::print(stderr, "trainrate predict: warning: {}\n", what);
+    return kExitOk;
   }
-  return kExitOk;
+  fmt::print(stderr,
+             "trainrate predict: error: {}; above {:.0f}% the total is refused (measure those kinds with "
+             "`trainrate run` or --measure-missing, or pass --allow-missing to accept it)\n",
+             what, 100 * kMaxMissingFlopsShare);
+  return kExitFailure;
 }
 
 }  // namespace
@@ -145,10 +153,14 @@ Action add_predict_command(CLI::App& app) {
   auto* backend = cmd->add_option("-b,--backend", a->backend,
                                   "Backend whose rates to use (default: the one covering most of the network)");
   auto* compare = cmd->add_option("--compare", a->compare,
-                                  "NEW:OLD, e.g. custom-cpu:onednn; kinds a backend lacks use their vendor "
-                                  "(CPU: GEMM openblas, conv onednn; GPU: cublas, cudnn)");
+                                  "NEW:OLD, e.g. custom-cpu:onednn: each side uses its own rates for every kind "
+                                  "it has any for (onednn's GEMMs included); a kind a side has none for uses its "
+                                  "vendor (CPU: GEMM openblas, conv onednn; GPU: cublas, cudnn)");
   backend->excludes(compare);
   cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
+  cmd->add_flag("--allow-missing", a->allow_missing,
+                fmt::format("Exit 0 even when more than {:.0f}% of the FLOPs have no rate (default: exit 1)",
+                            100 * kMaxMissingFlopsShare));
   cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(at_least(0));
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(greater_than(0));
   cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")

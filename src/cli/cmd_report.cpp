@@ -14,7 +14,7 @@ namespace {
 
 struct ReportArgs {
   std::vector<std::string> inputs;
-  std::string predictions;
+  std::vector<std::string> predictions;
   std::string output;
 };
 
@@ -23,7 +23,9 @@ int run_report(const ReportArgs& args) {
   for (const std::string& path : args.inputs) {
     input.sources.push_back({path, reports::read_results_or_benchmark_file(path)});
   }
-  if (!args.predictions.empty()) input.predictions = reports::read_predictions_file(args.predictions);
+  for (const std::string& path : args.predictions) {
+    for (auto& prediction : reports::read_predictions_file(path)) input.predictions.push_back(std::move(prediction));
+  }
   const reports::Report report = reports::build_report(std::move(input));
   reports::write_report(report, args.output);
   fmt::print("report: wrote {0}/report.md, {0}/report.html and {0}/results.csv ({1} device section{2}, {3} "
@@ -41,7 +43,8 @@ Action add_report_command(CLI::App& app) {
   cmd->add_option("results", args->inputs,
                   "trainrate results JSON files, or Google Benchmark JSON from trainrate-bench --benchmark_out")
       ->required();
-  cmd->add_option("--predictions", args->predictions, "Prediction JSON written by trainrate predict (optional)");
+  cmd->add_option("--predictions", args->predictions,
+                  "Prediction JSON files written by trainrate predict --json (optional; one or more, after the results)");
   cmd->add_option("-o,--output", args->output, "Directory to write the report into (created if needed)")->required();
   cmd->footer("Exit status: 0 written, 1 could not write, 2 unreadable or malformed input.");
   return [args] { return run_report(*args); };

@@ -326,15 +326,17 @@ int run_suite(RunArgs a) {
   std::vector<std::string> backend_names;
   for (const Backend* backend : backends) backend_names.push_back(backend->name());
   const TableWidths widths = table_widths(suite.problems, backend_names);
-  if (!a.quiet) fmt::print("{}", result_table_header(widths));
+  // With --json, stdout carries the JSON document alone; the table a person watches goes to stderr.
+  std::FILE* table_out = a.json ? stderr : stdout;
+  if (!a.quiet) fmt::print(table_out, "{}", result_table_header(widths));
   RunObserver observer;
   observer.on_start = [&](size_t i, size_t total, const Problem& p, const Backend& b) { progress.show(i, total, p, b); };
   observer.on_result = [&](size_t, size_t, const Result& measured) {
     progress.clear();
     Result result = measured;
     if (result.status == ResultStatus::ok) stamp_peak(result, device_in(file, result.device).peaks);
-    if (!a.quiet) fmt::print("{}", result_table_row(result, widths));
-    std::fflush(stdout);
+    if (!a.quiet) fmt::print(table_out, "{}", result_table_row(result, widths));
+    std::fflush(table_out);
     file.results.push_back(result);
     write_results_file(output, file);
   };
@@ -357,8 +359,9 @@ int run_suite(RunArgs a) {
   }
   if (a.json) std::cout << to_json(file).dump(2) << "\n";
   if (!a.quiet) {
+    if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
     const auto rows = custom_vendor_ratios(file);
-    if (!rows.empty()) fmt::print("\n{}", ratio_table(rows, summarize_ratios(rows)));
+    if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
     fmt::print(stderr, "results written to {}\n", output.string());
   }
   const bool any_failed = std::any_of(file.results.begin(), file.results.end(), [](const Result& r) {

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -43,11 +46,6 @@ std::string cpuinfo_field(std::string_view key) {
     return value == std::string::npos ? std::string() : line.substr(value);
   }
   return {};
-}
-
-int64_t cache_bytes(int name, int64_t fallback) {
-  const long value = sysconf(name);
-  return value > 0 ? value : fallback;
 }
 
 std::string simd_level() {
@@ -114,6 +112,47 @@ int64_t available_host_memory_bytes() {
   return int64_t(sysconf(_SC_AVPHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
 }
 
+std::optional<int64_t> parse_cache_size_bytes(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end == text.data() || value < 0) return std::nullopt;
+  const std::string_view unit(end, size_t(text.data() + text.size() - end));
+  if (unit.empty()) return value;
+  if (unit == "K") return value << 10;
+  if (unit == "M") return value << 20;
+  if (unit == "G") return value << 30;
+  return std::nullopt;
+}
+
+CacheSizes read_cache_sizes(const std::filesystem::path& cache_dir) {
+  CacheSizes sizes;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(cache_dir, error)) {
+    if (!entry.path().filename().string().starts_with("index")) continue;
+    const auto read = [&](const char* name) {
+      std::ifstream in(entry.path() / name);
+      std::string line;
+      std::getline(in, line);
+      return line;
+    };
+    const std::string level = read("level"), type = read("type");
+    const int64_t bytes = parse_cache_size_bytes(read("size")).value_or(0);
+    if (level == "1" && type == "Data") sizes.l1d_bytes = bytes;
+    if (level == "2" && type != "Instruction") sizes.l2_bytes = bytes;
+    if (level == "3" && type != "Instruction") sizes.l3_bytes = bytes;
+  }
+  return sizes;
+}
+
+bool host_is_busy(double load_average, int cores) { return load_average > double(cores - 1); }
+
+std::optional<double> load_average_1min() {
+  double load = 0;
+  if (getloadavg(&load, 1) != 1) return std::nullopt;
+  return load;
+}
+
 CpuDevice& CpuDevice::instance() {
   static CpuDevice device;
   return device;
@@ -129,10 +168,11 @@ CpuDevice::CpuDevice() : threads_(int(std::max(1u, std::thread::hardware_concurr
     if (std::string value = cpuinfo_field(key); !value.empty()) info_.properties[property] = value;
   }
   // Writing a buffer twice the last-level cache evicts the previous sample's operands. Virtual
-  // machines often report the whole socket's L3 (hundreds of MiB) though a core only ever uses its
+  // machines can report the whole socket's L3 (hundreds of MiB) though a core only ever uses its
   // own slice (32 MiB per chiplet on current EPYCs), so the buffer is capped at 128 MiB.
   constexpr int64_t kMaxFlushBytes = int64_t(128) << 20;
-  flush_buffer_.resize(size_t(std::min(2 * cache_bytes(_SC_LEVEL3_CACHE_SIZE, 32 << 20), kMaxFlushBytes)));
+  const int64_t l3_bytes = read_cache_sizes().l3_bytes;
+  flush_buffer_.resize(size_t(std::min(2 * (l3_bytes > 0 ? l3_bytes : int64_t(32) << 20), kMaxFlushBytes)));
 }
 
 void CpuDevice::set_threads(int threads) {
@@ -155,9 +195,10 @@ const DeviceInfo& CpuDevice::info() {
     p["simd"] = simd_level();
     p["micro_kernel"] = std::string(kernels::cpu::to_string(kernels::cpu::best_micro_kernel()));
     if (auto gain = kernels::cpu::avx512_fma_gain()) p["avx512_fma_gain"] = fmt::format("{:.2f}", *gain);
-    p["l1d_bytes"] = std::to_string(cache_bytes(_SC_LEVEL1_DCACHE_SIZE, 0));
-    p["l2_bytes"] = std::to_string(cache_bytes(_SC_LEVEL2_CACHE_SIZE, 0));
-    p["l3_bytes"] = std::to_string(cache_bytes(_SC_LEVEL3_CACHE_SIZE, 0));
+    const CacheSizes caches = read_cache_sizes();
+    p["l1d_bytes"] = std::to_string(caches.l1d_bytes);
+    p["l2_bytes"] = std::to_string(caches.l2_bytes);
+    p["l3_bytes"] = std::to_string(caches.l3_bytes);
     record_fma_peak(measure_fma_peak_flops_per_s(threads_));
     if (auto bf16 = measure_bf16_peak_flops_per_s(threads_)) info_.peaks.measured_flops_per_s[Dtype::bf16] = *bf16;
     info_.peaks.measured_bytes_per_s = measure_triad_bytes_per_s(threads_);

@@ -2,7 +2,9 @@
 // ceilings (an FMA-throughput kernel for FLOP/s and a STREAM-style triad for bandwidth).
 #pragma once
 
+#include <filesystem>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "devices/device.hpp"
@@ -51,5 +53,21 @@ double measure_triad_bytes_per_s(int threads);
 
 // MemAvailable from /proc/meminfo (what can be allocated without swapping), in bytes.
 int64_t available_host_memory_bytes();
+
+// Cache sizes of one instance at each level, as one core sees them: what cpu0's sysfs cache folder
+// (/sys/devices/system/cpu/cpu0/cache) says; 0 for a level it does not list. Not glibc's sysconf:
+// on an AMD EPYC VM its L3 figure was 320 MiB where the kernel and lscpu said 32 MiB.
+struct CacheSizes {
+  int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
+};
+CacheSizes read_cache_sizes(const std::filesystem::path& cache_dir = "/sys/devices/system/cpu/cpu0/cache");
+// sysfs size text ("32K", "32768K", "1M", "512") in bytes; empty when it is not one.
+std::optional<int64_t> parse_cache_size_bytes(std::string_view text);
+
+// A host is too busy to time on when its load average exceeds its cores less the one a benchmark
+// needs: some other job then shares the cores the measurement runs on.
+bool host_is_busy(double load_average, int cores);
+// The 1-minute load average, empty where the OS does not give one.
+std::optional<double> load_average_1min();
 
 }  // namespace trainrate

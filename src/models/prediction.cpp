@@ -23,6 +23,7 @@ TrainingTime time_on_devices(const IterationPrediction& iteration, const Predict
 FlopRuleCheck flop_rule_check(const Network& network, const RateTable& table, const std::string& backend,
                               const Prediction& p) {
   FlopRuleCheck check;
+  check.applies = six_nd_applies(network);
   const ProblemClass dominant = dominant_problem_class(lower_training_step(network, p.options.lowering));
   check.problem_class = dominant.kind;
   check.class_share = dominant.flops_share;
@@ -55,6 +56,13 @@ Prediction predict(const Network& network, RateTable& table, const std::string& 
   Prediction p;
   p.network = network.name;
   p.batch = network.batch;
+  const auto first_conv = std::find_if(network.layers.begin(), network.layers.end(),
+                                       [](const Layer& l) { return std::holds_alternative<ConvLayer>(l.shape); });
+  if (first_conv != network.layers.end()) {
+    p.image_size = std::get<ConvLayer>(first_conv->shape).h;
+  } else {
+    p.seq_len = network.tokens_per_sample;
+  }
   p.parameters = parameter_count(network);
   p.forward_macs_per_sample = forward_macs_per_sample(network);
   p.options = options;
@@ -169,8 +177,27 @@ json reliability_to_json(const ReliabilityReport& r, const ReliabilityOptions& o
               {"expected_failures_without_spare", finite_or_null(r.expected_failures_without_spare)}};
 }
 
+json rate_sources_to_json(const IterationPrediction& iteration) {
+  json out = json::array();
+  for (const RateSupplier& s : rate_sources_by_kind(iteration)) {
+    out.push_back(json{{"kind", s.kind},
+                       {"backend", s.backend.empty() ? json(nullptr) : json(s.backend)},
+                       {"flops", s.flops},
+                       {"share_of_kind", s.share}});
+  }
+  return out;
+}
+
+json rate_coverage_to_json(const RateCoverage& c) {
+  return json{{"measured_share", c.measured_share},   {"estimated_share", c.estimated_share},
+              {"missing_share", c.missing_share},     {"layers", c.layers},
+              {"layers_not_measured", c.layers_not_measured}};
+}
+
+json optional_count(const std::optional<int64_t>& value) { return value ? json(*value) : json(nullptr); }
+
 json flop_rule_to_json(const FlopRuleCheck& f) {
-  return json{{"problem_class", f.problem_class}, {"class_share", f.class_share},
+  return json{{"applies", f.applies}, {"problem_class", f.problem_class}, {"class_share", f.class_share},
               {"rate_flops_per_s", f.rate_flops_per_s}, {"tokens", f.tokens},
               {"flops", f.flops}, {"time_s", f.rate_flops_per_s > 0 ? json(f.time_s) : json(nullptr)},
               {"layer_model_flops", f.layer_model_flops}};
@@ -183,6 +210,8 @@ json to_json(const Prediction& p) {
   return json{{"network", p.network},
               {"backend", p.iteration.backend},
               {"batch", p.batch},
+              {"image_size", optional_count(p.image_size)},
+              {"seq_len", optional_count(p.seq_len)},
               {"devices", o.devices},
               {"dataset_samples", o.dataset_samples},
               {"epochs", o.epochs},
@@ -200,6 +229,9 @@ json to_json(const Prediction& p) {
               {"estimated_passes", p.iteration.estimated_rows},
               {"missing_passes", p.iteration.missing_rows},
               {"measured_now_passes", p.iteration.measured_now_rows},
+              {"estimated", p.iteration.estimated_rows > 0 || p.iteration.missing_rows > 0},
+              {"rate_sources", rate_sources_to_json(p.iteration)},
+              {"rate_coverage", rate_coverage_to_json(rate_coverage(p.iteration))},
               {"layers", layers_to_json(p)},
               {"speedup", speedup_to_json(p)},
               {"flop_rule", flop_rule_to_json(p.flop_rule)},

@@ -30,6 +30,7 @@ struct PredictOptions {
 };
 
 struct FlopRuleCheck {
+  bool applies = false;       // six_nd_applies(network): shown only then
   std::string problem_class;  // the dominant kind whose R is used
   double class_share = 0;
   double rate_flops_per_s = 0;  // 0 when the class has no measured rate
@@ -42,6 +43,8 @@ struct FlopRuleCheck {
 struct Prediction {
   std::string network;
   int64_t batch = 1;  // per device
+  std::optional<int64_t> image_size;  // CNNs: the first conv's input height (and width)
+  std::optional<int64_t> seq_len;     // networks without convs: tokens per sample
   int64_t parameters = 0;
   double forward_macs_per_sample = 0;
   PredictOptions options;
@@ -53,6 +56,10 @@ struct Prediction {
   std::vector<ScalingPoint> scaling;
   ReliabilityReport reliability;
 };
+
+// `trainrate predict` refuses (exit 1) a total with more than this share of the iteration's FLOPs
+// without any rate, measured or estimated, unless --allow-missing: most of the time is unknown.
+inline constexpr double kMaxMissingFlopsShare = 0.10;
 
 // The backend with exact rates for the most of these problems (ties: first seen); empty if none.
 std::string choose_backend(const RateTable& table, const std::vector<Problem>& problems);

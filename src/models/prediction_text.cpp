@@ -1,6 +1,7 @@
 // The readable breakdown of a Prediction: what a person wants first (totals), then where the
 // time goes, then the what-ifs (speed-up, more devices, failures).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,24 +22,52 @@ std::string human_duration(double seconds) {
 
 namespace {
 
+std::string percent(double share) { return fmt::format("{:.1f}%", 100 * share); }
+
+std::string source_name(const RateSupplier& s) { return s.backend.empty() ? "no rate" : s.backend; }
+
+// The backends whose rates the times use: a kind the requested backend has no rate for borrows
+// its vendor's, so the requested name alone can be wrong for most of the FLOPs.
+std::string rate_sources_text(const Prediction& p) {
+  std::vector<std::string> overall;
+  for (const RateSupplier& s : rate_sources(p.iteration)) overall.push_back(source_name(s) + " " + percent(s.share));
+  std::string out = fmt::format("rates from: {} of the FLOPs (requested backend: {})\n",
+                                fmt::join(overall, ", "), p.iteration.backend);
+  std::string kind;
+  for (const RateSupplier& s : rate_sources_by_kind(p.iteration)) {
+    out += s.kind == kind ? ", " : fmt::format("{}  {}: ", kind.empty() ? "" : "\n", s.kind);
+    out += source_name(s) + " " + percent(s.share);
+    kind = s.kind;
+  }
+  return out + "\n";
+}
+
+// Said before the times, not after them: a total resting on estimates must not read as measured.
+std::string coverage_text(const Prediction& p) {
+  const RateCoverage c = rate_coverage(p.iteration);
+  if (c.estimated_share == 0 && c.missing_share == 0) return "";
+  return fmt::format("ESTIMATED: only {} of the FLOPs have a measured rate for their exact shape; {} use the rate "
+                     "of the nearest measured shape (marked *) and {} have no rate and are left out of every time "
+                     "below; {} of {} layers are not fully measured\n",
+                     percent(c.measured_share), percent(c.estimated_share), percent(c.missing_share),
+                     c.layers_not_measured, c.layers);
+}
+
 std::string totals(const Prediction& p) {
   const auto& it = p.iteration;
   std::string out = fmt::format(
       "{}: {:.2f} M parameters, {:.3f} G multiply-adds per sample forward (conv/linear/attention GEMMs)\n",
       p.network, double(p.parameters) / 1e6, p.forward_macs_per_sample / 1e9);
-  out += fmt::format("backend {}: one iteration (batch {} per device) = {:.2f} GFLOP in {} "
+  out += rate_sources_text(p) + coverage_text(p);
+  out += fmt::format("one iteration (batch {} per device) = {:.2f} GFLOP in {} "
                      "(forward {}, backward {}), {:.1f} GFLOP/s\n",
-                     it.backend, p.batch, it.flops / 1e9, human_duration(it.iteration_time_s),
+                     p.batch, it.flops / 1e9, human_duration(it.iteration_time_s),
                      human_duration(it.forward_time_s), human_duration(it.backward_time_s),
                      it.iteration_time_s > 0 ? (it.flops - it.missing_flops) / it.iteration_time_s / 1e9 : 0.0);
-  out += fmt::format("{} devices: step {} x {} iterations/epoch = epoch {}; {} epochs = {}\n", p.options.devices,
+  out += fmt::format("{} devices: step {} x {} iterations/epoch = epoch {}; {} epochs = {}{}\n", p.options.devices,
                      human_duration(p.time.step_time_s), p.time.iterations_per_epoch,
-                     human_duration(p.time.epoch_time_s), p.options.epochs, human_duration(p.time.total_time_s));
-  if (it.estimated_rows > 0 || it.missing_rows > 0) {
-    out += fmt::format("note: {} passes use estimated rates (marked *), {} have no rate and are left out "
-                       "({:.1f}% of the FLOPs)\n",
-                       it.estimated_rows, it.missing_rows, it.flops > 0 ? 100 * it.missing_flops / it.flops : 0.0);
-  }
+                     human_duration(p.time.epoch_time_s), p.options.epochs, human_duration(p.time.total_time_s),
+                     it.estimated_rows > 0 || it.missing_rows > 0 ? " (ESTIMATED)" : "");
   return out;
 }
 
@@ -110,6 +139,12 @@ std::string speedup_section(const Prediction& p) {
 
 std::string flop_rule_section(const Prediction& p) {
   const FlopRuleCheck& f = p.flop_rule;
+  if (!f.applies) {
+    return fmt::format("\n6*N*D rule: not shown for {}: it counts each parameter once per token, as in a "
+                       "transformer, but a conv weight is reused at every output pixel; the layer model above "
+                       "counts that work\n",
+                       p.network);
+  }
   std::string out = fmt::format("\n6*N*D rule: D = {:.3g} tokens, 6ND = {:.3g} FLOP vs layer model {:.3g} FLOP ({:.2f}x)",
                                 f.tokens, f.flops, f.layer_model_flops, f.flops > 0 ? f.layer_model_flops / f.flops : 0.0);
   if (f.rate_flops_per_s > 0) {

@@ -13,6 +13,11 @@ double simple_training_time_s(double parameters, double work_per_parameter_flops
 
 double six_nd_flops(double parameters, double tokens) { return 6 * parameters * tokens; }
 
+bool six_nd_applies(const Network& network) {
+  return std::none_of(network.layers.begin(), network.layers.end(),
+                      [](const Layer& layer) { return std::holds_alternative<ConvLayer>(layer.shape); });
+}
+
 double six_nd_time_s(double parameters, double tokens, double rate_flops_per_s) {
   if (rate_flops_per_s <= 0) throw std::invalid_argument("rate must be > 0");
   return six_nd_flops(parameters, tokens) / rate_flops_per_s;
@@ -91,6 +96,55 @@ IterationPrediction predict_iteration(const Network& network, const LoweringOpti
   });
   out.backend = backend;
   return out;
+}
+
+namespace {
+
+std::vector<RateSupplier> group_rate_sources(const IterationPrediction& prediction, bool by_kind) {
+  std::map<std::pair<std::string, std::string>, double> flops_by;  // (kind, backend): in name order
+  std::map<std::string, double> kind_flops;
+  for (const PassPrediction& row : prediction.passes) {
+    const std::string kind = by_kind ? kind_label(row.pass.problem) : "";
+    flops_by[{kind, row.rate.origin == RateOrigin::missing ? "" : row.rate.backend}] += row.flops;
+    kind_flops[kind] += row.flops;
+  }
+  std::vector<RateSupplier> sources;
+  for (const auto& [key, f] : flops_by) {
+    const double total = kind_flops.at(key.first);
+    sources.push_back({key.first, key.second, f, total > 0 ? f / total : 0});
+  }
+  std::stable_sort(sources.begin(), sources.end(), [](const RateSupplier& a, const RateSupplier& b) {
+    return a.kind != b.kind ? a.kind < b.kind : a.flops > b.flops;
+  });
+  return sources;
+}
+
+}  // namespace
+
+std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction) {
+  return group_rate_sources(prediction, false);
+}
+
+std::vector<RateSupplier> rate_sources_by_kind(const IterationPrediction& prediction) {
+  return group_rate_sources(prediction, true);
+}
+
+RateCoverage rate_coverage(const IterationPrediction& prediction) {
+  RateCoverage c;
+  double measured = 0, estimated = 0;
+  for (const PassPrediction& row : prediction.passes) {
+    if (row.rate.origin == RateOrigin::estimated) estimated += row.flops;
+    if (row.rate.origin == RateOrigin::measured || row.rate.origin == RateOrigin::measured_now) measured += row.flops;
+  }
+  if (prediction.flops > 0) {
+    c.measured_share = measured / prediction.flops;
+    c.estimated_share = estimated / prediction.flops;
+    c.missing_share = prediction.missing_flops / prediction.flops;
+  }
+  const std::vector<LayerTime> layers = layer_times(prediction);
+  c.layers = int64_t(layers.size());
+  c.layers_not_measured = std::count_if(layers.begin(), layers.end(), [](const LayerTime& l) { return l.has_estimate; });
+  return c;
 }
 
 std::vector<LayerTime> layer_times(const IterationPrediction& prediction) {

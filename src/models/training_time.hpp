@@ -22,6 +22,8 @@ double simple_training_time_s(double parameters, double work_per_parameter_flops
 // Holds when every parameter is used once per token (transformers); a conv weight is reused at
 // every output pixel, so for CNNs the rule undercounts by orders of magnitude.
 double six_nd_flops(double parameters, double tokens);
+// Whether the rule's assumption holds: no convolution layers (transformers, MLPs).
+bool six_nd_applies(const Network& network);
 double six_nd_time_s(double parameters, double tokens, double rate_flops_per_s);
 
 // The problem kind ("gemm", "conv-fwd", ...) with the largest share of an iteration's FLOPs.
@@ -60,6 +62,26 @@ IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, cons
 // The usual source: a results table for one backend, optionally measuring what is missing.
 IterationPrediction predict_iteration(const Network& network, const LoweringOptions& lowering, RateTable& table,
                                       const std::string& backend, const MeasureMissing& measure = {});
+
+// Who supplied a prediction's rates (the requested backend, or a kind's vendor standing in).
+struct RateSupplier {
+  std::string kind;     // kind_label(); empty in rate_sources' summary over all kinds
+  std::string backend;  // whose rate was used; empty for FLOPs without a rate
+  double flops = 0;
+  double share = 0;     // of the kind's FLOPs (of all FLOPs in the summary)
+};
+// Over all kinds, largest share first (ties in name order).
+std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction);
+// Per kind in name order, and within a kind largest share first.
+std::vector<RateSupplier> rate_sources_by_kind(const IterationPrediction& prediction);
+
+// How much of an iteration rests on measurement: shares of its FLOPs by rate origin (measured-now
+// counts as measured), and the layers with a pass that is estimated or missing.
+struct RateCoverage {
+  double measured_share = 0, estimated_share = 0, missing_share = 0;
+  int64_t layers = 0, layers_not_measured = 0;
+};
+RateCoverage rate_coverage(const IterationPrediction& prediction);
 
 struct LayerTime {
   std::string layer;

@@ -150,6 +150,29 @@ double flops(const Problem& problem) {
          double(c.s);
 }
 
+namespace {
+
+// Along one axis: of the out × taps (output, tap) pairs, the share whose input index is in [0, size).
+double in_bounds_share_1d(int64_t size, int64_t taps, int64_t pad, int64_t stride, int64_t dilation, int64_t out) {
+  int64_t inside = 0;
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t at = o * stride - pad + t * dilation;
+      inside += at >= 0 && at < size ? 1 : 0;
+    }
+  }
+  return double(inside) / double(out * taps);
+}
+
+}  // namespace
+
+double in_bounds_tap_share(const Problem& problem) {
+  const auto* c = std::get_if<ConvProblem>(&problem);
+  if (!c) return 1.0;
+  return in_bounds_share_1d(c->h, c->r, c->pad_h, c->stride_h, c->dilation_h, c->p()) *
+         in_bounds_share_1d(c->w, c->s, c->pad_w, c->stride_w, c->dilation_w, c->q());
+}
+
 OperandSizes operand_elements(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return {g->a_elements() * g->batch, g->b_elements() * g->batch, g->c_elements() * g->batch};

@@ -80,6 +80,10 @@ Dtype dtype_of(const Problem& problem);
 // Work as counted by convention: 2·M·N·K·batch for GEMM, 2·N·K·P·Q·C·R·S for every conv pass,
 // whatever algorithm a backend uses (Winograd and FFT do fewer operations; we still count these).
 double flops(const Problem& problem);
+// The share of a conv's counted multiply-adds whose input tap lies inside the image (1 for GEMM).
+// The count above includes taps that fall on padding, which backends skip: a 3×3 conv with pad 1
+// on a 1×1 map does 1 of 9, and its R can then pass the device's peak.
+double in_bounds_tap_share(const Problem& problem);
 // Minimum DRAM traffic: every input read once, the output written once (read too when it is
 // accumulated). Used for arithmetic intensity on rooflines.
 double min_bytes(const Problem& problem);

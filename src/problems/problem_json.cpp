@@ -149,25 +149,43 @@ Problem problem_from_json(const json& object, const std::string& where) {
   return problem;
 }
 
+namespace {
+
+// nlohmann's message without its own tag, which names nothing a user wrote.
+std::string_view parser_message(const nlohmann::json::exception& e) {
+  std::string_view message = e.what();
+  if (const auto tag_end = message.find("] "); message.starts_with("[json.") && tag_end != message.npos) {
+    message.remove_prefix(tag_end + 2);
+  }
+  return message;
+}
+
+}  // namespace
+
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw InputError(fmt::format("{}: empty, expected JSON", where));
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON near byte {}", where, e.byte));
-  } catch (const nlohmann::json::exception&) {  // numbers out of range, invalid UTF-8
-    throw InputError(fmt::format("{}: not valid JSON (a number out of range or invalid UTF-8)", where));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", where, parser_message(e)));
   }
 }
 
-nlohmann::json read_json_file(const std::filesystem::path& path) {
+nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view what) {
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_json_text(text.str(), path.string());
+  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw InputError(fmt::format("{}: not a {} (the file is empty)", path.string(), what));
+  }
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: not a {} (not valid JSON: {})", path.string(), what, parser_message(e)));
+  }
 }
 
 }  // namespace trainrate

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "problems/problem.hpp"
 
@@ -22,10 +23,13 @@ class InputError : public std::runtime_error {
 std::string json_excerpt(const nlohmann::json& value);
 
 // The one way trainrate reads JSON: an empty text, a syntax error or bad encoding becomes a single
-// InputError line that starts with `where` (a path or "suite file"), never the parser's raw text.
+// InputError line that starts with `where` (a path or "suite.json: problems[2]"), never the
+// parser's raw tag ("[json.exception.parse_error.101] ...").
 nlohmann::json parse_json_text(const std::string& text, const std::string& where);
-// Reads a whole file and parses it as above; a file that cannot be opened is an InputError too.
-nlohmann::json read_json_file(const std::filesystem::path& path);
+// Reads one JSON file, expected to be a `what` ("trainrate results file"): an unreadable, empty or
+// non-JSON file is one InputError line, "PATH: not a WHAT (the file is empty)" or
+// "PATH: not a WHAT (not valid JSON: parse error at line 3, column 1: ...)".
+nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view what);
 
 nlohmann::json to_json(const Problem& problem);
 // Reads {"kind": "gemm", "m": .., ...} or {"kind": "conv", ...}. Unknown fields, wrong types,

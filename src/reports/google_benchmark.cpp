@@ -4,12 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 
+#include "devices/cpu_device.hpp"
 #include "problems/problem_json.hpp"
 #include "results/results_json.hpp"
 #include "results/statistics.hpp"
@@ -29,6 +27,7 @@ struct Row {
   std::string aggregate_name;
   double time_ms = 0;
   std::optional<double> flops, rate, pct_peak, samples, noise;
+  bool busy = false;  // trainrate-bench's mark: timed on a busy machine
   std::string error;  // empty when the benchmark ran
   bool error_occurred = false;
 };
@@ -99,6 +98,7 @@ Row parse_row(const json& row, const std::string& where) {
   if (r.pct_peak && *r.pct_peak <= 0) r.pct_peak.reset();  // 0 is how the bench says "peak unknown"
   r.samples = counter(row, "samples");
   r.noise = counter(row, "noise");
+  r.busy = counter(row, "busy").value_or(0) > 0;
   r.error_occurred = row.value("error_occurred", false);
   r.error = row.value("error_message", "");
   if (r.error_occurred && r.error.empty()) r.error = "error reported by the benchmark without a message";
@@ -176,6 +176,26 @@ Result make_result(const std::vector<Row>& rows) {
   return result;
 }
 
+// The bench's own busy marks. Files from a trainrate-bench without them are judged by Google
+// Benchmark's load average against its CPU count (the same rule: busy above cores less one); a
+// bench that checks for itself is not second-guessed, since by the time Google Benchmark reads the
+// load the bench's own ceiling measurement has added to it.
+void note_busy_machine(const json& context, const std::vector<std::string>& order,
+                       const std::map<std::string, std::vector<Row>>& groups, ResultsFile& file) {
+  const json load = context.value("load_avg", json::array());
+  const json cpus_json = context.value("num_cpus", json(0));
+  const int cpus = cpus_json.is_number_integer() ? cpus_json.get<int>() : 0;
+  if (!context.contains("trainrate_threads") && load.is_array() && !load.empty() && load.at(0).is_number() &&
+      cpus > 0 && host_is_busy(load.at(0).get<double>(), cpus)) {
+    file.options[kMachineBusyOption] = fmt::format("load average {:.2f} on {} cores at start", load.at(0).get<double>(), cpus);
+  }
+  const auto busy = std::count_if(order.begin(), order.end(), [&](const std::string& key) {
+    const auto& rows = groups.at(key);
+    return std::any_of(rows.begin(), rows.end(), [](const Row& row) { return row.busy; });
+  });
+  if (busy > 0) file.options[kBusyRowsOption] = fmt::format("{} of {}", busy, order.size());
+}
+
 }  // namespace
 
 bool is_google_benchmark_json(const json& document) {
@@ -240,6 +260,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
         fmt::format("{} (first: {})", unlabelled_errors, first_unlabelled);
   }
   if (context.contains("trainrate_suite")) file.suite = context.value("trainrate_suite", "");
+  note_busy_machine(context, order, groups, file);
 
   std::map<std::string, DeviceInfo> devices;
   for (const auto& key : order) {
@@ -268,7 +289,7 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
 }
 
 ResultsFile read_results_or_benchmark_file(const std::filesystem::path& path) {
-  const json parsed = read_json_file(path);
+  const json parsed = read_json_file(path, "trainrate results file");
   if (is_google_benchmark_json(parsed)) return results_from_google_benchmark(parsed, path.string());
   return results_from_json(parsed, path.string());
 }

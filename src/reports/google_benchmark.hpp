@@ -10,6 +10,8 @@
 //     benchmark without a label is counted in the file's options, not turned into a result);
 //   - user counters: "flops" (FLOP per iteration), "FLOP/s" (R), "bytes/s", "pct_peak" (percent,
 //     0..100; 0 = unknown), and optionally "samples" and "noise" of trainrate's own measurement;
+//   - counter "busy" = 1 on a row timed on a busy machine, and context "machine_busy" saying why;
+//     files without them are judged by Google Benchmark's own "load_avg" and "num_cpus";
 //   - real_time (manual time) is one iteration, in the row's time_unit;
 //   - an error message starting with "INVALID" marks a result that failed verification and one
 //     starting with "skipped" a problem the backend cannot run; any other error is FAILED.
@@ -24,6 +26,11 @@
 #include "results/result.hpp"
 
 namespace trainrate::reports {
+
+// Options of a ResultsFile read from a busy machine's benchmark: why ("load average 3.10 on 2 cores
+// at start") and how many results were marked busy ("3 of 40"). The report leads with them.
+inline constexpr const char* kMachineBusyOption = "machine_busy";
+inline constexpr const char* kBusyRowsOption = "rows measured on a busy machine";
 
 // True for a Google Benchmark JSON document (top-level "context" and "benchmarks").
 bool is_google_benchmark_json(const nlohmann::json& json);

@@ -2,11 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include "problems/problem_json.hpp"
+#include "results/results_json.hpp"
 
 namespace trainrate::reports {
 
@@ -20,6 +18,14 @@ std::optional<double> number(const json& object, const char* field, const std::s
     throw InputError(fmt::format("{}.{}: expected a number, got {}", where, field, json_excerpt(object.at(field))));
   }
   return object.at(field).get<double>();
+}
+
+std::optional<int64_t> count(const json& object, const char* field, const std::string& where) {
+  if (!object.contains(field) || object.at(field).is_null()) return std::nullopt;
+  if (!object.at(field).is_number_integer() || object.at(field).get<int64_t>() < 1) {
+    throw InputError(fmt::format("{}.{}: expected a positive integer, got {}", where, field, json_excerpt(object.at(field))));
+  }
+  return object.at(field).get<int64_t>();
 }
 
 std::string text(const json& object, const char* field, const std::string& where) {
@@ -36,6 +42,9 @@ NetworkPrediction prediction_from_json(const json& object, const std::string& wh
   p.network = text(object, "network", where);
   if (p.network.empty()) throw InputError(fmt::format("{}: missing required field 'network'", where));
   p.new_backend = text(object, "backend", where);
+  p.batch = count(object, "batch", where);
+  p.image_size = count(object, "image_size", where);
+  p.seq_len = count(object, "seq_len", where);
 
   // The time the chart shows: total when known, else epoch, else one iteration.
   std::optional<double> top_level;
@@ -97,7 +106,7 @@ std::vector<NetworkPrediction> predictions_from_json(const json& document, const
 }
 
 std::vector<NetworkPrediction> read_predictions_file(const std::filesystem::path& path) {
-  return predictions_from_json(read_json_file(path), path.string());
+  return predictions_from_json(read_json_file(path, "prediction file"), path.string());
 }
 
 }  // namespace trainrate::reports

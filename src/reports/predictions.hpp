@@ -3,6 +3,7 @@
 //
 // Accepted shapes: one prediction object, an array of them, or {"predictions": [...]}. A prediction:
 //   {"network": "resnet50", "backend": "custom-cpu",          // backend is optional
+//    "batch": 32, "image_size": 224, "seq_len": null,          // optional: the question asked
 //    "iteration_time_s": .., "epoch_time_s": .., "total_time_s": .., "layers": [...],
 //    "speedup": {"old_backend": "onednn", "new_backend": "custom-cpu", "time_reduction": .., "ratio": ..,
 //                "old_total_time_s": .., "new_total_time_s": ..,              // optional, preferred
@@ -23,6 +24,9 @@ struct NetworkPrediction {
   std::string network;
   std::string old_backend, new_backend;  // vendor and custom; new_backend alone when there is no speed-up
   std::string time_basis;                // "total", "epoch" or "iteration": what old/new_seconds measure
+  std::optional<int64_t> batch;          // per device
+  std::optional<int64_t> image_size;     // CNNs: input height and width
+  std::optional<int64_t> seq_len;        // transformers
   std::optional<double> old_seconds, new_seconds;
   std::optional<double> time_reduction;  // (T_old − T_new) / T_old
   std::optional<double> ratio;           // T_old / T_new

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "reports/google_benchmark.hpp"
 #include "reports/table.hpp"
 #include "reports/text.hpp"
 #include "results/results_json.hpp"
@@ -30,7 +31,7 @@ std::vector<DeviceSection> build_sections(const ReportSource& source) {
   }
   const std::vector<RatioRow> ratios = custom_vendor_ratios(file);
   for (const DeviceInfo& device : devices) {
-    DeviceSection section{source.path, file.host, file.suite, device, {}, {}, {}};
+    DeviceSection section{source.path, file.host, file.suite, file.created_utc, device, {}, {}, {}};
     std::set<std::string> vendor, custom, paired;
     for (const Result& r : file.results) {
       if (r.device != device.id) continue;
@@ -99,8 +100,25 @@ std::string list_pairs(const std::vector<std::pair<const ShapeRow*, const RatioR
   return fmt::format("{}", fmt::join(items, "; "));
 }
 
-std::vector<std::string> build_findings(const Report& report) {
+// Rows timed while other jobs ran measure those jobs too: said before anything read from them.
+std::vector<std::string> busy_machine_findings(const Report& report) {
   std::vector<std::string> findings;
+  for (const ReportSource& source : report.sources) {
+    const auto& options = source.file.options;
+    const auto why = options.find(kMachineBusyOption), rows = options.find(kBusyRowsOption);
+    if (why == options.end() && rows == options.end()) continue;
+    std::vector<std::string> details;
+    if (why != options.end()) details.push_back(why->second);
+    if (rows != options.end()) details.push_back(rows->second + " rows marked busy");
+    findings.push_back(fmt::format("{} was measured on a busy machine ({}): its rates and ratios are not "
+                                   "trustworthy; rerun on an idle machine.",
+                                   source.path, fmt::join(details, "; ")));
+  }
+  return findings;
+}
+
+std::vector<std::string> build_findings(const Report& report) {
+  std::vector<std::string> findings = busy_machine_findings(report);
   // Overall standing per device and custom backend.
   std::vector<std::pair<const ShapeRow*, const RatioRow*>> all;
   for (const DeviceSection& section : report.sections) {
@@ -142,14 +160,17 @@ std::vector<std::string> build_findings(const Report& report) {
   for (const DeviceSection& section : report.sections) {
     std::vector<std::string> items;
     for (const std::string& backend : section.backends) {
-      double best = -1;
+      const Result* best = nullptr;
       for (const ShapeRow& row : section.rows) {
         const auto it = row.by_backend.find(backend);
-        if (it != row.by_backend.end() && it->second.status == ResultStatus::ok && it->second.percent_of_peak) {
-          best = std::max(best, *it->second.percent_of_peak);
+        if (it != row.by_backend.end() && it->second.status == ResultStatus::ok && it->second.percent_of_peak &&
+            (!best || *it->second.percent_of_peak > *best->percent_of_peak)) {
+          best = &it->second;
         }
       }
-      if (best >= 0) items.push_back(fmt::format("{} {}", backend, format_percent(best)));
+      if (!best) continue;
+      items.push_back(fmt::format("{} {}{}", backend, format_percent(*best->percent_of_peak),
+                                  above_peak(*best) ? " (above peak: " + above_peak_reason(*best) + ")" : ""));
     }
     if (!items.empty()) {
       findings.push_back(fmt::format("Best % of peak on {}: {}.", section_title(section), fmt::join(items, ", ")));
@@ -205,6 +226,12 @@ std::string section_title(const DeviceSection& section) {
   return title;
 }
 
+std::string section_heading(const DeviceSection& section) {
+  std::string heading = section_title(section) + ", " + section.source;
+  if (!section.created_utc.empty()) heading += " (run " + section.created_utc + ")";
+  return heading;
+}
+
 std::vector<std::pair<std::string, std::string>> environment_of(const ReportSource& source) {
   const ResultsFile& f = source.file;
   std::vector<std::pair<std::string, std::string>> lines{
@@ -240,8 +267,32 @@ std::string rate_cell(const ShapeRow& row, const std::string& backend) {
   if (it == row.by_backend.end()) return "-";
   const Result& r = it->second;
   if (r.status != ResultStatus::ok) return std::string(to_string(r.status));
-  if (r.percent_of_peak) return fmt::format("{} ({})", format_rate(r.rate_flops_per_s), format_percent(*r.percent_of_peak));
+  if (r.percent_of_peak) {
+    return fmt::format("{} ({}{})", format_rate(r.rate_flops_per_s), format_percent(*r.percent_of_peak),
+                       above_peak(r) ? "*" : "");
+  }
   return format_rate(r.rate_flops_per_s);
+}
+
+std::vector<std::string> above_peak_lines(const DeviceSection& section) {
+  std::vector<std::string> lines;
+  for (const ShapeRow& row : section.rows) {
+    for (const std::string& backend : section.backends) {
+      const auto it = row.by_backend.find(backend);
+      if (it == row.by_backend.end() || !above_peak(it->second)) continue;
+      lines.push_back(fmt::format("{} on {} ({}): {}.", row.name, backend, format_percent(*it->second.percent_of_peak),
+                                  above_peak_reason(it->second)));
+    }
+  }
+  return lines;
+}
+
+std::string batch_cell(const NetworkPrediction& p) { return p.batch ? std::to_string(*p.batch) : "-"; }
+
+std::string input_cell(const NetworkPrediction& p) {
+  if (p.image_size) return fmt::format("{0}x{0}", *p.image_size);
+  if (p.seq_len) return fmt::format("seq {}", *p.seq_len);
+  return "-";
 }
 
 std::string ratio_cell(const ShapeRow& row, const std::string& custom_backend) {

@@ -37,7 +37,7 @@ struct ShapeRow {
 
 // The results of one device in one input file.
 struct DeviceSection {
-  std::string source, host, suite;
+  std::string source, host, suite, created_utc;
   DeviceInfo device;
   std::vector<std::string> backends;         // vendor backends first, then custom, each sorted
   std::vector<std::string> custom_backends;  // those with at least one ratio, sorted
@@ -77,13 +77,21 @@ void write_report(const Report& report, const std::filesystem::path& directory);
 
 // "AMD EPYC 7B12 (cpu) on node17": how a section's device is named everywhere in the report.
 std::string section_title(const DeviceSection& section);
+// The title with the file and the run's start: "…, results.json (run 2026-11-24T10:15:00Z)", so two
+// files of one host read as two runs.
+std::string section_heading(const DeviceSection& section);
 
 // Helpers shared by the writers, so Markdown and HTML say the same thing.
 // Environment of one input as key/value lines: host, tool, build, libraries, options, devices
 // with their properties (clocks, versions) and peaks.
 std::vector<std::pair<std::string, std::string>> environment_of(const ReportSource& source);
-// "74.2 GFLOP/s (93.1%)", "INVALID", "skipped", "FAILED" or "-" (not run).
+// "74.2 GFLOP/s (93.1%)", "201 GFLOP/s (252.6%*)" above peak, "INVALID", "skipped", "FAILED" or "-" (not run).
 std::string rate_cell(const ShapeRow& row, const std::string& backend);
+// One line per result of the section above 100% of peak: the problem, backend, % and why.
+std::vector<std::string> above_peak_lines(const DeviceSection& section);
+// "32 | 224x224" style columns of the prediction table: the batch and the input size.
+std::string batch_cell(const NetworkPrediction& prediction);
+std::string input_cell(const NetworkPrediction& prediction);
 // "0.937x" for the custom backend's ratio against its vendor on this row, or "-".
 std::string ratio_cell(const ShapeRow& row, const std::string& custom_backend);
 // The vendor a custom backend is compared with in this section: "openblas", or

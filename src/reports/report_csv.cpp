@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "reports/report.hpp"
+#include "reports/table.hpp"
 #include "reports/text.hpp"
 
 namespace trainrate::reports {
@@ -16,7 +17,7 @@ std::string render_csv(const Report& report) {
   std::string csv =
       "source,host,suite,device,device_name,backend,role,problem,pass,dtype,status,rate_flops_per_s,"
       "percent_of_peak,median_ms,samples,relative_noise,flops,min_bytes,flop_per_byte,vendor_backend,"
-      "custom_vendor_ratio,algorithm,reason\n";
+      "custom_vendor_ratio,algorithm,reason,above_peak\n";
   for (const DeviceSection& section : report.sections) {
     for (const ShapeRow& row : section.rows) {
       for (const std::string& backend : section.backends) {
@@ -38,7 +39,8 @@ std::string render_csv(const Report& report) {
             timed ? std::to_string(r.measurement->stats.samples) : "",
             timed ? format_number(r.measurement->stats.relative_noise) : "", format_number(flops(r.problem)),
             format_number(min_bytes(r.problem)), format_number(row.intensity), ratio ? ratio->vendor_backend : "",
-            ratio ? format_number(ratio->ratio) : "", r.algorithm, r.reason};
+            ratio ? format_number(ratio->ratio) : "", r.algorithm, r.reason,
+            above_peak(r) ? above_peak_reason(r) : ""};
         std::string line;
         for (size_t i = 0; i < fields.size(); ++i) line += (i ? "," : "") + csv_field(fields[i]);
         csv += line + "\n";

@@ -96,7 +96,7 @@ std::string render_html(const Report& report) {
   }
 
   for (const DeviceSection& section : report.sections) {
-    page.heading(2, "Results: " + section_title(section));
+    page.heading(2, "Results: " + section_heading(section));
     page.paragraph(fmt::format("Suite {} from {}. Each cell: R (% of peak).", section.suite.empty() ? "-" : section.suite,
                                section.source));
     std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
@@ -112,6 +112,10 @@ std::string render_html(const Report& report) {
       rows.push_back(std::move(cells));
     }
     page.table(header, rows, 2, "results");
+    if (const auto lines = above_peak_lines(section); !lines.empty()) {
+      page.paragraph(kAbovePeakMeaning);
+      page.list(lines);
+    }
     page.raw(section_charts(section));
   }
 
@@ -137,7 +141,8 @@ std::string render_html(const Report& report) {
     std::vector<std::vector<std::string>> rows;
     std::vector<TimePair> pairs;
     for (const NetworkPrediction& p : report.predictions) {
-      rows.push_back({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
+      rows.push_back({p.network, batch_cell(p), input_cell(p), p.time_basis.empty() ? "-" : p.time_basis,
+                      p.old_backend.empty() ? "-" : p.old_backend,
                       p.new_backend.empty() ? "-" : p.new_backend, p.old_seconds ? format_duration(*p.old_seconds) : "-",
                       p.new_seconds ? format_duration(*p.new_seconds) : "-",
                       p.time_reduction ? format_percent(100 * *p.time_reduction) : "-",
@@ -147,8 +152,9 @@ std::string render_html(const Report& report) {
                          p.new_backend.empty() ? "custom" : p.new_backend, *p.old_seconds, *p.new_seconds});
       }
     }
-    page.table({"network", "basis", "vendor", "custom", "T vendor", "T custom", "time reduction", "speed-up ratio"}, rows,
-               4, "");
+    page.table({"network", "batch", "input", "basis", "vendor", "custom", "T vendor", "T custom", "time reduction",
+                "speed-up ratio"},
+               rows, 6, "");
     if (!pairs.empty()) {
       page.raw(figure(training_time_chart("Predicted training time, vendor against custom", pairs),
                       "Each network's predicted time with the vendor backend (grey) and ours (blue), with the time "

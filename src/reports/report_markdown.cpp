@@ -27,7 +27,7 @@ std::string render_markdown(const Report& report) {
   }
 
   for (const DeviceSection& section : report.sections) {
-    md += fmt::format("## Results: {}\n\n", markdown_cell(section_title(section)));
+    md += fmt::format("## Results: {}\n\n", markdown_cell(section_heading(section)));
     md += fmt::format("Suite `{}` from {}. Each cell: R (% of peak).\n\n", section.suite.empty() ? "-" : section.suite,
                       markdown_cell(section.source));
     std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
@@ -43,6 +43,11 @@ std::string render_markdown(const Report& report) {
       md += markdown_row(cells);
     }
     md += "\n";
+    if (const auto lines = above_peak_lines(section); !lines.empty()) {
+      md += markdown_cell(kAbovePeakMeaning) + "\n\n";
+      for (const auto& line : lines) md += "- " + markdown_cell(line) + "\n";
+      md += "\n";
+    }
   }
 
   md += "## Geomean custom/vendor per suite and pass\n\n";
@@ -65,10 +70,12 @@ std::string render_markdown(const Report& report) {
   } else {
     md += "Time reduction is (T_vendor − T_custom) / T_vendor; speed-up ratio is T_vendor / T_custom. "
           "A 75% time reduction is a 4x speed-up.\n\n";
-    md += markdown_row({"network", "basis", "vendor", "custom", "T vendor", "T custom", "time reduction", "speed-up ratio"}) +
-          markdown_rule(8, 4);
+    md += markdown_row({"network", "batch", "input", "basis", "vendor", "custom", "T vendor", "T custom",
+                        "time reduction", "speed-up ratio"}) +
+          markdown_rule(10, 6);
     for (const NetworkPrediction& p : report.predictions) {
-      md += markdown_row({p.network, p.time_basis.empty() ? "-" : p.time_basis, p.old_backend.empty() ? "-" : p.old_backend,
+      md += markdown_row({p.network, batch_cell(p), input_cell(p), p.time_basis.empty() ? "-" : p.time_basis,
+                          p.old_backend.empty() ? "-" : p.old_backend,
                        p.new_backend.empty() ? "-" : p.new_backend, p.old_seconds ? format_duration(*p.old_seconds) : "-",
                        p.new_seconds ? format_duration(*p.new_seconds) : "-",
                        p.time_reduction ? format_percent(100 * *p.time_reduction) : "-",

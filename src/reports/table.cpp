@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace trainrate {
@@ -58,6 +59,50 @@ TableWidths table_widths(const std::vector<Problem>& problems, const std::vector
   return widths;
 }
 
+bool above_peak(const Result& r) {
+  return r.status == ResultStatus::ok && r.percent_of_peak && *r.percent_of_peak > 100;
+}
+
+std::string above_peak_reason(const Result& r) {
+  const double share = in_bounds_tap_share(r.problem);
+  const double real_percent = *r.percent_of_peak * share;  // counting only taps that touch the input
+  if (share < 0.9995 && real_percent <= 100) {
+    return fmt::format("only {:.1f}% of the counted taps touch the input, the rest fall on padding, which the "
+                       "backend skips ({:.1f}% of peak counting those alone)",
+                       100 * share, real_percent);
+  }
+  std::string algorithm = r.algorithm;
+  std::transform(algorithm.begin(), algorithm.end(), algorithm.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (algorithm.find("winograd") != std::string::npos || algorithm.find("fft") != std::string::npos) {
+    return fmt::format("its {} algorithm does fewer operations than the conventional count", r.algorithm);
+  }
+  // Neither explains it: the ceiling itself is low, as when it was measured while other jobs ran.
+  return fmt::format("{}the device's peak is likely set too low (a ceiling measured while the machine was busy)",
+                     share < 0.9995 ? fmt::format("{:.1f}% of peak even counting only the taps that touch the "
+                                                  "input: ",
+                                                  real_percent)
+                                    : "");
+}
+
+const char* const kAbovePeakMeaning =
+    "* above 100% of peak: the counted FLOPs include work the backend skips (padding taps, a fast "
+    "algorithm), or the peak is set too low; R still compares backends on the same problem.";
+
+std::string above_peak_notes(const std::vector<Result>& results) {
+  std::string lines;
+  for (const Result& r : results) {
+    if (!above_peak(r)) continue;
+    lines += fmt::format("  {} on {} ({:.1f}%): {}\n", describe(r.problem), r.backend, *r.percent_of_peak,
+                         above_peak_reason(r));
+  }
+  return lines.empty() ? "" : std::string(kAbovePeakMeaning) + "\n" + lines;
+}
+
+std::string percent_of_peak_cell(const Result& r) {
+  if (!r.percent_of_peak) return "-";
+  return fmt::format("{:.1f}{}", *r.percent_of_peak, above_peak(r) ? "*" : "");
+}
+
 std::string result_table_header(const TableWidths& widths) {
   return fmt::format("{:<{}} {:<{}} {:>10} {:>7} {:>14} {:>7}  {}\n", "problem", widths.problem, "backend",
                      widths.backend, "median", "noise", "rate R", "% peak", "status");
@@ -79,7 +124,7 @@ std::string result_table_row(const Result& r, const TableWidths& widths) {
                        widths.backend, "-", "-", "-", "-", to_string(r.status), r.reason);
   }
   const SampleStats& s = r.measurement->stats;
-  const std::string peak = r.percent_of_peak ? fmt::format("{:.1f}", *r.percent_of_peak) : "-";
+  const std::string peak = percent_of_peak_cell(r);
   return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, widths.problem, r.backend,
                      widths.backend, format_duration_ms(s.median_ms), 100 * s.relative_noise,
                      format_rate(r.rate_flops_per_s), peak, ok_status(r));

@@ -30,6 +30,19 @@ std::string result_table_row(const Result& result, const TableWidths& widths = {
 // verified when only a sample was: "noisy (budget)", "ok (max samples, 512 sampled)".
 std::string ok_status(const Result& result);
 
+// A rate above 100% of the device's peak is possible: the conventional FLOP count (problem.hpp)
+// includes work a backend may skip. Such a figure is printed with a "*" and a note saying why.
+bool above_peak(const Result& result);
+// Why this result passes the peak: padding taps (with their share), a fast algorithm, or skipped work.
+std::string above_peak_reason(const Result& result);
+// What a "*" on a percentage means, said once above the lines that explain each one.
+extern const char* const kAbovePeakMeaning;
+// The note printed under a table: kAbovePeakMeaning and one line per result above peak; empty if none.
+std::string above_peak_notes(const std::vector<Result>& results);
+// The "% of peak" a table shows: "93.1", or "252.6*" when above peak.
+std::string percent_of_peak_cell(const Result& result);
+
+
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries);
 
 }  // namespace trainrate

@@ -35,8 +35,9 @@ std::string csv_field(std::string_view text) {
 std::string markdown_cell(std::string_view text) {
   std::string out;
   for (const char ch : text) {
-    if (ch == '|') {
-      out += "\\|";
+    if (ch == '|' || ch == '*') {
+      out += '\\';
+      out += ch;
     } else if (ch == '\n' || ch == '\r') {
       out += ' ';
     } else {
@@ -90,6 +91,6 @@ std::string format_ratio(double ratio) {
 
 std::string format_fixed(double value, int digits) { return fmt::format("{:.{}f}", value, digits); }
 
-std::string format_number(double value) { return fmt::format("{:.6g}", value); }
+std::string format_number(double value) { return fmt::format("{}", value); }
 
 }  // namespace trainrate::reports

@@ -16,7 +16,7 @@ namespace trainrate::reports {
 std::string escape_html(std::string_view text);
 // A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, quote or line break.
 std::string csv_field(std::string_view text);
-// A Markdown table cell: pipes escaped, line breaks turned into spaces.
+// A Markdown table cell: pipes and asterisks escaped (a "*" marks a figure above peak), line breaks turned into spaces.
 std::string markdown_cell(std::string_view text);
 
 // One Markdown table line: "| a | b |" with each cell escaped by markdown_cell.
@@ -33,7 +33,8 @@ std::string format_percent(double percent);
 std::string format_ratio(double ratio);
 // A plain number with `digits` decimals, for CSV (fixed, locale-independent, deterministic).
 std::string format_fixed(double value, int digits);
-// Full precision for machine-readable output ("%.6g" style, no exponent surprises for integers).
+// For machine-readable output (CSV): the shortest text that reads back as the same double, so no
+// precision is lost ("110867123456", "0.1", "30.288908998589562").
 std::string format_number(double value);
 
 }  // namespace trainrate::reports

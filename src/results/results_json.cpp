@@ -318,7 +318,7 @@ ResultsFile results_from_json(const json& o, const std::string& where) {
 }
 
 ResultsFile read_results_file(const std::filesystem::path& path) {
-  return results_from_json(read_json_file(path), path.string());
+  return results_from_json(read_json_file(path, "trainrate results file"), path.string());
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& text) {

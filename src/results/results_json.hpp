@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "results/backend_facts.hpp"
