@@ -5,8 +5,26 @@ if(NOT TRAINRATE_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   check_language(CUDA)
   find_package(CUDAToolkit QUIET)
-  find_library(CUDNN_LIBRARY NAMES cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
-  find_path(CUDNN_INCLUDE_DIR NAMES cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  # Vendor libraries may also come from pip's nvidia-* wheels (scripts/gpu-check finds them):
+  # prefixes with include/ and lib/ that ship only versioned names (libcudnn.so.9), hence the
+  # extra NAMES. The toolkit's cuBLAS wins; the root only fills in a toolkit without one.
+  set(TRAINRATE_CUDNN_ROOT "" CACHE PATH "cuDNN prefix (include/, lib/), e.g. site-packages/nvidia/cudnn")
+  set(TRAINRATE_CUBLAS_ROOT "" CACHE PATH "cuBLAS prefix (include/, lib/), e.g. site-packages/nvidia/cu13")
+  if(CUDAToolkit_FOUND AND NOT TARGET CUDA::cublas AND TRAINRATE_CUBLAS_ROOT)
+    foreach(lib cublas cublasLt)
+      find_library(TRAINRATE_${lib}_LIBRARY NAMES ${lib} lib${lib}.so.${CUDAToolkit_VERSION_MAJOR} NAMES_PER_DIR
+                   HINTS ${TRAINRATE_CUBLAS_ROOT}/lib NO_DEFAULT_PATH)
+      if(TRAINRATE_${lib}_LIBRARY)
+        add_library(CUDA::${lib} UNKNOWN IMPORTED)
+        set_target_properties(CUDA::${lib} PROPERTIES IMPORTED_LOCATION ${TRAINRATE_${lib}_LIBRARY}
+                              INTERFACE_INCLUDE_DIRECTORIES "${CUDAToolkit_INCLUDE_DIRS};${TRAINRATE_CUBLAS_ROOT}/include")
+      endif()
+    endforeach()
+  endif()
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 NAMES_PER_DIR
+               HINTS ${TRAINRATE_CUDNN_ROOT}/lib ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  find_path(CUDNN_INCLUDE_DIR NAMES cudnn.h HINTS ${TRAINRATE_CUDNN_ROOT}/include ${CUDAToolkit_INCLUDE_DIRS}
+            /usr/local/cuda/include)
   if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublas AND CUDNN_LIBRARY AND CUDNN_INCLUDE_DIR)
     set(TRAINRATE_HAVE_CUDA ON)
   elseif(TRAINRATE_CUDA STREQUAL "ON")

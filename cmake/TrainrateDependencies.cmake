@@ -6,7 +6,8 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Threads REQUIRED)
 find_package(benchmark REQUIRED)
 # Debian ships OpenBLAS's CMake config without imported targets; find the pthread build directly.
-find_library(OPENBLAS_LIBRARY NAMES openblas REQUIRED)
+# The suffix reaches it where no alternatives link exists (scripts/gpu-bundle's unpacked .debs).
+find_library(OPENBLAS_LIBRARY NAMES openblas PATH_SUFFIXES openblas-pthread REQUIRED)
 find_path(OPENBLAS_INCLUDE_DIR NAMES cblas.h PATH_SUFFIXES openblas-pthread openblas REQUIRED
           PATHS /usr/include/x86_64-linux-gnu /usr/include/aarch64-linux-gnu)
 add_library(trainrate::openblas UNKNOWN IMPORTED)

@@ -1,14 +1,15 @@
 // cublas: GEMM through cublasGemmEx / cublasGemmStridedBatchedEx.
 //
-// fp32 uses CUBLAS_COMPUTE_32F with the handle in CUBLAS_DEFAULT_MATH (no tf32 substitution);
-// tf32 is fp32 data with CUBLAS_COMPUTE_32F_FAST_TF32; fp16 and bf16 keep their type for A, B
-// and C and accumulate in fp32 (CUBLAS_COMPUTE_32F). The library picks the kernel
+// The compute type per dtype is math_rules.hpp's rule: fp32 is CUBLAS_COMPUTE_32F with the handle
+// in CUBLAS_DEFAULT_MATH (no tf32 substitution); tf32 is fp32 data with CUBLAS_COMPUTE_32F_FAST_TF32;
+// fp16 and bf16 keep their type for A, B and C and accumulate in fp32 (CUBLAS_COMPUTE_32F). The library picks the kernel
 // (CUBLAS_GEMM_DEFAULT); algorithm() records the call, compute type and math mode.
 #include <cublas_v2.h>
 
 #include <climits>
 
 #include "backends/cuda/cuda_internal.hpp"
+#include "backends/cuda/math_rules.hpp"
 #include "backends/cuda/vendor_check.hpp"
 #include "kernels/cuda/check.hpp"
 
@@ -27,11 +28,11 @@ cudaDataType_t cuda_type(Dtype dtype) {
 }
 
 cublasComputeType_t compute_type(Dtype dtype) {
-  return dtype == Dtype::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-}
-
-const char* compute_type_name(Dtype dtype) {
-  return dtype == Dtype::tf32 ? "CUBLAS_COMPUTE_32F_FAST_TF32" : "CUBLAS_COMPUTE_32F";
+  switch (cublas_compute(dtype)) {
+    case CublasCompute::f32: return CUBLAS_COMPUTE_32F;
+    case CublasCompute::f32_fast_tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+  }
+  return CUBLAS_COMPUTE_32F;
 }
 
 cublasOperation_t cublas_op(Op op) { return op == Op::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
@@ -64,7 +65,7 @@ class CublasPrepared final : public PreparedProblem {
 
   std::string algorithm() const override {
     return std::string(g_.batch == 1 ? "cublasGemmEx" : "cublasGemmStridedBatchedEx") + " " +
-           compute_type_name(g_.dtype) + " CUBLAS_GEMM_DEFAULT math=CUBLAS_DEFAULT_MATH";
+           to_string(cublas_compute(g_.dtype)) + " CUBLAS_GEMM_DEFAULT math=CUBLAS_DEFAULT_MATH";
   }
 
  private:

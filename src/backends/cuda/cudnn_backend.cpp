@@ -1,11 +1,11 @@
 // cudnn: 2-D convolution (forward, backward-data, backward-filter) through cuDNN's legacy API.
 //
 // Data types: fp32 and tf32 store float (tf32 differs in math mode), fp16 and bf16 store their
-// type; every configuration accumulates in fp32 (CUDNN_DATA_FLOAT compute). Math: fp32 asks for
-// CUDNN_FMA_MATH (no tensor-core tf32 substitution), tf32/fp16/bf16 for CUDNN_TENSOR_OP_MATH.
-// Algorithm choice: measured search (cudnnFind*AlgorithmEx on the real buffers) by default, or
-// cuDNN's heuristics (cudnnGet*Algorithm_v7) with TRAINRATE_CUDNN_ALGO=heuristic. The chosen
-// algorithm, its math type and workspace are reported. FLOPs are counted as direct convolution
+// type; every configuration accumulates in fp32 (CUDNN_DATA_FLOAT compute). Which math types a
+// dtype may use is math_rules.hpp's rule (fp32: FMA only); the search may return others, and
+// pick_cudnn_algorithm drops them. Algorithm choice: measured search (cudnnFind*AlgorithmEx on the
+// real buffers) by default, or cuDNN's heuristics (cudnnGet*Algorithm_v7) with
+// TRAINRATE_CUDNN_ALGO=heuristic. The chosen algorithm, its math type and workspace are reported. FLOPs are counted as direct convolution
 // whatever the algorithm (Winograd and FFT do less arithmetic; see docs/gpu.md).
 #include <cudnn.h>
 
@@ -13,8 +13,10 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "backends/cuda/cuda_internal.hpp"
+#include "backends/cuda/math_rules.hpp"
 #include "backends/cuda/vendor_check.hpp"
 #include "kernels/cuda/check.hpp"
 
@@ -32,16 +34,25 @@ cudnnDataType_t data_type(Dtype dtype) {
   return CUDNN_DATA_FLOAT;
 }
 
-cudnnMathType_t requested_math(Dtype dtype) { return dtype == Dtype::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH; }
-
-const char* math_name(cudnnMathType_t math) {
+cudnnMathType_t to_cudnn(CudnnMath math) {
   switch (math) {
-    case CUDNN_DEFAULT_MATH: return "DEFAULT_MATH";
-    case CUDNN_TENSOR_OP_MATH: return "TENSOR_OP_MATH";
-    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "TENSOR_OP_MATH_ALLOW_CONVERSION";
-    case CUDNN_FMA_MATH: return "FMA_MATH";
+    case CudnnMath::default_math: return CUDNN_DEFAULT_MATH;
+    case CudnnMath::tensor_op: return CUDNN_TENSOR_OP_MATH;
+    case CudnnMath::tensor_op_allow_conversion: return CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    case CudnnMath::fma: return CUDNN_FMA_MATH;
   }
-  return "unknown math";
+  return CUDNN_FMA_MATH;
+}
+
+CudnnMath from_cudnn(cudnnMathType_t math) {
+  switch (math) {
+    case CUDNN_DEFAULT_MATH: return CudnnMath::default_math;
+    case CUDNN_TENSOR_OP_MATH: return CudnnMath::tensor_op;
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return CudnnMath::tensor_op_allow_conversion;
+    case CUDNN_FMA_MATH: return CudnnMath::fma;
+  }
+  // An unknown future type is treated as the least restrictive, so no dtype rule admits it by accident.
+  return CudnnMath::tensor_op_allow_conversion;
 }
 
 std::string algo_name(ConvPass pass, int algo) {
@@ -86,21 +97,14 @@ bool use_heuristics() {
   return mode && std::strcmp(mode, "heuristic") == 0;
 }
 
-// The perf record we settle on, whichever pass it came from.
-struct Choice {
-  int algo = 0;
-  size_t memory = 0;
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-};
-
-// First successful entry of a perf list (cuDNN sorts Find results by time, heuristics by rank).
+// A cuDNN perf list (any of the three passes) in the rule's terms, order kept.
 template <typename Perf>
-std::optional<Choice> first_success(const Perf* perf, int count, size_t memory_limit) {
-  for (int i = 0; i < count; ++i) {
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= memory_limit)
-      return Choice{int(perf[i].algo), perf[i].memory, perf[i].mathType};
-  }
-  return std::nullopt;
+std::vector<CudnnCandidate> candidates(const Perf* perf, int count) {
+  std::vector<CudnnCandidate> out;
+  for (int i = 0; i < count; ++i)
+    out.push_back({int(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS, perf[i].time, perf[i].memory,
+                   from_cudnn(perf[i].mathType)});
+  return out;
 }
 
 class CudnnPrepared final : public PreparedProblem {
@@ -117,7 +121,7 @@ class CudnnPrepared final : public PreparedProblem {
     TRAINRATE_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_.d, int(c.pad_h), int(c.pad_w), int(c.stride_h),
                                                           int(c.stride_w), int(c.dilation_h), int(c.dilation_w),
                                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    TRAINRATE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.d, requested_math(c.dtype)));
+    TRAINRATE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.d, to_cudnn(cudnn_requested_math(c.dtype))));
     int on = 0, oc = 0, oh = 0, ow = 0;
     TRAINRATE_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(conv_.d, x_.d, w_.d, &on, &oc, &oh, &ow));
     if (on != c.n || oc != c.k || oh != c.p() || ow != c.q())
@@ -125,8 +129,8 @@ class CudnnPrepared final : public PreparedProblem {
 
     choose_algorithm();
     // cuDNN's advice: run with the math type the chosen algorithm was measured with.
-    TRAINRATE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.d, choice_.math));
-    workspace_ = DeviceBuffer(choice_.memory);
+    TRAINRATE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_.d, to_cudnn(choice_.math)));
+    workspace_ = DeviceBuffer(choice_.workspace_bytes);
   }
 
   void run() override {
@@ -159,7 +163,7 @@ class CudnnPrepared final : public PreparedProblem {
   std::vector<float> output() override { return operands_.read_output(*device_); }
 
   std::string algorithm() const override {
-    return algo_name(c_.pass, choice_.algo) + " " + math_name(choice_.math) +
+    return algo_name(c_.pass, choice_.algo) + " " + to_string(choice_.math) +
            (heuristic_ ? " (heuristic)" : " (find)");
   }
   int64_t workspace_bytes() const override { return int64_t(workspace_.bytes()); }
@@ -177,7 +181,8 @@ class CudnnPrepared final : public PreparedProblem {
     const size_t limit = workspace_limit();
     constexpr int kMax = 16;  // more than any pass has algorithms
     int returned = 0;
-    std::optional<Choice> choice;
+    std::vector<CudnnCandidate> found;
+    size_t usable_workspace = limit;
     void* in0 = operands_.in0.get();
     void* in1 = operands_.in1.get();
     void* out = operands_.out.get();
@@ -186,45 +191,45 @@ class CudnnPrepared final : public PreparedProblem {
         cudnnConvolutionFwdAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle_, x_.d, w_.d, conv_.d, y_.d, kMax,
                                                                      &returned, perf));
-        choice = first_success(perf, returned, limit);
+        found = candidates(perf, returned);
       } else if (c_.pass == ConvPass::backward_data) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, w_.d, y_.d, conv_.d, x_.d, kMax,
                                                                           &returned, perf));
-        choice = first_success(perf, returned, limit);
+        found = candidates(perf, returned);
       } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle_, x_.d, y_.d, conv_.d, w_.d, kMax,
                                                                             &returned, perf));
-        choice = first_success(perf, returned, limit);
+        found = candidates(perf, returned);
       }
     } else {
       // Find times every algorithm on our buffers; a workspace sized by the largest need
       // (capped) lets it try all of them.
       const size_t ws_size = std::min(limit, largest_workspace());
+      usable_workspace = ws_size;
       DeviceBuffer ws(ws_size);
       if (c_.pass == ConvPass::forward) {
         cudnnConvolutionFwdAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle_, x_.d, in0, w_.d, in1, conv_.d, y_.d,
                                                                      out, kMax, &returned, perf, ws.get(), ws_size));
-        choice = first_success(perf, returned, ws_size);
+        found = candidates(perf, returned);
       } else if (c_.pass == ConvPass::backward_data) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
             handle_, w_.d, in1, y_.d, in0, conv_.d, x_.d, out, kMax, &returned, perf, ws.get(), ws_size));
-        choice = first_success(perf, returned, ws_size);
+        found = candidates(perf, returned);
       } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
         TRAINRATE_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
             handle_, x_.d, in0, y_.d, in1, conv_.d, w_.d, out, kMax, &returned, perf, ws.get(), ws_size));
-        choice = first_success(perf, returned, ws_size);
+        found = candidates(perf, returned);
       }
       TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device_->stream()));  // Find's work done before `ws` is freed
     }
-    if (!choice)
-      throw std::runtime_error("cuDNN has no algorithm for this convolution (" + std::to_string(returned) +
-                               " candidates, none succeeded within the workspace limit)");
-    choice_ = *choice;
+    CudnnPick pick = pick_cudnn_algorithm(c_.dtype, found, usable_workspace);
+    if (!pick.chosen) throw std::runtime_error(pick.why_none);
+    choice_ = *pick.chosen;
   }
 
   // The most workspace any algorithm of this pass asks for (algorithms that do not apply are skipped).
@@ -260,7 +265,7 @@ class CudnnPrepared final : public PreparedProblem {
   TensorDesc x_, y_;
   FilterDesc w_;
   ConvDesc conv_;
-  Choice choice_;
+  CudnnCandidate choice_;
   bool heuristic_ = false;
   DeviceBuffer workspace_;
 };
