@@ -78,15 +78,10 @@ std::string section_charts(const DeviceSection& section) {
 
 }  // namespace
 
-std::string render_html(const Report& report) {
-  HtmlPage page("trainrate report");
-  page.paragraph("Real rate R (FLOP/s) of each kernel, vendor libraries against our hand-written ones. R counts the "
-                 "conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every convolution pass) "
-                 "divided by the median time. Every number is also in results.csv.");
+namespace {
 
-  page.heading(2, "What this means");
-  page.list(report.findings);
-
+// Where each results file was measured.
+void html_environment(HtmlPage& page, const Report& report) {
   page.heading(2, "Environment");
   for (const ReportSource& source : report.sources) {
     page.heading(3, source.path);
@@ -94,31 +89,35 @@ std::string render_html(const Report& report) {
     for (const auto& [key, value] : environment_of(source)) rows.push_back({key, value});
     page.table({"key", "value"}, rows, 2, "environment");
   }
+}
 
-  for (const DeviceSection& section : report.sections) {
-    page.heading(2, "Results: " + section_heading(section));
-    page.paragraph(fmt::format("Suite {} from {}. Each cell: R (% of peak).", section.suite.empty() ? "-" : section.suite,
-                               section.source));
-    std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
-    for (const auto& backend : section.backends) header.push_back(backend);
-    for (const auto& custom : section.custom_backends) {
-      header.push_back(custom + " / " + vendor_label(section, custom));
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (const ShapeRow& row : section.rows) {
-      std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
-      for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
-      for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
-      rows.push_back(std::move(cells));
-    }
-    page.table(header, rows, 2, "results");
-    if (const auto lines = above_peak_lines(section); !lines.empty()) {
-      page.paragraph(kAbovePeakMeaning);
-      page.list(lines);
-    }
-    page.raw(section_charts(section));
+// One device's table, its above-peak notes and its charts.
+void html_section(HtmlPage& page, const DeviceSection& section) {
+  page.heading(2, "Results: " + section_heading(section));
+  page.paragraph(fmt::format("Suite {} from {}. Each cell: R (% of peak).", section.suite.empty() ? "-" : section.suite,
+                             section.source));
+  std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
+  for (const auto& backend : section.backends) header.push_back(backend);
+  for (const auto& custom : section.custom_backends) {
+    header.push_back(custom + " / " + vendor_label(section, custom));
   }
+  std::vector<std::vector<std::string>> rows;
+  for (const ShapeRow& row : section.rows) {
+    std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
+    for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
+    for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
+    rows.push_back(std::move(cells));
+  }
+  page.table(header, rows, 2, "results");
+  if (const auto lines = above_peak_lines(section); !lines.empty()) {
+    page.paragraph(kAbovePeakMeaning);
+    page.list(lines);
+  }
+  page.raw(section_charts(section));
+}
 
+// Geomean custom/vendor per suite and pass.
+void html_geomeans(HtmlPage& page, const Report& report) {
   page.heading(2, "Geomean custom/vendor per suite and pass");
   if (report.geomeans.empty()) {
     page.paragraph("No custom result has an ok vendor counterpart.");
@@ -131,7 +130,10 @@ std::string render_html(const Report& report) {
     }
     page.table({"suite", "device", "pass", "custom", "vendor", "shapes", "geomean", "min", "max"}, rows, 5, "");
   }
+}
 
+// Predicted training time and its chart, when prediction files were given.
+void html_predictions(HtmlPage& page, const Report& report) {
   page.heading(2, "Predicted training time");
   if (report.predictions.empty()) {
     page.paragraph("No predictions given (write them with trainrate predict ... --compare and pass --predictions).");
@@ -161,7 +163,10 @@ std::string render_html(const Report& report) {
                       "reduction and the speed-up ratio beside it."));
     }
   }
+}
 
+// Every row that has no rate, with its reason.
+void html_not_measured(HtmlPage& page, const Report& report) {
   page.heading(2, "Not measured: INVALID, skipped and FAILED");
   if (report.not_measured.empty()) {
     page.paragraph("None.");
@@ -173,6 +178,24 @@ std::string render_html(const Report& report) {
     }
     page.table({"device", "backend", "problem", "status", "reason"}, rows, 5, "");
   }
+}
+
+}  // namespace
+
+std::string render_html(const Report& report) {
+  HtmlPage page("trainrate report");
+  page.paragraph("Real rate R (FLOP/s) of each kernel, vendor libraries against our hand-written ones. R counts the "
+                 "conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every convolution pass) "
+                 "divided by the median time. Every number is also in results.csv.");
+
+  page.heading(2, "What this means");
+  page.list(report.findings);
+
+  html_environment(page, report);
+  for (const DeviceSection& section : report.sections) html_section(page, section);
+  html_geomeans(page, report);
+  html_predictions(page, report);
+  html_not_measured(page, report);
   page.paragraph("How to read each section, and the roofline in particular: docs/reports.md in the trainrate sources.");
   return page.finish();
 }

@@ -8,16 +8,20 @@
 namespace trainrate::reports {
 
 
-std::string render_markdown(const Report& report) {
-  std::string md = "# trainrate report\n\n";
-  md += "Real rate R (FLOP/s) of each kernel, vendor libraries against our hand-written ones. "
-        "R counts the conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every "
-        "convolution pass) divided by the median time. Charts are in report.html; every number is in results.csv.\n\n";
+namespace {
 
+// What the numbers mean, first: the report's findings.
+std::string markdown_findings(const Report& report) {
+  std::string md;
   md += "## What this means\n\n";
   for (const auto& finding : report.findings) md += "- " + finding + "\n";
   md += "\n";
+  return md;
+}
 
+// Where each results file was measured.
+std::string markdown_environment(const Report& report) {
+  std::string md;
   md += "## Environment\n\n";
   for (const ReportSource& source : report.sources) {
     md += fmt::format("### {}\n\n", markdown_cell(source.path));
@@ -25,31 +29,39 @@ std::string render_markdown(const Report& report) {
     for (const auto& [key, value] : environment_of(source)) md += markdown_row({key, value});
     md += "\n";
   }
+  return md;
+}
 
-  for (const DeviceSection& section : report.sections) {
-    md += fmt::format("## Results: {}\n\n", markdown_cell(section_heading(section)));
-    md += fmt::format("Suite `{}` from {}. Each cell: R (% of peak).\n\n", section.suite.empty() ? "-" : section.suite,
-                      markdown_cell(section.source));
-    std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
-    for (const auto& backend : section.backends) header.push_back(backend);
-    for (const auto& custom : section.custom_backends) {
-      header.push_back(custom + " / " + vendor_label(section, custom));
-    }
-    md += markdown_row(header) + markdown_rule(header.size(), 2);
-    for (const ShapeRow& row : section.rows) {
-      std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
-      for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
-      for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
-      md += markdown_row(cells);
-    }
-    md += "\n";
-    if (const auto lines = above_peak_lines(section); !lines.empty()) {
-      md += markdown_cell(kAbovePeakMeaning) + "\n\n";
-      for (const auto& line : lines) md += "- " + markdown_cell(line) + "\n";
-      md += "\n";
-    }
+// One device's table: R (% of peak) per backend and the custom/vendor ratios, with above-peak notes.
+std::string markdown_section(const DeviceSection& section) {
+  std::string md;
+  md += fmt::format("## Results: {}\n\n", markdown_cell(section_heading(section)));
+  md += fmt::format("Suite `{}` from {}. Each cell: R (% of peak).\n\n", section.suite.empty() ? "-" : section.suite,
+                    markdown_cell(section.source));
+  std::vector<std::string> header{"problem", "pass", "FLOP/byte"};
+  for (const auto& backend : section.backends) header.push_back(backend);
+  for (const auto& custom : section.custom_backends) {
+    header.push_back(custom + " / " + vendor_label(section, custom));
   }
+  md += markdown_row(header) + markdown_rule(header.size(), 2);
+  for (const ShapeRow& row : section.rows) {
+    std::vector<std::string> cells{row.name, row.kind, format_fixed(row.intensity, 1)};
+    for (const auto& backend : section.backends) cells.push_back(rate_cell(row, backend));
+    for (const auto& custom : section.custom_backends) cells.push_back(ratio_cell(row, custom));
+    md += markdown_row(cells);
+  }
+  md += "\n";
+  if (const auto lines = above_peak_lines(section); !lines.empty()) {
+    md += markdown_cell(kAbovePeakMeaning) + "\n\n";
+    for (const auto& line : lines) md += "- " + markdown_cell(line) + "\n";
+    md += "\n";
+  }
+  return md;
+}
 
+// Geomean custom/vendor per suite and pass.
+std::string markdown_geomeans(const Report& report) {
+  std::string md;
   md += "## Geomean custom/vendor per suite and pass\n\n";
   if (report.geomeans.empty()) {
     md += "No custom result has an ok vendor counterpart.\n\n";
@@ -63,7 +75,12 @@ std::string render_markdown(const Report& report) {
     }
     md += "\n";
   }
+  return md;
+}
 
+// Predicted training time, when prediction files were given.
+std::string markdown_predictions(const Report& report) {
+  std::string md;
   md += "## Predicted training time\n\n";
   if (report.predictions.empty()) {
     md += "No predictions given (write them with `trainrate predict ... --compare` and pass `--predictions`).\n\n";
@@ -83,7 +100,12 @@ std::string render_markdown(const Report& report) {
     }
     md += "\n";
   }
+  return md;
+}
 
+// Every row that has no rate, with its reason.
+std::string markdown_not_measured(const Report& report) {
+  std::string md;
   md += "## Not measured: INVALID, skipped and FAILED\n\n";
   if (report.not_measured.empty()) {
     md += "None.\n";
@@ -95,6 +117,19 @@ std::string render_markdown(const Report& report) {
     }
   }
   return md;
+}
+
+}  // namespace
+
+std::string render_markdown(const Report& report) {
+  std::string md = "# trainrate report\n\n";
+  md += "Real rate R (FLOP/s) of each kernel, vendor libraries against our hand-written ones. "
+        "R counts the conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every "
+        "convolution pass) divided by the median time. Charts are in report.html; every number is in results.csv.\n\n";
+
+  md += markdown_findings(report) + markdown_environment(report);
+  for (const DeviceSection& section : report.sections) md += markdown_section(section);
+  return md + markdown_geomeans(report) + markdown_predictions(report) + markdown_not_measured(report);
 }
 
 }  // namespace trainrate::reports
