@@ -117,10 +117,12 @@ std::vector<std::string> busy_machine_findings(const Report& report) {
   return findings;
 }
 
-std::vector<std::string> build_findings(const Report& report) {
-  std::vector<std::string> findings = busy_machine_findings(report);
-  // Overall standing per device and custom backend.
-  std::vector<std::pair<const ShapeRow*, const RatioRow*>> all;
+namespace {
+
+using RatioPairs = std::vector<std::pair<const ShapeRow*, const RatioRow*>>;
+
+// Overall standing per device and custom backend; collects every ratio for the wins and losses.
+void add_standing(const Report& report, std::vector<std::string>& findings, RatioPairs& all) {
   for (const DeviceSection& section : report.sections) {
     std::map<std::string, std::vector<double>> by_custom;
     for (const ShapeRow& row : section.rows) {
@@ -137,16 +139,15 @@ std::vector<std::string> build_findings(const Report& report) {
           faster, int64_t(values.size()) - faster));
     }
   }
-  if (all.empty()) {
-    findings.push_back("No custom result has an ok vendor counterpart on the same problem and device, so no "
-                       "custom/vendor ratio can be given.");
-  }
-  // Largest wins and losses across the whole report; ties broken by name so the text is stable.
+}
+
+// Largest wins and losses across the whole report; ties broken by name so the text is stable.
+void add_wins_and_losses(RatioPairs all, std::vector<std::string>& findings) {
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     if (a.second->ratio != b.second->ratio) return a.second->ratio > b.second->ratio;
     return std::tie(a.first->name, a.second->custom_backend) < std::tie(b.first->name, b.second->custom_backend);
   });
-  std::vector<std::pair<const ShapeRow*, const RatioRow*>> wins, losses;
+  RatioPairs wins, losses;
   for (const auto& pair : all) {
     if (pair.second->ratio > 1 && wins.size() < kFindingsPerList) wins.push_back(pair);
   }
@@ -155,8 +156,10 @@ std::vector<std::string> build_findings(const Report& report) {
   }
   if (!wins.empty()) findings.push_back("Largest wins: " + list_pairs(wins) + ".");
   if (!losses.empty()) findings.push_back("Largest losses: " + list_pairs(losses) + ".");
+}
 
-  // Best utilisation per backend: how close each gets to the device's peak.
+// Best utilisation per backend: how close each gets to the device's peak.
+void add_best_peaks(const Report& report, std::vector<std::string>& findings) {
   for (const DeviceSection& section : report.sections) {
     std::vector<std::string> items;
     for (const std::string& backend : section.backends) {
@@ -176,8 +179,10 @@ std::vector<std::string> build_findings(const Report& report) {
       findings.push_back(fmt::format("Best % of peak on {}: {}.", section_title(section), fmt::join(items, ", ")));
     }
   }
+}
 
-  // Results without a rate, and why.
+// Results without a rate, and why.
+void add_not_measured(const Report& report, std::vector<std::string>& findings) {
   for (const ResultStatus status : {ResultStatus::invalid, ResultStatus::failed, ResultStatus::skipped}) {
     std::vector<std::string> items;
     int64_t count = 0;
@@ -199,6 +204,10 @@ std::vector<std::string> build_findings(const Report& report) {
     findings.push_back(sentence + ".");
   }
   if (report.not_measured.empty()) findings.push_back("Every result is verified and timed: none INVALID, skipped or FAILED.");
+}
+
+// Interrupted files, and the predicted training times.
+void add_incomplete_and_predictions(const Report& report, std::vector<std::string>& findings) {
   for (const ReportSource& source : report.sources) {
     if (!source.file.complete) {
       findings.push_back(fmt::format("{} is marked incomplete (the run was interrupted or is still going): it "
@@ -213,6 +222,22 @@ std::vector<std::string> build_findings(const Report& report) {
         format_percent(100 * *p.time_reduction), format_ratio(*p.ratio),
         *p.ratio < 1 ? ", i.e. slower than the vendor" : ""));
   }
+}
+
+}  // namespace
+
+std::vector<std::string> build_findings(const Report& report) {
+  std::vector<std::string> findings = busy_machine_findings(report);
+  RatioPairs all;
+  add_standing(report, findings, all);
+  if (all.empty()) {
+    findings.push_back("No custom result has an ok vendor counterpart on the same problem and device, so no "
+                       "custom/vendor ratio can be given.");
+  }
+  add_wins_and_losses(std::move(all), findings);
+  add_best_peaks(report, findings);
+  add_not_measured(report, findings);
+  add_incomplete_and_predictions(report, findings);
   return findings;
 }
 
