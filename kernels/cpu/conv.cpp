@@ -5,16 +5,15 @@
 //                     column matrix is PQ×CRS: y_n = col · w.
 //   NHWC, all images: x is C×NHW, y is K×NPQ, w is RSC×K, and the column matrix is RSC×NPQ
 //                     (one contiguous RSC patch per output pixel): y = wᵀ · col.
-// Which GEMM each pass runs (measured on Zen 4 against im2col + matrix packing):
+// Which GEMM each pass runs (each choice measured against im2col + matrix packing; numbers in
+// docs/results/history-from-code.md):
 //   NHWC forward and backward_filter (3×3, 7×7, strided 1×1): no column matrix; the patches are
 //     gathered straight into the packed panels (implicit GEMM, conv_pack.cpp). NCHW
 //     backward_filter uses the wide phase planes (below) per image for maps of 16 output pixels
 //     and more, and on smaller ones reduces over the whole batch in one GEMM with k = N·PQ.
 //   NCHW forward on maps under 16 pixels: one batched GEMM with the filters as rows (see
 //     uses_batched_forward); otherwise, per image, the "wide" implicit GEMM over zero-padded
-//     phase planes (WideLayout in conv_internal.hpp), whose packing is a plain copy. At 224×224,
-//     batch 1, it measured 1.0-1.6x faster than the im2col chunks it replaced (stem 1.6x, 3×3 at
-//     56×56 1.4x, 14×14 1.0-1.2x).
+//     phase planes (WideLayout in conv_internal.hpp), whose packing is a plain copy.
 //   backward_data: NCHW with stride 1 and at least 64 input channels runs as the forward of dy
 //     with flipped filters (runs_as_forward). Otherwise wᵀ · dy into a column chunk, scattered
 //     back with col2im (a scatter cannot be packed), in bounded chunks of output rows (NCHW) or
@@ -168,27 +167,21 @@ void col2im_nhwc(const ConvProblem& cp, const Shape& sh, const float* col, int64
 // GEMM with the filters as rows, z (K×N·PQ) = wᵀ · im2col(x), then transpose each image's K×PQ
 // block into y_n (PQ×K). The transpose costs one copy of y, against CRS FMAs per element. Used
 // below 16 output pixels, one AVX2 tile of rows: since partial tiles run narrower micro-kernels
-// (gemm_microkernel_avx2.cpp), per image wins from there. In-process A/B on Zen 3, batched
-// against per image, batch 1 and 4: 3×3 filters on 2×2 maps 1.8-3.3x, on 3×3 1.2-1.4x, 1×1 on
-// 2×2 2.1-2.5x; on 4×4 0.59-0.73x, 5×5 0.88-0.91x, 7×7 0.80-0.98x.
+// (gemm_microkernel_avx2.cpp), per image wins from there.
 bool uses_batched_forward(const Shape& sh) { return sh.pq() < 16; }
 
 // NCHW backward_data on small maps (late ResNet stages): the per-image GEMM dy_n · wᵀ has only
 // PQ rows (49 at 7×7 against a 16-row micro-kernel), so compute the transposed columns
-// w · dy_nᵀ instead, with the CRS taps as rows, and scatter from that layout. Measured on Zen 4
-// (batch 1, in-process A/B, best of 20): 1.2x on the 7×7-output layers of ResNet-50, 1.03x on
-// the 1×1 c2048→512.
+// w · dy_nᵀ instead, with the CRS taps as rows, and scatter from that layout.
 bool uses_transposed_columns(const Shape& sh) { return sh.pq() <= 64; }
 
 // NCHW backward_data with stride 1 is a forward convolution of dy: substituting r → R−1−r in
 // dx[c][h][w] = Σ dy[k][h + pad − r·dh][w + pad − s·dw] · w[k][c][r][s] gives the forward of the
 // K-channel P×Q map dy with the flipped, transposed filters w̃ (FlippedFilters) and padding
 // (R−1)·d − pad, whose output is H×W. It then runs on the forward's phase planes, writing dx where
-// it lies, instead of building a column matrix and scattering it back with col2im. In-process A/B
-// on Zen 3, batch 1, against col2im: ResNet-50's 3×3 layers 1.13-1.32x at 56×56, 1.10-1.18x at
-// 28×28, 0.96-1.10x at 14×14, 0.98-1.01x at 7×7. The forward's GEMM has C columns (the filters
-// w̃): with few of them its tiles go empty and the copy of the planes dominates (C = 3: 0.33x,
-// C = 32: 0.90-0.95x), so it needs at least 64.
+// it lies, instead of building a column matrix and scattering it back with col2im. The forward's
+// GEMM has C columns (the filters w̃): with few of them its tiles go empty and the copy of the
+// planes dominates, so it needs at least 64.
 constexpr int64_t min_channels_as_forward = 64;
 bool runs_as_forward(const ConvProblem& cp) {
   return cp.layout == Layout::NCHW && cp.pass == ConvPass::backward_data && cp.stride_h == 1 && cp.stride_w == 1 &&
@@ -355,12 +348,8 @@ void backward_data_nhwc(const ConvProblem& cp, const Shape& sh, const float* dy,
 }
 
 // NCHW backward_filter on maps of 16 output pixels and more: the GEMM over phase planes, per
-// image. Measured on Zen 4 at 224×224, batch 1 (in-process A/B): 1.1-1.5x faster than the gather
-// from 14×14 outputs up (stem 1.3x, 3×3 at 56×56 1.5x at 1 thread). Since it computes no padding
-// columns, also on small maps (Zen 3, 2 threads, batch 1, 4 and 16): 3×3 on 7×7 1.05-1.11x, on
-// 8×8 1.4-1.7x, on 4×4 at batch 16 0.95 (2 threads) and 1.16 (1 thread). Below, the per-image
-// GEMMs are too shallow (k = PQ) to pay for updating dw once per image: 2×2 at batch 16 ran at
-// 0.5x of the gather, which reduces over the whole batch in one GEMM.
+// image, which computes no padding columns. Below, the per-image GEMMs are too shallow (k = PQ)
+// to pay for updating dw once per image, and the gather reduces over the whole batch in one GEMM.
 bool uses_wide_backward_filter(const Shape& sh) { return sh.pq() >= 16; }
 
 // Per image, dw += patchesᵀ · dy_n, the patches packed from the phase planes (see WideLayout).
@@ -380,8 +369,8 @@ void backward_filter_nchw_wide(const Shape& sh, const float* x, const float* dy,
 void backward_filter_nchw(const ConvProblem& cp, const Shape& sh, const float* x, const float* dy, float* dw,
                           const GemmOptions& options) {
   if (is_pointwise(cp)) {
-    // x_n and dy_n are already the GEMM's operands; matrix packing reads them contiguously, which
-    // measured ~1.4x faster than the patch gather for 1×1 filters.
+    // x_n and dy_n are already the GEMM's operands; matrix packing reads them contiguously,
+    // faster than the patch gather.
     for (int64_t n = 0; n < sh.n; ++n) {
       sgemm(Op::T, Op::N, sh.c, sh.k, sh.hw(), 1.0f, x + n * sh.c * sh.hw(), sh.hw(), dy + n * sh.k * sh.pq(),
             sh.pq(), n == 0 ? 0.0f : 1.0f, dw, sh.c, options);

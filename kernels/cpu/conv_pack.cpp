@@ -201,8 +201,8 @@ void pack_wide_slivers(const WideOperand& x, int64_t pc, int64_t kc, int64_t fir
       for (int64_t t = 0; t < kc; ++t) std::memcpy(sliver + t * width, base + offsets[t], size_t(width) * sizeof(float));
       continue;
     }
-    // Crossing rows (maps narrower than a sliver, or a row's end): a gather per lane, measured
-    // 1.00-1.03x against one copy per row's run on Zen 3.
+    // Crossing rows (maps narrower than a sliver, or a row's end): a gather per lane, no slower
+    // than one copy per row's run.
     assert(width <= avx512_mr);  // slivers are a micro-kernel's MR wide
     int64_t lane_at[avx512_mr];
     for (int64_t l = 0; l < lanes; ++l) lane_at[l] = layout.plane_offset(pixel + l);
@@ -259,10 +259,8 @@ void pack_nchw_patches_by_pixel_batched(const void* context, int64_t pc, int64_t
   const ConvGeometry& g = *operand(context).geometry;
   const float* x = operand(context).data;
   // Per lane, once per sliver: its output pixel and where its patch starts. A k step (tap) is then
-  // one offset and one pair of valid spans shared by the lanes, written across the lanes. perf on
-  // Zen 4 (3×3, 512 channels, 7×7 map): packing fell from 14% to 10% of the convolution's time
-  // against walking each lane's taps with its own index arithmetic (a per-lane tap bit mask got
-  // 7%, but only up to 64 taps, and measured the same end to end).
+  // one offset and one pair of valid spans shared by the lanes, written across the lanes: less
+  // index arithmetic than walking each lane's taps (docs/results/history-from-code.md).
   // Slivers are as wide as a micro-kernel's MR or NR, and the AVX-512 MR is the widest of them.
   static_assert(avx512_mr >= avx2_mr && avx512_mr >= portable_mr && avx512_mr >= avx512_nr);
   assert(width <= avx512_mr);

@@ -3,9 +3,8 @@
 // width, which only the AVX-512 micro-kernel asks for, after the dispatcher has checked the CPU.
 //
 // Why: such slivers span more than one output row on every ResNet-50 map narrower than the
-// sliver and on most slivers of the wider ones, and per-lane scalar gathers there took 22% of a
-// 3×3 forward's time against 47% in the micro-kernel (Intel Xeon VM, 28×28, 128 channels, then
-// 32-lane slivers). A sliver's lanes are a few contiguous runs of the tap's plane, one per output
+// sliver and on most slivers of the wider ones, where per-lane scalar gathers took about half as
+// long as the micro-kernel (docs/results/history-from-code.md). A sliver's lanes are a few contiguous runs of the tap's plane, one per output
 // row it touches; each 16-lane vector of a k step is assembled from its runs by masked loads
 // (masked-off lanes are neither read nor written), then stored whole.
 #include "kernels/cpu/conv_internal.hpp"

@@ -209,16 +209,10 @@ void check_arguments(const std::string& who, Op op_a, Op op_b, int64_t m, int64_
 }
 
 // KC before balancing over k. The L1-resident B sliver (kc×nr) and the A sliver streaming past it
-// (mr×kc) should fill about 3/4 of L1, leaving room for the C tile; at least 256 steps to amortise
-// the C update. 32 KiB L1: 272 for 16×6 (BLIS uses 256 on Haswell). A deeper rule (B sliver alone
-// in half of L1: 512 for 16×6) was no better overall on Zen 2 (alternating in one process over 3
-// square SGEMMs and 13 ResNet-50 conv layers: 1.002× at 2 threads, 0.995× at 1; square SGEMM alone
-// 1.4-4.8% faster, some 3×3 backward-filter layers 9% slower), so it is not used for such tiles.
-// A tile too tall for both slivers to share L1 in 256 steps (48×8 in 48 KiB would get 160) streams
-// its A sliver from L2 whatever KC is, so only the B sliver is sized to L1: a third of it (512
-// steps for 48×8), which halves the C tile's loads and stores against 256. On 2048³ SGEMM (Intel
-// Xeon VM, best of 15 alternating runs) 512 against 256 measured 1.05x at 1 thread and 1.02x at 2;
-// 256 had measured 1.03-1.07x against 160.
+// (mr×kc) fill about 3/4 of L1, leaving room for the C tile; at least 256 steps to amortise the C
+// update. A tile too tall for both slivers to share L1 in 256 steps streams its A sliver from L2
+// whatever KC is, so only the B sliver is sized, to a third of L1: fewer C loads and stores.
+// Measurements: docs/results/history-from-code.md.
 int64_t kc_for_l1(int mr, int nr, int64_t l1) {
   constexpr int64_t float_bytes = sizeof(float);
   const int64_t shared = l1 * 3 / 4 / ((mr + nr) * float_bytes) / 16 * 16;
@@ -237,29 +231,12 @@ Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   Blocking b;
   const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc : kc_for_l1(mr, nr, l1), k_step);
   b.kc = balanced_kc(kc_max, std::max<int64_t>(k, 1), k_step);
-  // MC: the packed A block (mc×kc, at the KC actually used) stays L2-resident while the B panel
-  // streams past it: at most a third of L2 and at most 128 rows per 512 KiB of L2 (BLIS's Zen 3
-  // sgemm uses 144 with 512 KiB). A third rather than half: on a Zen 5 VM (1 MiB L2, kc 512) half
-  // gave 240 rows, and 144 rows measured 1.03-1.04x on 2048³ SGEMM at 1 thread (median of 12
-  // alternating rounds in one process; 1.00x at 2 threads), with the B panel's slivers and the C
-  // tiles passing through the same L2. Only A blocks of deep k are affected: below kc ≈ 340 the
-  // row cap binds first. Not measured on an Intel part since.
-  // Half of L2 alone gave 240 rows at kc = 256 and 1024 at kc = 64; against 128 rows that
-  // measured, at 2 threads on a Zen 3 VM (in-process A/B, alternating windows), 2048³ SGEMM
-  // 0.75-0.90x, ResNet-50's 23 conv layers 0.96-1.00x per pass (the 1×1 c64→64 at 56×56
-  // 0.84-0.87x), and 0.98-1.01x at 1 thread. 64 rows gained a little more at 2 threads but lost
-  // 1-3% at 1.
-  // The 128-row cap is for a 512 KiB L2 and scales with it: on an Intel Xeon VM with AVX-512 and
-  // 2 MiB of L2 (4 times Zen 3's), 512 rows against 128 measured 1.05-1.12x on 2048³ and 4096³
-  // SGEMM at 1 thread (best of 3 alternating runs).
+  // MC: the packed A block (mc×kc) stays L2-resident while the B panel streams past it: at most a
+  // third of L2 (B slivers and C tiles pass through it too) and 128 rows per 512 KiB of L2.
   const int64_t mc_cap = std::max<int64_t>(mr, 128 * std::max<int64_t>(1, l2 / (512 * 1024)));
   b.mc = std::clamp<int64_t>((l2 / 3) / (b.kc * float_bytes), mr, mc_cap) / mr * mr;
   // NC: the packed B panel (kc×nc) takes at most a quarter of L3, capped at 1536 columns per MiB
-  // of L2 (at least 1536): on Zen 4 (1 MiB) panels of 1024-1536 columns measured a few % faster
-  // than 4096 (fewer TLB pages per sliver sweep, panel partly L2-resident), and short-wide GEMMs
-  // (conv with few filters) gain ~10%. On an Intel Xeon VM with 2 MiB of L2, wider panels won
-  // instead (1 thread, best of 15 alternating runs): 4096³ SGEMM 195 GFLOP/s at 1536 columns, 198
-  // at 2048, 199 at 3072 and 4096; 2048³ 197 at 1536 (A packed twice), 201 at 2048 and 3072.
+  // of L2 (at least 1536): narrower panels sweep fewer TLB pages and stay partly L2-resident.
   const int64_t nc_cap = 1536 * std::max<int64_t>(1, l2 / (1024 * 1024));
   b.nc = std::clamp<int64_t>((l3 / 4) / (kc_max * float_bytes), nr, nc_cap) / nr * nr;
   if (blocking_override.mc > 0) b.mc = round_up(blocking_override.mc, mr);
@@ -437,20 +414,11 @@ void split_depth_across_threads(int64_t m, int64_t n, int64_t k, float alpha, co
 // Threads share nothing: each takes a contiguous slice of C's rows or columns (whole slivers)
 // and runs the single-threaded loops on it, packing its own copy of the other operand. The copy
 // costs O(k·lanes) against O(m·n·k) work; what it buys is no barriers and no panel written by one
-// core and read by the other. The earlier cooperative team (one shared B panel per KC step, packed
-// half by each thread, a barrier on each side) ran square SGEMM on a 2-vCPU Zen 2 VM at 146 GFLOP/s
-// where this runs 188-193, and two single-threaded processes together 194. scripts/cpu-ratios
-// then, back to back: square median 0.961 → 1.159 of OpenBLAS, ResNet-50 forward 0.776 → 0.851,
-// backward-filter 0.683 → 0.909. The slice is taken along the dimension with more slivers, so the
-// duplicated operand is the narrower one. An operand packed ahead (conv filters) is not copied
-// when sliced: each thread reads its slice of the shared panels (SourceWindow). Always sharing the
-// packed operand and slicing the other instead left few slivers per thread on small maps (196
-// pixels: 13 slivers for two threads); slicing the filters there measured, at 2 threads on Zen 3
-// (in-process A/B, ResNet-50's 23 layers, twice), 1.05-1.07x geomean forward and 1.08x
-// backward-data, 1.15-1.36x on the 14×14 and 7×7 layers. Counting lanes instead of slivers (split
-// rows when m ≥ n) measured worse in one process at 2 threads on Zen 2: 1024³ 0.80× (each thread
-// then packs all of B, whose lanes are strided), 1×1 backward-filter at 56×56 0.82×, the stem's
-// backward-filter 0.92×, 15 other layers and GEMMs 1.00×.
+// core and read by the other (a cooperative team with a shared panel and barriers was slower).
+// The slice is taken along the dimension with more slivers, so the duplicated operand is the
+// narrower one. An operand packed ahead (conv filters) is not copied when sliced: each thread
+// reads its slice of the shared panels (SourceWindow), which keeps enough slivers per thread on
+// small maps. Measurements: docs/results/history-from-code.md.
 void split_across_threads(int64_t m, int64_t n, int64_t k, float alpha, const PackSource& a, const PackSource& b,
                           float beta, float* c, int64_t ldc, const GemmOptions& options, int threads,
                           bool split_rows, int width) {
@@ -507,8 +475,6 @@ void sgemm_sources(int64_t m, int64_t n, int64_t k, float alpha, const PackSourc
   const PackedPanels* b_ahead = usable(b, n, nr);
   // A small C over a deep k splits k (split_depth_across_threads). Operands packed ahead are laid
   // out in KC steps from k = 0, which a thread starting mid-k could not use, so they never do.
-  // Measured in one process at 2 threads on Zen 2 against slicing C: ResNet-50 backward-filter
-  // 1.08-1.19× where this applies (stem, 1×1 and 3×3 at 56×56), 1.00× on the layers it leaves alone.
   if (threads > 1 && !a_ahead && !b_ahead && m * n <= 65536 && k >= 4 * std::max(m, n)) {
     return split_depth_across_threads(m, n, k, alpha, a, b, beta, c, ldc, options, threads, kernel->k_step);
   }

@@ -35,8 +35,8 @@ MicroKernel best_micro_kernel();
 // 256-bit halves (AMD Zen 4). Empty where the CPU lacks AVX-512 or AVX2.
 std::optional<double> avx512_fma_gain();
 // Whether the 48×8 AVX-512 tile beats the 16×6 AVX2 one at this FMA gain. With no gain the wider
-// tile only crowds L1 with a larger B sliver: 0.85-0.95x of avx2 on Zen 4. With double the FMA
-// rate it doubles the SGEMM: 2.15x on Zen 5 (2048³, 1 thread: 203 against 94 GFLOP/s).
+// tile only crowds L1 with a larger B sliver and is slower; with double the FMA rate it about
+// doubles the SGEMM (docs/results/history-from-code.md).
 bool avx512_pays_off(double fma_gain);
 // The variant gemm_bf16 uses when none is forced (amx-bf16 before avx512-bf16); empty when the CPU
 // has none.

@@ -11,7 +11,7 @@
 //
 // Eight tile registers: four accumulators, two tiles of each operand, so every tile loaded feeds
 // two TDPBF16PS. The tile configuration is loaded once per thread and GEMM (amx_begin), not per
-// call: LDTILECFG in every call ran a harness at 1100 GFLOP/s instead of 1540 (Intel Xeon VM).
+// call: LDTILECFG is slow enough to cost a visible share of a call.
 #include "kernels/cpu/gemm_internal.hpp"
 
 #if defined(__x86_64__)

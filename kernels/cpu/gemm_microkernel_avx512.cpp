@@ -3,12 +3,9 @@
 //
 // Why 48×8: 24 zmm accumulators + 3 zmm of A + 1 broadcast use 28 of the 32 registers; each k
 // step issues 24 FMAs against 3 loads and 8 broadcasts. The load-port work is what separates the
-// 24-accumulator shapes on Intel: with A streaming from L2 (an A block of 16 slivers against one
-// B sliver, as in sgemm's inner loops) 32×12 (2 + 12 loads) ran at 168-175 GFLOP/s, 48×8 (3 + 8)
-// at 180-185 and 64×6 (4 + 6) at 180-184 on an Intel Xeon VM with a 217 GFLOP/s FMA ceiling; in
-// the whole SGEMM (2048³) 48×8 measured 1.04-1.05x of 32×12 at 1 and 2 threads. 48 rows rather
-// than 64 keep partial tiles and thread slices finer. The loop itself, partial tiles included,
-// is gemm_microkernel_tile.hpp.
+// 24-accumulator shapes on Intel: 32×12 (2 + 12 loads) measured slower (docs/results/
+// history-from-code.md). 48 rows rather than 64 keep partial tiles and thread slices finer. The
+// loop itself, partial tiles included, is gemm_microkernel_tile.hpp.
 #include "kernels/cpu/gemm_internal.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -38,8 +38,7 @@ void tile(int64_t kc, const float* a_panel, const float* b_panel, float* c, int6
   }
   // Touch the C tile early so its lines arrive while the k loop runs. One pointer walks the
   // columns: with a pointer per column held from here to the stores below, GCC ran out of
-  // registers in the AVX-512 kernel (24 accumulators), moved general registers into zmm and A
-  // onto the stack, and the kernel ran at 130 GFLOP/s in L1 instead of 180 (Intel Xeon VM).
+  // registers in the AVX-512 kernel (24 accumulators) and spilled A onto the stack.
   for (float* cj = c; cj < c + Cols * ldc; cj += ldc) {
     __builtin_prefetch(cj);
     __builtin_prefetch(cj + RowVecs * lanes - 1);

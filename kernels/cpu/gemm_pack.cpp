@@ -20,8 +20,7 @@ namespace {
 // Lanes adjacent in the source: src(l, p) = src[l + p·ld]. Walks the source one k step at a time
 // (a run of `extent` contiguous floats) and deals each run out to the slivers, so the reads stream
 // through memory in order. Sliver by sliver instead, each k step of each sliver jumps `ld` floats,
-// to a new page when ld is large: on Zen 2, packing a 2560-deep A that way made a 2560×16×2560
-// SGEMM spend more time packing than multiplying.
+// to a new page when ld is large, and packing can then cost more than the multiplication.
 template <int Width>
 void pack_contiguous_lanes(const float* src, int64_t ld, int64_t kc, int64_t extent, int width_rt, float* dst) {
   const int width = Width > 0 ? Width : width_rt;
@@ -83,9 +82,8 @@ void pack_strided_lanes(const float* src, int64_t ld, int64_t kc, int64_t lanes,
     return;
   }
   // A partial sliver (the last of an operand): 4×4 transposes too. The 48-row AVX-512 tile leaves
-  // 16 rows of a 64-channel operand here, and ResNet-50's 1×1 backward-filter layers with 64
-  // channels at 56×56 (Aᵀ·B, both operands strided) measured 1.04-1.09x against the element loop
-  // this replaced (Intel Xeon VM, 1 thread, two alternating runs); the other layers 1.00-1.03x.
+  // 16 rows of a 64-channel operand here (ResNet-50's 1×1 backward-filter layers, both operands
+  // strided), where an element loop was measurably slower.
   pack_lane_runs([&](int64_t l) { return src + l * ld; }, lanes, kc, width, dst);
   for (int64_t l = lanes; l < width; ++l) {
     for (int64_t p = 0; p < kc; ++p) dst[p * width + l] = 0.0f;

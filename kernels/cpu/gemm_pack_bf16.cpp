@@ -39,9 +39,8 @@ struct Bf16View {
 // op(A) = A: rows adjacent, so pair step p interleaves two contiguous runs (the columns 2p and
 // 2p + 1). Walks the pair steps in order and deals each pair of runs out to the slivers, so the
 // reads stream through memory; sliver by sliver instead, each step jumps two columns (a page
-// each for a large lda), and this packing took 19% of a 2048³ GEMM. 32 rows per two AVX-512BW
-// permutes: at 256³ the SSE2 version (8 rows per two unpacks) still took 20% of the GEMM. The
-// 48-row slivers of the AVX512-BF16 kernel take their last 16 rows in one permute.
+// each for a large lda) and packing takes a large share of the GEMM. 32 rows per two AVX-512BW
+// permutes, since 8 rows per two SSE2 unpacks still did. The 48-row slivers of the AVX512-BF16 kernel take their last 16 rows in one permute.
 void pack_pairs_rows_adjacent(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent,
                               int width, uint32_t* out) {
 #if defined(__AVX512BW__)
@@ -112,9 +111,8 @@ void transpose_units_4x4(const uint16_t* r0, const uint16_t* r1, const uint16_t*
 
 // op(A) = Aᵀ: rows strided, k adjacent, so each row's pairs are already consecutive units in
 // memory: four rows are read along k side by side and transposed four steps at a time into the
-// sliver (which stays in L1). One unit at a time, DeepBench's TN GEMMs ran at 0.36 of oneDNN
-// (geomean of 35 shapes, 1 thread, Intel Xeon VM), most with few columns, where packing A is
-// most of the work.
+// sliver (which stays in L1). GEMMs with few columns (DeepBench's TN set) are mostly packing A,
+// and one unit at a time left them far behind oneDNN.
 void pack_pairs_rows_strided(const Bf16Operand& a, int64_t pc, int64_t kc, int64_t first, int64_t extent,
                              int width, uint32_t* out) {
   const int64_t whole_steps = std::clamp<int64_t>(a.depth / 2 - pc, 0, kc);  // both k inside the depth

@@ -14,34 +14,25 @@
 
 #include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launch.hpp"
+#include "kernels/cuda/ladder_runner.cuh"
 
 namespace trainrate::cuda_kernels {
 namespace {
 
 using namespace nvcuda;
 
-constexpr int kBM = 128, kBN = 128, kBK = 32;  // block tile
-constexpr int kWM = 64, kWN = 32;              // warp tile
-constexpr int kFrag = 16;                      // WMMA m16n16k16
-constexpr int kFragsM = kWM / kFrag, kFragsN = kWN / kFrag;
-constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
-constexpr int kThreads = kWarpsM * kWarpsN * 32;
-constexpr int kPad = 8;  // elements; keeps rows a multiple of 16 bytes as 16-byte stores and WMMA need
-static_assert(kThreads == 256, "8 warps");
-static_assert(kBK % kFrag == 0 && kWM % kFrag == 0 && kWN % kFrag == 0, "tiles must be whole WMMA fragments");
+using Cfg = ladder::HgemmWmma;
 
-// One operand tile in shared memory. MN_MAJOR: [kBK][BMN + pad], the M/N index contiguous
-// (the operand is stored that way in global memory); otherwise [BMN][kBK + pad], K contiguous.
+// One operand tile in shared memory. MN_MAJOR: [Cfg::kBK][BMN + pad], the M/N index contiguous
+// (the operand is stored that way in global memory); otherwise [BMN][Cfg::kBK + pad], K contiguous.
 template <int BMN, bool MN_MAJOR>
 struct Tile {
-  static constexpr int kRows = MN_MAJOR ? kBK : BMN;
-  static constexpr int kCols = MN_MAJOR ? BMN : kBK;
-  static constexpr int kLd = kCols + kPad;
+  static constexpr int kRows = MN_MAJOR ? Cfg::kBK : BMN;
+  static constexpr int kCols = MN_MAJOR ? BMN : Cfg::kBK;
+  static constexpr int kLd = kCols + Cfg::kPad;
   static constexpr int kElems = kRows * kLd;
   static constexpr int kChunks = kRows * kCols / 8;
-  static_assert(kChunks % kThreads == 0, "tile must split into whole 16-byte chunks per thread");
+  static_assert(kChunks % Cfg::kThreads == 0, "tile must split into whole 16-byte chunks per thread");
   static_assert(kLd % 8 == 0, "WMMA needs ldm a multiple of 8 elements; fragments at multiples of 16 then sit 32-byte aligned");
 
   // Copies the tile whose M/N origin is mn0 and K origin k0; element (mn, kk) of the operand is
@@ -49,8 +40,8 @@ struct Tile {
   __device__ __forceinline__ static void load(uint16_t* s, const uint16_t* g, int64_t ld, int mn0, int k0,
                                               int mn_ext, int k_ext, bool vec_ok) {
 #pragma unroll
-    for (int i = 0; i < kChunks / kThreads; ++i) {
-      const int v = int(threadIdx.x) + i * kThreads;
+    for (int i = 0; i < kChunks / Cfg::kThreads; ++i) {
+      const int v = int(threadIdx.x) + i * Cfg::kThreads;
       const int row = v / (kCols / 8), col = (v % (kCols / 8)) * 8;
       const uint4 data = MN_MAJOR ? detail::load8(g, ld, mn0 + col, k0 + row, mn_ext, k_ext, vec_ok)
                                   : detail::load8(g, ld, k0 + col, mn0 + row, k_ext, mn_ext, vec_ok);
@@ -67,8 +58,8 @@ template <typename T, Op OPA, Op OPB>
 __device__ __forceinline__ void hgemm_wmma_body(int m, int n, int k, const uint16_t* __restrict__ a,
                                                 const uint16_t* __restrict__ b, T* __restrict__ c, int64_t batch,
                                                 bool vec_a, bool vec_b) {
-  using TileA = Tile<kBM, OPA == Op::N>;  // A op N: M contiguous
-  using TileB = Tile<kBN, OPB == Op::T>;  // B op T: N contiguous
+  using TileA = Tile<Cfg::kBM, OPA == Op::N>;  // A op N: M contiguous
+  using TileB = Tile<Cfg::kBN, OPB == Op::T>;  // B op T: N contiguous
   // A fragment element (i, l): row_major reads s[i·ld + l] (K-major tile), col_major s[l·ld + i].
   using LayoutA = cuda::std::conditional_t<OPA == Op::N, wmma::col_major, wmma::row_major>;
   // B fragment element (l, j): row_major reads s[l·ld + j] (N-major tile), col_major s[j·ld + l].
@@ -76,40 +67,40 @@ __device__ __forceinline__ void hgemm_wmma_body(int m, int n, int k, const uint1
 
   __shared__ __align__(128) uint16_t as[TileA::kElems];
   __shared__ __align__(128) uint16_t bs[TileB::kElems];
-  __shared__ __align__(128) float scratch[kThreads / 32][kFrag * kFrag];
+  __shared__ __align__(128) float scratch[Cfg::kThreads / 32][Cfg::kFrag * Cfg::kFrag];
 
   const int64_t lda = OPA == Op::N ? m : k, ldb = OPB == Op::N ? k : n;
-  const int i0 = int(blockIdx.x) * kBM, j0 = int(blockIdx.y) * kBN;
+  const int i0 = int(blockIdx.x) * Cfg::kBM, j0 = int(blockIdx.y) * Cfg::kBN;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int wm = (warp % kWarpsM) * kWM, wn = (warp / kWarpsM) * kWN;
+  const int wm = (warp % Cfg::kWarpsM) * Cfg::kWM, wn = (warp / Cfg::kWarpsM) * Cfg::kWN;
 
   for (int64_t e = blockIdx.z; e < batch; e += gridDim.z) {
     const uint16_t* ab = a + e * int64_t(m) * k;
     const uint16_t* bb = b + e * int64_t(k) * n;
-    wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float> acc[kFragsM][kFragsN];
+    wmma::fragment<wmma::accumulator, Cfg::kFrag, Cfg::kFrag, Cfg::kFrag, float> acc[Cfg::kFragsM][Cfg::kFragsN];
 #pragma unroll
-    for (int x = 0; x < kFragsM; ++x)
+    for (int x = 0; x < Cfg::kFragsM; ++x)
 #pragma unroll
-      for (int y = 0; y < kFragsN; ++y) wmma::fill_fragment(acc[x][y], 0.f);
+      for (int y = 0; y < Cfg::kFragsN; ++y) wmma::fill_fragment(acc[x][y], 0.f);
 
-    for (int l0 = 0; l0 < k; l0 += kBK) {
+    for (int l0 = 0; l0 < k; l0 += Cfg::kBK) {
       TileA::load(as, ab, lda, i0, l0, m, k, vec_a);
       TileB::load(bs, bb, ldb, j0, l0, n, k, vec_b);
       __syncthreads();
 #pragma unroll
-      for (int l = 0; l < kBK; l += kFrag) {
-        wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, T, LayoutA> fa[kFragsM];
-        wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, T, LayoutB> fb[kFragsN];
+      for (int l = 0; l < Cfg::kBK; l += Cfg::kFrag) {
+        wmma::fragment<wmma::matrix_a, Cfg::kFrag, Cfg::kFrag, Cfg::kFrag, T, LayoutA> fa[Cfg::kFragsM];
+        wmma::fragment<wmma::matrix_b, Cfg::kFrag, Cfg::kFrag, Cfg::kFrag, T, LayoutB> fb[Cfg::kFragsN];
 #pragma unroll
-        for (int x = 0; x < kFragsM; ++x)
-          wmma::load_matrix_sync(fa[x], reinterpret_cast<const T*>(TileA::at(as, wm + x * kFrag, l)), TileA::kLd);
+        for (int x = 0; x < Cfg::kFragsM; ++x)
+          wmma::load_matrix_sync(fa[x], reinterpret_cast<const T*>(TileA::at(as, wm + x * Cfg::kFrag, l)), TileA::kLd);
 #pragma unroll
-        for (int y = 0; y < kFragsN; ++y)
-          wmma::load_matrix_sync(fb[y], reinterpret_cast<const T*>(TileB::at(bs, wn + y * kFrag, l)), TileB::kLd);
+        for (int y = 0; y < Cfg::kFragsN; ++y)
+          wmma::load_matrix_sync(fb[y], reinterpret_cast<const T*>(TileB::at(bs, wn + y * Cfg::kFrag, l)), TileB::kLd);
 #pragma unroll
-        for (int x = 0; x < kFragsM; ++x)
+        for (int x = 0; x < Cfg::kFragsM; ++x)
 #pragma unroll
-          for (int y = 0; y < kFragsN; ++y) wmma::mma_sync(acc[x][y], fa[x], fb[y], acc[x][y]);
+          for (int y = 0; y < Cfg::kFragsN; ++y) wmma::mma_sync(acc[x][y], fa[x], fb[y], acc[x][y]);
       }
       __syncthreads();
     }
@@ -118,15 +109,15 @@ __device__ __forceinline__ void hgemm_wmma_body(int m, int n, int k, const uint1
     T* cb = c + e * int64_t(m) * n;
     float* sc = scratch[warp];
 #pragma unroll
-    for (int x = 0; x < kFragsM; ++x)
+    for (int x = 0; x < Cfg::kFragsM; ++x)
 #pragma unroll
-      for (int y = 0; y < kFragsN; ++y) {
-        wmma::store_matrix_sync(sc, acc[x][y], kFrag, wmma::mem_col_major);
+      for (int y = 0; y < Cfg::kFragsN; ++y) {
+        wmma::store_matrix_sync(sc, acc[x][y], Cfg::kFrag, wmma::mem_col_major);
         __syncwarp();
 #pragma unroll
-        for (int q = 0; q < kFrag * kFrag / 32; ++q) {
-          const int idx = lane + 32 * q, r = idx % kFrag, col = idx / kFrag;
-          const int i = i0 + wm + x * kFrag + r, j = j0 + wn + y * kFrag + col;
+        for (int q = 0; q < Cfg::kFrag * Cfg::kFrag / 32; ++q) {
+          const int idx = lane + 32 * q, r = idx % Cfg::kFrag, col = idx / Cfg::kFrag;
+          const int i = i0 + wm + x * Cfg::kFrag + r, j = j0 + wn + y * Cfg::kFrag + col;
           if (i < m && j < n) cb[i + int64_t(j) * m] = detail::from_float<T>(sc[idx]);
         }
         __syncwarp();
@@ -135,7 +126,7 @@ __device__ __forceinline__ void hgemm_wmma_body(int m, int n, int k, const uint1
 }
 
 template <typename T, Op OPA, Op OPB>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(Cfg::kThreads)
 hgemm_wmma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint16_t* __restrict__ b,
                   T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
@@ -149,53 +140,22 @@ hgemm_wmma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uin
   }
 }
 
-#ifdef __CUDACC_RTC__
-// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-using RtcKernels = detail::RtcKernels<&hgemm_wmma_kernel<__half, Op::N, Op::N>,
-                                       &hgemm_wmma_kernel<__half, Op::N, Op::T>,
-                                       &hgemm_wmma_kernel<__half, Op::T, Op::N>,
-                                       &hgemm_wmma_kernel<__half, Op::T, Op::T>,
-                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::N, Op::N>,
-                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::N, Op::T>,
-                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::T, Op::N>,
-                                       &hgemm_wmma_kernel<__nv_bfloat16, Op::T, Op::T>>;
-#else
-template <typename T, Op OPA, Op OPB>
-void launch(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
-  const bool vec_a = p.lda() % 8 == 0 && detail::aligned16(a);
-  const bool vec_b = p.ldb() % 8 == 0 && detail::aligned16(b);
-  hgemm_wmma_kernel<T, OPA, OPB><<<grid, kThreads, 0, stream>>>(
-      int(p.m), int(p.n), int(p.k), static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b),
-      static_cast<T*>(c), p.batch, vec_a, vec_b);
-  TRAINRATE_CHECK_LAUNCH();
-}
+struct Step : Cfg {
+  template <typename T, Op OPA, Op OPB>
+  static constexpr auto kernel = &hgemm_wmma_kernel<T, OPA, OPB>;
+};
 
-template <typename T>
-void dispatch_ops(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  if (p.op_a == Op::N && p.op_b == Op::N) return launch<T, Op::N, Op::N>(p, a, b, c, stream);
-  if (p.op_a == Op::N && p.op_b == Op::T) return launch<T, Op::N, Op::T>(p, a, b, c, stream);
-  if (p.op_a == Op::T && p.op_b == Op::N) return launch<T, Op::T, Op::N>(p, a, b, c, stream);
-  return launch<T, Op::T, Op::T>(p, a, b, c, stream);
-}
-
-#endif  // __CUDACC_RTC__
+#ifdef __CUDACC_RTC__  // what the launcher below instantiates
+using RtcHalf = detail::RtcGemmKernels<Step, __half>;
+using RtcBf16 = detail::RtcGemmKernels<Step, __nv_bfloat16>;
+#endif
 
 }  // namespace
 
-#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
+#ifndef __CUDACC_RTC__
 void hgemm_wmma(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  detail::check_gemm(p);
-  const int cc = current_compute_capability();
-  if (cc < 70) throw std::invalid_argument("hgemm-wmma needs compute capability 7.0+");
-  if (p.dtype == Dtype::fp16) return dispatch_ops<__half>(p, a, b, c, stream);
-  if (p.dtype == Dtype::bf16) {
-    if (cc < 80) throw std::invalid_argument("hgemm-wmma bf16 needs compute capability 8.0+");
-    return dispatch_ops<__nv_bfloat16>(p, a, b, c, stream);
-  }
-  throw std::invalid_argument("hgemm-wmma runs fp16 and bf16 only");
+  detail::run_16bit_gemm<Step>(p, a, b, c, stream);
 }
-
-#endif  // __CUDACC_RTC__
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -13,39 +13,28 @@
 // Needs sm_80 (cp.async); the body compiles away on older targets and the launcher refuses them.
 #include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launch.hpp"
+#include "kernels/cuda/ladder_runner.cuh"
 
 namespace trainrate::cuda_kernels {
 // A named namespace (not an anonymous one) so sm_70/75 device passes, where the kernel body
 // compiles away, do not warn about unused helpers.
 namespace hgemm_mma_detail {
 
-inline constexpr int kBM = 128, kBN = 128, kBK = 32;  // block tile
-inline constexpr int kStages = 3;                     // K-slices resident in shared memory
-inline constexpr int kWM = 64, kWN = 32;              // warp tile
-inline constexpr int kMmaM = 16, kMmaN = 8, kMmaK = 16;
-inline constexpr int kTilesM = kWM / kMmaM, kTilesN = kWN / kMmaN;  // mma tiles per warp: 4×4
-inline constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
-inline constexpr int kThreads = kWarpsM * kWarpsN * 32;
-static_assert(kThreads == 256, "8 warps");
-static_assert(kTilesN % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
-static_assert(kBK == 32, "the K-major swizzle below assumes 64-byte rows (4 chunks of 8 elements)");
-static_assert(kBK % kMmaK == 0, "K-slice must be whole mma steps");
+using Cfg = ladder::HgemmMma;
 
-// One operand tile of one stage: kBK × BMN 16-bit elements, no padding, swizzled in 16-byte chunks.
-//   MN_MAJOR (operand's M/N index contiguous in global memory): kBK rows of BMN elements;
+// One operand tile of one stage: Cfg::kBK × BMN 16-bit elements, no padding, swizzled in 16-byte chunks.
+//   MN_MAJOR (operand's M/N index contiguous in global memory): Cfg::kBK rows of BMN elements;
 //     chunk c of row r is stored at chunk c ^ (r & 7). ldmatrix.trans reads 8 consecutive rows
 //     of one logical chunk → 8 distinct bank groups.
-//   K-major: BMN rows of kBK = 32 elements (4 chunks); chunk c of row r at c ^ ((r >> 1) & 3).
+//   K-major: BMN rows of Cfg::kBK = 32 elements (4 chunks); chunk c of row r at c ^ ((r >> 1) & 3).
 //     Two rows share a 128-byte bank line, so rows r..r+7 land on 8 distinct bank groups.
 template <int BMN, bool MN_MAJOR>
 struct SwizzledTile {
-  static constexpr int kChunksPerRow = (MN_MAJOR ? BMN : kBK) / 8;
-  static constexpr int kElems = kBK * BMN;
+  static constexpr int kChunksPerRow = (MN_MAJOR ? BMN : Cfg::kBK) / 8;
+  static constexpr int kElems = Cfg::kBK * BMN;
   static constexpr int kChunks = kElems / 8;
   static_assert(!MN_MAJOR || (kChunksPerRow >= 8 && kChunksPerRow % 8 == 0), "XOR by row & 7 needs ≥ 8 chunks a row");
-  static_assert(kChunks % kThreads == 0, "tile must split into whole chunks per thread");
+  static_assert(kChunks % Cfg::kThreads == 0, "tile must split into whole chunks per thread");
 
   __device__ __forceinline__ static int offset(int row, int chunk) {
     const int sw = MN_MAJOR ? (row & 7) : ((row >> 1) & 3);
@@ -99,8 +88,8 @@ template <typename Tile, bool MN_MAJOR>
 __device__ __forceinline__ void load_tile(uint16_t* s, const uint16_t* g, int64_t ld, int mn0, int k0, int mn_ext,
                                           int k_ext, bool vec_ok) {
 #pragma unroll
-  for (int i = 0; i < Tile::kChunks / kThreads; ++i) {
-    const int v = int(threadIdx.x) + i * kThreads;
+  for (int i = 0; i < Tile::kChunks / Cfg::kThreads; ++i) {
+    const int v = int(threadIdx.x) + i * Cfg::kThreads;
     const int row = v / Tile::kChunksPerRow, chunk = v % Tile::kChunksPerRow;
     const int cont = MN_MAJOR ? mn0 + chunk * 8 : k0 + chunk * 8;  // contiguous index of the chunk's start
     const int other = MN_MAJOR ? k0 + row : mn0 + row;
@@ -114,23 +103,23 @@ __device__ __forceinline__ void load_tile(uint16_t* s, const uint16_t* g, int64_
 }
 
 template <typename T, Op OPA, Op OPB>
-__global__ void __launch_bounds__(kThreads, 2)
+__global__ void __launch_bounds__(Cfg::kThreads, 2)
 hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint16_t* __restrict__ b,
                  T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr bool kAMn = OPA == Op::N;  // A stored M-contiguous → ldmatrix.trans
   constexpr bool kBMn = OPB == Op::T;  // B stored N-contiguous → ldmatrix.trans
-  using TileA = SwizzledTile<kBM, kAMn>;
-  using TileB = SwizzledTile<kBN, kBMn>;
+  using TileA = SwizzledTile<Cfg::kBM, kAMn>;
+  using TileB = SwizzledTile<Cfg::kBN, kBMn>;
   extern __shared__ __align__(128) uint16_t smem[];
-  uint16_t* as = smem;                             // kStages × TileA
-  uint16_t* bs = smem + kStages * TileA::kElems;   // kStages × TileB
+  uint16_t* as = smem;                             // Cfg::kStages × TileA
+  uint16_t* bs = smem + Cfg::kStages * TileA::kElems;   // Cfg::kStages × TileB
 
   const int64_t lda = kAMn ? m : k, ldb = kBMn ? n : k;
-  const int i0 = int(blockIdx.x) * kBM, j0 = int(blockIdx.y) * kBN;
+  const int i0 = int(blockIdx.x) * Cfg::kBM, j0 = int(blockIdx.y) * Cfg::kBN;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int wm = (warp % kWarpsM) * kWM, wn = (warp / kWarpsM) * kWN;
-  const int k_tiles = (k + kBK - 1) / kBK;
+  const int wm = (warp % Cfg::kWarpsM) * Cfg::kWM, wn = (warp / Cfg::kWarpsM) * Cfg::kWN;
+  const int k_tiles = (k + Cfg::kBK - 1) / Cfg::kBK;
   const int lr = lane & 7, lj = lane >> 3;  // ldmatrix: row within an 8×8 matrix, which of the 4 matrices
 
   for (int64_t e = blockIdx.z; e < batch; e += gridDim.z) {
@@ -141,35 +130,35 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
       load_tile<TileB, kBMn>(bs + stage * TileB::kElems, bb, ldb, j0, l0, n, k, vec_b);
     };
 
-    float acc[kTilesM][kTilesN][4] = {};
+    float acc[Cfg::kTilesM][Cfg::kTilesN][4] = {};
 #pragma unroll
-    for (int s = 0; s < kStages - 1; ++s) {
-      if (s < k_tiles) load_stage(s, s * kBK);
+    for (int s = 0; s < Cfg::kStages - 1; ++s) {
+      if (s < k_tiles) load_stage(s, s * Cfg::kBK);
       cp_async_commit();  // always commit, so group counting stays uniform
     }
     for (int t = 0; t < k_tiles; ++t) {
-      cp_async_wait<kStages - 2>();  // slice t has landed (for this thread's copies)...
+      cp_async_wait<Cfg::kStages - 2>();  // slice t has landed (for this thread's copies)...
       __syncthreads();               // ...and for everyone's; slice t-1's stage is free again
-      const int next = t + kStages - 1;
-      if (next < k_tiles) load_stage(next % kStages, next * kBK);
+      const int next = t + Cfg::kStages - 1;
+      if (next < k_tiles) load_stage(next % Cfg::kStages, next * Cfg::kBK);
       cp_async_commit();
 
-      const uint16_t* sa = as + (t % kStages) * TileA::kElems;
-      const uint16_t* sb = bs + (t % kStages) * TileB::kElems;
+      const uint16_t* sa = as + (t % Cfg::kStages) * TileA::kElems;
+      const uint16_t* sb = bs + (t % Cfg::kStages) * TileB::kElems;
 #pragma unroll
-      for (int ks = 0; ks < kBK; ks += kMmaK) {
-        uint32_t fa[kTilesM][4], fb[kTilesN][2];
+      for (int ks = 0; ks < Cfg::kBK; ks += Cfg::kMmaK) {
+        uint32_t fa[Cfg::kTilesM][4], fb[Cfg::kTilesN][2];
 #pragma unroll
-        for (int x = 0; x < kTilesM; ++x) {
-          const int mb = wm + x * kMmaM;
+        for (int x = 0; x < Cfg::kTilesM; ++x) {
+          const int mb = wm + x * Cfg::kMmaM;
           if constexpr (kAMn)  // [k][m]: matrices (m0-7,k0-7) (m8-15,k0-7) (m0-7,k8-15) (m8-15,k8-15)
             ldmatrix_x4<true>(fa[x], sa + TileA::offset(ks + lr + (lj >> 1) * 8, (mb + (lj & 1) * 8) / 8));
           else  // [m][k]: lanes 0-15 rows m0-15 at k0, lanes 16-31 the same rows at k8
             ldmatrix_x4<false>(fa[x], sa + TileA::offset(mb + (lane & 15), ks / 8 + (lane >> 4)));
         }
 #pragma unroll
-        for (int y = 0; y < kTilesN; y += 2) {
-          const int nb = wn + y * kMmaN;
+        for (int y = 0; y < Cfg::kTilesN; y += 2) {
+          const int nb = wn + y * Cfg::kMmaN;
           uint32_t r[4];  // matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
           if constexpr (kBMn)  // [k][n]
             ldmatrix_x4<true>(r, sb + TileB::offset(ks + lr + (lj & 1) * 8, (nb + (lj >> 1) * 8) / 8));
@@ -181,9 +170,9 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
           fb[y + 1][1] = r[3];
         }
 #pragma unroll
-        for (int x = 0; x < kTilesM; ++x)
+        for (int x = 0; x < Cfg::kTilesM; ++x)
 #pragma unroll
-          for (int y = 0; y < kTilesN; ++y) mma_16816<T>(acc[x][y], fa[x], fb[y]);
+          for (int y = 0; y < Cfg::kTilesN; ++y) mma_16816<T>(acc[x][y], fa[x], fb[y]);
       }
     }
     cp_async_wait<0>();
@@ -193,73 +182,35 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
     T* cb = c + e * int64_t(m) * n;
     const int g = lane >> 2, tq = (lane & 3) * 2;
 #pragma unroll
-    for (int x = 0; x < kTilesM; ++x)
+    for (int x = 0; x < Cfg::kTilesM; ++x)
 #pragma unroll
-      for (int y = 0; y < kTilesN; ++y)
+      for (int y = 0; y < Cfg::kTilesN; ++y)
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          const int i = i0 + wm + x * kMmaM + g + (q >> 1) * 8;
-          const int j = j0 + wn + y * kMmaN + tq + (q & 1);
+          const int i = i0 + wm + x * Cfg::kMmaM + g + (q >> 1) * 8;
+          const int j = j0 + wn + y * Cfg::kMmaN + tq + (q & 1);
           if (i < m && j < n) cb[i + int64_t(j) * m] = detail::from_float<T>(acc[x][y][q]);
         }
   }
 #endif
 }
 
-#ifdef __CUDACC_RTC__
-// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-using RtcKernels = detail::RtcKernels<&hgemm_mma_kernel<__half, Op::N, Op::N>,
-                                       &hgemm_mma_kernel<__half, Op::N, Op::T>,
-                                       &hgemm_mma_kernel<__half, Op::T, Op::N>,
-                                       &hgemm_mma_kernel<__half, Op::T, Op::T>,
-                                       &hgemm_mma_kernel<__nv_bfloat16, Op::N, Op::N>,
-                                       &hgemm_mma_kernel<__nv_bfloat16, Op::N, Op::T>,
-                                       &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::N>,
-                                       &hgemm_mma_kernel<__nv_bfloat16, Op::T, Op::T>>;
-#endif  // __CUDACC_RTC__
+struct Step : Cfg {
+  template <typename T, Op OPA, Op OPB>
+  static constexpr auto kernel = &hgemm_mma_kernel<T, OPA, OPB>;
+};
+
+#ifdef __CUDACC_RTC__  // what the launcher below instantiates
+using RtcHalf = detail::RtcGemmKernels<Step, __half>;
+using RtcBf16 = detail::RtcGemmKernels<Step, __nv_bfloat16>;
+#endif
 
 }  // namespace hgemm_mma_detail
 
-#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
-namespace {
-using namespace hgemm_mma_detail;
-
-constexpr size_t kSmemBytes = size_t(kStages) * (kBM + kBN) * kBK * sizeof(uint16_t);
-
-template <typename T, Op OPA, Op OPB>
-void launch(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  auto* kernel = &hgemm_mma_kernel<T, OPA, OPB>;
-  if constexpr (kSmemBytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
-    TRAINRATE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
-  }
-  const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
-  const bool vec_a = p.lda() % 8 == 0 && detail::aligned16(a);
-  const bool vec_b = p.ldb() % 8 == 0 && detail::aligned16(b);
-  kernel<<<grid, kThreads, kSmemBytes, stream>>>(int(p.m), int(p.n), int(p.k), static_cast<const uint16_t*>(a),
-                                                 static_cast<const uint16_t*>(b), static_cast<T*>(c), p.batch, vec_a,
-                                                 vec_b);
-  TRAINRATE_CHECK_LAUNCH();
-}
-
-template <typename T>
-void dispatch_ops(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  if (p.op_a == Op::N && p.op_b == Op::N) return launch<T, Op::N, Op::N>(p, a, b, c, stream);
-  if (p.op_a == Op::N && p.op_b == Op::T) return launch<T, Op::N, Op::T>(p, a, b, c, stream);
-  if (p.op_a == Op::T && p.op_b == Op::N) return launch<T, Op::T, Op::N>(p, a, b, c, stream);
-  return launch<T, Op::T, Op::T>(p, a, b, c, stream);
-}
-
-}  // namespace
-
+#ifndef __CUDACC_RTC__
 void hgemm_mma(const GemmProblem& p, const void* a, const void* b, void* c, cudaStream_t stream) {
-  detail::check_gemm(p);
-  if (current_compute_capability() < 80)
-    throw std::invalid_argument("hgemm-mma needs compute capability 8.0+ (cp.async, bf16 mma)");
-  if (p.dtype == Dtype::fp16) return dispatch_ops<__half>(p, a, b, c, stream);
-  if (p.dtype == Dtype::bf16) return dispatch_ops<__nv_bfloat16>(p, a, b, c, stream);
-  throw std::invalid_argument("hgemm-mma runs fp16 and bf16 only");
+  detail::run_16bit_gemm<hgemm_mma_detail::Step>(p, a, b, c, stream);
 }
-
-#endif  // __CUDACC_RTC__
+#endif
 
 }  // namespace trainrate::cuda_kernels

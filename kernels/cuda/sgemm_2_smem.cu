@@ -6,13 +6,12 @@
 // by 32×. Still one output per thread, so every FMA costs two shared-memory loads: the kernel is
 // now bound by shared-memory bandwidth, which step 3 attacks. Loads keep runtime strides
 // (one kernel for every transpose) and zero-fill outside the matrix, so any shape is correct.
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launch.hpp"
+#include "kernels/cuda/ladder_runner.cuh"
 
 namespace trainrate::cuda_kernels {
 namespace {
 
-constexpr int kTile = 32;  // block tile 32×32, K-slice 32, 32×32 threads
+constexpr int kTile = ladder::SgemmSmem::kTile;  // block tile, K-slice, and threads per block side
 
 __global__ void __launch_bounds__(kTile * kTile)
 sgemm_smem_kernel(int m, int n, int k, const float* __restrict__ a, int64_t a_si, int64_t a_sl,
@@ -41,19 +40,16 @@ sgemm_smem_kernel(int m, int n, int k, const float* __restrict__ a, int64_t a_si
   }
 }
 
+struct Step : ladder::SgemmSmem {
+  static constexpr auto kernel = &sgemm_smem_kernel;
+};
+
 }  // namespace
 
-#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
+#ifndef __CUDACC_RTC__  // host launcher; NVRTC compiles only the kernel (see common.cuh)
 void sgemm_smem(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
-  detail::check_gemm(p);
-  const int64_t a_si = p.op_a == Op::N ? 1 : p.lda(), a_sl = p.op_a == Op::N ? p.lda() : 1;
-  const int64_t b_sl = p.op_b == Op::N ? 1 : p.ldb(), b_sj = p.op_b == Op::N ? p.ldb() : 1;
-  const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kTile, kTile);
-  sgemm_smem_kernel<<<grid, dim3(kTile, kTile), 0, stream>>>(int(p.m), int(p.n), int(p.k), a, a_si, a_sl, b, b_sl,
-                                                             b_sj, c, p.ldc(), p.batch);
-  TRAINRATE_CHECK_LAUNCH();
+  detail::run_strided_gemm<Step>(p, a, b, c, stream);
 }
-
-#endif  // __CUDACC_RTC__
+#endif
 
 }  // namespace trainrate::cuda_kernels

@@ -6,46 +6,32 @@
 // the global-memory latency hides behind 16 K steps of FMAs and the block needs a single
 // __syncthreads per K-slice instead of two. (Asking for two blocks per SM, i.e. at most 128
 // registers a thread, made ptxas spill on sm_80, so this stays at one 8-warp block per SM.)
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launch.hpp"
+#include "kernels/cuda/ladder_runner.cuh"
 
 namespace trainrate::cuda_kernels {
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kBK = 16;  // block tile
-constexpr int kWM = 64, kWN = 32;              // warp tile
-constexpr int kLanesM = 8, kLanesN = 4;        // lanes of a warp over its tile
-constexpr int kTM = 4, kTN = 4;                // thread sub-tile
-constexpr int kWIterM = kWM / (kLanesM * kTM), kWIterN = kWN / (kLanesN * kTN);
-constexpr int kWarpsM = kBM / kWM, kWarpsN = kBN / kWN;
-constexpr int kThreads = kWarpsM * kWarpsN * 32;
-constexpr int kLds = kBM + 4;
-constexpr int kStage = kBK * kLds;  // floats in one buffer of one operand
-static_assert(kBM == kBN, "square block tile: A and B tiles share the shared-memory row length");
-static_assert(kLanesM * kLanesN == 32, "a warp's lanes must tile its warp tile");
-static_assert(kWM % (kLanesM * kTM) == 0 && kWN % (kLanesN * kTN) == 0, "warp tile must be whole sub-tiles");
-static_assert(kBM % kWM == 0 && kBN % kWN == 0, "block tile must be whole warp tiles");
-static_assert(2 * 2 * kStage * sizeof(float) <= 48 * 1024, "two buffers of A and B must fit static shared memory");
+using Cfg = ladder::SgemmDbuf;
 
 template <Op OPA, Op OPB>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(Cfg::kThreads)
 sgemm_dbuf_kernel(int m, int n, int k, const float* __restrict__ a, const float* __restrict__ b,
                   float* __restrict__ c, int64_t batch, bool vec_a, bool vec_b, bool vec_c) {
-  __shared__ __align__(16) float as[2 * kStage];  // as[buf][l][i] = op(A)(i0 + i, l0 + l)
-  __shared__ __align__(16) float bs[2 * kStage];  // bs[buf][l][j] = op(B)(l0 + l, j0 + j)
-  detail::Fp32TileLoader<kBK, kBM, kLds, kThreads, OPA == Op::N> load_a;
-  detail::Fp32TileLoader<kBK, kBN, kLds, kThreads, OPB == Op::T> load_b;
+  __shared__ __align__(16) float as[2 * Cfg::kStage];  // as[buf][l][i] = op(A)(i0 + i, l0 + l)
+  __shared__ __align__(16) float bs[2 * Cfg::kStage];  // bs[buf][l][j] = op(B)(l0 + l, j0 + j)
+  detail::Fp32TileLoader<Cfg::kBK, Cfg::kBM, Cfg::kLds, Cfg::kThreads, OPA == Op::N> load_a;
+  detail::Fp32TileLoader<Cfg::kBK, Cfg::kBN, Cfg::kLds, Cfg::kThreads, OPB == Op::T> load_b;
   const int64_t lda = OPA == Op::N ? m : k, ldb = OPB == Op::N ? k : n;
-  const int i0 = int(blockIdx.x) * kBM, j0 = int(blockIdx.y) * kBN;
+  const int i0 = int(blockIdx.x) * Cfg::kBM, j0 = int(blockIdx.y) * Cfg::kBN;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int wm = (warp % kWarpsM) * kWM, wn = (warp / kWarpsM) * kWN;
-  const int tm = (lane % kLanesM) * kTM, tn = (lane / kLanesM) * kTN;
-  const int k_tiles = (k + kBK - 1) / kBK;
+  const int wm = (warp % Cfg::kWarpsM) * Cfg::kWM, wn = (warp / Cfg::kWarpsM) * Cfg::kWN;
+  const int tm = (lane % Cfg::kLanesM) * Cfg::kTM, tn = (lane / Cfg::kLanesM) * Cfg::kTN;
+  const int k_tiles = (k + Cfg::kBK - 1) / Cfg::kBK;
 
   for (int64_t e = blockIdx.z; e < batch; e += gridDim.z) {
     const float* ab = a + e * int64_t(m) * k;
     const float* bb = b + e * int64_t(k) * n;
-    float acc[kWIterM * kTM][kWIterN * kTN] = {};
+    float acc[Cfg::kWIterM * Cfg::kTM][Cfg::kWIterN * Cfg::kTN] = {};
 
     load_a.fetch(ab, lda, i0, 0, m, k, vec_a);
     load_b.fetch(bb, ldb, j0, 0, n, k, vec_b);
@@ -55,80 +41,63 @@ sgemm_dbuf_kernel(int m, int n, int k, const float* __restrict__ a, const float*
     for (int t = 0; t < k_tiles; ++t) {
       const bool more = t + 1 < k_tiles;
       if (more) {  // issue the next slice's global loads; they land while we compute
-        load_a.fetch(ab, lda, i0, (t + 1) * kBK, m, k, vec_a);
-        load_b.fetch(bb, ldb, j0, (t + 1) * kBK, n, k, vec_b);
+        load_a.fetch(ab, lda, i0, (t + 1) * Cfg::kBK, m, k, vec_a);
+        load_b.fetch(bb, ldb, j0, (t + 1) * Cfg::kBK, n, k, vec_b);
       }
-      const float* sa = as + (t % 2) * kStage;
-      const float* sb = bs + (t % 2) * kStage;
+      const float* sa = as + (t % 2) * Cfg::kStage;
+      const float* sb = bs + (t % 2) * Cfg::kStage;
 #pragma unroll
-      for (int l = 0; l < kBK; ++l) {
-        float ra[kWIterM * kTM], rb[kWIterN * kTN];
+      for (int l = 0; l < Cfg::kBK; ++l) {
+        float ra[Cfg::kWIterM * Cfg::kTM], rb[Cfg::kWIterN * Cfg::kTN];
 #pragma unroll
-        for (int wi = 0; wi < kWIterM; ++wi)
-          *reinterpret_cast<float4*>(&ra[wi * kTM]) =
-              *reinterpret_cast<const float4*>(&sa[l * kLds + wm + wi * (kLanesM * kTM) + tm]);
+        for (int wi = 0; wi < Cfg::kWIterM; ++wi)
+          *reinterpret_cast<float4*>(&ra[wi * Cfg::kTM]) =
+              *reinterpret_cast<const float4*>(&sa[l * Cfg::kLds + wm + wi * (Cfg::kLanesM * Cfg::kTM) + tm]);
 #pragma unroll
-        for (int wj = 0; wj < kWIterN; ++wj)
-          *reinterpret_cast<float4*>(&rb[wj * kTN]) =
-              *reinterpret_cast<const float4*>(&sb[l * kLds + wn + wj * (kLanesN * kTN) + tn]);
+        for (int wj = 0; wj < Cfg::kWIterN; ++wj)
+          *reinterpret_cast<float4*>(&rb[wj * Cfg::kTN]) =
+              *reinterpret_cast<const float4*>(&sb[l * Cfg::kLds + wn + wj * (Cfg::kLanesN * Cfg::kTN) + tn]);
 #pragma unroll
-        for (int x = 0; x < kWIterM * kTM; ++x)
+        for (int x = 0; x < Cfg::kWIterM * Cfg::kTM; ++x)
 #pragma unroll
-          for (int y = 0; y < kWIterN * kTN; ++y) acc[x][y] = fmaf(ra[x], rb[y], acc[x][y]);
+          for (int y = 0; y < Cfg::kWIterN * Cfg::kTN; ++y) acc[x][y] = fmaf(ra[x], rb[y], acc[x][y]);
       }
       // The other buffer was last read in iteration t-1, which every thread finished before
       // the barrier that ended it, so it can be overwritten now without a second barrier.
       if (more) {
-        load_a.store(as + ((t + 1) % 2) * kStage);
-        load_b.store(bs + ((t + 1) % 2) * kStage);
+        load_a.store(as + ((t + 1) % 2) * Cfg::kStage);
+        load_b.store(bs + ((t + 1) % 2) * Cfg::kStage);
       }
       __syncthreads();
     }
     float* cb = c + e * int64_t(m) * n;
 #pragma unroll
-    for (int wi = 0; wi < kWIterM; ++wi)
+    for (int wi = 0; wi < Cfg::kWIterM; ++wi)
 #pragma unroll
-      for (int y = 0; y < kWIterN * kTN; ++y) {
-        const int j = j0 + wn + (y / kTN) * (kLanesN * kTN) + tn + y % kTN;
-        float col[kTM];
+      for (int y = 0; y < Cfg::kWIterN * Cfg::kTN; ++y) {
+        const int j = j0 + wn + (y / Cfg::kTN) * (Cfg::kLanesN * Cfg::kTN) + tn + y % Cfg::kTN;
+        float col[Cfg::kTM];
 #pragma unroll
-        for (int x = 0; x < kTM; ++x) col[x] = acc[wi * kTM + x][y];
-        detail::store_column_run<kTM>(cb, m, m, n, i0 + wm + wi * (kLanesM * kTM) + tm, j, col, vec_c);
+        for (int x = 0; x < Cfg::kTM; ++x) col[x] = acc[wi * Cfg::kTM + x][y];
+        detail::store_column_run<Cfg::kTM>(cb, m, m, n, i0 + wm + wi * (Cfg::kLanesM * Cfg::kTM) + tm, j, col, vec_c);
       }
   }
 }
 
-#ifdef __CUDACC_RTC__
-// NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
-using RtcKernels = detail::RtcKernels<&sgemm_dbuf_kernel<Op::N, Op::N>,
-                                       &sgemm_dbuf_kernel<Op::N, Op::T>,
-                                       &sgemm_dbuf_kernel<Op::T, Op::N>,
-                                       &sgemm_dbuf_kernel<Op::T, Op::T>>;
-#else
-template <Op OPA, Op OPB>
-void launch(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
-  const dim3 grid = detail::gemm_grid(p.m, p.n, p.batch, kBM, kBN);
-  const bool vec_a = p.lda() % 4 == 0 && detail::aligned16(a);
-  const bool vec_b = p.ldb() % 4 == 0 && detail::aligned16(b);
-  const bool vec_c = p.ldc() % 4 == 0 && detail::aligned16(c);
-  sgemm_dbuf_kernel<OPA, OPB><<<grid, kThreads, 0, stream>>>(int(p.m), int(p.n), int(p.k), a, b, c, p.batch, vec_a,
-                                                             vec_b, vec_c);
-  TRAINRATE_CHECK_LAUNCH();
-}
-
-#endif  // __CUDACC_RTC__
+struct Step : Cfg {
+  template <typename, Op OPA, Op OPB>
+  static constexpr auto kernel = &sgemm_dbuf_kernel<OPA, OPB>;
+};
 
 }  // namespace
 
-#ifndef __CUDACC_RTC__  // host launchers; NVRTC compiles only the kernels (see common.cuh)
+#ifdef __CUDACC_RTC__
+using RtcKernels = detail::RtcGemmKernels<Step, float>;  // what the launcher below instantiates
+#else
 void sgemm_dbuf(const GemmProblem& p, const float* a, const float* b, float* c, cudaStream_t stream) {
   detail::check_gemm(p);
-  if (p.op_a == Op::N && p.op_b == Op::N) return launch<Op::N, Op::N>(p, a, b, c, stream);
-  if (p.op_a == Op::N && p.op_b == Op::T) return launch<Op::N, Op::T>(p, a, b, c, stream);
-  if (p.op_a == Op::T && p.op_b == Op::N) return launch<Op::T, Op::N>(p, a, b, c, stream);
-  return launch<Op::T, Op::T>(p, a, b, c, stream);
+  detail::run_gemm_ops<Step, float>(p, a, b, c, stream);
 }
-
-#endif  // __CUDACC_RTC__
+#endif
 
 }  // namespace trainrate::cuda_kernels

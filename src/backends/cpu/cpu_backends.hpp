@@ -14,9 +14,9 @@ std::unique_ptr<Backend> make_onednn_backend();
 std::vector<std::unique_ptr<Backend>> make_custom_cpu_backends();
 
 // OpenBLAS's DYNAMIC_ARCH build picks its kernels from the CPU models it knew when it was
-// released; on a newer CPU it falls back to narrower ones (Debian 12's 0.3.21 runs generic SSE3
-// kernels on Emerald Rapids, 5x slower than its AVX-512 SGEMM, and AVX2 ones on Zen 5, 2x slower),
-// and every custom/openblas ratio would flatter us. Call first thing in main: when the library
+// released; on a newer CPU it falls back to narrower, slower ones (Debian 12's 0.3.21 runs generic
+// SSE3 kernels on Emerald Rapids and AVX2 ones on Zen 5), and every custom/openblas ratio would
+// flatter us. Call first thing in main: when the library
 // picked kernels narrower than the CPU's vectors, this restarts the program (same arguments) with
 // OPENBLAS_CORETYPE naming the newest of its cores that the CPU runs. A user's own
 // OPENBLAS_CORETYPE is left alone.

@@ -50,7 +50,7 @@ constexpr const char* kDetectedCoreVariable = "TRAINRATE_OPENBLAS_DETECTED_CORE"
 // 2 for the AVX-512 ones, 1 for the rest (AVX2: Haswell, Zen). On a CPU with AVX2 a pre-AVX2 core
 // is one the library did not recognise (0.3.21 falls back to Prescott for any Intel model newer
 // than it); on a CPU with AVX-512 an AVX2 core is one it knew only by family (0.3.21 runs its Zen
-// kernels on Zen 5, half the SGEMM rate of its SkylakeX ones there).
+// kernels on Zen 5, slower there than its SkylakeX ones).
 int vector_tier(std::string_view core) {
   constexpr std::array<std::string_view, 16> pre_avx2{
       "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn",

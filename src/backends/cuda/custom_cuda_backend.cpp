@@ -5,6 +5,7 @@
 
 #include "backends/cuda/cuda_internal.hpp"
 #include "kernels/cuda/check.hpp"
+#include "kernels/cuda/ladder_config.hpp"
 #include "kernels/cuda/launch.hpp"
 
 namespace trainrate {
@@ -23,6 +24,12 @@ struct Variant {
   Launch launch;
 };
 
+// A ladder step's facts as kernels/cuda/ladder_config.hpp states them.
+template <class Step>
+Variant variant(bool gemm, bool fp32, Launch launch) {
+  return {Step::kName, gemm, fp32, !fp32, Step::kMinCc, Step::kBN, std::move(launch)};
+}
+
 template <void (*F)(const GemmProblem&, const float*, const float*, float*, cudaStream_t)>
 Launch sgemm() {
   return [](const Problem& p, void* a, void* b, void* c, cudaStream_t s) {
@@ -36,23 +43,25 @@ Launch hgemm() {
 }
 
 const std::vector<Variant>& variants() {
+  namespace k = cuda_kernels;
+  namespace step = cuda_kernels::ladder;
   static const std::vector<Variant> all = {
-      {"sgemm-naive", true, true, false, 70, 32, sgemm<cuda_kernels::sgemm_naive>()},
-      {"sgemm-smem", true, true, false, 70, 32, sgemm<cuda_kernels::sgemm_smem>()},
-      {"sgemm-regtile", true, true, false, 70, 128, sgemm<cuda_kernels::sgemm_regtile>()},
-      {"sgemm-warptile", true, true, false, 70, 128, sgemm<cuda_kernels::sgemm_warptile>()},
-      {"sgemm-dbuf", true, true, false, 70, 128, sgemm<cuda_kernels::sgemm_dbuf>()},
-      {"hgemm-wmma", true, false, true, 70, 128, hgemm<cuda_kernels::hgemm_wmma>()},
-      {"hgemm-mma", true, false, true, 80, 128, hgemm<cuda_kernels::hgemm_mma>()},
-      {"conv-implicit", false, true, false, 70, 64,
-       [](const Problem& p, void* in0, void* in1, void* out, cudaStream_t s) {
-         cuda_kernels::conv_implicit(std::get<ConvProblem>(p), static_cast<const float*>(in0),
-                                     static_cast<const float*>(in1), static_cast<float*>(out), s);
-       }},
-      {"conv-implicit-wmma", false, false, true, 70, 64,
-       [](const Problem& p, void* in0, void* in1, void* out, cudaStream_t s) {
-         cuda_kernels::conv_implicit_wmma(std::get<ConvProblem>(p), in0, in1, out, s);
-       }},
+      variant<step::SgemmNaive>(true, true, sgemm<k::sgemm_naive>()),
+      variant<step::SgemmSmem>(true, true, sgemm<k::sgemm_smem>()),
+      variant<step::SgemmRegtile>(true, true, sgemm<k::sgemm_regtile>()),
+      variant<step::SgemmWarptile>(true, true, sgemm<k::sgemm_warptile>()),
+      variant<step::SgemmDbuf>(true, true, sgemm<k::sgemm_dbuf>()),
+      variant<step::HgemmWmma>(true, false, hgemm<k::hgemm_wmma>()),
+      variant<step::HgemmMma>(true, false, hgemm<k::hgemm_mma>()),
+      variant<step::ConvImplicit>(false, true,
+                                  [](const Problem& p, void* in0, void* in1, void* out, cudaStream_t s) {
+                                    k::conv_implicit(std::get<ConvProblem>(p), static_cast<const float*>(in0),
+                                                     static_cast<const float*>(in1), static_cast<float*>(out), s);
+                                  }),
+      variant<step::ConvImplicitWmma>(false, false,
+                                      [](const Problem& p, void* in0, void* in1, void* out, cudaStream_t s) {
+                                        k::conv_implicit_wmma(std::get<ConvProblem>(p), in0, in1, out, s);
+                                      }),
   };
   return all;
 }
@@ -137,10 +146,13 @@ class CustomCudaBackend final : public Backend {
  private:
   // The fastest variant for the problem's kind and dtype on this device.
   const Variant& best_variant(const Problem& problem) const {
+    namespace step = cuda_kernels::ladder;
     const bool fp32 = dtype_of(problem) == Dtype::fp32;
-    if (std::holds_alternative<ConvProblem>(problem)) return variant_named(fp32 ? "conv-implicit" : "conv-implicit-wmma");
-    if (fp32) return variant_named("sgemm-dbuf");
-    return variant_named(device_->compute_capability() >= 80 ? "hgemm-mma" : "hgemm-wmma");
+    if (std::holds_alternative<ConvProblem>(problem))
+      return variant_named(fp32 ? step::ConvImplicit::kName : step::ConvImplicitWmma::kName);
+    if (fp32) return variant_named(step::SgemmDbuf::kName);
+    const bool mma_runs = device_->compute_capability() >= step::HgemmMma::kMinCc;
+    return variant_named(mma_runs ? step::HgemmMma::kName : step::HgemmWmma::kName);
   }
 
   std::shared_ptr<CudaDevice> device_;
