@@ -196,19 +196,8 @@ void note_busy_machine(const json& context, const std::vector<std::string>& orde
   if (busy > 0) file.options[kBusyRowsOption] = fmt::format("{} of {}", busy, order.size());
 }
 
-}  // namespace
-
-bool is_google_benchmark_json(const json& document) {
-  return document.is_object() && document.contains("benchmarks") && document.contains("context") &&
-         document.at("benchmarks").is_array() && document.at("context").is_object();
-}
-
-ResultsFile results_from_google_benchmark(const json& document, const std::string& where) {
-  if (!is_google_benchmark_json(document)) {
-    throw InputError(fmt::format("{}: not a Google Benchmark JSON file (needs \"context\" and \"benchmarks\")", where));
-  }
-  const json& context = document.at("context");
-  ResultsFile file;
+// The file-level facts Google Benchmark's context carries: host, date, libraries and options.
+void read_context(const json& context, ResultsFile& file) {
   file.tool_version = context.value("trainrate_version", "trainrate-bench");
   file.created_utc = context.value("date", "");
   file.host = context.value("host_name", "");
@@ -228,13 +217,20 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
       file.options[key] = value.get<std::string>();
     }
   }
+}
 
-  // Rows grouped by benchmark, in the order the file lists them.
+// Rows grouped by benchmark, in the order the file lists them; rows that failed before their label
+// was set are counted in the file's options.
+struct BenchmarkGroups {
   std::vector<std::string> order;
   std::map<std::string, std::vector<Row>> groups;
+};
+
+BenchmarkGroups group_rows(const json& benchmarks, const std::string& where, ResultsFile& file) {
+  BenchmarkGroups grouped;
+  auto& [order, groups] = grouped;
   int64_t unlabelled_errors = 0;
   std::string first_unlabelled;
-  const json& benchmarks = document.at("benchmarks");
   for (size_t i = 0; i < benchmarks.size(); ++i) {
     const std::string at = fmt::format("{}: benchmarks[{}]", where, i);
     const json& entry = benchmarks.at(i);
@@ -259,29 +255,53 @@ ResultsFile results_from_google_benchmark(const json& document, const std::strin
     file.options["benchmarks failed without a problem label"] =
         fmt::format("{} (first: {})", unlabelled_errors, first_unlabelled);
   }
+  return grouped;
+}
+
+// The device a result names, described from the context the first time it is seen; its peak for
+// the result's dtype is derived from the pct_peak counter.
+void note_device(const json& context, const Result& result, std::map<std::string, DeviceInfo>& devices) {
+  DeviceInfo& device = devices[result.device];
+  if (device.id.empty()) {
+    device.id = result.device;
+    device.kind = result.device_kind;
+    device.name = context.value(device.kind == "cpu" ? "cpu_name" : "gpu_name",
+                                device.kind == "cpu" ? "CPU" : "CUDA device");
+    if (device.kind == "cpu") {
+      if (context.contains("num_cpus")) device.properties["cpus"] = json_excerpt(context.at("num_cpus"));
+      if (context.contains("mhz_per_cpu")) device.properties["MHz per CPU"] = json_excerpt(context.at("mhz_per_cpu"));
+    }
+    device.properties["peak source"] = "derived from the pct_peak counter";
+  }
+  const Dtype dtype = dtype_of(result.problem);
+  if (result.peak_flops_per_s) {
+    auto& peaks = device.kind == "cpu" ? device.peaks.measured_flops_per_s : device.peaks.datasheet_flops_per_s;
+    peaks.emplace(dtype, *result.peak_flops_per_s);
+  }
+}
+
+}  // namespace
+
+bool is_google_benchmark_json(const json& document) {
+  return document.is_object() && document.contains("benchmarks") && document.contains("context") &&
+         document.at("benchmarks").is_array() && document.at("context").is_object();
+}
+
+ResultsFile results_from_google_benchmark(const json& document, const std::string& where) {
+  if (!is_google_benchmark_json(document)) {
+    throw InputError(fmt::format("{}: not a Google Benchmark JSON file (needs \"context\" and \"benchmarks\")", where));
+  }
+  const json& context = document.at("context");
+  ResultsFile file;
+  read_context(context, file);
+  auto [order, groups] = group_rows(document.at("benchmarks"), where, file);
   if (context.contains("trainrate_suite")) file.suite = context.value("trainrate_suite", "");
   note_busy_machine(context, order, groups, file);
 
   std::map<std::string, DeviceInfo> devices;
   for (const auto& key : order) {
     Result result = make_result(groups.at(key));
-    DeviceInfo& device = devices[result.device];
-    if (device.id.empty()) {
-      device.id = result.device;
-      device.kind = result.device_kind;
-      device.name = context.value(device.kind == "cpu" ? "cpu_name" : "gpu_name",
-                                  device.kind == "cpu" ? "CPU" : "CUDA device");
-      if (device.kind == "cpu") {
-        if (context.contains("num_cpus")) device.properties["cpus"] = json_excerpt(context.at("num_cpus"));
-        if (context.contains("mhz_per_cpu")) device.properties["MHz per CPU"] = json_excerpt(context.at("mhz_per_cpu"));
-      }
-      device.properties["peak source"] = "derived from the pct_peak counter";
-    }
-    const Dtype dtype = dtype_of(result.problem);
-    if (result.peak_flops_per_s) {
-      auto& peaks = device.kind == "cpu" ? device.peaks.measured_flops_per_s : device.peaks.datasheet_flops_per_s;
-      peaks.emplace(dtype, *result.peak_flops_per_s);
-    }
+    note_device(context, result, devices);
     file.results.push_back(std::move(result));
   }
   for (auto& [id, device] : devices) file.devices.push_back(std::move(device));
