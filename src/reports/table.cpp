@@ -43,6 +43,12 @@ std::string format_rate(double flops_per_s) {
   return fmt::format("{:.0f} FLOP/s", flops_per_s);
 }
 
+std::string format_bandwidth(double bytes_per_s) {
+  if (bytes_per_s >= 1e12) return fmt::format("{} TB/s", three_digits(bytes_per_s / 1e12));
+  if (bytes_per_s >= 1e9) return fmt::format("{} GB/s", three_digits(bytes_per_s / 1e9));
+  return fmt::format("{} MB/s", three_digits(bytes_per_s / 1e6));
+}
+
 std::string format_duration_ms(double ms) {
   if (ms >= 1000) return fmt::format("{} s", three_digits(ms / 1000));
   if (ms >= 1) return fmt::format("{} ms", three_digits(ms));
@@ -82,7 +88,8 @@ std::string result_table_row(const Result& r, const TableWidths& widths) {
   const std::string peak = r.percent_of_peak ? fmt::format("{:.1f}", *r.percent_of_peak) : "-";
   return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, widths.problem, r.backend,
                      widths.backend, format_duration_ms(s.median_ms), 100 * s.relative_noise,
-                     format_rate(r.rate_flops_per_s), peak, ok_status(r));
+                     is_memory_bound(r.problem) ? format_bandwidth(r.rate_bytes_per_s) : format_rate(r.rate_flops_per_s),
+                     peak, ok_status(r));
 }
 
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries) {
