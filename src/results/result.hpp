@@ -56,6 +56,11 @@ struct Result {
   int threads = 0;                         // CPU threads used (0 for GPU)
 };
 
+// The rate of a result's work: bytes/s for memory-bound problems, FLOP/s for the rest.
+inline double work_rate_per_s(const Result& r) {
+  return is_memory_bound(r.problem) ? r.rate_bytes_per_s : r.rate_flops_per_s;
+}
+
 struct ResultsFile {
   int schema_version = 1;
   std::string tool_version;
