@@ -191,7 +191,9 @@ Result result_from_json(const json& o, const std::string& where) {
   r.rate_flops_per_s = field<double>(o, "rate_flops_per_s", where);
   r.peak_flops_per_s = read_optional_number(o, "peak_flops_per_s", where);
   r.bytes = field_or<double>(o, "bytes", where, min_bytes(r.problem));
-  r.rate_bytes_per_s = field_or<double>(o, "rate_bytes_per_s", where, 0.0);
+  // Files from before bytes/s was recorded: the same rate, from the bytes and the median time.
+  const double median_ms = r.status == ResultStatus::ok && r.measurement ? r.measurement->stats.median_ms : 0;
+  r.rate_bytes_per_s = field_or<double>(o, "rate_bytes_per_s", where, median_ms > 0 ? r.bytes / (median_ms * 1e-3) : 0);
   r.peak_bytes_per_s = read_optional_number(o, "peak_bytes_per_s", where);
   r.percent_of_peak = read_optional_number(o, "percent_of_peak", where);
   r.algorithm = field_or<std::string>(o, "algorithm", where, "");
