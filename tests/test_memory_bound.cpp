@@ -82,6 +82,17 @@ TEST(MemoryBytes, EveryInputReadAndOutputWrittenOnce) {
   EXPECT_EQ(min_bytes(elements(MemoryOp::adamw, 10)), 280.0);         // w g m v → w m v
 }
 
+TEST(MemoryBytes, OperandSizesListEveryInputAndTheOutputsTogether) {
+  const OperandSizes bn = operand_elements(image(MemoryOp::batchnorm, 2, 3, 4, 5, true));
+  EXPECT_EQ(bn.input0, 120);                                   // x
+  EXPECT_EQ(bn.input1, 120);                                   // dy
+  EXPECT_EQ(bn.more_inputs, (std::vector<int64_t>{3, 3, 3}));  // gamma, mean, variance
+  EXPECT_EQ(bn.output, 126);                                   // dx, dgamma, dbeta back to back
+  const OperandSizes relu = operand_elements(elements(MemoryOp::relu, 10));
+  EXPECT_EQ(relu.input1, 0);
+  EXPECT_TRUE(relu.more_inputs.empty());
+}
+
 TEST(MemoryBytes, LowPrecisionHalvesDataButNotIndices) {
   MemoryProblem relu = elements(MemoryOp::relu, 10);
   relu.dtype = Dtype::fp16;

@@ -2,7 +2,6 @@
 // reference (which checks against them).
 #pragma once
 
-#include <cstddef>
 #include <vector>
 
 namespace trainrate {
@@ -14,10 +13,6 @@ namespace trainrate {
 struct HostInputs {
   std::vector<float> in0, in1;
   std::vector<std::vector<float>> more;
-
-  const std::vector<float>& input(std::size_t index) const {
-    return index == 0 ? in0 : index == 1 ? in1 : more.at(index - 2);
-  }
 };
 
 }  // namespace trainrate
