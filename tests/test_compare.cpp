@@ -71,8 +71,8 @@ TEST(CompareRatios, PairsWithEveryVendorAndSummarizesAgainstTheBestNamingIt) {
   EXPECT_EQ(rows[0].custom_backend, "custom-cpu");
   EXPECT_EQ(rows[0].vendor_backend, "openblas");
   EXPECT_EQ(rows[0].device, "cpu");
-  EXPECT_EQ(rows[0].custom_flops_per_s, 1e10);
-  EXPECT_EQ(rows[0].vendor_flops_per_s, 2e10);
+  EXPECT_EQ(rows[0].custom_rate_per_s, 1e10);
+  EXPECT_EQ(rows[0].vendor_rate_per_s, 2e10);
   EXPECT_EQ(rows[0].ratio, 0.5);
   EXPECT_FALSE(rows[0].best_vendor);
   EXPECT_EQ(rows[1].vendor_backend, "onednn");
@@ -338,7 +338,7 @@ TEST(Table, LongNamesArePrintedWholeAndAligned) {
   EXPECT_THAT(result_table_row(rows[0]), HasSubstr(fp32_name + " custom-cpu/avx512 "));
 
   RatioRow ratio{.problem = half, .custom_backend = "custom-cpu/avx512-bf16", .vendor_backend = "onednn",
-                 .custom_flops_per_s = 2e10, .vendor_flops_per_s = 1e10, .ratio = 2.0};
+                 .custom_rate_per_s = 2e10, .vendor_rate_per_s = 1e10, .ratio = 2.0};
   const std::string table = ratio_table({ratio}, summarize_ratios({ratio}));
   EXPECT_THAT(table, HasSubstr(fp16_name + " "));
   EXPECT_THAT(table, HasSubstr(" custom-cpu/avx512-bf16 "));

@@ -89,9 +89,14 @@ TEST(BuiltinSuites, EveryListedSuiteLoads) {
 TEST(BuiltinSuites, SmokeTouchesEveryKindTransposeAndLayout) {
   const Suite suite = load_suite("smoke");
   EXPECT_EQ(suite.name, "smoke");
-  EXPECT_EQ(suite.problems.size(), 10u);
+  // 10 GEMMs and convolutions; 10 memory-bound ops in both passes, 4 with a forward pass only.
+  EXPECT_EQ(suite.problems.size(), 34u);
   EXPECT_EQ(count_gemms(suite), 4);
-  EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter"}));
+  EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter", "relu-fwd",
+                                                 "relu-bwd", "gelu-fwd", "gelu-bwd", "bn-fwd", "bn-bwd", "ln-fwd",
+                                                 "ln-bwd", "maxpool-fwd", "maxpool-bwd", "avgpool-fwd", "avgpool-bwd",
+                                                 "softmax-fwd", "softmax-bwd", "xent-fwd", "xent-bwd", "embed-fwd",
+                                                 "embed-bwd", "add", "bias-add", "sgd", "adamw"}));
   std::set<std::string> transposes, layouts;
   bool batched = false, strided = false;
   double total_flops = 0;
@@ -100,8 +105,8 @@ TEST(BuiltinSuites, SmokeTouchesEveryKindTransposeAndLayout) {
     if (const auto* g = std::get_if<GemmProblem>(&p)) {
       transposes.insert(std::string(to_string(g->op_a)) + std::string(to_string(g->op_b)));
       batched = batched || g->batch > 1;
-    } else {
-      const auto& c = std::get<ConvProblem>(p);
+    } else if (const auto* c_ptr = std::get_if<ConvProblem>(&p)) {
+      const auto& c = *c_ptr;
       layouts.insert(std::string(to_string(c.layout)));
       strided = strided || c.stride_h > 1;
     }
@@ -177,19 +182,23 @@ TEST(BuiltinSuites, DeepbenchTrainHas160GemmsAnd88DistinctConvs) {
 }
 
 // resnet50 and transformer come from problems/network_suites.cpp; only their shape is checked here.
-TEST(BuiltinSuites, Resnet50HasEveryConvPassAndAGemm) {
+TEST(BuiltinSuites, Resnet50HasEveryConvPassAGemmAndItsMemoryBoundLayers) {
   const Suite suite = load_suite("resnet50");
-  EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter"}));
+  EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter", "bn-fwd",
+                                                 "bn-bwd", "relu-fwd", "relu-bwd", "add", "maxpool-fwd",
+                                                 "maxpool-bwd", "avgpool-fwd", "avgpool-bwd", "sgd"}));
   expect_all_valid(suite);
   const Suite small = load_suite("resnet50", {.batch = 2, .image_size = 64});
   EXPECT_FALSE(small.problems.empty());
   expect_all_valid(small);
 }
 
-TEST(BuiltinSuites, TransformerIsGemms) {
+TEST(BuiltinSuites, TransformerIsGemmsAndItsMemoryBoundLayers) {
   const Suite suite = load_suite("transformer");
   EXPECT_GE(count_gemms(suite), 3);
-  EXPECT_TRUE(kinds(suite).contains("gemm"));
+  EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "ln-fwd", "ln-bwd", "gelu-fwd", "gelu-bwd", "softmax-fwd",
+                                                 "softmax-bwd", "bias-add", "add", "embed-fwd", "embed-bwd",
+                                                 "xent-fwd", "xent-bwd", "adamw"}));
   expect_all_valid(suite);
   const Suite small = load_suite("transformer", {.batch = 2, .seq_len = 16});
   EXPECT_FALSE(small.problems.empty());
@@ -209,7 +218,7 @@ TEST(BuiltinSuites, UnknownSuiteNamesItAndTheChoices) {
 TEST(SuiteOverrides, DtypeAppliesToEveryProblem) {
   for (Dtype dtype : {Dtype::fp16, Dtype::bf16, Dtype::tf32}) {
     const Suite suite = load_suite("smoke", {.dtype = dtype});
-    ASSERT_EQ(suite.problems.size(), 10u);
+    ASSERT_EQ(suite.problems.size(), 34u);
     for (const Problem& p : suite.problems) {
       EXPECT_EQ(std::visit([](const auto& x) { return x.dtype; }, p), dtype) << describe(p);
     }
@@ -221,8 +230,8 @@ TEST(SuiteOverrides, LayoutAppliesToConvolutionsOnly) {
   const Suite nhwc = load_suite("smoke", {.layout = Layout::NHWC});
   ASSERT_EQ(base.problems.size(), nhwc.problems.size());
   for (size_t i = 0; i < base.problems.size(); ++i) {
-    if (const auto* g = std::get_if<GemmProblem>(&base.problems[i])) {
-      EXPECT_TRUE(nhwc.problems[i] == Problem(*g));
+    if (!std::holds_alternative<ConvProblem>(base.problems[i])) {
+      EXPECT_TRUE(nhwc.problems[i] == base.problems[i]);
     } else {
       ConvProblem expected = std::get<ConvProblem>(base.problems[i]);
       expected.layout = Layout::NHWC;

@@ -5,9 +5,11 @@
 
 namespace trainrate {
 
-// Every distinct ResNet-50 convolution in forward, backward-data and backward-filter, plus its FC GEMMs.
+// Every distinct ResNet-50 convolution in forward, backward-data and backward-filter, its FC GEMMs,
+// and its memory-bound layers (batch norm, ReLU, residual add, pooling, SGD) at each distinct shape.
 Suite resnet50_suite(const SuiteParams& params);
-// The GEMMs of one BERT-base encoder layer: forward and both backward products.
+// The GEMMs of one BERT-base encoder layer (forward and both backward products) and its memory-bound
+// layers (layer norm, GELU, softmax, bias and residual adds, embedding, cross-entropy, AdamW).
 Suite transformer_suite(const SuiteParams& params);
 
 }  // namespace trainrate

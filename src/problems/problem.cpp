@@ -1,6 +1,7 @@
 #include "problems/problem.hpp"
 
 #include <array>
+#include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
@@ -21,6 +22,11 @@ constexpr std::array kAllDtypes{Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf
 constexpr std::array kAllOps{Op::N, Op::T};
 constexpr std::array kAllLayouts{Layout::NCHW, Layout::NHWC};
 constexpr std::array kAllPasses{ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter};
+constexpr std::array kAllMemoryOps{MemoryOp::relu,      MemoryOp::gelu,         MemoryOp::add,
+                                   MemoryOp::bias_add,  MemoryOp::batchnorm,    MemoryOp::layernorm,
+                                   MemoryOp::maxpool,   MemoryOp::avgpool,      MemoryOp::softmax,
+                                   MemoryOp::cross_entropy, MemoryOp::embedding, MemoryOp::sgd_momentum,
+                                   MemoryOp::adamw};
 
 int64_t conv_output_extent(int64_t in, int64_t filter, int64_t pad, int64_t stride, int64_t dilation) {
   if (stride < 1) return 0;
@@ -94,6 +100,114 @@ std::optional<std::string> validate_conv(const ConvProblem& c) {
   return std::nullopt;
 }
 
+int64_t memory_field(const MemoryProblem& m, std::string_view field) {
+  if (field == "elements") return m.elements;
+  if (field == "rows") return m.rows;
+  if (field == "cols") return m.cols;
+  if (field == "n") return m.n;
+  if (field == "c") return m.c;
+  if (field == "h") return m.h;
+  if (field == "w") return m.w;
+  if (field == "window") return m.window;
+  if (field == "stride") return m.stride;
+  if (field == "pad") return m.pad;
+  if (field == "vocab") return m.vocab;
+  return m.causal_seq;  // "causal_seq"; "scale" is checked on its own
+}
+
+bool is_pooling(MemoryOp op) { return op == MemoryOp::maxpool || op == MemoryOp::avgpool; }
+
+std::optional<std::string> validate_memory(const MemoryProblem& m) {
+  if (m.backward && !has_backward(m.op)) {
+    return fmt::format("pass: {} has no backward pass of its own", to_string(m.op));
+  }
+  for (std::string_view field : memory_fields(m.op)) {
+    if (field == "scale") {
+      if (!(m.scale > 0) || !std::isfinite(m.scale)) return fmt::format("scale must be > 0 and finite (got {})", m.scale);
+    } else if (field == "pad" || field == "causal_seq") {
+      if (memory_field(m, field) < 0) return fmt::format("{} must be >= 0 (got {})", field, memory_field(m, field));
+    } else if (auto error = positive(field, memory_field(m, field))) {
+      return error;
+    }
+  }
+  // Guard the products below (tensor sizes) against overflow before computing them.
+  if (auto e = addressable("n*c*h*w", saturating_product({m.n, m.c, m.h, m.w}))) return e;
+  if (auto e = addressable("rows*cols", saturating_product({m.rows, m.cols}))) return e;
+  if (auto e = addressable("vocab*cols", saturating_product({m.vocab, m.cols}))) return e;
+  if (is_pooling(m.op)) {
+    if (m.pad >= m.window) return fmt::format("pad {} must be smaller than the window {}", m.pad, m.window);
+    if (m.p() < 1) return fmt::format("output height p is {} (< 1): window taller than padded input", m.p());
+    if (m.q() < 1) return fmt::format("output width q is {} (< 1): window wider than padded input", m.q());
+  }
+  for (const MemoryTensor& tensor : memory_inputs(m)) {
+    if (auto e = addressable(tensor.name, tensor.elements)) return e;
+  }
+  for (const MemoryTensor& tensor : memory_outputs(m)) {
+    if (auto e = addressable(tensor.name, tensor.elements)) return e;
+  }
+  return std::nullopt;
+}
+
+// Per-element FLOPs of each op's formula (the convention stated in problem.hpp).
+double memory_flops(const MemoryProblem& m) {
+  const double elements = double(m.elements), matrix = double(m.rows) * double(m.cols);
+  const double image = double(m.n) * double(m.c) * double(m.h) * double(m.w);
+  const double pooled = double(m.n) * double(m.c) * double(m.p()) * double(m.q()) * double(m.window * m.window);
+  switch (m.op) {
+    case MemoryOp::relu: return elements;
+    case MemoryOp::gelu: return (m.backward ? 11 : 5) * elements;
+    case MemoryOp::add: return elements;
+    case MemoryOp::bias_add: return matrix;
+    case MemoryOp::batchnorm: return (m.backward ? 10 : 7) * image;
+    case MemoryOp::layernorm: return (m.backward ? 10 : 7) * matrix;
+    case MemoryOp::maxpool:
+    case MemoryOp::avgpool: return pooled;
+    case MemoryOp::softmax: return (m.backward ? 5 : 6) * matrix;
+    case MemoryOp::cross_entropy: return (m.backward ? 6 : 4) * matrix;
+    case MemoryOp::embedding: return m.backward ? matrix : 0.0;
+    case MemoryOp::sgd_momentum: return 6 * elements;
+    case MemoryOp::adamw: return 16 * elements;
+  }
+  return 0;
+}
+
+std::string memory_shape(const MemoryProblem& m) {
+  switch (m.op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu:
+    case MemoryOp::add:
+    case MemoryOp::sgd_momentum:
+    case MemoryOp::adamw: return fmt::format("{}", m.elements);
+    case MemoryOp::bias_add:
+    case MemoryOp::layernorm:
+    case MemoryOp::cross_entropy: return fmt::format("{}x{}", m.rows, m.cols);
+    case MemoryOp::softmax: {
+      std::string text = fmt::format("{}x{}", m.rows, m.cols);
+      if (m.scale != 1.0) text += fmt::format(" scale{:g}", m.scale);
+      if (m.causal_seq > 0) text += fmt::format(" causal{}", m.causal_seq);
+      return text;
+    }
+    case MemoryOp::batchnorm: return fmt::format("n{} c{} {}x{}", m.n, m.c, m.h, m.w);
+    case MemoryOp::maxpool:
+    case MemoryOp::avgpool:
+      return fmt::format("n{} c{} {}x{} {}x{} s{} p{}", m.n, m.c, m.h, m.w, m.window, m.window, m.stride, m.pad);
+    case MemoryOp::embedding: return fmt::format("tokens{} dim{} vocab{}", m.rows, m.cols, m.vocab);
+  }
+  return "?";
+}
+
+std::string_view memory_short(MemoryOp op) {
+  switch (op) {
+    case MemoryOp::batchnorm: return "bn";
+    case MemoryOp::layernorm: return "ln";
+    case MemoryOp::cross_entropy: return "xent";
+    case MemoryOp::embedding: return "embed";
+    case MemoryOp::bias_add: return "bias-add";
+    case MemoryOp::sgd_momentum: return "sgd";
+    default: return to_string(op);
+  }
+}
+
 std::string_view pass_short(ConvPass pass) {
   switch (pass) {
     case ConvPass::forward: return "fwd";
@@ -129,6 +243,119 @@ std::optional<Dtype> parse_dtype(std::string_view text) { return parse_from(text
 std::optional<Op> parse_op(std::string_view text) { return parse_from(text, kAllOps); }
 std::optional<Layout> parse_layout(std::string_view text) { return parse_from(text, kAllLayouts); }
 std::optional<ConvPass> parse_pass(std::string_view text) { return parse_from(text, kAllPasses); }
+std::optional<MemoryOp> parse_memory_op(std::string_view text) { return parse_from(text, kAllMemoryOps); }
+
+std::string_view to_string(MemoryOp op) {
+  switch (op) {
+    case MemoryOp::relu: return "relu";
+    case MemoryOp::gelu: return "gelu";
+    case MemoryOp::add: return "add";
+    case MemoryOp::bias_add: return "bias_add";
+    case MemoryOp::batchnorm: return "batchnorm";
+    case MemoryOp::layernorm: return "layernorm";
+    case MemoryOp::maxpool: return "maxpool";
+    case MemoryOp::avgpool: return "avgpool";
+    case MemoryOp::softmax: return "softmax";
+    case MemoryOp::cross_entropy: return "cross_entropy";
+    case MemoryOp::embedding: return "embedding";
+    case MemoryOp::sgd_momentum: return "sgd_momentum";
+    case MemoryOp::adamw: return "adamw";
+  }
+  return "?";
+}
+
+const std::vector<std::string_view>& memory_fields(MemoryOp op) {
+  static const std::vector<std::string_view> elementwise{"elements"}, matrix{"rows", "cols"},
+      image{"n", "c", "h", "w"}, pooling{"n", "c", "h", "w", "window", "stride", "pad"},
+      softmax{"rows", "cols", "scale", "causal_seq"}, embedding{"rows", "cols", "vocab"};
+  switch (op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu:
+    case MemoryOp::add:
+    case MemoryOp::sgd_momentum:
+    case MemoryOp::adamw: return elementwise;
+    case MemoryOp::bias_add:
+    case MemoryOp::layernorm:
+    case MemoryOp::cross_entropy: return matrix;
+    case MemoryOp::batchnorm: return image;
+    case MemoryOp::maxpool:
+    case MemoryOp::avgpool: return pooling;
+    case MemoryOp::softmax: return softmax;
+    case MemoryOp::embedding: return embedding;
+  }
+  return elementwise;
+}
+
+bool has_backward(MemoryOp op) {
+  return op != MemoryOp::add && op != MemoryOp::bias_add && op != MemoryOp::sgd_momentum && op != MemoryOp::adamw;
+}
+
+int64_t MemoryProblem::p() const { return conv_output_extent(h, window, pad, stride, 1); }
+int64_t MemoryProblem::q() const { return conv_output_extent(w, window, pad, stride, 1); }
+
+std::vector<MemoryTensor> memory_inputs(const MemoryProblem& m) {
+  const int64_t matrix = m.rows * m.cols, image = m.n * m.c * m.h * m.w, pooled = m.n * m.c * m.p() * m.q();
+  const bool bwd = m.backward;
+  switch (m.op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu:
+      if (bwd) return {{"x", m.elements}, {"dy", m.elements}};
+      return {{"x", m.elements}};
+    case MemoryOp::add: return {{"a", m.elements}, {"b", m.elements}};
+    case MemoryOp::bias_add: return {{"x", matrix}, {"bias", m.cols}};
+    case MemoryOp::batchnorm:
+      if (bwd) return {{"x", image}, {"dy", image}, {"gamma", m.c}, {"mean", m.c}, {"variance", m.c}};
+      return {{"x", image}, {"gamma", m.c}, {"beta", m.c}};
+    case MemoryOp::layernorm:
+      if (bwd) return {{"x", matrix}, {"dy", matrix}, {"gamma", m.cols}, {"mean", m.rows}, {"variance", m.rows}};
+      return {{"x", matrix}, {"gamma", m.cols}, {"beta", m.cols}};
+    case MemoryOp::maxpool:
+      if (bwd) return {{"x", image}, {"dy", pooled}};
+      return {{"x", image}};
+    case MemoryOp::avgpool:
+      if (bwd) return {{"dy", pooled}};
+      return {{"x", image}};
+    case MemoryOp::softmax:
+      if (bwd) return {{"y", matrix}, {"dy", matrix}};
+      return {{"x", matrix}};
+    case MemoryOp::cross_entropy: return {{"logits", matrix}, {"labels", m.rows, true}};
+    case MemoryOp::embedding:
+      if (bwd) return {{"dy", matrix}, {"indices", m.rows, true}};
+      return {{"table", m.vocab * m.cols}, {"indices", m.rows, true}};
+    case MemoryOp::sgd_momentum: return {{"w", m.elements}, {"g", m.elements}, {"v", m.elements}};
+    case MemoryOp::adamw: return {{"w", m.elements}, {"g", m.elements}, {"m", m.elements}, {"v", m.elements}};
+  }
+  return {};
+}
+
+std::vector<MemoryTensor> memory_outputs(const MemoryProblem& m) {
+  const int64_t matrix = m.rows * m.cols, image = m.n * m.c * m.h * m.w, pooled = m.n * m.c * m.p() * m.q();
+  const bool bwd = m.backward;
+  switch (m.op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu: return {{bwd ? "dx" : "y", m.elements}};
+    case MemoryOp::add: return {{"y", m.elements}};
+    case MemoryOp::bias_add: return {{"y", matrix}};
+    case MemoryOp::batchnorm:
+      if (bwd) return {{"dx", image}, {"dgamma", m.c}, {"dbeta", m.c}};
+      return {{"y", image}, {"mean", m.c}, {"variance", m.c}};
+    case MemoryOp::layernorm:
+      if (bwd) return {{"dx", matrix}, {"dgamma", m.cols}, {"dbeta", m.cols}};
+      return {{"y", matrix}, {"mean", m.rows}, {"variance", m.rows}};
+    case MemoryOp::maxpool:
+    case MemoryOp::avgpool: return {{bwd ? "dx" : "y", bwd ? image : pooled}};
+    case MemoryOp::softmax: return {{bwd ? "dx" : "y", matrix}};
+    case MemoryOp::cross_entropy:
+      if (bwd) return {{"dlogits", matrix}};
+      return {{"loss", 1}};
+    case MemoryOp::embedding:
+      if (bwd) return {{"dtable", m.vocab * m.cols}};
+      return {{"y", matrix}};
+    case MemoryOp::sgd_momentum: return {{"w", m.elements}, {"v", m.elements}};
+    case MemoryOp::adamw: return {{"w", m.elements}, {"m", m.elements}, {"v", m.elements}};
+  }
+  return {};
+}
 
 int64_t storage_bytes(Dtype dtype) {
   return (dtype == Dtype::fp16 || dtype == Dtype::bf16) ? 2 : 4;
@@ -142,6 +369,7 @@ Dtype dtype_of(const Problem& problem) {
 }
 
 double flops(const Problem& problem) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_flops(*m);
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return 2.0 * double(g->m) * double(g->n) * double(g->k) * double(g->batch);
   }
@@ -174,6 +402,15 @@ double in_bounds_tap_share(const Problem& problem) {
 }
 
 OperandSizes operand_elements(const Problem& problem) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    OperandSizes sizes;
+    const std::vector<MemoryTensor> inputs = memory_inputs(*m);
+    sizes.input0 = inputs.at(0).elements;
+    sizes.input1 = inputs.size() > 1 ? inputs[1].elements : 0;
+    for (size_t i = 2; i < inputs.size(); ++i) sizes.more_inputs.push_back(inputs[i].elements);
+    for (const MemoryTensor& tensor : memory_outputs(*m)) sizes.output += tensor.elements;
+    return sizes;
+  }
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return {g->a_elements() * g->batch, g->b_elements() * g->batch, g->c_elements() * g->batch};
   }
@@ -187,6 +424,17 @@ OperandSizes operand_elements(const Problem& problem) {
 }
 
 double min_bytes(const Problem& problem) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    // int32 indices and labels are 4 bytes whatever the data's dtype.
+    const auto bytes = [&](const MemoryTensor& t) { return double(t.elements) * (t.integer ? 4.0 : double(storage_bytes(m->dtype))); };
+    double total = 0;
+    for (const MemoryTensor& t : memory_inputs(*m)) {
+      // A gather reads the rows it looks up, not the whole table.
+      total += t.name == "table" ? double(m->rows) * double(m->cols) * double(storage_bytes(m->dtype)) : bytes(t);
+    }
+    for (const MemoryTensor& t : memory_outputs(*m)) total += bytes(t);
+    return total;
+  }
   const OperandSizes sizes = operand_elements(problem);
   const Dtype dtype = dtype_of(problem);
   // Low-precision GEMMs accumulate in fp32 but cuBLAS writes C in the input type; we count it so.
@@ -195,10 +443,15 @@ double min_bytes(const Problem& problem) {
 
 std::optional<std::string> validate(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) return validate_gemm(*g);
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) return validate_memory(*m);
   return validate_conv(std::get<ConvProblem>(problem));
 }
 
 std::string describe(const Problem& problem) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    const std::string pass = has_backward(m->op) ? (m->backward ? " bwd" : " fwd") : "";
+    return fmt::format("{}{} {} {}", to_string(m->op), pass, memory_shape(*m), to_string(m->dtype));
+  }
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     std::string text = fmt::format("gemm {}x{}x{} {}{} {}", g->m, g->n, g->k, to_string(g->op_a),
                                    to_string(g->op_b), to_string(g->dtype));
@@ -227,11 +480,16 @@ std::string describe(const Problem& problem) {
 }
 
 std::string_view family_of(const Problem& problem) {
+  if (is_memory_bound(problem)) return "memory";
   return std::holds_alternative<GemmProblem>(problem) ? "gemm" : "conv";
 }
 
 std::string kind_label(const Problem& problem) {
   if (std::holds_alternative<GemmProblem>(problem)) return "gemm";
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    if (!has_backward(m->op)) return std::string(memory_short(m->op));
+    return fmt::format("{}-{}", memory_short(m->op), m->backward ? "bwd" : "fwd");
+  }
   return fmt::format("conv-{}", pass_short(std::get<ConvProblem>(problem).pass));
 }
 

@@ -1,6 +1,6 @@
 // Problems: the kernels trainrate times, described by shape alone.
 //
-// A Problem is a value (GEMM or 2-D convolution) that knows its FLOP count, its minimum
+// A Problem is a value (GEMM, 2-D convolution or a memory-bound layer) that knows its FLOP count, its minimum
 // memory traffic and how to validate itself. Backends, the reference, suites, models and
 // reports all speak in Problems, so a shape means the same thing everywhere.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace trainrate {
 
@@ -72,20 +73,99 @@ struct ConvProblem {
   bool operator==(const ConvProblem&) const = default;
 };
 
-using Problem = std::variant<GemmProblem, ConvProblem>;
+// The memory-bound rest of a training step. Every tensor is plain row-major (NCHW for batch norm
+// and pooling), fp32 unless `dtype` says otherwise; indices and labels are int32.
+enum class MemoryOp {
+  relu, gelu, add, bias_add, batchnorm, layernorm, maxpool, avgpool, softmax, cross_entropy, embedding,
+  sgd_momentum, adamw
+};
+std::string_view to_string(MemoryOp op);
+std::optional<MemoryOp> parse_memory_op(std::string_view text);
+
+// One memory-bound layer pass. Which shape fields an op reads (memory_fields) is fixed per op; the
+// others stay at their defaults so equal problems compare equal.
+//   relu, gelu        elements     forward y = f(x); backward dx = dy·f'(x) (GELU with the exact erf)
+//   add               elements     y = a + b (forward only: its backward is a copy)
+//   bias_add          rows, cols   y[r,c] = x[r,c] + b[c] (forward only)
+//   batchnorm         n, c, h, w   training: per-channel batch mean and biased variance, eps kNormEps;
+//                                  backward from the saved mean and variance to dx, dgamma, dbeta
+//   layernorm         rows, cols   the same over each row's cols values
+//   maxpool, avgpool  n, c, h, w, window, stride, pad (square); avg divides by window² (padding
+//                                  counts as zeros); max backward routes dy to the first maximum
+//   softmax           rows, cols, scale, causal_seq: y = softmax(scale·x) per row; causal_seq > 0
+//                                  masks columns j > r % causal_seq (y = 0 there)
+//   cross_entropy     rows, cols (classes): forward the mean over rows of logsumexp − x[label];
+//                                  backward (softmax − onehot)/rows
+//   embedding         rows (tokens), cols (dim), vocab: forward gathers table rows by index;
+//                                  backward zeroes dtable and scatter-adds dy rows into it
+//   sgd_momentum      elements (parameters): g' = g + wd·w; v = mu·v + g'; w −= lr·v
+//   adamw             elements: bias-corrected Adam with decoupled weight decay (kAdamW below)
+struct MemoryProblem {
+  MemoryOp op = MemoryOp::relu;
+  bool backward = false;
+  int64_t elements = 1;
+  int64_t rows = 1, cols = 1;
+  int64_t n = 1, c = 1, h = 1, w = 1;
+  int64_t window = 1, stride = 1, pad = 0;
+  int64_t vocab = 1;
+  double scale = 1.0;
+  int64_t causal_seq = 0;
+  Dtype dtype = Dtype::fp32;
+
+  int64_t p() const;  // pooled height
+  int64_t q() const;  // pooled width
+
+  bool operator==(const MemoryProblem&) const = default;
+};
+
+// Fixed hyper-parameters: part of what an op is, not of its shape.
+inline constexpr double kNormEps = 1e-5;
+struct SgdSettings {
+  double lr = 0.01, momentum = 0.9, weight_decay = 1e-4;
+};
+struct AdamWSettings {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
+  int64_t step = 3;  // counts from 1; > 1 so the bias correction is exercised
+};
+inline constexpr SgdSettings kSgd{};
+inline constexpr AdamWSettings kAdamW{};
+
+// The shape fields an op reads, by their JSON names ("elements", "rows", "window", ...).
+const std::vector<std::string_view>& memory_fields(MemoryOp op);
+// Whether the op has a backward pass of its own (add, bias_add and the optimizers do not).
+bool has_backward(MemoryOp op);
+
+// One tensor a memory-bound pass reads or writes. Integer tensors (indices, labels) are int32.
+struct MemoryTensor {
+  std::string_view name;
+  int64_t elements = 0;
+  bool integer = false;
+};
+// Inputs in the order backends and the reference take them, and outputs in the order they are
+// laid out, one after another, in the pass's single output vector.
+std::vector<MemoryTensor> memory_inputs(const MemoryProblem& m);
+std::vector<MemoryTensor> memory_outputs(const MemoryProblem& m);
+
+using Problem = std::variant<GemmProblem, ConvProblem, MemoryProblem>;
 
 // The dtype of either kind of problem.
 Dtype dtype_of(const Problem& problem);
 
 // Work as counted by convention: 2·M·N·K·batch for GEMM, 2·N·K·P·Q·C·R·S for every conv pass,
 // whatever algorithm a backend uses (Winograd and FFT do fewer operations; we still count these).
+// Memory-bound ops count the arithmetic of their formula per element, each transcendental (exp,
+// erf, sqrt, a division) as one FLOP and per-row or per-channel terms left out:
+//   relu 1 (fwd and bwd), gelu 5 fwd / 11 bwd, add and bias_add 1, batchnorm and layernorm 7 fwd /
+//   10 bwd, pooling window² per output (both passes), softmax 6 fwd / 5 bwd, cross_entropy 4 fwd /
+//   6 bwd per logit, embedding 0 fwd / 1 per dy element bwd, sgd_momentum 6 and adamw 16 per parameter.
 double flops(const Problem& problem);
 // The share of a conv's counted multiply-adds whose input tap lies inside the image (1 for GEMM).
 // The count above includes taps that fall on padding, which backends skip: a 3×3 conv with pad 1
 // on a 1×1 map does 1 of 9, and its R can then pass the device's peak.
 double in_bounds_tap_share(const Problem& problem);
 // Minimum DRAM traffic: every input read once, the output written once (read too when it is
-// accumulated). Used for arithmetic intensity on rooflines.
+// accumulated). Used for arithmetic intensity on rooflines, and as the work of memory-bound
+// problems, whose rate is bytes/s. Embedding forward reads only the gathered rows (tokens·dim).
 double min_bytes(const Problem& problem);
 
 // Empty when the problem is valid; otherwise a message that names the offending field.
@@ -94,14 +174,19 @@ std::optional<std::string> validate(const Problem& problem);
 // Short human name, e.g. "gemm 1024x1024x1024 NT fp32" or
 // "conv fwd n32 c64 56x56 k64 3x3 p1 s1 d1 NCHW fp32". Unique per distinct problem.
 std::string describe(const Problem& problem);
-// The family a problem belongs to, as backends declare what they take: "gemm" or "conv".
+// The family a problem belongs to, as backends declare what they take: "gemm", "conv" or "memory".
 std::string_view family_of(const Problem& problem);
-// Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter".
+// Memory-bound problems are rated in bytes/s (min_bytes per second), the others in FLOP/s.
+inline bool is_memory_bound(const Problem& problem) { return std::holds_alternative<MemoryProblem>(problem); }
+// Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter",
+// and for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", ...
 std::string kind_label(const Problem& problem);
 
-// Element counts of the operands a backend reads and the one it writes.
+// Element counts of the operands a backend reads and the one it writes. Memory-bound problems may
+// read more than two tensors: input0 and input1 are the first two, `more_inputs` the rest.
 struct OperandSizes {
   int64_t input0 = 0, input1 = 0, output = 0;
+  std::vector<int64_t> more_inputs;
 };
 OperandSizes operand_elements(const Problem& problem);
 

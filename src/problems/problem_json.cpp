@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <limits>
+#include <map>
 #include <set>
 
 namespace trainrate {
@@ -20,6 +21,8 @@ const std::set<std::string> kGemmFields{"kind", "m", "n", "k", "op_a", "op_b", "
 const std::set<std::string> kConvFields{"kind", "n", "c", "h", "w", "k", "r", "s", "pad_h", "pad_w", "stride_h",
                                         "stride_w", "dilation_h", "dilation_w", "pad", "stride", "dilation",
                                         "layout", "pass", "dtype"};
+
+const std::set<std::string> kMemoryCommonFields{"kind", "op", "pass", "dtype"};
 
 void reject_unknown_fields(const json& object, const std::set<std::string>& known, const std::string& where) {
   for (const auto& [key, value] : object.items()) {
@@ -104,6 +107,68 @@ ConvProblem conv_from_json(const json& object, const std::string& where) {
   return c;
 }
 
+MemoryProblem memory_from_json(const json& object, const std::string& where) {
+  MemoryProblem m;
+  m.op = read_enum(object, "op", where, MemoryOp::relu, &parse_memory_op,
+                   "relu, gelu, add, bias_add, batchnorm, layernorm, maxpool, avgpool, softmax, cross_entropy, "
+                   "embedding, sgd_momentum, adamw");
+  if (!object.contains("op")) throw InputError(fmt::format("{}: missing required field 'op'", where));
+  std::set<std::string> known = kMemoryCommonFields;
+  for (std::string_view field : memory_fields(m.op)) known.emplace(field);
+  for (const auto& [key, value] : object.items()) {
+    if (!known.contains(key)) {
+      throw InputError(fmt::format("{}: unknown field '{}' for op {}", where, key, to_string(m.op)));
+    }
+  }
+  if (object.contains("pass")) {
+    const json& pass = object.at("pass");
+    if (!pass.is_string() || (pass != "forward" && pass != "backward")) {
+      throw InputError(fmt::format("{}.pass: expected \"forward\" or \"backward\", got {}", where, json_excerpt(pass)));
+    }
+    m.backward = pass == "backward";
+  }
+  for (std::string_view name : memory_fields(m.op)) {
+    const std::string field(name);
+    if (field == "scale") {
+      if (!object.contains(field)) continue;
+      if (!object.at(field).is_number()) {
+        throw InputError(fmt::format("{}.scale: expected a number, got {}", where, json_excerpt(object.at(field))));
+      }
+      m.scale = object.at(field).get<double>();
+      continue;
+    }
+    const std::optional<int64_t> fallback = field == "pad" || field == "causal_seq" ? std::optional<int64_t>(0)
+                                            : field == "stride" ? std::optional<int64_t>(1) : std::nullopt;
+    const int64_t value = read_int(object, field, where, fallback);
+    if (field == "elements") m.elements = value;
+    if (field == "rows") m.rows = value;
+    if (field == "cols") m.cols = value;
+    if (field == "n") m.n = value;
+    if (field == "c") m.c = value;
+    if (field == "h") m.h = value;
+    if (field == "w") m.w = value;
+    if (field == "window") m.window = value;
+    if (field == "stride") m.stride = value;
+    if (field == "pad") m.pad = value;
+    if (field == "vocab") m.vocab = value;
+    if (field == "causal_seq") m.causal_seq = value;
+  }
+  m.dtype = read_dtype(object, where);
+  return m;
+}
+
+json memory_to_json(const MemoryProblem& m) {
+  json object{{"kind", "memory"}, {"op", std::string(to_string(m.op))},
+              {"pass", m.backward ? "backward" : "forward"}, {"dtype", std::string(to_string(m.dtype))}};
+  const std::map<std::string_view, json> values{
+      {"elements", m.elements}, {"rows", m.rows},     {"cols", m.cols},   {"n", m.n},
+      {"c", m.c},               {"h", m.h},           {"w", m.w},         {"window", m.window},
+      {"stride", m.stride},     {"pad", m.pad},       {"vocab", m.vocab}, {"scale", m.scale},
+      {"causal_seq", m.causal_seq}};
+  for (std::string_view field : memory_fields(m.op)) object[std::string(field)] = values.at(field);
+  return object;
+}
+
 }  // namespace
 
 std::string json_excerpt(const json& value) {
@@ -114,6 +179,7 @@ std::string json_excerpt(const json& value) {
 }
 
 json to_json(const Problem& problem) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_to_json(*m);
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return json{{"kind", "gemm"},   {"m", g->m},
                 {"n", g->n},        {"k", g->k},
@@ -134,7 +200,7 @@ Problem problem_from_json(const json& object, const std::string& where) {
     throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   }
   if (!object.contains("kind") || !object.at("kind").is_string()) {
-    throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\" or \"conv\")", where));
+    throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\", \"conv\" or \"memory\")", where));
   }
   const std::string kind = object.at("kind").get<std::string>();
   Problem problem;
@@ -142,8 +208,10 @@ Problem problem_from_json(const json& object, const std::string& where) {
     problem = gemm_from_json(object, where);
   } else if (kind == "conv") {
     problem = conv_from_json(object, where);
+  } else if (kind == "memory") {
+    problem = memory_from_json(object, where);
   } else {
-    throw InputError(fmt::format("{}.kind: '{}' is not one of gemm, conv", where, kind));
+    throw InputError(fmt::format("{}.kind: '{}' is not one of gemm, conv, memory", where, kind));
   }
   if (auto error = validate(problem)) throw InputError(fmt::format("{}: {}", where, *error));
   return problem;

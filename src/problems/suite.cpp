@@ -22,7 +22,7 @@ using nlohmann::json;
 
 Suite smoke_suite() {
   // Small, odd shapes that touch every problem kind and transpose in well under a second.
-  Suite suite{"smoke", "tiny GEMMs and convolutions of every kind, for tests and quick checks", {}};
+  Suite suite{"smoke", "tiny GEMMs, convolutions and memory-bound layers of every kind, for tests and quick checks", {}};
   suite.problems.push_back(GemmProblem{.m = 96, .n = 64, .k = 80});
   suite.problems.push_back(GemmProblem{.m = 37, .n = 29, .k = 53, .op_a = Op::T, .op_b = Op::N});
   suite.problems.push_back(GemmProblem{.m = 64, .n = 33, .k = 17, .op_a = Op::N, .op_b = Op::T});
@@ -34,6 +34,27 @@ Suite smoke_suite() {
                                          .pad_w = 1, .stride_h = 2, .stride_w = 2, .layout = Layout::NHWC,
                                          .pass = pass});
   }
+  // Odd shapes for each memory-bound op; pooling with padding and a partial last window.
+  for (bool backward : {false, true}) {
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::relu, .backward = backward, .elements = 1001});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::gelu, .backward = backward, .elements = 999});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::batchnorm, .backward = backward, .n = 3, .c = 5, .h = 7, .w = 9});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::layernorm, .backward = backward, .rows = 13, .cols = 67});
+    for (MemoryOp pool : {MemoryOp::maxpool, MemoryOp::avgpool}) {
+      suite.problems.push_back(MemoryProblem{.op = pool, .backward = backward, .n = 2, .c = 3, .h = 11, .w = 10,
+                                             .window = 3, .stride = 2, .pad = 1});
+    }
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::softmax, .backward = backward, .rows = 24, .cols = 37});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::softmax, .backward = backward, .rows = 24, .cols = 12,
+                                           .scale = 0.125, .causal_seq = 12});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::cross_entropy, .backward = backward, .rows = 9, .cols = 101});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::embedding, .backward = backward, .rows = 33, .cols = 20,
+                                           .vocab = 50});
+  }
+  suite.problems.push_back(MemoryProblem{.op = MemoryOp::add, .elements = 1003});
+  suite.problems.push_back(MemoryProblem{.op = MemoryOp::bias_add, .rows = 17, .cols = 31});
+  suite.problems.push_back(MemoryProblem{.op = MemoryOp::sgd_momentum, .elements = 1005});
+  suite.problems.push_back(MemoryProblem{.op = MemoryOp::adamw, .elements = 1007});
   return suite;
 }
 
@@ -79,11 +100,14 @@ void keep_kinds(Suite& suite, const std::vector<std::string>& kinds) {
   if (kinds.empty()) return;
   std::erase_if(suite.problems, [&](const Problem& problem) {
     const std::string label = kind_label(problem);
-    return std::none_of(kinds.begin(), kinds.end(), [&](const std::string& k) { return label.starts_with(k); });
+    return std::none_of(kinds.begin(), kinds.end(),
+                        [&](const std::string& k) { return label.starts_with(k) || family_of(problem) == k; });
   });
   if (suite.problems.empty()) {
     throw InputError(fmt::format("suite {} has no problems of kind {} (kinds: gemm, conv, conv-fwd, conv-bwd-data, "
-                                 "conv-bwd-filter)", suite.name, fmt::join(kinds, ", ")));
+                                 "conv-bwd-filter, memory, relu, gelu, add, bias-add, bn, ln, maxpool, avgpool, "
+                                 "softmax, xent, embed, sgd, adamw, each with -fwd or -bwd where it has both)",
+                                 suite.name, fmt::join(kinds, ", ")));
   }
 }
 
@@ -120,6 +144,10 @@ json csv_cell_value(const std::string& cell) {
   errno = 0;
   const long long number = std::strtoll(cell.c_str(), &end, 10);
   if (errno == 0 && end && *end == '\0') return json(int64_t(number));
+  // A decimal such as a softmax scale ("0.125"); integers stay integers above.
+  errno = 0;
+  const double real = std::strtod(cell.c_str(), &end);
+  if (errno == 0 && end && *end == '\0' && end != cell.c_str()) return json(real);
   return json(cell);
 }
 
@@ -128,10 +156,12 @@ json csv_cell_value(const std::string& cell) {
 const std::vector<BuiltinSuiteInfo>& builtin_suites() {
   static const std::vector<BuiltinSuiteInfo> suites{
       {"quick", "representative GEMMs and ResNet-50 convs in all three passes (the default)"},
-      {"smoke", "tiny GEMMs and convolutions of every kind (seconds)"},
+      {"smoke", "tiny GEMMs, convolutions and memory-bound layers of every kind (seconds)"},
       {"square", "square GEMM NN, 256 to 8192 doubling (--min-size, --max-size)"},
-      {"resnet50", "every distinct ResNet-50 layer in all three passes, plus its FC (--batch, --image-size)"},
-      {"transformer", "the GEMMs of one BERT-base encoder layer, forward and both backward (--batch, --seq-len)"},
+      {"resnet50", "every distinct ResNet-50 layer in all three passes, its FC, and its batch norms, ReLUs, adds, "
+                   "pools and SGD step (--batch, --image-size)"},
+      {"transformer", "one BERT-base encoder layer: its GEMMs forward and both backward, and its norms, GELU, "
+                      "softmax, adds, embedding, loss and AdamW step (--batch, --seq-len)"},
       {"deepbench-train", "DeepBench's public training GEMM and convolution shapes"},
   };
   return suites;

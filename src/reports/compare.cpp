@@ -11,7 +11,7 @@ namespace trainrate {
 namespace {
 
 bool compared_with(const Result& custom, const Result& vendor) {
-  if (vendor.role != "vendor" || vendor.status != ResultStatus::ok || vendor.rate_flops_per_s <= 0) return false;
+  if (vendor.role != "vendor" || vendor.status != ResultStatus::ok || work_rate_per_s(vendor) <= 0) return false;
   if (vendor.device != custom.device || !(vendor.problem == custom.problem)) return false;
   const auto& named = custom.compared_with;
   return named.empty() || std::find(named.begin(), named.end(), vendor.backend) != named.end();
@@ -20,7 +20,7 @@ bool compared_with(const Result& custom, const Result& vendor) {
 void mark_best_vendor(std::vector<RatioRow>& rows, size_t first) {
   if (first == rows.size()) return;
   auto best = std::max_element(rows.begin() + ptrdiff_t(first), rows.end(), [](const RatioRow& a, const RatioRow& b) {
-    return a.vendor_flops_per_s < b.vendor_flops_per_s;
+    return a.vendor_rate_per_s < b.vendor_rate_per_s;
   });
   best->best_vendor = true;
 }
@@ -34,8 +34,9 @@ std::vector<RatioRow> custom_vendor_ratios(const ResultsFile& file) {
     const size_t first = rows.size();
     for (const Result& vendor : file.results) {
       if (!compared_with(custom, vendor)) continue;
-      rows.push_back(RatioRow{custom.problem, custom.device, custom.backend, vendor.backend, custom.rate_flops_per_s,
-                              vendor.rate_flops_per_s, custom.rate_flops_per_s / vendor.rate_flops_per_s});
+      const double custom_rate = work_rate_per_s(custom), vendor_rate = work_rate_per_s(vendor);
+      rows.push_back(RatioRow{custom.problem, custom.device, custom.backend, vendor.backend, custom_rate, vendor_rate,
+                              custom_rate / vendor_rate});
     }
     mark_best_vendor(rows, first);
   }

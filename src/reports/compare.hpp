@@ -15,7 +15,7 @@ struct RatioRow {
   Problem problem;
   std::string device;
   std::string custom_backend, vendor_backend;
-  double custom_flops_per_s = 0, vendor_flops_per_s = 0;
+  double custom_rate_per_s = 0, vendor_rate_per_s = 0;  // work_rate_per_s: FLOP/s, or bytes/s if memory-bound
   double ratio = 0;  // custom / vendor rate: > 1 means ours is faster
   bool best_vendor = false;  // the fastest of the vendors this custom result was paired with
 };

@@ -170,8 +170,12 @@ Result make_result(const std::vector<Row>& rows) {
   } else if (!percents.empty()) {
     result.percent_of_peak = median_of(percents);
   }
+  result.bytes = min_bytes(result.problem);
+  if (m.stats.median_ms > 0) result.rate_bytes_per_s = result.bytes / (m.stats.median_ms * 1e-3);
+  // The bench's % of peak is of the bandwidth for memory-bound problems, of FLOP/s otherwise.
   if (result.percent_of_peak && *result.percent_of_peak > 0) {
-    result.peak_flops_per_s = result.rate_flops_per_s * 100 / *result.percent_of_peak;
+    const double peak = work_rate_per_s(result) * 100 / *result.percent_of_peak;
+    (is_memory_bound(result.problem) ? result.peak_bytes_per_s : result.peak_flops_per_s) = peak;
   }
   return result;
 }

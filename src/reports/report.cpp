@@ -293,10 +293,10 @@ std::string rate_cell(const ShapeRow& row, const std::string& backend) {
   const Result& r = it->second;
   if (r.status != ResultStatus::ok) return std::string(to_string(r.status));
   if (r.percent_of_peak) {
-    return fmt::format("{} ({}{})", format_rate(r.rate_flops_per_s), format_percent(*r.percent_of_peak),
+    return fmt::format("{} ({}{})", format_work_rate(r.problem, work_rate_per_s(r)), format_percent(*r.percent_of_peak),
                        above_peak(r) ? "*" : "");
   }
-  return format_rate(r.rate_flops_per_s);
+  return format_work_rate(r.problem, work_rate_per_s(r));
 }
 
 std::vector<std::string> above_peak_lines(const DeviceSection& section) {

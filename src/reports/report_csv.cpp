@@ -16,7 +16,7 @@ std::string optional_number(const std::optional<double>& value) { return value ?
 std::string render_csv(const Report& report) {
   std::string csv =
       "source,host,suite,device,device_name,backend,role,problem,pass,dtype,status,rate_flops_per_s,"
-      "percent_of_peak,median_ms,samples,relative_noise,flops,min_bytes,flop_per_byte,vendor_backend,"
+      "rate_bytes_per_s,percent_of_peak,median_ms,samples,relative_noise,flops,min_bytes,flop_per_byte,vendor_backend,"
       "custom_vendor_ratio,algorithm,reason,above_peak\n";
   for (const DeviceSection& section : report.sections) {
     for (const ShapeRow& row : section.rows) {
@@ -34,6 +34,7 @@ std::string render_csv(const Report& report) {
             section.source, section.host, section.suite, section.device.id, section.device.name, r.backend, r.role,
             row.name, row.kind, std::string(to_string(dtype)), std::string(to_string(r.status)),
             r.status == ResultStatus::ok ? format_number(r.rate_flops_per_s) : "",
+            r.status == ResultStatus::ok ? format_number(r.rate_bytes_per_s) : "",
             r.status == ResultStatus::ok ? optional_number(r.percent_of_peak) : "",
             timed ? format_number(r.measurement->stats.median_ms) : "",
             timed ? std::to_string(r.measurement->stats.samples) : "",

@@ -44,6 +44,16 @@ std::string format_rate(double flops_per_s) {
   return fmt::format("{:.0f} FLOP/s", flops_per_s);
 }
 
+std::string format_bandwidth(double bytes_per_s) {
+  if (bytes_per_s >= 1e12) return fmt::format("{} TB/s", three_digits(bytes_per_s / 1e12));
+  if (bytes_per_s >= 1e9) return fmt::format("{} GB/s", three_digits(bytes_per_s / 1e9));
+  return fmt::format("{} MB/s", three_digits(bytes_per_s / 1e6));
+}
+
+std::string format_work_rate(const Problem& problem, double rate_per_s) {
+  return is_memory_bound(problem) ? format_bandwidth(rate_per_s) : format_rate(rate_per_s);
+}
+
 std::string format_duration_ms(double ms) {
   if (ms >= 1000) return fmt::format("{} s", three_digits(ms / 1000));
   if (ms >= 1) return fmt::format("{} ms", three_digits(ms));
@@ -127,7 +137,7 @@ std::string result_table_row(const Result& r, const TableWidths& widths) {
   const std::string peak = percent_of_peak_cell(r);
   return fmt::format("{:<{}} {:<{}} {:>10} {:>6.1f}% {:>14} {:>7}  {}\n", problem, widths.problem, r.backend,
                      widths.backend, format_duration_ms(s.median_ms), 100 * s.relative_noise,
-                     format_rate(r.rate_flops_per_s), peak, ok_status(r));
+                     format_work_rate(r.problem, work_rate_per_s(r)), peak, ok_status(r));
 }
 
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries) {
@@ -146,7 +156,8 @@ std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<Rat
   for (const RatioRow& row : rows) {
     out += fmt::format("{:<{}} {:<{}} {:<{}} {:>14} {:>14} {:>8.3f}\n", describe(row.problem), widths.problem,
                        row.custom_backend, widths.backend, row.vendor_backend, vendor_width,
-                       format_rate(row.custom_flops_per_s), format_rate(row.vendor_flops_per_s), row.ratio);
+                       format_work_rate(row.problem, row.custom_rate_per_s),
+                       format_work_rate(row.problem, row.vendor_rate_per_s), row.ratio);
   }
   out += fmt::format("\n{:<40} {:>5} {:>8} {:>8} {:>8} {:>8}  {}\n", "custom/best vendor by kind", "n", "geomean",
                      "median", "min", "max", "best vendor (problems)");

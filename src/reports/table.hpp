@@ -11,6 +11,10 @@ namespace trainrate {
 
 // "74.2 GFLOP/s", "312 TFLOP/s": three significant digits, unit chosen by magnitude.
 std::string format_rate(double flops_per_s);
+// Memory-bound rates in decimal bytes/s (GB/s), as bandwidths are quoted.
+std::string format_bandwidth(double bytes_per_s);
+// A work_rate_per_s in the problem's unit: GB/s for memory-bound problems, FLOP/s otherwise.
+std::string format_work_rate(const Problem& problem, double rate_per_s);
 // "0.512 ms", "12.3 us", "1.25 s".
 std::string format_duration_ms(double ms);
 

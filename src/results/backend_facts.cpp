@@ -18,7 +18,8 @@ std::optional<BackendRole> parse_role(std::string_view text) {
 std::optional<std::string> outside_facts(const BackendFacts& facts, const Problem& problem) {
   const std::string family(family_of(problem));
   if (std::find(facts.families.begin(), facts.families.end(), family) == facts.families.end()) {
-    return fmt::format("{} has no {}", facts.name, family == "conv" ? "convolution" : family);
+    const std::string what = family == "conv" ? "convolution" : family == "memory" ? "memory-bound layers" : family;
+    return fmt::format("{} has no {}", facts.name, what);
   }
   const Dtype dtype = dtype_of(problem);
   if (std::find(facts.dtypes.begin(), facts.dtypes.end(), dtype) == facts.dtypes.end()) {

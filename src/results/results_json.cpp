@@ -190,6 +190,11 @@ Result result_from_json(const json& o, const std::string& where) {
   r.flops = field<double>(o, "flops", where);
   r.rate_flops_per_s = field<double>(o, "rate_flops_per_s", where);
   r.peak_flops_per_s = read_optional_number(o, "peak_flops_per_s", where);
+  r.bytes = field_or<double>(o, "bytes", where, min_bytes(r.problem));
+  // Files from before bytes/s was recorded: the same rate, from the bytes and the median time.
+  const double median_ms = r.status == ResultStatus::ok && r.measurement ? r.measurement->stats.median_ms : 0;
+  r.rate_bytes_per_s = field_or<double>(o, "rate_bytes_per_s", where, median_ms > 0 ? r.bytes / (median_ms * 1e-3) : 0);
+  r.peak_bytes_per_s = read_optional_number(o, "peak_bytes_per_s", where);
   r.percent_of_peak = read_optional_number(o, "percent_of_peak", where);
   r.algorithm = field_or<std::string>(o, "algorithm", where, "");
   r.workspace_bytes = field_or<int64_t>(o, "workspace_bytes", where, 0);
@@ -235,6 +240,9 @@ json to_json(const Result& r) {
               {"flops", r.flops},
               {"rate_flops_per_s", r.rate_flops_per_s},
               {"peak_flops_per_s", optional_number(r.peak_flops_per_s)},
+              {"bytes", r.bytes},
+              {"rate_bytes_per_s", r.rate_bytes_per_s},
+              {"peak_bytes_per_s", optional_number(r.peak_bytes_per_s)},
               {"percent_of_peak", optional_number(r.percent_of_peak)},
               {"algorithm", r.algorithm},
               {"workspace_bytes", r.workspace_bytes},

@@ -21,6 +21,7 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
   result.compared_with = backend.facts().compared_with;
   result.mode = std::string(to_string(options.measure.mode));
   result.flops = flops(problem);
+  result.bytes = min_bytes(problem);
   result.threads = backend.device().kind() == "cpu" ? CpuDevice::instance().threads() : 0;
   return result;
 }
@@ -28,7 +29,14 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
 void fill_rate(Result& result, Backend& backend) {
   const double median_s = result.measurement->stats.median_ms * 1e-3;
   result.rate_flops_per_s = median_s > 0 ? result.flops / median_s : 0;
+  result.rate_bytes_per_s = median_s > 0 ? result.bytes / median_s : 0;
   stamp_peak(result, backend.device().info().peaks);
+}
+
+int64_t operand_total(const OperandSizes& sizes) {
+  int64_t total = sizes.input0 + sizes.input1 + sizes.output;
+  for (int64_t more : sizes.more_inputs) total += more;
+  return total;
 }
 
 std::string format_bytes(double bytes) {
@@ -40,7 +48,7 @@ std::string format_bytes(double bytes) {
 // allocation, so an absurd shape becomes a "skipped" row instead of an out-of-memory kill.
 std::optional<std::string> host_memory_shortfall(const Problem& problem) {
   const OperandSizes sizes = operand_elements(problem);
-  const double needed_bytes = 2.0 * double(sizes.input0 + sizes.input1 + sizes.output) * sizeof(float);
+  const double needed_bytes = 2.0 * double(operand_total(sizes)) * sizeof(float);
   const double available_bytes = double(available_host_memory_bytes());
   if (needed_bytes <= 0.9 * available_bytes) return std::nullopt;
   return fmt::format("needs {} of host memory, {} available", format_bytes(needed_bytes),
@@ -61,7 +69,7 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
   if (!free_bytes) return std::nullopt;
   const OperandSizes sizes = operand_elements(problem);
   const Dtype dtype = dtype_of(problem);
-  const double needed_bytes = double(sizes.input0 + sizes.input1 + sizes.output) * double(storage_bytes(dtype));
+  const double needed_bytes = double(operand_total(sizes)) * double(storage_bytes(dtype));
   if (needed_bytes <= 0.9 * double(*free_bytes)) return std::nullopt;
   return fmt::format("needs {} of device memory, {} free", format_bytes(needed_bytes),
                      format_bytes(double(*free_bytes)));
@@ -71,9 +79,12 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
 
 void stamp_peak(Result& result, const Peaks& peaks) {
   result.peak_flops_per_s = peaks.flops_per_s(dtype_of(result.problem));
+  result.peak_bytes_per_s = peaks.bytes_per_s();
   result.percent_of_peak.reset();
-  if (result.peak_flops_per_s && *result.peak_flops_per_s > 0) {
-    result.percent_of_peak = 100.0 * result.rate_flops_per_s / *result.peak_flops_per_s;
+  const bool memory = is_memory_bound(result.problem);
+  const std::optional<double> peak = memory ? result.peak_bytes_per_s : result.peak_flops_per_s;
+  if (peak && *peak > 0) {
+    result.percent_of_peak = 100.0 * (memory ? result.rate_bytes_per_s : result.rate_flops_per_s) / *peak;
   }
 }
 

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "problems/host_inputs.hpp"
 #include "problems/problem.hpp"
 
 namespace trainrate::reference {
@@ -26,7 +28,11 @@ int64_t y_offset(const ConvProblem& c, int64_t n, int64_t k, int64_t p, int64_t 
 // backward_filter:  in0 = x,  in1 = dy, output dw
 double conv_element(const ConvProblem& c, const float* in0, const float* in1, int64_t output_offset);
 
-// Whole output, for tests and small problems.
+// The whole output of a memory-bound pass (every output tensor, in memory_outputs order), in double.
+// Inputs as make_inputs gives them, in memory_inputs order.
+std::vector<double> memory_output(const MemoryProblem& m, const HostInputs& inputs);
+
+// Whole output of a GEMM or convolution, for tests and small problems.
 void compute(const Problem& problem, const float* in0, const float* in1, float* out);
 // One element by linear offset into the output (batch-major for GEMM: offset = b·m·n + j·m + i).
 double element(const Problem& problem, const float* in0, const float* in1, int64_t output_offset);

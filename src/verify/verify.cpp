@@ -44,6 +44,114 @@ std::vector<float> random_tensor(int64_t elements, Dtype dtype, std::mt19937_64&
 }
 
 
+// Saved statistics for a norm's backward pass: the mean and biased variance of each of `groups`
+// sets of `count` values, value j of group g at at(g, j), as the forward pass would have saved them.
+template <typename At>
+void saved_statistics(const std::vector<float>& x, int64_t groups, int64_t count, At at, std::vector<float>& mean,
+                      std::vector<float>& variance) {
+  for (int64_t g = 0; g < groups; ++g) {
+    double sum = 0, squares = 0;
+    for (int64_t j = 0; j < count; ++j) sum += x[at(g, j)];
+    const double mu = sum / double(count);
+    for (int64_t j = 0; j < count; ++j) squares += (x[at(g, j)] - mu) * (x[at(g, j)] - mu);
+    mean[size_t(g)] = float(mu);
+    variance[size_t(g)] = float(squares / double(count));
+  }
+}
+
+// Inputs that make sense for the op: whole-number labels and indices in range, saved norm
+// statistics of x, a softmax output for softmax backward, a non-negative Adam second moment.
+HostInputs memory_inputs_for(const MemoryProblem& m, std::mt19937_64& rng) {
+  std::vector<std::vector<float>> tensors;
+  for (const MemoryTensor& t : memory_inputs(m)) {
+    if (!t.integer) {
+      tensors.push_back(random_tensor(t.elements, m.dtype, rng));
+      continue;
+    }
+    const int64_t bound = m.op == MemoryOp::embedding ? m.vocab : m.cols;
+    std::uniform_int_distribution<int64_t> pick(0, bound - 1);
+    std::vector<float> indices(size_t(t.elements));
+    for (float& index : indices) index = float(pick(rng));
+    tensors.push_back(std::move(indices));
+  }
+  if (m.backward && m.op == MemoryOp::batchnorm) {
+    const int64_t hw = m.h * m.w;
+    saved_statistics(tensors[0], m.c, m.n * hw,
+                     [&](int64_t ch, int64_t j) { return size_t(((j / hw) * m.c + ch) * hw + j % hw); }, tensors[3],
+                     tensors[4]);
+  }
+  if (m.backward && m.op == MemoryOp::layernorm) {
+    saved_statistics(tensors[0], m.rows, m.cols, [&](int64_t r, int64_t j) { return size_t(r * m.cols + j); },
+                     tensors[3], tensors[4]);
+  }
+  if (m.backward && m.op == MemoryOp::softmax) {
+    MemoryProblem forward = m;
+    forward.backward = false;
+    const std::vector<double> y = reference::memory_output(forward, HostInputs{tensors[0], {}, {}});
+    for (size_t i = 0; i < y.size(); ++i) tensors[0][i] = round_to_dtype(float(y[i]), m.dtype);
+  }
+  if (m.op == MemoryOp::adamw) {
+    for (float& v : tensors[3]) v = round_to_dtype(v * v, m.dtype);
+  }
+  HostInputs inputs;
+  inputs.in0 = std::move(tensors[0]);
+  if (tensors.size() > 1) inputs.in1 = std::move(tensors[1]);
+  for (size_t i = 2; i < tensors.size(); ++i) inputs.more.push_back(std::move(tensors[i]));
+  return inputs;
+}
+
+// Ops that only move or combine values element by element meet a tight bound; reductions (norms,
+// softmax, pooling sums, losses, scatter-adds) sum many float terms in whatever order a backend likes.
+double memory_tolerance(const MemoryProblem& m) {
+  if (m.dtype != Dtype::fp32) return tolerance(m.dtype);
+  switch (m.op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu:
+    case MemoryOp::add:
+    case MemoryOp::bias_add:
+    case MemoryOp::maxpool:
+    case MemoryOp::sgd_momentum:
+    case MemoryOp::adamw: return 1e-5;
+    case MemoryOp::embedding: return m.backward ? 1e-4 : 1e-5;
+    default: return 1e-4;
+  }
+}
+
+// Every output element against the double reference, each output tensor judged on its own scale:
+// |out − ref| <= tolerance · (|ref| + rms(ref over that tensor)).
+Verification verify_memory(const MemoryProblem& m, const HostInputs& inputs, const std::vector<float>& output) {
+  Verification v;
+  v.tolerance = memory_tolerance(m);
+  const std::vector<double> expected = reference::memory_output(m, inputs);
+  if (output.size() != expected.size()) {
+    v.mismatches = 1;
+    v.first_mismatch = fmt::format("output has {} elements, expected {}", output.size(), expected.size());
+    return v;
+  }
+  size_t begin = 0;
+  for (const MemoryTensor& tensor : memory_outputs(m)) {
+    const size_t end = begin + size_t(tensor.elements);
+    double squares = 0;
+    for (size_t i = begin; i < end; ++i) squares += expected[i] * expected[i];
+    const double rms = std::sqrt(squares / double(tensor.elements));
+    for (size_t i = begin; i < end; ++i) {
+      const double actual = output[i];
+      const double error = std::isfinite(actual) ? std::fabs(actual - expected[i]) / (std::fabs(expected[i]) + rms)
+                                                 : std::numeric_limits<double>::infinity();
+      ++v.elements_checked;
+      v.max_error = std::max(v.max_error, error);
+      if (!(error <= v.tolerance)) {
+        if (v.mismatches == 0) {
+          v.first_mismatch = fmt::format("{}[{}] = {} but reference = {}", tensor.name, i - begin, actual, expected[i]);
+        }
+        ++v.mismatches;
+      }
+    }
+    begin = end;
+  }
+  return v;
+}
+
 }  // namespace
 
 double tolerance(Dtype dtype) {
@@ -58,6 +166,7 @@ double tolerance(Dtype dtype) {
 
 int64_t reduction_length(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) return g->k;
+  if (is_memory_bound(problem)) return 1;  // verify_memory scales by each tensor's rms instead
   const auto& c = std::get<ConvProblem>(problem);
   switch (c.pass) {
     case ConvPass::forward: return c.c * c.r * c.s;
@@ -69,6 +178,7 @@ int64_t reduction_length(const Problem& problem) {
 
 HostInputs make_inputs(const Problem& problem, uint64_t seed) {
   std::mt19937_64 rng(seed);
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_inputs_for(*m, rng);
   const OperandSizes sizes = operand_elements(problem);
   const Dtype dtype = dtype_of(problem);
   HostInputs inputs;
@@ -79,6 +189,7 @@ HostInputs make_inputs(const Problem& problem, uint64_t seed) {
 
 Verification verify(const Problem& problem, const HostInputs& inputs, const std::vector<float>& output,
                     const VerifyOptions& options) {
+  if (const auto* m = std::get_if<MemoryProblem>(&problem)) return verify_memory(*m, inputs, output);
   Verification v;
   v.tolerance = tolerance(dtype_of(problem));
   const int64_t count = operand_elements(problem).output;

@@ -10,6 +10,9 @@ std::optional<std::string> cpu_dtype_unsupported(const Problem& problem, std::st
   const bool gemm = std::holds_alternative<GemmProblem>(problem);
   if (dtype == Dtype::fp32 || (dtype == Dtype::bf16 && gemm && bf16_gemm)) return std::nullopt;
   if (dtype == Dtype::bf16 && gemm) return fmt::format("{} has no bf16 GEMM", backend);
+  if (dtype == Dtype::bf16 && is_memory_bound(problem)) {
+    return std::string("bf16 memory-bound layers are not implemented on CPU (bf16 runs GEMM only)");
+  }
   if (dtype == Dtype::bf16) return std::string("bf16 convolution is not implemented on CPU (bf16 runs GEMM only)");
   return fmt::format("{} is a GPU tensor-core format: CPU backends run fp32, and bf16 GEMM", to_string(dtype));
 }

@@ -1,4 +1,5 @@
-// onednn: the vendor convolution on CPU (all three passes) and matmul for GEMM.
+// onednn: the vendor convolution on CPU (all three passes), matmul for GEMM, and its eltwise,
+// binary, normalization, pooling and softmax primitives for memory-bound layers (onednn_memory.cpp).
 //
 // oneDNN picks its own memory formats ("any", usually blocked like nChw8c): operands are
 // reordered into them once in prepare() and the output back in output(), so only the primitive
@@ -9,19 +10,22 @@
 
 #include "backends/cpu/cpu_backends.hpp"
 #include "backends/cpu/cpu_prepared.hpp"
+#include "backends/cpu/onednn_memory.hpp"
 #include "devices/cpu_device.hpp"
 
 namespace trainrate {
+
+dnnl::engine& onednn_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
 
 namespace {
 
 using dnnl::memory;
 using tag = memory::format_tag;
 
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
+dnnl::engine& cpu_engine() { return onednn_engine(); }
 
 struct UserTags {
   tag activation, filter;
@@ -214,16 +218,21 @@ std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const Host
 
 class OnednnBackend final : public Backend {
  public:
-  OnednnBackend() : Backend({"onednn", BackendRole::vendor, "cpu", {}, {"gemm", "conv"}, {Dtype::fp32, Dtype::bf16}}) {}
+  OnednnBackend() : Backend({"onednn", BackendRole::vendor, "cpu", {}, {"gemm", "conv", "memory"}, {Dtype::fp32, Dtype::bf16}}) {}
   Device& device() const override { return CpuDevice::instance(); }
 
   std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
+    if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+      if (auto reason = cpu_dtype_unsupported(problem, "onednn", false)) return reason;
+      return onednn_memory_unsupported(*m);
+    }
     return cpu_dtype_unsupported(problem, has_bf16_matmul() ? "onednn" : "onednn (on this CPU)", has_bf16_matmul());
   }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
     try {
       if (const auto* g = std::get_if<GemmProblem>(&problem)) return prepare_matmul(*g, inputs);
+      if (const auto* m = std::get_if<MemoryProblem>(&problem)) return prepare_onednn_memory(*m, inputs);
       const auto& c = std::get<ConvProblem>(problem);
       switch (c.pass) {
         case ConvPass::forward: return prepare_forward(c, inputs);
