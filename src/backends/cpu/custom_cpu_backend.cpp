@@ -8,6 +8,7 @@
 
 #include "backends/cpu/cpu_backends.hpp"
 #include "backends/cpu/cpu_prepared.hpp"
+#include "backends/cpu/custom_cpu_memory.hpp"
 #include "devices/cpu_device.hpp"
 #include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/gemm.hpp"
@@ -18,11 +19,18 @@ namespace {
 
 namespace kc = kernels::cpu;
 
+// A forced micro-kernel is a GEMM choice: its variants time GEMM and conv, and the family backend
+// also runs the memory-bound layers.
+std::vector<std::string> families(const std::optional<kc::MicroKernel>& forced) {
+  if (forced) return {"gemm", "conv"};
+  return {"gemm", "conv", "memory"};
+}
+
 class CustomCpuBackend final : public Backend {
  public:
   explicit CustomCpuBackend(std::optional<kc::MicroKernel> forced)
       : Backend({forced ? fmt::format("custom-cpu/{}", kc::to_string(*forced)) : "custom-cpu", BackendRole::custom,
-                 "cpu", {"openblas", "onednn"}, {"gemm", "conv"}, {Dtype::fp32, Dtype::bf16}}),
+                 "cpu", {"openblas", "onednn"}, families(forced), {Dtype::fp32, Dtype::bf16}}),
         forced_(forced) {}
   Device& device() const override { return CpuDevice::instance(); }
 
@@ -40,6 +48,7 @@ class CustomCpuBackend final : public Backend {
   }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
+    if (const auto* memory = std::get_if<MemoryProblem>(&problem)) return prepare_custom_memory(*memory, inputs);
     const kc::GemmOptions options{CpuDevice::instance().threads(), forced_};
     if (const auto* gemm = std::get_if<GemmProblem>(&problem)) return prepare_gemm(*gemm, inputs, options);
     const ConvProblem conv = std::get<ConvProblem>(problem);
