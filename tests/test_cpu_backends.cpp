@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "fast_run_options.hpp"
 #include "backends/registry.hpp"
 #include "run/runner.hpp"
 
@@ -33,17 +34,7 @@ Backend* find_backend(const std::string& name) {
   return nullptr;
 }
 
-// One sample, no batching: correctness is the point here, not the rate.
-RunOptions fast_options() {
-  RunOptions o;
-  o.measure.mode = CacheMode::hot;
-  o.measure.warmup_runs = 1;
-  o.measure.min_sample_ms = 0;
-  o.measure.stopping.budget_ms = 5;
-  o.measure.stopping.min_samples = 1;
-  o.measure.stopping.min_time_ms = 0;
-  return o;
-}
+using testing::fast_options;
 
 TEST(CpuBackends, RegistryHasTheCpuBackendsAndAllAreCovered) {
   std::set<std::string> names;

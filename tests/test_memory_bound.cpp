@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fast_run_options.hpp"
 #include "backends/registry.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
@@ -343,16 +344,7 @@ TEST(MemoryVerify, ReferencePassesAndOneWrongElementFails) {
 // ---------------------------------------------------------------------------------------------
 // CPU backends
 
-RunOptions fast_options() {
-  RunOptions o;
-  o.measure.mode = CacheMode::hot;
-  o.measure.warmup_runs = 1;
-  o.measure.min_sample_ms = 0;
-  o.measure.stopping.budget_ms = 5;
-  o.measure.stopping.min_samples = 1;
-  o.measure.stopping.min_time_ms = 0;
-  return o;
-}
+using testing::fast_options;
 
 Backend& cpu_backend(const std::string& name) {
   static BackendSet set = make_available_backends();
