@@ -515,6 +515,8 @@ TEST(CpuMemoryBound, PoolingMatchesReference) {
       {1, 2, 5, 5, 3, 3, 1, 1, 1, 1},      // overlapping windows, stride 1
       {3, 2, 6, 7, 3, 2, 3, 2, 1, 1},      // stride = window height
       {1, 1, 4, 4, 4, 4, 1, 1, 0, 0},      // a global pool
+      {3, 5, 7, 5, 7, 5, 1, 1, 0, 0},      // a rectangular global pool: the whole-plane path
+      {8, 512, 7, 7, 7, 7, 1, 1, 0, 0},    // ResNet-50's global pool, enough planes for the team
       {2, 3, 10, 11, 3, 3, 3, 3, 1, 1},    // stride 3
       {1, 2, 9, 10, 2, 2, 3, 3, 0, 0},     // stride above the window: columns no window covers
       {4, 16, 57, 57, 3, 3, 2, 2, 1, 1}};  // large enough for the team

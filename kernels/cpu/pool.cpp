@@ -204,11 +204,25 @@ void maxpool_backward(const float* x, const float* dy, float* dx, int64_t n, int
   });
 }
 
+// A window that is the whole unpadded plane (the global average pool ending a CNN): one output per
+// plane, so the phase split and the row loops would cost more than the sum itself.
+bool whole_plane_window(const PoolGeometry& g) { return g.r == g.h && g.s == g.w && g.ph == 0 && g.pw == 0; }
+
 void avgpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
                      int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
   const float inv_area = 1.0f / float(r * s);
+  if (whole_plane_window(g)) {
+    for_each_plane(g, [&](int64_t plane) {
+      const float* in = x + plane * h * w;
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < h * w; ++i) sum += in[i];
+      y[plane] = sum * inv_area;
+    });
+    return;
+  }
   for_each_plane(g, [&](int64_t plane) {
     PhasePlane layout(g);
     const float* in = layout.split(x + plane * h * w);
@@ -230,6 +244,10 @@ void avgpool_backward(const float* dy, float* dx, int64_t n, int64_t c, int64_t 
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
   const float inv_area = 1.0f / float(r * s);
+  if (whole_plane_window(g)) {
+    for_each_plane(g, [&](int64_t plane) { std::fill(dx + plane * h * w, dx + (plane + 1) * h * w, dy[plane] * inv_area); });
+    return;
+  }
   for_each_plane(g, [&](int64_t plane) {
     PhasePlane layout(g);
     float* grad = layout.zeroed_accumulator(dx + plane * h * w);
