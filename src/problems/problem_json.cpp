@@ -137,9 +137,10 @@ MemoryProblem memory_from_json(const json& object, const std::string& where) {
       m.scale = object.at(field).get<double>();
       continue;
     }
-    const std::optional<int64_t> fallback = field == "pad" || field == "causal_seq" ? std::optional<int64_t>(0)
-                                            : field == "stride" ? std::optional<int64_t>(1) : std::nullopt;
-    const int64_t value = read_int(object, field, where, fallback);
+    // pad and causal_seq default to 0 and stride to 1; every other shape field is required.
+    const bool has_default = field == "pad" || field == "causal_seq" || field == "stride";
+    const int64_t value = has_default ? read_int(object, field, where, field == "stride" ? 1 : 0)
+                                      : read_int(object, field, where, std::nullopt);
     if (field == "elements") m.elements = value;
     if (field == "rows") m.rows = value;
     if (field == "cols") m.cols = value;
