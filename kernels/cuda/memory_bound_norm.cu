@@ -66,15 +66,23 @@ __global__ void bn_stats_partial_kernel(const float* __restrict__ x, float2* __r
   if (threadIdx.x == 0) partial[int64_t(c) * gridDim.x + blockIdx.x] = acc;
 }
 
-// One warp per channel: combine the splits, then mean = K + Σd/M, var = Σd²/M − (Σd/M)².
+// The finish kernels run one warp per channel; the warp's sum of channel c's split partials
+// (every lane holds it).
+__device__ float2 sum_of_splits(const float2* __restrict__ partial, int c, int splits) {
+  float2 acc = make_float2(0.f, 0.f);
+  for (int s = threadIdx.x % 32; s < splits; s += 32) acc = mb::Sum{}(acc, partial[int64_t(c) * splits + s]);
+  return mb::row_allreduce<32>(acc, mb::Sum{}, static_cast<float2*>(nullptr));
+}
+
+__device__ int warp_channel() { return blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; }
+
+// Combine the splits, then mean = K + Σd/M, var = Σd²/M − (Σd/M)².
 __global__ void bn_stats_finish_kernel(const float* __restrict__ x, const float2* __restrict__ partial,
                                        float* __restrict__ mean, float* __restrict__ inv_std, int channels, int splits,
                                        int64_t hw, int64_t count, float eps) {
-  const int c = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  const int c = warp_channel();
   if (c >= channels) return;
-  float2 acc = make_float2(0.f, 0.f);
-  for (int s = threadIdx.x % 32; s < splits; s += 32) acc = mb::Sum{}(acc, partial[int64_t(c) * splits + s]);
-  acc = mb::row_allreduce<32>(acc, mb::Sum{}, static_cast<float2*>(nullptr));
+  const float2 acc = sum_of_splits(partial, c, splits);
   if (threadIdx.x % 32 != 0) return;
   const float d_mean = acc.x / float(count);
   const float var = fmaxf(acc.y / float(count) - d_mean * d_mean, 0.f);
@@ -121,11 +129,9 @@ __global__ void bn_grad_partial_kernel(const float* __restrict__ x, const float*
 
 __global__ void bn_grad_finish_kernel(const float2* __restrict__ partial, float* __restrict__ dgamma,
                                       float* __restrict__ dbeta, int channels, int splits) {
-  const int c = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  const int c = warp_channel();
   if (c >= channels) return;
-  float2 acc = make_float2(0.f, 0.f);
-  for (int s = threadIdx.x % 32; s < splits; s += 32) acc = mb::Sum{}(acc, partial[int64_t(c) * splits + s]);
-  acc = mb::row_allreduce<32>(acc, mb::Sum{}, static_cast<float2*>(nullptr));
+  const float2 acc = sum_of_splits(partial, c, splits);
   if (threadIdx.x % 32 != 0) return;
   dbeta[c] = acc.x;
   dgamma[c] = acc.y;
