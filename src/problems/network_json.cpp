@@ -2,10 +2,8 @@
 // person reading it has the file open and wants to jump to the line.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "problems/network.hpp"
 #include "problems/problem_json.hpp"
@@ -139,11 +137,7 @@ Network network_from_json_text(const std::string& text, const std::string& where
 }
 
 Network read_network_file(const std::filesystem::path& path, int64_t batch) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open network file", path.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  return network_from_json_text(text.str(), path.string(), batch);
+  return network_from_json_text(read_text_file(path), path.string(), batch);
 }
 
 Network load_network(const std::string& name, const std::string& file, const NetworkSize& size) {

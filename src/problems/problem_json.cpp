@@ -242,16 +242,21 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& where
   }
 }
 
-nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view what) {
-  std::ifstream in(path);
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
-  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos) {
+  return text.str();
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view what) {
+  const std::string text = read_text_file(path);
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw InputError(fmt::format("{}: not a {} (the file is empty)", path.string(), what));
   }
   try {
-    return nlohmann::json::parse(text.str());
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: not a {} (not valid JSON: {})", path.string(), what, parser_message(e)));
   }

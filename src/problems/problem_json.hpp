@@ -22,6 +22,9 @@ class InputError : public std::runtime_error {
 // long values cut, so a message about bad input can never fail or flood the terminal.
 std::string json_excerpt(const nlohmann::json& value);
 
+// A whole file as text; a file that cannot be opened is an InputError, "PATH: cannot open (why)".
+std::string read_text_file(const std::filesystem::path& path);
+
 // The one way trainrate reads JSON: an empty text, a syntax error or bad encoding becomes a single
 // InputError line that starts with `where` (a path or "suite.json: problems[2]"), never the
 // parser's raw tag ("[json.exception.parse_error.101] ...").

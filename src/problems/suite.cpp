@@ -6,8 +6,7 @@
 #include <algorithm>
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <cstdlib>
 #include <sstream>
 
 #include "problems/deepbench_shapes.hpp"
@@ -116,14 +115,6 @@ void apply_overrides(Suite& suite, const SuiteParams& params) {
     std::visit([&](auto& p) { p.dtype = params.dtype.value_or(p.dtype); }, problem);
     if (auto* conv = std::get_if<ConvProblem>(&problem)) conv->layout = params.layout.value_or(conv->layout);
   }
-}
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open ({})", path.string(), std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::vector<std::string> split_csv_line(const std::string& line) {

@@ -8,13 +8,12 @@ namespace trainrate {
 std::optional<std::string> cpu_dtype_unsupported(const Problem& problem, std::string_view backend, bool bf16_gemm) {
   const Dtype dtype = dtype_of(problem);
   const bool gemm = std::holds_alternative<GemmProblem>(problem);
-  if (dtype == Dtype::fp32 || (dtype == Dtype::bf16 && gemm && bf16_gemm)) return std::nullopt;
-  if (dtype == Dtype::bf16 && gemm) return fmt::format("{} has no bf16 GEMM", backend);
-  if (dtype == Dtype::bf16 && is_memory_bound(problem)) {
+  if (dtype != Dtype::bf16 || (gemm && bf16_gemm)) return std::nullopt;
+  if (gemm) return fmt::format("{} has no bf16 GEMM", backend);
+  if (is_memory_bound(problem)) {
     return std::string("bf16 memory-bound layers are not implemented on CPU (bf16 runs GEMM only)");
   }
-  if (dtype == Dtype::bf16) return std::string("bf16 convolution is not implemented on CPU (bf16 runs GEMM only)");
-  return fmt::format("{} is a GPU tensor-core format: CPU backends run fp32, and bf16 GEMM", to_string(dtype));
+  return std::string("bf16 convolution is not implemented on CPU (bf16 runs GEMM only)");
 }
 
 std::vector<uint16_t> to_bf16_bits(const std::vector<float>& values) {

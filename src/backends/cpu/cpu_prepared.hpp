@@ -27,8 +27,8 @@ class CpuPrepared final : public PreparedProblem {
 };
 
 // CPU backends compute fp32, and bf16 GEMM (bf16 A and B, fp32 accumulation and C) where the
-// backend has it: tf32 and fp16 are GPU tensor-core formats here. Empty when `problem` is one of
-// those; else why not, naming the backend.
+// backend has it. Their facts admit fp32 and bf16 only (tf32 and fp16 are GPU tensor-core formats),
+// so this says which bf16 problems a backend still cannot run; empty when it can, naming the backend.
 std::optional<std::string> cpu_dtype_unsupported(const Problem& problem, std::string_view backend, bool bf16_gemm);
 
 // The host inputs as bf16 (exact: make_inputs rounds them to bf16 for bf16 problems).

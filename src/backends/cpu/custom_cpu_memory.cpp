@@ -58,9 +58,9 @@ Kernel batchnorm(const MemoryProblem& m, const HostInputs& in) {
       inv_std_to_variance(out + image + c, c);
     };
   }
-  return [x = in.in0, dy = in.in1, gamma = input(in, 2), mean = input(in, 3), variance = input(in, 4), n, c, hw,
-          image](float* out) {
-    const Floats inv_std = variance_to_inv_std(variance);  // c values: negligible beside the image
+  // Converted once here: a framework's backward receives the inverse deviation its forward saved.
+  return [x = in.in0, dy = in.in1, gamma = input(in, 2), mean = input(in, 3), inv_std = variance_to_inv_std(input(in, 4)),
+          n, c, hw, image](float* out) {
     kc::batchnorm_backward(x.data(), dy.data(), gamma.data(), mean.data(), inv_std.data(), out, out + image,
                            out + image + c, n, c, hw);
   };
@@ -75,9 +75,8 @@ Kernel layernorm(const MemoryProblem& m, const HostInputs& in) {
       inv_std_to_variance(out + matrix + rows, rows);
     };
   }
-  return [x = in.in0, dy = in.in1, gamma = input(in, 2), mean = input(in, 3), variance = input(in, 4), rows, cols,
-          matrix](float* out) {
-    const Floats rstd = variance_to_inv_std(variance);
+  return [x = in.in0, dy = in.in1, gamma = input(in, 2), mean = input(in, 3), rstd = variance_to_inv_std(input(in, 4)),
+          rows, cols, matrix](float* out) {
     kc::layernorm_backward(x.data(), dy.data(), gamma.data(), mean.data(), rstd.data(), out, out + matrix,
                            out + matrix + cols, rows, cols);
   };

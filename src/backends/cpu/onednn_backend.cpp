@@ -25,8 +25,6 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-dnnl::engine& cpu_engine() { return onednn_engine(); }
-
 struct UserTags {
   tag activation, filter;
 };
@@ -64,7 +62,7 @@ class OnednnPrepared final : public PreparedProblem {
  public:
   OnednnPrepared(dnnl::primitive primitive, std::unordered_map<int, memory> args, memory output_internal,
                  memory output_user, std::string algorithm)
-      : stream_(cpu_engine()),
+      : stream_(onednn_engine()),
         primitive_(std::move(primitive)),
         args_(std::move(args)),
         output_internal_(std::move(output_internal)),
@@ -95,7 +93,7 @@ class OnednnPrepared final : public PreparedProblem {
 
 // A user buffer (copied from host data) reordered into the format the primitive wants.
 memory import_operand(const memory::desc& user, const memory::desc& wanted, const std::vector<float>& host) {
-  auto& engine = cpu_engine();
+  auto& engine = onednn_engine();
   memory user_memory(user, engine);
   std::copy(host.begin(), host.end(), static_cast<float*>(user_memory.get_data_handle()));
   memory internal(wanted, engine);
@@ -112,7 +110,7 @@ std::string describe_impl(const PrimitiveDesc& pd) {
 
 std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const HostInputs& in) {
   const ConvDescs d = conv_descs(c);
-  auto& engine = cpu_engine();
+  auto& engine = onednn_engine();
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, engine);
@@ -128,12 +126,12 @@ std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const Hos
 dnnl::convolution_forward::primitive_desc forward_hint(const ConvDescs& d) {
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
-  return dnnl::convolution_forward::primitive_desc(desc, cpu_engine());
+  return dnnl::convolution_forward::primitive_desc(desc, onednn_engine());
 }
 
 std::unique_ptr<PreparedProblem> prepare_backward_data(const ConvProblem& c, const HostInputs& in) {
   const ConvDescs d = conv_descs(c);
-  auto& engine = cpu_engine();
+  auto& engine = onednn_engine();
   const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any, d.y_any,
                                                    d.strides, d.dilates, d.pad_l, d.pad_r);
   const dnnl::convolution_backward_data::primitive_desc pd(desc, engine, forward_hint(d));
@@ -148,7 +146,7 @@ std::unique_ptr<PreparedProblem> prepare_backward_data(const ConvProblem& c, con
 
 std::unique_ptr<PreparedProblem> prepare_backward_filter(const ConvProblem& c, const HostInputs& in) {
   const ConvDescs d = conv_descs(c);
-  auto& engine = cpu_engine();
+  auto& engine = onednn_engine();
   const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any,
                                                       d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
   const dnnl::convolution_backward_weights::primitive_desc pd(desc, engine, forward_hint(d));
@@ -184,7 +182,7 @@ bool has_bf16_matmul() {
     try {
       const memory::desc x({1, 2, 2}, memory::data_type::bf16, memory::format_tag::abc);
       const memory::desc y({1, 2, 2}, memory::data_type::f32, memory::format_tag::abc);
-      dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, x, y), cpu_engine());
+      dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, x, y), onednn_engine());
       return true;
     } catch (const dnnl::error&) {
       return false;
@@ -197,7 +195,7 @@ bool has_bf16_matmul() {
 // ask it for Cᵀ = op(B)ᵀ·op(A)ᵀ: a column-major C (m×n) is exactly a row-major Cᵀ (n×m). bf16
 // problems keep A and B in bf16 and C in fp32, as custom-cpu does.
 std::unique_ptr<PreparedProblem> prepare_matmul(const GemmProblem& g, const HostInputs& in) {
-  auto& engine = cpu_engine();
+  auto& engine = onednn_engine();
   const auto type = g.dtype == Dtype::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   // op(B)ᵀ is n×k: element (j, l) is B(l, j) at l + j·k when op_b = N, B(j, l) at j + l·n when T.
   const memory::desc bt = g.op_b == Op::N ? matrix_desc(g.batch, g.n, g.k, g.k, 1, type)

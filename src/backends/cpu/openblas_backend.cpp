@@ -22,9 +22,8 @@ class OpenblasBackend final : public Backend {
   OpenblasBackend() : Backend({"openblas", BackendRole::vendor, "cpu", {}, {"gemm"}, {Dtype::fp32}}) {}
   Device& device() const override { return CpuDevice::instance(); }
 
-  std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
-    return cpu_dtype_unsupported(problem, "openblas (this build has no sbgemm)", false);
-  }
+  // Its facts (fp32 GEMM) say all there is: no sbgemm in this build.
+  std::optional<std::string> reason_beyond_facts(const Problem&) const override { return std::nullopt; }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
     const GemmProblem g = std::get<GemmProblem>(problem);
