@@ -674,7 +674,12 @@ fs::path write_predict_results(const fs::path& dir) {
 TEST(Cli, PredictNamesTheBackendsThatSuppliedTheRates) {
   TempDir dir;
   write_predict_results(dir.path());
-  const CliRun r = run_cli("predict -r r.json -n resnet50 --batch 8 --image-size 32", dir.path());
+  // The file has no memory-bound rows: refused, loudly, before any confident total.
+  const CliRun refused = run_cli("predict -r r.json -n resnet50 --batch 8 --image-size 32", dir.path());
+  EXPECT_EQ(refused.status, 1) << refused.err << refused.out;
+  EXPECT_THAT(refused.err, HasSubstr("error: 100.0% of the memory-bound bytes have no measured rate"));
+  EXPECT_THAT(refused.out, HasSubstr("MISSING MEMORY-BOUND RATES"));
+  const CliRun r = run_cli("predict -r r.json -n resnet50 --batch 8 --image-size 32 --allow-missing", dir.path());
   ASSERT_EQ(r.status, 0) << r.err << r.out;
   // resnet50's FLOPs are nearly all convolutions, which only onednn measured.
   EXPECT_THAT(r.out, HasSubstr("rates from: onednn"));
@@ -690,7 +695,7 @@ TEST(Cli, PredictRefusesATotalMostlyWithoutRates) {
   std::ofstream(dir.path() / "gemm-only.json") << to_json(file).dump();
   const CliRun r = run_cli("predict -r gemm-only.json -n vgg16", dir.path());
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_THAT(r.err, HasSubstr("of the FLOPs have no measured rate"));
+  EXPECT_THAT(r.err, HasSubstr("of the GEMM/conv FLOPs and 100.0% of the memory-bound bytes have no measured rate"));
   EXPECT_THAT(r.out, HasSubstr("ESTIMATED"));
   EXPECT_THAT(r.err, HasSubstr("--allow-missing"));
   const CliRun allowed = run_cli("predict -r gemm-only.json -n vgg16 --allow-missing", dir.path());

@@ -217,13 +217,15 @@ TEST(MemorySuites, NetworkSuitesHoldTheirLayersAndKindsFilter) {
   EXPECT_TRUE(stem);
   const Suite pools = load_suite("resnet50", SuiteParams{.batch = 2, .kinds = {"maxpool", "avgpool"}});
   ASSERT_EQ(pools.problems.size(), 4u);
-  EXPECT_EQ(std::get<MemoryProblem>(pools.problems[2]), (MemoryProblem{.op = MemoryOp::avgpool, .n = 2, .c = 2048,
+  // First-use order: both forward pools, then their backward passes in reverse.
+  EXPECT_EQ(std::get<MemoryProblem>(pools.problems[1]), (MemoryProblem{.op = MemoryOp::avgpool, .n = 2, .c = 2048,
                                                                         .h = 7, .w = 7, .window = 7}));
   const Suite bert = load_suite("transformer", SuiteParams{.batch = 2, .seq_len = 128, .kinds = {"softmax"}});
   ASSERT_EQ(bert.problems.size(), 2u);
   EXPECT_EQ(std::get<MemoryProblem>(bert.problems[0]).rows, 2 * 12 * 128);
-  // LayerNorm, GELU, softmax, embedding, cross-entropy both passes; two bias adds, the add, AdamW.
-  EXPECT_EQ(load_suite("transformer", SuiteParams{.kinds = {"memory"}}).problems.size(), 14u);
+  // Both passes of 3 embeddings, LayerNorm, GELU, softmax and cross-entropy (14); the bias adds of
+  // the 768- and 3072-wide linears, the pooler and the classifier (4); the add; AdamW.
+  EXPECT_EQ(load_suite("transformer", SuiteParams{.kinds = {"memory"}}).problems.size(), 20u);
 }
 
 // ---------------------------------------------------------------------------------------------

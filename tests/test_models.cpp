@@ -49,9 +49,9 @@ TEST(Speedup, SeventyFivePercentLessTimeIsFourTimesFaster) {
 
 TEST(Speedup, PerLayerMatchesByName) {
   IterationPrediction old_p, new_p;
-  const LayerPass a{"a", "fwd", false, GemmProblem{}, 1}, b{"b", "fwd", false, GemmProblem{}, 1};
-  old_p.passes = {{a, {}, 1, 4.0}, {b, {}, 1, 1.0}};
-  new_p.passes = {{a, {}, 1, 1.0}, {b, {}, 1, 2.0}};
+  const LayerPass a{"a", "fwd", Phase::forward, GemmProblem{}, 1}, b{"b", "fwd", Phase::forward, GemmProblem{}, 1};
+  old_p.passes = {{a, {}, 1, 1, 4.0}, {b, {}, 1, 1, 1.0}};
+  new_p.passes = {{a, {}, 1, 1, 1.0}, {b, {}, 1, 1, 2.0}};
   const auto rows = layer_speedups(old_p, new_p);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_DOUBLE_EQ(rows[0].speedup.ratio, 4);
@@ -85,7 +85,7 @@ TEST(TrainingTime, EpochAndTotalFromDatasetAndEpochs) {
 
 TEST(LayerModel, SumsFlopsOverRatePerPass) {
   const GemmProblem g{100, 100, 100};  // 2e6 FLOPs
-  const std::vector<LayerPass> passes{{"l", "fwd", false, g, 3}, {"l", "bwd-data", true, g, 1}};
+  const std::vector<LayerPass> passes{{"l", "fwd", Phase::forward, g, 3}, {"l", "bwd-data", Phase::backward, g, 1}};
   const auto p = predict_iteration(passes, [](const Problem&) {
     return RateLookup{1e9, RateOrigin::measured, "x", {}};
   });
@@ -95,9 +95,78 @@ TEST(LayerModel, SumsFlopsOverRatePerPass) {
   EXPECT_DOUBLE_EQ(p.flops, 8e6);
 }
 
+// A memory-bound pass costs its bytes over its bytes/s; the optimizer step is its own phase.
+TEST(LayerModel, MemoryBoundPassesCostBytesOverBandwidth) {
+  const MemoryProblem relu{.op = MemoryOp::relu, .elements = 1000};  // reads and writes 4000 bytes: 8000
+  const MemoryProblem sgd{.op = MemoryOp::sgd_momentum, .elements = 500};  // w, g, v read; w, v written: 10000
+  const GemmProblem g{100, 100, 100};                                 // 2e6 FLOPs
+  const std::vector<LayerPass> passes{{"r", "fwd", Phase::forward, relu, 2}, {"g", "fwd", Phase::forward, g, 1},
+                                      {"optimizer", "step", Phase::update, sgd, 1}};
+  const auto p = predict_iteration(passes, [](const Problem& q) {
+    return RateLookup{is_memory_bound(q) ? 1e6 : 1e9, RateOrigin::measured, "x", {}};  // 1 MB/s, 1 GFLOP/s
+  });
+  EXPECT_DOUBLE_EQ(p.memory_time_s, 2 * 8000 / 1e6 + 10000 / 1e6);
+  EXPECT_DOUBLE_EQ(p.compute_time_s, 2e6 / 1e9);
+  EXPECT_DOUBLE_EQ(p.update_time_s, 10000 / 1e6);
+  EXPECT_DOUBLE_EQ(p.forward_time_s, 16000 / 1e6 + 2e-3);
+  EXPECT_DOUBLE_EQ(p.iteration_time_s, p.compute_time_s + p.memory_time_s);
+  EXPECT_DOUBLE_EQ(p.bytes, 26000);
+  EXPECT_DOUBLE_EQ(p.flops, 2e6);  // GEMM/conv FLOPs only
+}
+
+// A prediction whose results lack the memory-bound kinds says so before any time, by bytes.
+TEST(LayerModel, MissingMemoryBoundRatesAreCountedByBytes) {
+  const Network net = resnet50(1, 64);
+  RateTable table;
+  for (const Problem& q : training_problems(net)) {
+    if (!is_memory_bound(q)) table.add("onednn", q, 1e9);
+  }
+  const Prediction p = predict(net, table, "onednn", std::nullopt, PredictOptions{});
+  const RateCoverage c = rate_coverage(p.iteration);
+  EXPECT_DOUBLE_EQ(c.flops.measured, 1.0);
+  EXPECT_DOUBLE_EQ(c.bytes.missing, 1.0);
+  EXPECT_DOUBLE_EQ(p.iteration.memory_time_s, 0);
+  EXPECT_NE(format_prediction(p).find("MISSING MEMORY-BOUND RATES: only 0.0% of the memory-bound bytes"),
+            std::string::npos) << format_prediction(p);
+}
+
+TEST(Rates, NearestMemoryShapeIsTheClosestSizeOfTheSameKind) {
+  const MemoryProblem small{.op = MemoryOp::gelu, .elements = 1000}, big{.op = MemoryOp::gelu, .elements = 1'000'000};
+  EXPECT_DOUBLE_EQ(shape_distance(small, big), std::log(1000.0));
+  RateTable table;
+  table.add("onednn", small, 1e9);
+  table.add("onednn", big, 5e9);
+  table.add("onednn", MemoryProblem{.op = MemoryOp::relu, .elements = 900'000}, 9e9);  // another kind: never used
+  const auto r = look_up_rate(table, "onednn", MemoryProblem{.op = MemoryOp::gelu, .elements = 800'000});
+  EXPECT_EQ(r.origin, RateOrigin::estimated);
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 5e9);
+}
+
+// An op no vendor library has (the optimizer step on CPU) takes the custom backend's rate, named;
+// a vendor's rate, where there is one, still comes first.
+TEST(Rates, WhatNoVendorHasComesFromTheOtherBackendsBeside) {
+  RateTable table;
+  table.declare("onednn", "vendor", "cpu");
+  table.declare("openblas", "vendor", "cpu");
+  table.declare("custom-cpu", "custom", "cpu");
+  table.declare("custom-cuda", "custom", "cuda");
+  const MemoryProblem sgd{.op = MemoryOp::sgd_momentum, .elements = 1000};
+  table.add("custom-cuda", sgd, 900e9);  // another device: never stands in
+  table.add_unusable("onednn", sgd);
+  table.add("custom-cpu", sgd, 8e9);
+  auto r = look_up_rate(table, "onednn", sgd);
+  EXPECT_EQ(r.backend, "custom-cpu");
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 8e9);
+  const GemmProblem g{64, 64, 64};
+  table.add("custom-cpu", g, 50e9);
+  table.add("openblas", g, 20e9);
+  EXPECT_EQ(look_up_rate(table, "onednn", g).backend, "openblas");
+  EXPECT_EQ(table.others_beside("custom-cpu"), std::vector<std::string>{});
+}
+
 TEST(LayerModel, DominantClassAndItsRate) {
-  const std::vector<LayerPass> passes{{"c", "fwd", false, ConvProblem{.n = 8, .c = 64, .h = 32, .w = 32, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1}, 1},
-                                      {"f", "fwd", false, GemmProblem{10, 10, 10}, 1}};
+  const std::vector<LayerPass> passes{{"c", "fwd", Phase::forward, ConvProblem{.n = 8, .c = 64, .h = 32, .w = 32, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1}, 1},
+                                      {"f", "fwd", Phase::forward, GemmProblem{10, 10, 10}, 1}};
   const ProblemClass dominant = dominant_problem_class(passes);
   EXPECT_EQ(dominant.kind, "conv-fwd");
   EXPECT_GT(dominant.flops_share, 0.99);
@@ -131,11 +200,11 @@ TEST(Rates, ExactThenFamilyBestThenVendorThenNearest) {
 
   auto r = look_up_rate(table, "custom-cpu", g);
   EXPECT_EQ(r.origin, RateOrigin::measured);
-  EXPECT_DOUBLE_EQ(r.rate_flops_per_s, 30e9);  // the family's best variant
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 30e9);  // the family's best variant
 
   r = look_up_rate(table, "custom-cpu", near);  // nearest in (ln FLOPs, ln intensity): g, not far
   EXPECT_EQ(r.origin, RateOrigin::estimated);
-  EXPECT_DOUBLE_EQ(r.rate_flops_per_s, 30e9);
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 30e9);
   EXPECT_EQ(r.estimated_from, describe(Problem{g}));
 
   r = look_up_rate(table, "custom-cpu", conv);  // custom-cpu has no convs: onednn's rate
@@ -169,7 +238,7 @@ TEST(Rates, UnusableRowsFallBackToVendorAndMeasureMissingIsUsed) {
   };
   auto r = look_up_rate(table, "custom-cpu", fresh, measure);
   EXPECT_EQ(r.origin, RateOrigin::measured_now);
-  EXPECT_DOUBLE_EQ(r.rate_flops_per_s, 9e9);
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 9e9);
   r = look_up_rate(table, "custom-cpu", fresh, measure);  // now in the table
   EXPECT_EQ(r.origin, RateOrigin::measured);
   EXPECT_EQ(calls, 1);
@@ -305,7 +374,13 @@ TEST(Prediction, JsonKeysAreStable) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["network"], "resnet50");
-  EXPECT_NEAR(j["iteration_time_s"].get<double>(), training_flops(net) / 20e9, 1e-12);
+  double work_units = 0;  // FLOPs and bytes, every one at 20e9 per second here
+  for (const LayerPass& pass : lower_training_step(net)) work_units += work(pass.problem) * double(pass.count);
+  EXPECT_NEAR(j["iteration_time_s"].get<double>(), work_units / 20e9, 1e-12);
+  EXPECT_NEAR(j["compute_time_s"].get<double>(), training_flops(net) / 20e9, 1e-12);
+  EXPECT_GT(j["memory_time_s"].get<double>(), 0);
+  EXPECT_GT(j["update_time_s"].get<double>(), 0);
+  EXPECT_EQ(j["optimizer"], "sgd");
   EXPECT_EQ(j["speedup"]["old_backend"], "onednn");
   EXPECT_EQ(j["speedup"]["new_backend"], "custom-cpu");
   EXPECT_NEAR(j["speedup"]["compute_only"]["ratio"].get<double>(), 2, 1e-12);
@@ -328,15 +403,15 @@ TEST(Prediction, ChoosesTheBackendCoveringMostProblems) {
 // borrows its vendor's): each kind names who supplied its FLOPs' rates, and how much had none.
 TEST(Prediction, NamesWhoSuppliedEachKindsRates) {
   const ConvProblem conv{.n = 1, .c = 10, .h = 100, .w = 100, .k = 10};  // 2·10·100·100·10 = 2e6 FLOPs
-  const std::vector<LayerPass> passes{{"c", "fwd", false, conv, 1},
-                                      {"f", "fwd", false, GemmProblem{100, 100, 100}, 1},        // 2e6
-                                      {"f", "bwd-data", true, GemmProblem{200, 200, 200}, 1}};  // 16e6
+  const std::vector<LayerPass> passes{{"c", "fwd", Phase::forward, conv, 1},
+                                      {"f", "fwd", Phase::forward, GemmProblem{100, 100, 100}, 1},        // 2e6
+                                      {"f", "bwd-data", Phase::backward, GemmProblem{200, 200, 200}, 1}};  // 16e6
   const auto p = predict_iteration(passes, [](const Problem& q) {
     if (std::holds_alternative<ConvProblem>(q)) return RateLookup{1e9, RateOrigin::measured, "onednn", {}};
     if (flops(q) < 3e6) return RateLookup{1e9, RateOrigin::estimated, "openblas", "gemm 90x90x90 NN fp32"};
     return RateLookup{0, RateOrigin::missing, "openblas", {}};
   });
-  const std::vector<RateSupplier> all = rate_sources(p);
+  const std::vector<RateSupplier> all = rate_sources(p, false);
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].backend, "");  // no rate: 16e6 of 20e6
   EXPECT_DOUBLE_EQ(all[0].share, 0.8);
@@ -356,9 +431,9 @@ TEST(Prediction, NamesWhoSuppliedEachKindsRates) {
   EXPECT_DOUBLE_EQ(by_kind[2].share, 2.0 / 18);
   // Measured, estimated and missing shares of the FLOPs; layers with any pass not measured.
   const RateCoverage c = rate_coverage(p);
-  EXPECT_DOUBLE_EQ(c.measured_share, 0.1);
-  EXPECT_DOUBLE_EQ(c.estimated_share, 0.1);
-  EXPECT_DOUBLE_EQ(c.missing_share, 0.8);
+  EXPECT_DOUBLE_EQ(c.flops.measured, 0.1);
+  EXPECT_DOUBLE_EQ(c.flops.estimated, 0.1);
+  EXPECT_DOUBLE_EQ(c.flops.missing, 0.8);
   EXPECT_EQ(c.layers, 2);
   EXPECT_EQ(c.layers_not_measured, 1);
 }

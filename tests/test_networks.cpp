@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include "problems/network.hpp"
@@ -19,6 +20,21 @@ int64_t total_count(const std::vector<LayerPass>& passes, const std::string& pas
   return n;
 }
 
+// Times per iteration that passes run problems of this kind label ("conv-fwd", "bn-bwd", "gemm", ...).
+int64_t kind_count(const std::vector<LayerPass>& passes, const std::string& kind) {
+  int64_t n = 0;
+  for (const auto& p : passes) n += kind_label(p.problem) == kind ? p.count : 0;
+  return n;
+}
+
+const MemoryProblem& memory_of(const LayerPass& pass) { return std::get<MemoryProblem>(pass.problem); }
+
+const LayerPass& pass_named(const std::vector<LayerPass>& passes, const std::string& layer, const std::string& pass) {
+  const auto found = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.layer == layer && p.pass == pass; });
+  if (found == passes.end()) throw std::runtime_error("no pass " + layer + " " + pass);
+  return *found;
+}
+
 // Published figures: torchvision resnet50 has 25,557,032 parameters (conv + fc + BN scale/shift)
 // and 4.09 G multiply-adds per 224² image in its convs and fc.
 TEST(BuiltinNetworks, ResNet50CountsMatchPublishedFigures) {
@@ -27,10 +43,41 @@ TEST(BuiltinNetworks, ResNet50CountsMatchPublishedFigures) {
   EXPECT_DOUBLE_EQ(forward_macs_per_sample(net), 4'089'184'256.0);
   // 53 convs (1 stem + 16 blocks × 3 + 4 downsample) and one fc.
   const auto passes = lower_training_step(net);
-  EXPECT_EQ(total_count(passes, "fwd"), 54);
-  EXPECT_EQ(total_count(passes, "bwd-filter"), 53);
+  EXPECT_EQ(kind_count(passes, "conv-fwd"), 53);
+  EXPECT_EQ(kind_count(passes, "conv-bwd-filter"), 53);
+  EXPECT_EQ(kind_count(passes, "conv-bwd-data"), 52);  // the stem needs no input gradient
+  EXPECT_EQ(kind_count(passes, "gemm"), 3);            // the fc's three products
   EXPECT_EQ(total_count(passes, "bwd-weight"), 1);
-  EXPECT_EQ(total_count(passes, "bwd-data"), 53);  // 52 convs + fc; the stem needs no input gradient
+}
+
+// The memory-bound layers of torchvision's resnet50: a BN after every conv, a ReLU after every BN
+// but the block's last and the downsample's (there the ReLU follows the residual add).
+TEST(BuiltinNetworks, ResNet50LowersEveryMemoryBoundLayer) {
+  const auto passes = lower_training_step(resnet50(4, 224));
+  EXPECT_EQ(kind_count(passes, "bn-fwd"), 53);
+  EXPECT_EQ(kind_count(passes, "bn-bwd"), 53);
+  EXPECT_EQ(kind_count(passes, "relu-fwd"), 1 + 16 * 3);  // stem, two inside and one after each block
+  EXPECT_EQ(kind_count(passes, "relu-bwd"), 49);
+  EXPECT_EQ(total_count(passes, "grad-sum"), 16);  // one per residual add
+  EXPECT_EQ(kind_count(passes, "add"), 32);         // 16 adds forward, 16 gradient sums backward
+  EXPECT_EQ(kind_count(passes, "maxpool-fwd"), 1);
+  EXPECT_EQ(kind_count(passes, "maxpool-bwd"), 1);
+  EXPECT_EQ(kind_count(passes, "avgpool-fwd"), 1);
+  EXPECT_EQ(kind_count(passes, "xent-fwd") + kind_count(passes, "xent-bwd"), 2);
+  // Shapes: the stem's BN at 112², the pool 3×3/2 pad 1 on it, the global pool over 7², the loss per image.
+  EXPECT_EQ(memory_of(pass_named(passes, "bn1", "fwd")), (MemoryProblem{.op = MemoryOp::batchnorm, .n = 4, .c = 64,
+                                                                        .h = 112, .w = 112}));
+  EXPECT_EQ(memory_of(pass_named(passes, "maxpool", "fwd")),
+            (MemoryProblem{.op = MemoryOp::maxpool, .n = 4, .c = 64, .h = 112, .w = 112, .window = 3, .stride = 2, .pad = 1}));
+  EXPECT_EQ(memory_of(pass_named(passes, "avgpool", "bwd")),
+            (MemoryProblem{.op = MemoryOp::avgpool, .backward = true, .n = 4, .c = 2048, .h = 7, .w = 7, .window = 7}));
+  EXPECT_EQ(memory_of(pass_named(passes, "layer4.1-2.add", "grad-sum")),
+            (MemoryProblem{.op = MemoryOp::add, .elements = 4 * 2048 * 7 * 7}));
+  EXPECT_EQ(pass_named(passes, "layer4.1-2.add", "grad-sum").count, 2);
+  EXPECT_EQ(memory_of(pass_named(passes, "loss", "fwd")), (MemoryProblem{.op = MemoryOp::cross_entropy, .rows = 4, .cols = 1000}));
+  // SGD with momentum over every parameter, last, once.
+  EXPECT_EQ(passes.back().phase, Phase::update);
+  EXPECT_EQ(memory_of(passes.back()), (MemoryProblem{.op = MemoryOp::sgd_momentum, .elements = 25'557'032}));
 }
 
 TEST(BuiltinNetworks, ResNet50ScalesWithImageSizeAndBatch) {
@@ -46,15 +93,42 @@ TEST(BuiltinNetworks, Vgg16CountsMatchPublishedFigures) {
   const Network net = vgg16(1, 224);
   EXPECT_EQ(parameter_count(net), 138'357'544);
   EXPECT_DOUBLE_EQ(forward_macs_per_sample(net), 15'470'264'320.0);
-  EXPECT_EQ(total_count(lower_training_step(net), "fwd"), 16);
+  const auto passes = lower_training_step(net);
+  EXPECT_EQ(kind_count(passes, "conv-fwd"), 13);
+  EXPECT_EQ(kind_count(passes, "relu-fwd"), 15);  // after 13 convs, fc6 and fc7
+  EXPECT_EQ(kind_count(passes, "maxpool-fwd"), 5);
+  EXPECT_EQ(memory_of(pass_named(passes, "pool5", "bwd")),
+            (MemoryProblem{.op = MemoryOp::maxpool, .backward = true, .c = 512, .h = 14, .w = 14, .window = 2, .stride = 2}));
 }
 
+// BERT-base for sequence classification (HF BertForSequenceClassification, 2 labels): 109,483,778
+// parameters = bert-base-uncased with pooler (109,482,240) + the 768×2 classifier and its bias.
 TEST(BuiltinNetworks, BertBaseCountsMatchPublishedFigures) {
   const Network net = bert_base(1, 128);
-  EXPECT_EQ(parameter_count(net), 109'482'240);  // HF bert-base-uncased with pooler
+  EXPECT_EQ(parameter_count(net), 109'483'778);
   // Per block: QKV 3·s·h², scores and context 2·s²·h, output s·h², MLP 2·s·h·4h; plus pooler h².
   const double s = 128, h = 768;
-  EXPECT_DOUBLE_EQ(forward_macs_per_sample(net), 12 * (3 * s * h * h + 2 * s * s * h + s * h * h + 8 * s * h * h) + h * h);
+  EXPECT_DOUBLE_EQ(forward_macs_per_sample(net),
+                   12 * (3 * s * h * h + 2 * s * s * h + s * h * h + 8 * s * h * h) + h * h + 2 * h);
+}
+
+TEST(BuiltinNetworks, BertBaseLowersEveryMemoryBoundLayer) {
+  const auto passes = lower_training_step(bert_base(2, 128));
+  EXPECT_EQ(kind_count(passes, "ln-fwd"), 1 + 12 * 2);
+  EXPECT_EQ(kind_count(passes, "ln-bwd"), 25);
+  EXPECT_EQ(kind_count(passes, "softmax-fwd"), 12);
+  EXPECT_EQ(kind_count(passes, "gelu-bwd"), 12);
+  EXPECT_EQ(kind_count(passes, "embed-fwd"), 3);  // word, position, token type
+  EXPECT_EQ(kind_count(passes, "embed-bwd"), 3);
+  EXPECT_EQ(total_count(passes, "grad-sum"), 24);
+  EXPECT_EQ(kind_count(passes, "add"), 2 + 24 + 24);  // embedding sums; residual adds and their gradient sums
+  EXPECT_EQ(kind_count(passes, "bias-add"), 3 * 12 + 3 * 12 + 2);  // every linear has a bias
+  EXPECT_EQ(memory_of(pass_named(passes, "encoder.attention.softmax", "fwd")),
+            (MemoryProblem{.op = MemoryOp::softmax, .rows = 2 * 12 * 128, .cols = 128}));
+  EXPECT_EQ(memory_of(pass_named(passes, "embeddings.word", "bwd")),
+            (MemoryProblem{.op = MemoryOp::embedding, .backward = true, .rows = 256, .cols = 768, .vocab = 30522}));
+  EXPECT_EQ(memory_of(pass_named(passes, "loss", "fwd")), (MemoryProblem{.op = MemoryOp::cross_entropy, .rows = 2, .cols = 2}));
+  EXPECT_EQ(memory_of(passes.back()), (MemoryProblem{.op = MemoryOp::adamw, .elements = 109'483'778}));
 }
 
 TEST(BuiltinNetworks, Gpt2SmallCountsMatchPublishedFigures) {
@@ -63,6 +137,12 @@ TEST(BuiltinNetworks, Gpt2SmallCountsMatchPublishedFigures) {
   const double s = 1024, h = 768;
   EXPECT_DOUBLE_EQ(forward_macs_per_sample(net),
                    12 * (3 * s * h * h + 2 * s * s * h + s * h * h + 8 * s * h * h) + s * h * 50257);
+  const auto passes = lower_training_step(gpt2_small(2, 64));
+  EXPECT_EQ(memory_of(pass_named(passes, "h.attention.softmax", "fwd")),
+            (MemoryProblem{.op = MemoryOp::softmax, .rows = 2 * 12 * 64, .cols = 64, .causal_seq = 64}));
+  EXPECT_EQ(memory_of(pass_named(passes, "loss", "bwd")),
+            (MemoryProblem{.op = MemoryOp::cross_entropy, .backward = true, .rows = 128, .cols = 50257}));
+  EXPECT_EQ(kind_count(passes, "ln-fwd"), 12 * 2 + 1);
 }
 
 TEST(BuiltinNetworks, ByNameAndRanges) {
@@ -73,17 +153,57 @@ TEST(BuiltinNetworks, ByNameAndRanges) {
   EXPECT_EQ(builtin_network_names().size(), 4u);
 }
 
-TEST(Lowering, LinearBecomesThreeGemmsInColumnMajorForm) {
+TEST(Lowering, LinearBecomesThreeGemmsInColumnMajorFormAndItsBiasAdd) {
   // PyTorch nn.Linear: Y = X·Wᵀ with X [rows × in], W [out × in]; cuBLAS sees TN, NN, NT.
   const Layer fc{"fc", LinearLayer{.tokens = 3, .in_features = 20, .out_features = 30}, 2};
   const auto passes = lower_layer(fc, 4);
-  ASSERT_EQ(passes.size(), 3u);
+  ASSERT_EQ(passes.size(), 4u);
   EXPECT_EQ(std::get<GemmProblem>(passes[0].problem), (GemmProblem{30, 12, 20, Op::T, Op::N}));  // Yᵀ = W·Xᵀ
-  EXPECT_EQ(std::get<GemmProblem>(passes[1].problem), (GemmProblem{20, 12, 30, Op::N, Op::N}));  // dXᵀ = Wᵀ·dYᵀ
-  EXPECT_EQ(std::get<GemmProblem>(passes[2].problem), (GemmProblem{20, 30, 12, Op::N, Op::T}));  // dWᵀ = Xᵀ·dY
+  EXPECT_EQ(memory_of(passes[1]), (MemoryProblem{.op = MemoryOp::bias_add, .rows = 12, .cols = 30}));
+  EXPECT_EQ(std::get<GemmProblem>(passes[2].problem), (GemmProblem{20, 12, 30, Op::N, Op::N}));  // dXᵀ = Wᵀ·dYᵀ
+  EXPECT_EQ(std::get<GemmProblem>(passes[3].problem), (GemmProblem{20, 30, 12, Op::N, Op::T}));  // dWᵀ = Xᵀ·dY
   for (const auto& p : passes) EXPECT_EQ(p.count, 2);
-  EXPECT_EQ(passes[1].pass, "bwd-data");
-  EXPECT_EQ(passes[2].pass, "bwd-weight");
+  EXPECT_EQ(passes[1].pass, "bias fwd");
+  EXPECT_EQ(passes[2].pass, "bwd-data");
+  EXPECT_EQ(passes[3].pass, "bwd-weight");
+  // Without a bias, the three GEMMs alone.
+  EXPECT_EQ(lower_layer(Layer{"fc", LinearLayer{.tokens = 3, .in_features = 20, .out_features = 30, .bias = false}}, 4).size(),
+            3u);
+}
+
+TEST(Lowering, MemoryLayersScaleTheirBatchAxisOnly) {
+  const auto one = [](MemoryProblem m, bool residual = false) {
+    return lower_layer(Layer{"m", MemoryLayer{m, residual}}, 3, {.dtype = Dtype::tf32});
+  };
+  // Elements, rows or n grow with the batch; the other fields, and causal_seq, do not.
+  EXPECT_EQ(memory_of(one({.op = MemoryOp::gelu, .elements = 10})[0]).elements, 30);
+  auto softmax = one({.op = MemoryOp::softmax, .rows = 8, .cols = 4, .causal_seq = 4});
+  EXPECT_EQ(memory_of(softmax[0]), (MemoryProblem{.op = MemoryOp::softmax, .rows = 24, .cols = 4, .causal_seq = 4}));
+  EXPECT_EQ(memory_of(softmax[1]).backward, true);
+  EXPECT_EQ(softmax[1].phase, Phase::backward);
+  EXPECT_EQ(memory_of(one({.op = MemoryOp::avgpool, .c = 2, .h = 4, .w = 4, .window = 2, .stride = 2})[0]).n, 3);
+  // A tf32 lowering runs its memory-bound passes on fp32 tensors.
+  EXPECT_EQ(memory_of(one({.op = MemoryOp::relu, .elements = 1})[0]).dtype, Dtype::fp32);
+  // An add has no backward of its own; a residual one has the gradient sum of its fork.
+  EXPECT_EQ(one({.op = MemoryOp::add, .elements = 5}).size(), 1u);
+  const auto residual = one({.op = MemoryOp::add, .elements = 5}, true);
+  ASSERT_EQ(residual.size(), 2u);
+  EXPECT_EQ(residual[1].pass, "grad-sum");
+  EXPECT_EQ(memory_of(residual[1]), memory_of(residual[0]));
+}
+
+TEST(Lowering, OptimizerStepFollowsTheNetworkOrTheOverride) {
+  const Network bert = bert_base(1, 16);
+  EXPECT_EQ(memory_of(lower_training_step(bert).back()).op, MemoryOp::adamw);
+  const auto sgd = lower_training_step(bert, {.optimizer = Optimizer::sgd});
+  EXPECT_EQ(memory_of(sgd.back()), (MemoryProblem{.op = MemoryOp::sgd_momentum, .elements = parameter_count(bert)}));
+  const auto none = lower_training_step(bert, {.optimizer = Optimizer::none});
+  EXPECT_NE(none.back().phase, Phase::update);
+  EXPECT_EQ(none.size() + 1, sgd.size());
+  // fp16 training keeps the fp32 master weights: the update is fp32.
+  EXPECT_EQ(memory_of(lower_training_step(bert, {.dtype = Dtype::fp16}).back()).dtype, Dtype::fp32);
+  EXPECT_EQ(parse_optimizer("adam"), Optimizer::adamw);
+  EXPECT_FALSE(parse_optimizer("lamb").has_value());
 }
 
 TEST(Lowering, AttentionBecomesSixBatchedGemms) {
@@ -120,11 +240,12 @@ TEST(Lowering, ForwardInOrderThenBackwardReversed) {
   const Network net = resnet50(1, 64);
   const auto passes = lower_training_step(net);
   EXPECT_EQ(passes.front().layer, "conv1");
-  EXPECT_FALSE(passes.front().backward);
-  EXPECT_EQ(passes.back().layer, "conv1");
-  EXPECT_EQ(passes.back().pass, "bwd-filter");
-  const auto first_backward = std::find_if(passes.begin(), passes.end(), [](const auto& p) { return p.backward; });
-  EXPECT_EQ(first_backward->layer, "fc");
+  EXPECT_EQ(passes.front().phase, Phase::forward);
+  EXPECT_EQ(passes.back().layer, "optimizer");
+  EXPECT_EQ(passes[passes.size() - 2].layer, "conv1");
+  EXPECT_EQ(passes[passes.size() - 2].pass, "bwd-filter");
+  const auto first_backward = std::find_if(passes.begin(), passes.end(), [](const auto& p) { return p.phase == Phase::backward; });
+  EXPECT_EQ(first_backward->layer, "loss");
 }
 
 TEST(Lowering, DistinctProblemsKeepMultiplicity) {
@@ -155,6 +276,24 @@ TEST(NetworkFiles, ReadsTheDocumentedFormat) {
   EXPECT_EQ(parameter_count(net), 432 + 4608 + 163'850 + 64);
 }
 
+TEST(NetworkFiles, ReadsMemoryLayersPerSample) {
+  const Network net = read_network_file(kNetworks + "good_memory.json", 2);
+  EXPECT_EQ(net.optimizer, Optimizer::adamw);
+  EXPECT_EQ(parameter_count(net), 4 * 3 * 9 + 2 * 4 + 64 * 10);  // conv1, bn1's scale and shift, fc
+  const auto passes = lower_training_step(net);
+  ASSERT_EQ(passes.size(), 7u + 8u + 1u);  // 7 forward; loss, fc ×2, grad-sum, pool, relu, bn, conv1 filter; step
+  EXPECT_EQ(memory_of(pass_named(passes, "bn1", "bwd")),
+            (MemoryProblem{.op = MemoryOp::batchnorm, .backward = true, .n = 2, .c = 4, .h = 8, .w = 8}));
+  EXPECT_EQ(memory_of(pass_named(passes, "pool", "fwd")),
+            (MemoryProblem{.op = MemoryOp::maxpool, .n = 2, .c = 4, .h = 8, .w = 8, .window = 2, .stride = 2}));
+  EXPECT_EQ(memory_of(pass_named(passes, "relu1", "fwd")).elements, 512);
+  EXPECT_EQ(memory_of(pass_named(passes, "skip", "grad-sum")).elements, 128);
+  EXPECT_EQ(memory_of(pass_named(passes, "loss", "bwd")).rows, 2);
+  EXPECT_EQ(memory_of(passes.back()), (MemoryProblem{.op = MemoryOp::adamw, .elements = 756}));
+  // Without the field a file trains with SGD.
+  EXPECT_EQ(read_network_file(kNetworks + "good_tiny.json", 1).optimizer, Optimizer::sgd);
+}
+
 TEST(NetworkFiles, ExampleNetworkParses) {
   const Network net = read_network_file(std::string(TRAINRATE_TEST_DATA_DIR) + "/../../examples/networks/small-cnn.json", 4);
   EXPECT_FALSE(net.layers.empty());
@@ -181,6 +320,12 @@ TEST(NetworkFiles, BadFilesNameFileAndField) {
   expect_input_error("bad_negative.json", "layers[0].repeat: must be >= 1");
   expect_input_error("bad_no_layers.json", "layers: expected a non-empty array");
   expect_input_error("does_not_exist.json", "cannot open");
+  expect_input_error("bad_memory_batch.json", "layers[0].n: 'n' is not a layer field");
+  expect_input_error("bad_memory_optimizer.json", "layers[0].op: the optimizer step is not a layer");
+  expect_input_error("bad_memory_residual.json", "layers[0].residual: only an add can be residual");
+  expect_input_error("bad_memory_missing.json", "layers[0]: missing required field 'cols'");
+  expect_input_error("bad_memory_shape.json", "layers[0]: output height p is 0");
+  expect_input_error("bad_optimizer.json", "optimizer: expected \"sgd\", \"adamw\" or \"none\", got \"lamb\"");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Replay on real CPU backends with a tiny network: the prediction is exactly the sum of each
-// problem's count × FLOPs / R alone, the error is (predicted − measured) / measured, the per-call
+// problem's count × work / R alone, the error is (predicted − measured) / measured, the per-call
 // profile covers every problem that ran, and a GEMM-only backend hands convs to the vendor.
 #include <gtest/gtest.h>
 
@@ -13,9 +13,11 @@
 namespace trainrate {
 namespace {
 
-// One conv in all three passes and one linear layer (three GEMMs): small enough for milliseconds.
+// One conv in all three passes, its ReLU (both passes), one linear layer (three GEMMs and its bias
+// add) and the SGD step: small enough for milliseconds.
 const char* kTinyNetwork = R"({"name": "replay-tiny", "layers": [
   {"name": "conv", "kind": "conv", "c": 4, "h": 9, "w": 7, "k": 6, "r": 3, "pad": 1},
+  {"name": "relu", "kind": "memory", "op": "relu", "elements": 378},
   {"name": "fc", "kind": "linear", "in": 378, "out": 5, "repeat": 2}
 ]})";
 
@@ -38,12 +40,12 @@ class Replay : public ::testing::Test {
 
 TEST_F(Replay, PredictionIsTheSumOfEachProblemsShareAndTheErrorIsRelativeToTheMeasurement) {
   const ReplayReport report = replay(network_, quick_options("custom-cpu"), backends_);
-  ASSERT_EQ(report.problems.size(), 6u);  // 3 conv passes + 3 GEMMs
+  ASSERT_EQ(report.problems.size(), 10u);  // 3 conv passes, 2 ReLU passes, 3 GEMMs, the bias add, SGD
   double sum_s = 0;
   for (const ReplayProblem& p : report.problems) {
     ASSERT_TRUE(p.in_iteration) << describe(p.problem) << ": " << p.alone.reason;
     EXPECT_EQ(p.backend, "custom-cpu");
-    EXPECT_DOUBLE_EQ(p.predicted_s, double(p.count) * flops(p.problem) / p.alone.rate_flops_per_s);
+    EXPECT_DOUBLE_EQ(p.predicted_s, double(p.count) * work(p.problem) / work_rate_per_s(p.alone));
     EXPECT_GT(p.in_iteration_s, 0) << describe(p.problem);
     sum_s += p.predicted_s;
   }
@@ -57,7 +59,8 @@ TEST_F(Replay, PredictionIsTheSumOfEachProblemsShareAndTheErrorIsRelativeToTheMe
 TEST_F(Replay, RepeatedLayersCountTheirCalls) {
   const ReplayReport report = replay(network_, quick_options("custom-cpu"), backends_);
   for (const ReplayProblem& p : report.problems) {
-    EXPECT_EQ(p.count, std::holds_alternative<GemmProblem>(p.problem) ? 2 : 1) << describe(p.problem);
+    const bool fc = std::holds_alternative<GemmProblem>(p.problem) || kind_label(p.problem) == "bias-add";
+    EXPECT_EQ(p.count, fc ? 2 : 1) << describe(p.problem);
   }
 }
 
@@ -68,11 +71,16 @@ TEST_F(Replay, NoProfilePassesLeaveTheInIterationTimesEmpty) {
   for (const ReplayProblem& p : report.problems) EXPECT_EQ(p.in_iteration_s, 0) << describe(p.problem);
 }
 
-TEST_F(Replay, GemmOnlyBackendHandsConvsToTheVendor) {
+// What the requested backend cannot run goes to the vendor beside it, and what no vendor has (the
+// optimizer step) to our own kernels.
+TEST_F(Replay, GemmOnlyBackendHandsTheRestToTheVendorThenToCustom) {
   const ReplayReport report = replay(network_, quick_options("openblas"), backends_);
   for (const ReplayProblem& p : report.problems) {
     EXPECT_TRUE(p.in_iteration) << describe(p.problem);
-    EXPECT_EQ(p.backend, std::holds_alternative<GemmProblem>(p.problem) ? "openblas" : "onednn");
+    const std::string expected = std::holds_alternative<GemmProblem>(p.problem) ? "openblas"
+                                 : kind_label(p.problem) == "sgd"               ? "custom-cpu"
+                                                                                : "onednn";
+    EXPECT_EQ(p.backend, expected) << describe(p.problem);
   }
 }
 

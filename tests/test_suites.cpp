@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "problems/network.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
 
@@ -186,7 +187,10 @@ TEST(BuiltinSuites, Resnet50HasEveryConvPassAGemmAndItsMemoryBoundLayers) {
   const Suite suite = load_suite("resnet50");
   EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter", "bn-fwd",
                                                  "bn-bwd", "relu-fwd", "relu-bwd", "add", "maxpool-fwd",
-                                                 "maxpool-bwd", "avgpool-fwd", "avgpool-bwd", "sgd"}));
+                                                 "maxpool-bwd", "avgpool-fwd", "avgpool-bwd", "bias-add", "xent-fwd",
+                                                 "xent-bwd", "sgd"}));
+  // Exactly what predict looks up for the network.
+  EXPECT_EQ(suite.problems, training_problems(resnet50(16, 224)));
   expect_all_valid(suite);
   const Suite small = load_suite("resnet50", {.batch = 2, .image_size = 64});
   EXPECT_FALSE(small.problems.empty());

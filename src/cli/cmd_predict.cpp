@@ -13,6 +13,7 @@
 #include "run/runner.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
+#include "reports/table.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {
@@ -20,7 +21,7 @@ namespace trainrate::cli {
 namespace {
 
 struct PredictArgs {
-  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32";
+  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32", optimizer;
   int64_t batch = 32, image_size = 224, seq_len = 128;
   int64_t dataset = 1'281'167, epochs = 1, devices = 1, spares = 0, top = 10;
   double bandwidth_gbps = 100, latency_us = 5;
@@ -76,11 +77,38 @@ MeasureMissing measure_missing(const PredictArgs& a) {
     if (found.empty()) return std::nullopt;
     const Result r = run_one(*found.front(), problem, options);
     fmt::print(stderr, "measured {} on {}: {}\n", describe(problem), r.backend,
-               r.status == ResultStatus::ok ? fmt::format("{:.2f} GFLOP/s", r.rate_flops_per_s / 1e9)
+               r.status == ResultStatus::ok ? format_work_rate(problem, work_rate_per_s(r))
                                             : fmt::format("{} ({})", to_string(r.status), r.reason));
     if (r.status != ResultStatus::ok) return std::nullopt;
-    return r.rate_flops_per_s;
+    return work_rate_per_s(r);
   };
+}
+
+// GEMM/conv FLOPs and memory-bound bytes are judged apart: the memory-bound passes carry few
+// FLOPs, so a prediction missing all of them would pass a FLOP-only check while leaving out a
+// third of a real step.
+int missing_rates_status(const Prediction& prediction, bool allow_missing) {
+  const RateCoverage coverage = rate_coverage(prediction.iteration);
+  std::vector<std::string> missing;
+  if (coverage.flops.missing > 0) missing.push_back(fmt::format("{:.1f}% of the GEMM/conv FLOPs", 100 * coverage.flops.missing));
+  if (coverage.bytes.missing > 0) {
+    missing.push_back(fmt::format("{:.1f}% of the memory-bound bytes", 100 * coverage.bytes.missing));
+  }
+  if (missing.empty()) return kExitOk;
+  const std::string what = fmt::format("{} have no measured rate and no estimate ({} passes), and the times above "
+                                       "leave them out",
+                                       fmt::join(missing, " and "), prediction.iteration.missing_rows);
+  const bool refused = std::max(coverage.flops.missing, coverage.bytes.missing) > kMaxMissingShare;
+  if (!refused || allow_missing) {
+    fmt::print(stderr, "trainrate predict: warning: {}\n", what);
+    return kExitOk;
+  }
+  fmt::print(stderr,
+             "trainrate predict: error: {}; above {:.0f}% the total is refused (measure those kinds with "
+             "`trainrate run`, e.g. --suite resnet50 or --suite transformer, or --measure-missing; or pass "
+             "--allow-missing to accept it)\n",
+             what, 100 * kMaxMissingShare);
+  return kExitFailure;
 }
 
 PredictOptions predict_options(const PredictArgs& a) {
@@ -88,6 +116,7 @@ PredictOptions predict_options(const PredictArgs& a) {
   const auto dtype = parse_dtype(a.dtype);
   if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
   o.lowering.dtype = *dtype;
+  if (!a.optimizer.empty()) o.lowering.optimizer = parse_optimizer(a.optimizer);
   o.dataset_samples = a.dataset;
   o.epochs = a.epochs;
   o.devices = a.devices;
@@ -116,20 +145,7 @@ int run_predict(const PredictArgs& a) {
     write_file_atomically(a.json_out, to_json(prediction).dump(2) + "\n");
     fmt::print(stderr, "prediction written to {}\n", a.json_out);
   }
-  const RateCoverage coverage = rate_coverage(prediction.iteration);
-  if (coverage.missing_share == 0) return kExitOk;
-  const std::string what = fmt::format("{:.1f}% of the FLOPs have no measured rate and no estimate ({} passes), "
-                                       "and the times above leave them out",
-                                       100 * coverage.missing_share, prediction.iteration.missing_rows);
-  if (coverage.missing_share <= kMaxMissingFlopsShare || a.allow_missing) {
-    fmt::print(stderr, "trainrate predict: warning: {}\n", what);
-    return kExitOk;
-  }
-  fmt::print(stderr,
-             "trainrate predict: error: {}; above {:.0f}% the total is refused (measure those kinds with "
-             "`trainrate run` or --measure-missing, or pass --allow-missing to accept it)\n",
-             what, 100 * kMaxMissingFlopsShare);
-  return kExitFailure;
+  return missing_rates_status(prediction, a.allow_missing);
 }
 
 }  // namespace
@@ -159,8 +175,13 @@ Action add_predict_command(CLI::App& app) {
   backend->excludes(compare);
   cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
   cmd->add_flag("--allow-missing", a->allow_missing,
-                fmt::format("Exit 0 even when more than {:.0f}% of the FLOPs have no rate (default: exit 1)",
-                            100 * kMaxMissingFlopsShare));
+                fmt::format("Exit 0 even when more than {:.0f}% of the GEMM/conv FLOPs or of the memory-bound bytes "
+                            "have no rate (default: exit 1)",
+                            100 * kMaxMissingShare));
+  cmd->add_option("--optimizer", a->optimizer,
+                  "Optimizer step to count: sgd, adam (AdamW), none (default: the network's: sgd for CNNs, adamw "
+                  "for transformers, a network file's \"optimizer\")")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "none"}));
   cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(at_least(0));
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(greater_than(0));
   cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")

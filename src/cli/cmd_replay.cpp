@@ -1,5 +1,6 @@
-// trainrate replay: run one training iteration's GEMMs and convs back to back and compare the
-// measured time with the layer model's prediction from each problem measured alone.
+// trainrate replay: run one training iteration's problems (GEMMs, convs, the memory-bound passes
+// and the optimizer step) back to back and compare the measured time with the layer model's
+// prediction from each problem measured alone.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "run/replay.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
+#include "reports/table.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {
@@ -23,7 +25,7 @@ namespace {
 // work per weight that streaming the weights from memory, which the model does not count, dominates
 // them (docs/models.md).
 struct ReplayArgs {
-  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot";
+  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot", optimizer;
   int64_t batch = 4, image_size = 128, seq_len = 32;
   int64_t iteration_samples = 5;
   int64_t profile_passes = 3;
@@ -39,6 +41,7 @@ ReplayOptions replay_options(const ReplayArgs& a) {
   const auto dtype = parse_dtype(a.dtype);
   if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
   o.lowering.dtype = *dtype;
+  if (!a.optimizer.empty()) o.lowering.optimizer = parse_optimizer(a.optimizer);
   if (a.mode != "hot" && a.mode != "cold") throw InputError(fmt::format("--mode: '{}' is not one of hot, cold", a.mode));
   o.per_problem.measure.mode = a.mode == "cold" ? CacheMode::cold : CacheMode::hot;
   o.per_problem.measure.stopping.budget_ms = a.budget_ms;
@@ -57,7 +60,7 @@ ReplayOptions replay_options(const ReplayArgs& a) {
 
 void print_problem(size_t index, size_t total, const ReplayProblem& p) {
   const Result& r = p.alone;
-  const std::string rate = r.status == ResultStatus::ok ? fmt::format("{:8.2f} GFLOP/s", r.rate_flops_per_s / 1e9)
+  const std::string rate = r.status == ResultStatus::ok ? format_work_rate(p.problem, work_rate_per_s(r))
                                                         : fmt::format("{} ({})", to_string(r.status), r.reason);
   fmt::print(stderr, "[{:>3}/{}] x{:<3} {:<58} {:<12} {}\n", index + 1, total, p.count, describe(p.problem),
              p.backend, rate);
@@ -86,9 +89,12 @@ std::string largest_differences(const ReplayReport& r, size_t rows) {
 
 std::string summary(const ReplayReport& r) {
   const SampleStats& s = r.measured.stats;
-  std::string out = fmt::format("\nreplay of {} on {} ({} distinct problems, {:.2f} GFLOP per iteration)\n", r.network,
-                                r.backend, r.problems.size(), r.predicted.flops / 1e9);
-  out += fmt::format("  predicted (sum of FLOPs / R alone): {}\n", human_duration(r.predicted_s));
+  std::string out = fmt::format("\nreplay of {} on {} ({} distinct problems, {:.2f} GFLOP and {:.2f} GB of "
+                                "memory-bound traffic per iteration)\n",
+                                r.network, r.backend, r.problems.size(), r.predicted.flops / 1e9, r.predicted.bytes / 1e9);
+  out += fmt::format("  predicted (sum of work / R alone): {} (GEMM/conv {}, memory-bound {})\n",
+                     human_duration(r.predicted_s), human_duration(r.predicted.compute_time_s),
+                     human_duration(r.predicted.memory_time_s));
   out += fmt::format("  measured (back to back, median of {}, noise {:.1f}%): {}\n", s.samples,
                      100 * s.relative_noise, human_duration(r.measured_s));
   out += fmt::format("  relative error (predicted - measured) / measured: {:+.1f}%\n", 100 * r.relative_error);
@@ -110,13 +116,16 @@ nlohmann::json report_json(const ReplayReport& r) {
   for (const auto& p : r.problems) {
     problems.push_back({{"problem", to_json(p.problem)}, {"description", describe(p.problem)}, {"count", p.count},
                         {"backend", p.backend}, {"status", std::string(to_string(p.alone.status))},
-                        {"rate_flops_per_s", p.alone.rate_flops_per_s}, {"in_iteration", p.in_iteration},
+                        {"rate_per_s", work_rate_per_s(p.alone)},
+                        {"rate_unit", is_memory_bound(p.problem) ? "bytes/s" : "FLOP/s"}, {"in_iteration", p.in_iteration},
                         {"predicted_s", p.predicted_s}, {"in_iteration_s", p.in_iteration_s}});
   }
   return {{"network", r.network}, {"backend", r.backend}, {"predicted_iteration_s", r.predicted_s},
           {"measured_iteration_s", r.measured_s}, {"relative_error", r.relative_error},
           {"measured_samples", r.measured.stats.samples}, {"measured_relative_noise", r.measured.stats.relative_noise},
-          {"iteration_flops", r.predicted.flops}, {"profile_passes", r.profile_passes}, {"problems", problems}};
+          {"iteration_flops", r.predicted.flops}, {"iteration_memory_bytes", r.predicted.bytes},
+          {"predicted_compute_s", r.predicted.compute_time_s}, {"predicted_memory_s", r.predicted.memory_time_s},
+          {"profile_passes", r.profile_passes}, {"problems", problems}};
 }
 
 int run_replay(const ReplayArgs& a) {
@@ -149,6 +158,8 @@ Action add_replay_command(CLI::App& app) {
   cmd->add_option("--image-size", a->image_size, "Image height and width for CNNs (default 128)")->check(at_least(1));
   cmd->add_option("--seq-len", a->seq_len, "Sequence length for transformers (default 32)")->check(at_least(1));
   cmd->add_option("--dtype", a->dtype, "fp32, tf32, fp16, bf16 (default fp32)");
+  cmd->add_option("--optimizer", a->optimizer, "Optimizer step to run: sgd, adam (AdamW), none (default: the network's)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "none"}));
   cmd->add_option("--mode", a->mode, "Cache mode of the per-problem measurements: hot or cold (default hot)");
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(greater_than(0));
   cmd->add_option("--iteration-samples", a->iteration_samples, "Minimum samples of the whole iteration (default 5)")

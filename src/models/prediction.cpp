@@ -14,7 +14,7 @@ using nlohmann::json;
 namespace {
 
 TrainingTime time_on_devices(const IterationPrediction& iteration, const Prediction& p) {
-  const StepCompute step{iteration.forward_time_s, iteration.backward_time_s,
+  const StepCompute step{iteration.forward_time_s, iteration.backward_time_s, iteration.update_time_s,
                          double(p.parameters) * p.options.gradient_bytes_per_parameter};
   const ScalingPoint at = scale_step(step, p.options.devices, p.options.link, p.options.overlap);
   return training_time(at.step_s, p.options.dataset_samples, p.batch * p.options.devices, p.options.epochs);
@@ -66,14 +66,15 @@ Prediction predict(const Network& network, RateTable& table, const std::string& 
   p.parameters = parameter_count(network);
   p.forward_macs_per_sample = forward_macs_per_sample(network);
   p.options = options;
-  p.iteration = predict_iteration(network, options.lowering, table, backend, measure);
+  p.options.lowering.optimizer = options.lowering.optimizer.value_or(network.optimizer);
+  p.iteration = predict_iteration(network, p.options.lowering, table, backend, measure);
   p.time = time_on_devices(p.iteration, p);
   if (old_backend) {
     p.old_iteration = predict_iteration(network, options.lowering, table, *old_backend, measure);
     p.old_time = time_on_devices(*p.old_iteration, p);
   }
   p.flop_rule = flop_rule_check(network, table, backend, p);
-  const StepCompute step{p.iteration.forward_time_s, p.iteration.backward_time_s,
+  const StepCompute step{p.iteration.forward_time_s, p.iteration.backward_time_s, p.iteration.update_time_s,
                          double(p.parameters) * options.gradient_bytes_per_parameter};
   p.scaling = scaling_table(step, options.devices, options.link, options.overlap);
   p.reliability = assess_reliability(p.time.total_time_s, options.devices, options.reliability);
@@ -90,7 +91,9 @@ json pass_to_json(const PassPrediction& row) {
               {"description", describe(row.pass.problem)},
               {"count", row.pass.count},
               {"flops", row.flops},
-              {"rate_flops_per_s", row.rate.rate_flops_per_s},
+              {"work", row.work},
+              {"rate_unit", is_memory_bound(row.pass.problem) ? "bytes/s" : "FLOP/s"},
+              {"rate_per_s", row.rate.rate_per_s},
               {"time_s", row.time_s},
               {"rate_origin", std::string(to_string(row.rate.origin))},
               {"rate_backend", row.rate.backend},
@@ -106,6 +109,7 @@ json layers_to_json(const Prediction& p) {
     json entry{{"name", layer.layer},
                {"time_s", layer.time_s},
                {"flops", layer.flops},
+               {"bytes", layer.bytes},
                {"share", total_s > 0 ? layer.time_s / total_s : 0.0},
                {"estimated", layer.has_estimate},
                {"passes", json::array()}};
@@ -182,16 +186,19 @@ json rate_sources_to_json(const IterationPrediction& iteration) {
   for (const RateSupplier& s : rate_sources_by_kind(iteration)) {
     out.push_back(json{{"kind", s.kind},
                        {"backend", s.backend.empty() ? json(nullptr) : json(s.backend)},
-                       {"flops", s.flops},
+                       {"work", s.work},
                        {"share_of_kind", s.share}});
   }
   return out;
 }
 
+json shares_to_json(const WorkShares& s) {
+  return json{{"measured_share", s.measured}, {"estimated_share", s.estimated}, {"missing_share", s.missing}};
+}
+
 json rate_coverage_to_json(const RateCoverage& c) {
-  return json{{"measured_share", c.measured_share},   {"estimated_share", c.estimated_share},
-              {"missing_share", c.missing_share},     {"layers", c.layers},
-              {"layers_not_measured", c.layers_not_measured}};
+  return json{{"flops", shares_to_json(c.flops)}, {"memory_bytes", shares_to_json(c.bytes)},
+              {"layers", c.layers}, {"layers_not_measured", c.layers_not_measured}};
 }
 
 json optional_count(const std::optional<int64_t>& value) { return value ? json(*value) : json(nullptr); }
@@ -218,10 +225,15 @@ json to_json(const Prediction& p) {
               {"dtype", std::string(to_string(o.lowering.dtype))},
               {"parameters", p.parameters},
               {"forward_macs_per_sample", p.forward_macs_per_sample},
+              {"optimizer", std::string(to_string(o.lowering.optimizer.value_or(Optimizer::none)))},
               {"iteration_flops", p.iteration.flops},
+              {"iteration_memory_bytes", p.iteration.bytes},
               {"iteration_time_s", p.iteration.iteration_time_s},
               {"forward_time_s", p.iteration.forward_time_s},
               {"backward_time_s", p.iteration.backward_time_s},
+              {"update_time_s", p.iteration.update_time_s},
+              {"compute_time_s", p.iteration.compute_time_s},
+              {"memory_time_s", p.iteration.memory_time_s},
               {"step_time_s", p.time.step_time_s},
               {"iterations_per_epoch", p.time.iterations_per_epoch},
               {"epoch_time_s", p.time.epoch_time_s},

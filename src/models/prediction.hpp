@@ -57,9 +57,10 @@ struct Prediction {
   ReliabilityReport reliability;
 };
 
-// `trainrate predict` refuses (exit 1) a total with more than this share of the iteration's FLOPs
-// without any rate, measured or estimated, unless --allow-missing: most of the time is unknown.
-inline constexpr double kMaxMissingFlopsShare = 0.10;
+// `trainrate predict` refuses (exit 1) a total with more than this share of the iteration's
+// GEMM/conv FLOPs, or of its memory-bound bytes, without any rate, measured or estimated, unless
+// --allow-missing: too much of the time is unknown.
+inline constexpr double kMaxMissingShare = 0.10;
 
 // The backend with exact rates for the most of these problems (ties: first seen); empty if none.
 std::string choose_backend(const RateTable& table, const std::vector<Problem>& problems);

@@ -26,13 +26,19 @@ std::string percent(double share) { return fmt::format("{:.1f}%", 100 * share); 
 
 std::string source_name(const RateSupplier& s) { return s.backend.empty() ? "no rate" : s.backend; }
 
+std::string supplier_list(const std::vector<RateSupplier>& sources) {
+  std::vector<std::string> names;
+  for (const RateSupplier& s : sources) names.push_back(source_name(s) + " " + percent(s.share));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
 // The backends whose rates the times use: a kind the requested backend has no rate for borrows
-// its vendor's, so the requested name alone can be wrong for most of the FLOPs.
+// its vendor's, so the requested name alone can be wrong for most of the work.
 std::string rate_sources_text(const Prediction& p) {
-  std::vector<std::string> overall;
-  for (const RateSupplier& s : rate_sources(p.iteration)) overall.push_back(source_name(s) + " " + percent(s.share));
-  std::string out = fmt::format("rates from: {} of the FLOPs (requested backend: {})\n",
-                                fmt::join(overall, ", "), p.iteration.backend);
+  std::string out = fmt::format("rates from: {} of the GEMM/conv FLOPs", supplier_list(rate_sources(p.iteration, false)));
+  const auto memory = rate_sources(p.iteration, true);
+  if (!memory.empty()) out += fmt::format("; {} of the memory-bound bytes", supplier_list(memory));
+  out += fmt::format(" (requested backend: {})\n", p.iteration.backend);
   std::string kind;
   for (const RateSupplier& s : rate_sources_by_kind(p.iteration)) {
     out += s.kind == kind ? ", " : fmt::format("{}  {}: ", kind.empty() ? "" : "\n", s.kind);
@@ -42,28 +48,42 @@ std::string rate_sources_text(const Prediction& p) {
   return out + "\n";
 }
 
+std::string shares_text(const WorkShares& s, std::string_view work) {
+  return fmt::format("only {} of the {} have a measured rate for their exact shape; {} use the rate of the nearest "
+                     "measured shape (marked *) and {} have no rate and are left out of every time below",
+                     percent(s.measured), work, percent(s.estimated), percent(s.missing));
+}
+
 // Said before the times, not after them: a total resting on estimates must not read as measured.
 std::string coverage_text(const Prediction& p) {
   const RateCoverage c = rate_coverage(p.iteration);
-  if (c.estimated_share == 0 && c.missing_share == 0) return "";
-  return fmt::format("ESTIMATED: only {} of the FLOPs have a measured rate for their exact shape; {} use the rate "
-                     "of the nearest measured shape (marked *) and {} have no rate and are left out of every time "
-                     "below; {} of {} layers are not fully measured\n",
-                     percent(c.measured_share), percent(c.estimated_share), percent(c.missing_share),
-                     c.layers_not_measured, c.layers);
+  std::string out;
+  if (c.flops.estimated > 0 || c.flops.missing > 0) out += "ESTIMATED: " + shares_text(c.flops, "GEMM/conv FLOPs") + "\n";
+  if (c.bytes.missing > 0) {
+    out += "MISSING MEMORY-BOUND RATES: " + shares_text(c.bytes, "memory-bound bytes") +
+           " (measure them: `trainrate run --suite resnet50` or `--suite transformer` include them)\n";
+  } else if (c.bytes.estimated > 0) {
+    out += "ESTIMATED: " + shares_text(c.bytes, "memory-bound bytes") + "\n";
+  }
+  if (!out.empty()) out += fmt::format("{} of {} layers are not fully measured\n", c.layers_not_measured, c.layers);
+  return out;
 }
 
 std::string totals(const Prediction& p) {
   const auto& it = p.iteration;
   std::string out = fmt::format(
-      "{}: {:.2f} M parameters, {:.3f} G multiply-adds per sample forward (conv/linear/attention GEMMs)\n",
-      p.network, double(p.parameters) / 1e6, p.forward_macs_per_sample / 1e9);
+      "{}: {:.2f} M parameters, {:.3f} G multiply-adds per sample forward (conv/linear/attention GEMMs), "
+      "optimizer {}\n",
+      p.network, double(p.parameters) / 1e6, p.forward_macs_per_sample / 1e9,
+      to_string(p.options.lowering.optimizer.value_or(Optimizer::none)));
   out += rate_sources_text(p) + coverage_text(p);
-  out += fmt::format("one iteration (batch {} per device) = {:.2f} GFLOP in {} "
-                     "(forward {}, backward {}), {:.1f} GFLOP/s\n",
-                     p.batch, it.flops / 1e9, human_duration(it.iteration_time_s),
-                     human_duration(it.forward_time_s), human_duration(it.backward_time_s),
-                     it.iteration_time_s > 0 ? (it.flops - it.missing_flops) / it.iteration_time_s / 1e9 : 0.0);
+  out += fmt::format("one iteration (batch {} per device) = {} (forward {}, backward {}, optimizer step {})\n",
+                     p.batch, human_duration(it.iteration_time_s), human_duration(it.forward_time_s),
+                     human_duration(it.backward_time_s), human_duration(it.update_time_s));
+  out += fmt::format("  GEMM/conv        {:>10}  {:.2f} GFLOP at {:.1f} GFLOP/s\n", human_duration(it.compute_time_s),
+                     it.flops / 1e9, it.compute_time_s > 0 ? (it.flops - it.missing_flops) / it.compute_time_s / 1e9 : 0.0);
+  out += fmt::format("  memory-bound     {:>10}  {:.2f} GB at {:.1f} GB/s\n", human_duration(it.memory_time_s),
+                     it.bytes / 1e9, it.memory_time_s > 0 ? (it.bytes - it.missing_bytes) / it.memory_time_s / 1e9 : 0.0);
   out += fmt::format("{} devices: step {} x {} iterations/epoch = epoch {}; {} epochs = {}{}\n", p.options.devices,
                      human_duration(p.time.step_time_s), p.time.iterations_per_epoch,
                      human_duration(p.time.epoch_time_s), p.options.epochs, human_duration(p.time.total_time_s),
@@ -71,20 +91,27 @@ std::string totals(const Prediction& p) {
   return out;
 }
 
+// A layer's rate in its own unit: FLOP/s when it has GEMM/conv work, else bytes/s.
+std::string layer_rate(const LayerTime& l) {
+  if (!(l.time_s > 0)) return "-";
+  if (l.flops > 0) return fmt::format("{:.1f} GFLOP/s", l.flops / l.time_s / 1e9);
+  return fmt::format("{:.1f} GB/s", l.bytes / l.time_s / 1e9);
+}
+
 std::string top_layers_table(const Prediction& p, size_t top) {
   auto layers = layer_times(p.iteration);
   std::vector<LayerSpeedup> speedups;
   if (p.old_iteration) speedups = layer_speedups(*p.old_iteration, p.iteration);
   std::stable_sort(layers.begin(), layers.end(), [](const auto& a, const auto& b) { return a.time_s > b.time_s; });
-  std::string out = fmt::format("\ntop layers by time (of {}):\n{:<36} {:>10} {:>7} {:>10}", layers.size(), "layer",
-                                "time", "share", "GFLOP/s");
+  std::string out = fmt::format("\ntop layers by time (of {}):\n{:<36} {:>10} {:>7} {:>14}", layers.size(), "layer",
+                                "time", "share", "rate");
   if (p.old_iteration) out += fmt::format(" {:>10} {:>15} {:>9}", "old time", "time reduction", "speed-up");
   out += "\n";
   for (size_t i = 0; i < std::min(top, layers.size()); ++i) {
     const LayerTime& l = layers[i];
     const double share = p.iteration.iteration_time_s > 0 ? l.time_s / p.iteration.iteration_time_s : 0;
-    out += fmt::format("{:<36} {:>10} {:>6.1f}% {:>10.1f}", l.layer + (l.has_estimate ? " *" : ""),
-                       human_duration(l.time_s), 100 * share, l.time_s > 0 ? l.flops / l.time_s / 1e9 : 0.0);
+    out += fmt::format("{:<36} {:>10} {:>6.1f}% {:>14}", l.layer + (l.has_estimate ? " *" : ""),
+                       human_duration(l.time_s), 100 * share, layer_rate(l));
     for (const auto& s : speedups) {
       if (s.layer == l.layer && s.comparable) {
         out += fmt::format(" {:>10} {:>14.1f}% {:>8.2f}x", human_duration(s.speedup.old_time_s),

@@ -26,7 +26,7 @@ std::optional<RateLookup> look_up_on(RateTable& table, const std::string& backen
     return std::nullopt;
   }
   if (auto near = table.nearest(backend, problem)) {
-    return RateLookup{near->rate_flops_per_s, RateOrigin::estimated, backend, describe(near->problem)};
+    return RateLookup{near->rate_per_s, RateOrigin::estimated, backend, describe(near->problem)};
   }
   return std::nullopt;
 }
@@ -35,7 +35,7 @@ std::optional<RateLookup> look_up_on(RateTable& table, const std::string& backen
 bool better_lookup(const RateLookup& a, const RateLookup& b) {
   const bool a_estimated = a.origin == RateOrigin::estimated, b_estimated = b.origin == RateOrigin::estimated;
   if (a_estimated != b_estimated) return b_estimated;
-  return a.rate_flops_per_s > b.rate_flops_per_s;
+  return a.rate_per_s > b.rate_per_s;
 }
 
 }  // namespace
@@ -55,6 +55,7 @@ bool backend_matches(const std::string& requested, const std::string& actual) {
 }
 
 double shape_distance(const Problem& a, const Problem& b) {
+  if (is_memory_bound(a) || is_memory_bound(b)) return std::abs(std::log(min_bytes(a)) - std::log(min_bytes(b)));
   const double d_flops = std::log(flops(a)) - std::log(flops(b));
   const double d_intensity = std::log(flops(a) / min_bytes(a)) - std::log(flops(b) / min_bytes(b));
   return std::hypot(d_flops, d_intensity);
@@ -63,16 +64,16 @@ double shape_distance(const Problem& a, const Problem& b) {
 RateTable::RateTable(const ResultsFile& results) {
   for (const Result& r : results.results) {
     declare(r.backend, r.role, r.device_kind);
-    if (r.status == ResultStatus::ok && r.rate_flops_per_s > 0) {
-      add(r.backend, r.problem, r.rate_flops_per_s);
+    if (r.status == ResultStatus::ok && work_rate_per_s(r) > 0) {
+      add(r.backend, r.problem, work_rate_per_s(r));
     } else if (r.status != ResultStatus::ok) {
       add_unusable(r.backend, r.problem);
     }
   }
 }
 
-void RateTable::add(const std::string& backend, const Problem& problem, double rate_flops_per_s) {
-  rates_.push_back({backend, problem, rate_flops_per_s});
+void RateTable::add(const std::string& backend, const Problem& problem, double rate_per_s) {
+  rates_.push_back({backend, problem, rate_per_s});
 }
 
 void RateTable::declare(const std::string& backend, const std::string& role, const std::string& device_kind) {
@@ -80,17 +81,22 @@ void RateTable::declare(const std::string& backend, const std::string& role, con
   if (!known) declared_.push_back({backend, role, device_kind});
 }
 
-std::vector<std::string> RateTable::vendors_beside(const std::string& backend) const {
+std::vector<std::string> RateTable::beside(const std::string& backend, bool vendors) const {
   std::optional<std::string> kind;
   for (const Declared& d : declared_) {
     if (backend_matches(backend, d.backend) && !d.device_kind.empty()) kind = d.device_kind;
   }
-  std::vector<std::string> vendors;
+  std::vector<std::string> names;
   for (const Declared& d : declared_) {
-    if (d.role == "vendor" && d.backend != backend && (!kind || d.device_kind == *kind)) vendors.push_back(d.backend);
+    const bool wanted = (d.role == "vendor") == vendors && !backend_matches(backend, d.backend);
+    if (wanted && (!kind || d.device_kind == *kind)) names.push_back(d.backend);
   }
-  return vendors;
+  return names;
 }
+
+std::vector<std::string> RateTable::vendors_beside(const std::string& backend) const { return beside(backend, true); }
+
+std::vector<std::string> RateTable::others_beside(const std::string& backend) const { return beside(backend, false); }
 
 void RateTable::add_unusable(const std::string& backend, const Problem& problem) {
   unusable_.push_back({backend, problem, 0});
@@ -100,7 +106,7 @@ std::optional<double> RateTable::exact(const std::string& backend, const Problem
   std::optional<double> best;
   for (const Entry& e : rates_) {
     if (backend_matches(backend, e.backend) && e.problem == problem) {
-      best = std::max(best.value_or(0), e.rate_flops_per_s);
+      best = std::max(best.value_or(0), e.rate_per_s);
     }
   }
   return best;
@@ -126,12 +132,12 @@ std::optional<RateTable::Nearest> RateTable::nearest(const std::string& backend,
     if (!backend_matches(backend, e.backend) || !same_kind(e.problem, problem)) continue;
     const double d = shape_distance(e.problem, problem);
     // Ties (the same shape in several variants of a family) go to the faster row, as in exact().
-    if (d < best_distance || (d == best_distance && e.rate_flops_per_s > best->rate_flops_per_s)) {
+    if (d < best_distance || (d == best_distance && e.rate_per_s > best->rate_per_s)) {
       best = &e, best_distance = d;
     }
   }
   if (!best) return std::nullopt;
-  return Nearest{best->problem, best->rate_flops_per_s};
+  return Nearest{best->problem, best->rate_per_s};
 }
 
 std::vector<std::string> RateTable::backends() const {
@@ -153,12 +159,15 @@ std::vector<Problem> RateTable::problems() const {
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure) {
   if (auto found = look_up_on(table, backend, problem, measure)) return *found;
-  std::optional<RateLookup> best;
-  for (const std::string& vendor : table.vendors_beside(backend)) {
-    auto found = look_up_on(table, vendor, problem, measure);
-    if (found && (!best || better_lookup(*found, *best))) best = found;
+  for (const auto& stand_ins : {table.vendors_beside(backend), table.others_beside(backend)}) {
+    std::optional<RateLookup> best;
+    for (const std::string& stand_in : stand_ins) {
+      auto found = look_up_on(table, stand_in, problem, measure);
+      if (found && (!best || better_lookup(*found, *best))) best = found;
+    }
+    if (best) return *best;
   }
-  return best.value_or(RateLookup{0, RateOrigin::missing, backend, {}});
+  return RateLookup{0, RateOrigin::missing, backend, {}};
 }
 
 }  // namespace trainrate

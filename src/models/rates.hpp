@@ -26,7 +26,8 @@ bool backend_matches(const std::string& requested, const std::string& actual);
 
 // Distance between two shapes for "nearest measured": Euclidean in (ln FLOPs, ln arithmetic
 // intensity). Rate depends mostly on how much work there is (launch and threading overheads
-// amortise with size) and on FLOPs per byte (memory- versus compute-bound).
+// amortise with size) and on FLOPs per byte (memory- versus compute-bound). Memory-bound problems
+// of one kind differ only in size: |ln bytes|.
 double shape_distance(const Problem& a, const Problem& b);
 
 class RateTable {
@@ -35,13 +36,17 @@ class RateTable {
   // Keeps ok results as rates and skipped/failed/invalid ones as "cannot run".
   explicit RateTable(const ResultsFile& results);
 
-  void add(const std::string& backend, const Problem& problem, double rate_flops_per_s);
+  // Rates are in the problem's unit of work (work()): FLOP/s, or bytes/s for memory-bound problems.
+  void add(const std::string& backend, const Problem& problem, double rate_per_s);
   void add_unusable(const std::string& backend, const Problem& problem);
   // What the results say a backend is (Result::role, Result::device_kind).
   void declare(const std::string& backend, const std::string& role, const std::string& device_kind);
   // The vendor backends on the same kind of device as `backend` (every declared vendor when its
   // device is unknown): where a rate is borrowed when the backend has none.
   std::vector<std::string> vendors_beside(const std::string& backend) const;
+  // The other, non-vendor backends on that kind of device: the last resort for an op no vendor
+  // library has (the optimizer step, cross-entropy on oneDNN), as frameworks use their own kernels.
+  std::vector<std::string> others_beside(const std::string& backend) const;
 
   // The best rate among matching backends (a family takes its best variant), if measured.
   std::optional<double> exact(const std::string& backend, const Problem& problem) const;
@@ -51,7 +56,7 @@ class RateTable {
   bool covers_kind(const std::string& backend, const Problem& problem) const;
   struct Nearest {
     Problem problem;
-    double rate_flops_per_s;
+    double rate_per_s;
   };
   std::optional<Nearest> nearest(const std::string& backend, const Problem& problem) const;
   // Distinct backend names with at least one rate, in first-seen order.
@@ -63,30 +68,32 @@ class RateTable {
   struct Entry {
     std::string backend;
     Problem problem;
-    double rate_flops_per_s;
+    double rate_per_s;
   };
   struct Declared {
     std::string backend, role, device_kind;
   };
+  std::vector<std::string> beside(const std::string& backend, bool vendors) const;
+
   std::vector<Entry> rates_;
   std::vector<Entry> unusable_;
   std::vector<Declared> declared_;
 };
 
 struct RateLookup {
-  double rate_flops_per_s = 0;  // 0 when missing
+  double rate_per_s = 0;  // of work(problem): FLOP/s, or bytes/s if memory-bound; 0 when missing
   RateOrigin origin = RateOrigin::missing;
   std::string backend;          // whose rate it is: the requested backend or the vendor fallback
   std::string estimated_from;   // describe() of the nearest measured shape, for estimates
 };
 
-// Measures one problem on one backend now; empty when it cannot (unsupported, wrong, failed).
+// Measures one problem on one backend now (its rate of work()); empty when it cannot (unsupported, wrong, failed).
 using MeasureMissing = std::function<std::optional<double>(const std::string& backend, const Problem& problem)>;
 
 // R for `problem` on `backend`, tried in this order on the backend, then on the vendor backends
-// beside it when the backend cannot provide one (the best of theirs): exact result; measured now
-// (when `measure` is set and the backend has not already failed it); nearest measured shape of
-// the same kind.
+// beside it when the backend cannot provide one (the best of theirs), then on the other backends
+// beside it: exact result; measured now (when `measure` is set and the backend has not already
+// failed it); nearest measured shape of the same kind.
 // Measurements taken now are added to the table.
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure = {});

@@ -31,7 +31,7 @@ double allreduce_bus_bandwidth(double bytes, double time_s, int64_t devices) {
 ScalingPoint scale_step(const StepCompute& step, int64_t devices, const Interconnect& link, bool overlap) {
   ScalingPoint p;
   p.devices = devices;
-  p.compute_s = step.forward_s + step.backward_s;
+  p.compute_s = step.forward_s + step.backward_s + step.update_s;
   p.allreduce_s = ring_allreduce_time_s(step.gradient_bytes, devices, link);
   p.exposed_comm_s = overlap ? std::max(0.0, p.allreduce_s - step.backward_s) : p.allreduce_s;
   p.step_s = p.compute_s + p.exposed_comm_s;

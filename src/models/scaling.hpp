@@ -24,12 +24,13 @@ double allreduce_bus_bandwidth(double bytes, double time_s, int64_t devices);
 struct StepCompute {
   double forward_s = 0;
   double backward_s = 0;
+  double update_s = 0;        // the optimizer step: after the all-reduce, never under it
   double gradient_bytes = 0;  // what is all-reduced each step
 };
 
 struct ScalingPoint {
   int64_t devices = 1;
-  double compute_s = 0;         // forward + backward of one device's batch
+  double compute_s = 0;         // forward + backward + update of one device's batch
   double allreduce_s = 0;
   double exposed_comm_s = 0;    // the part of the all-reduce the step waits for
   double step_s = 0;

@@ -1,7 +1,9 @@
 #include "models/training_time.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 namespace trainrate {
@@ -27,6 +29,7 @@ ProblemClass dominant_problem_class(const std::vector<LayerPass>& passes) {
   std::map<std::string, double> by_kind;
   double total = 0;
   for (const LayerPass& p : passes) {
+    if (is_memory_bound(p.problem)) continue;  // their work is bytes; the rule is about FLOPs
     const double f = flops(p.problem) * double(p.count);
     by_kind[kind_label(p.problem)] += f;
     total += f;
@@ -69,23 +72,43 @@ std::optional<double> class_rate_flops_per_s(const RateTable& table, const std::
   return best;
 }
 
+namespace {
+
+void add_time(IterationPrediction& out, const PassPrediction& row) {
+  switch (row.pass.phase) {
+    case Phase::forward: out.forward_time_s += row.time_s; break;
+    case Phase::backward: out.backward_time_s += row.time_s; break;
+    case Phase::update: out.update_time_s += row.time_s; break;
+  }
+  (is_memory_bound(row.pass.problem) ? out.memory_time_s : out.compute_time_s) += row.time_s;
+}
+
+}  // namespace
+
 IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, const RateSource& rate_of) {
   IterationPrediction out;
   for (const LayerPass& pass : passes) {
-    PassPrediction row{pass, rate_of(pass.problem), flops(pass.problem) * double(pass.count), 0};
-    out.flops += row.flops;
-    if (row.rate.origin == RateOrigin::missing) {
-      out.missing_flops += row.flops;
+    const double count = double(pass.count);
+    PassPrediction row{pass, rate_of(pass.problem), flops(pass.problem) * count, work(pass.problem) * count, 0};
+    const bool missing = row.rate.origin == RateOrigin::missing;
+    if (is_memory_bound(pass.problem)) {
+      out.bytes += row.work;
+      out.missing_bytes += missing ? row.work : 0;
+    } else {
+      out.flops += row.flops;
+      out.missing_flops += missing ? row.flops : 0;
+    }
+    if (missing) {
       ++out.missing_rows;
     } else {
-      row.time_s = row.flops / row.rate.rate_flops_per_s;
-      (pass.backward ? out.backward_time_s : out.forward_time_s) += row.time_s;
+      row.time_s = row.work / row.rate.rate_per_s;
+      add_time(out, row);
     }
     out.estimated_rows += row.rate.origin == RateOrigin::estimated ? 1 : 0;
     out.measured_now_rows += row.rate.origin == RateOrigin::measured_now ? 1 : 0;
     out.passes.push_back(std::move(row));
   }
-  out.iteration_time_s = out.forward_time_s + out.backward_time_s;
+  out.iteration_time_s = out.forward_time_s + out.backward_time_s + out.update_time_s;
   return out;
 }
 
@@ -100,47 +123,58 @@ IterationPrediction predict_iteration(const Network& network, const LoweringOpti
 
 namespace {
 
-std::vector<RateSupplier> group_rate_sources(const IterationPrediction& prediction, bool by_kind) {
-  std::map<std::pair<std::string, std::string>, double> flops_by;  // (kind, backend): in name order
-  std::map<std::string, double> kind_flops;
+// Shares of work within each group (a kind, or one of the two summaries), by supplying backend.
+std::vector<RateSupplier> group_rate_sources(const IterationPrediction& prediction,
+                                             const std::function<std::optional<std::string>(const Problem&)>& group) {
+  std::map<std::pair<std::string, std::string>, double> work_by;  // (group, backend): in name order
+  std::map<std::string, double> group_work;
   for (const PassPrediction& row : prediction.passes) {
-    const std::string kind = by_kind ? kind_label(row.pass.problem) : "";
-    flops_by[{kind, row.rate.origin == RateOrigin::missing ? "" : row.rate.backend}] += row.flops;
-    kind_flops[kind] += row.flops;
+    const auto key = group(row.pass.problem);
+    if (!key) continue;
+    work_by[{*key, row.rate.origin == RateOrigin::missing ? "" : row.rate.backend}] += row.work;
+    group_work[*key] += row.work;
   }
   std::vector<RateSupplier> sources;
-  for (const auto& [key, f] : flops_by) {
-    const double total = kind_flops.at(key.first);
-    sources.push_back({key.first, key.second, f, total > 0 ? f / total : 0});
+  for (const auto& [key, w] : work_by) {
+    const double total = group_work.at(key.first);
+    sources.push_back({key.first, key.second, w, total > 0 ? w / total : 0});
   }
   std::stable_sort(sources.begin(), sources.end(), [](const RateSupplier& a, const RateSupplier& b) {
-    return a.kind != b.kind ? a.kind < b.kind : a.flops > b.flops;
+    return a.kind != b.kind ? a.kind < b.kind : a.work > b.work;
   });
   return sources;
 }
 
+WorkShares shares(const IterationPrediction& prediction, bool memory_bound) {
+  double measured = 0, estimated = 0, missing = 0;
+  for (const PassPrediction& row : prediction.passes) {
+    if (is_memory_bound(row.pass.problem) != memory_bound) continue;
+    if (row.rate.origin == RateOrigin::estimated) estimated += row.work;
+    if (row.rate.origin == RateOrigin::missing) missing += row.work;
+    if (row.rate.origin == RateOrigin::measured || row.rate.origin == RateOrigin::measured_now) measured += row.work;
+  }
+  const double total = measured + estimated + missing;
+  if (total <= 0) return {};
+  return {measured / total, estimated / total, missing / total};
+}
+
 }  // namespace
 
-std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction) {
-  return group_rate_sources(prediction, false);
+std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction, bool memory_bound) {
+  return group_rate_sources(prediction, [&](const Problem& problem) -> std::optional<std::string> {
+    if (is_memory_bound(problem) != memory_bound) return std::nullopt;
+    return std::string();
+  });
 }
 
 std::vector<RateSupplier> rate_sources_by_kind(const IterationPrediction& prediction) {
-  return group_rate_sources(prediction, true);
+  return group_rate_sources(prediction, [](const Problem& problem) -> std::optional<std::string> { return kind_label(problem); });
 }
 
 RateCoverage rate_coverage(const IterationPrediction& prediction) {
   RateCoverage c;
-  double measured = 0, estimated = 0;
-  for (const PassPrediction& row : prediction.passes) {
-    if (row.rate.origin == RateOrigin::estimated) estimated += row.flops;
-    if (row.rate.origin == RateOrigin::measured || row.rate.origin == RateOrigin::measured_now) measured += row.flops;
-  }
-  if (prediction.flops > 0) {
-    c.measured_share = measured / prediction.flops;
-    c.estimated_share = estimated / prediction.flops;
-    c.missing_share = prediction.missing_flops / prediction.flops;
-  }
+  c.flops = shares(prediction, false);
+  c.bytes = shares(prediction, true);
   const std::vector<LayerTime> layers = layer_times(prediction);
   c.layers = int64_t(layers.size());
   c.layers_not_measured = std::count_if(layers.begin(), layers.end(), [](const LayerTime& l) { return l.has_estimate; });
@@ -153,7 +187,7 @@ std::vector<LayerTime> layer_times(const IterationPrediction& prediction) {
     auto found = std::find_if(layers.begin(), layers.end(), [&](const LayerTime& l) { return l.layer == row.pass.layer; });
     if (found == layers.end()) found = layers.insert(layers.end(), LayerTime{row.pass.layer});
     found->time_s += row.time_s;
-    found->flops += row.flops;
+    (is_memory_bound(row.pass.problem) ? found->bytes : found->flops) += row.work;
     found->has_estimate |= row.rate.origin == RateOrigin::estimated || row.rate.origin == RateOrigin::missing;
   }
   return layers;

@@ -2,7 +2,8 @@
 //
 //   simple model (original design)  T = N·S / R
 //   FLOP rule (Kaplan et al. 2020)   T = 6·N·D / R, R of the network's dominant problem class
-//   layer model                      T_iter = Σ over layers and passes of FLOPs / R(problem, backend)
+//   layer model                      T_iter = Σ over layers and passes of work / R(problem, backend),
+//                                    work in FLOPs (GEMM, conv) or bytes (memory-bound passes)
 #pragma once
 
 #include <cstdint>
@@ -43,17 +44,23 @@ struct PassPrediction {
   LayerPass pass;
   RateLookup rate;
   double flops = 0;   // all `count` repeats
-  double time_s = 0;  // flops / rate; 0 when the rate is missing
+  double work = 0;    // work(problem) × count, in the rate's unit: FLOPs, or bytes if memory-bound
+  double time_s = 0;  // work / rate; 0 when the rate is missing
 };
 
 struct IterationPrediction {
   std::string backend;  // the requested one (rows may name the vendor fallback)
   std::vector<PassPrediction> passes;
-  double iteration_time_s = 0;  // forward + backward, missing rows left out
+  double iteration_time_s = 0;  // forward + backward + update, missing rows left out
   double forward_time_s = 0;
   double backward_time_s = 0;
-  double flops = 0;             // of all rows, missing ones included
+  double update_time_s = 0;     // the optimizer step
+  double compute_time_s = 0;    // GEMM and conv passes
+  double memory_time_s = 0;     // memory-bound passes
+  double flops = 0;             // of the GEMM and conv rows, missing ones included
   double missing_flops = 0;
+  double bytes = 0;             // min_bytes of the memory-bound rows, missing ones included
+  double missing_bytes = 0;
   int64_t estimated_rows = 0, missing_rows = 0, measured_now_rows = 0;
 };
 
@@ -66,19 +73,24 @@ IterationPrediction predict_iteration(const Network& network, const LoweringOpti
 // Who supplied a prediction's rates (the requested backend, or a kind's vendor standing in).
 struct RateSupplier {
   std::string kind;     // kind_label(); empty in rate_sources' summary over all kinds
-  std::string backend;  // whose rate was used; empty for FLOPs without a rate
-  double flops = 0;
-  double share = 0;     // of the kind's FLOPs (of all FLOPs in the summary)
+  std::string backend;  // whose rate was used; empty for work without a rate
+  double work = 0;      // FLOPs, or bytes for memory-bound kinds
+  double share = 0;     // of the kind's work (of all GEMM/conv FLOPs, or all memory-bound bytes, in the summary)
 };
-// Over all kinds, largest share first (ties in name order).
-std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction);
+// Over the GEMM/conv passes (FLOPs) or the memory-bound ones (bytes), largest share first (ties in
+// name order).
+std::vector<RateSupplier> rate_sources(const IterationPrediction& prediction, bool memory_bound);
 // Per kind in name order, and within a kind largest share first.
 std::vector<RateSupplier> rate_sources_by_kind(const IterationPrediction& prediction);
 
-// How much of an iteration rests on measurement: shares of its FLOPs by rate origin (measured-now
-// counts as measured), and the layers with a pass that is estimated or missing.
+// How much of an iteration rests on measurement: shares of its GEMM/conv FLOPs and of its
+// memory-bound bytes by rate origin (measured-now counts as measured), and the layers with a pass
+// that is estimated or missing.
+struct WorkShares {
+  double measured = 0, estimated = 0, missing = 0;
+};
 struct RateCoverage {
-  double measured_share = 0, estimated_share = 0, missing_share = 0;
+  WorkShares flops, bytes;
   int64_t layers = 0, layers_not_measured = 0;
 };
 RateCoverage rate_coverage(const IterationPrediction& prediction);
@@ -86,7 +98,8 @@ RateCoverage rate_coverage(const IterationPrediction& prediction);
 struct LayerTime {
   std::string layer;
   double time_s = 0;
-  double flops = 0;
+  double flops = 0;  // of its GEMM/conv passes
+  double bytes = 0;  // of its memory-bound passes
   bool has_estimate = false;  // some pass of the layer uses an estimated or missing rate
 };
 // Per-layer sums in first-appearance order.

@@ -14,7 +14,8 @@ namespace {
 // ---- lowering -------------------------------------------------------------------------------
 
 LayerPass make_pass(const Layer& layer, std::string pass, bool backward, Problem problem) {
-  return LayerPass{layer.name, std::move(pass), backward, std::move(problem), layer.repeat};
+  return LayerPass{layer.name, std::move(pass), backward ? Phase::backward : Phase::forward, std::move(problem),
+                   layer.repeat};
 }
 
 ConvProblem conv_problem(const ConvLayer& conv, int64_t batch, ConvPass pass, const LoweringOptions& options) {
@@ -73,6 +74,12 @@ void lower_linear(const Layer& layer, const LinearLayer& linear, int64_t batch, 
                   std::vector<LayerPass>& out) {
   const ProductShape shape{batch * linear.tokens, linear.in_features, linear.out_features, true, 1};
   out.push_back(make_pass(layer, "fwd", false, product_forward(shape, options.dtype)));
+  // The bias is added over the GEMM's output (its gradient, a column sum, is not counted).
+  if (linear.bias) {
+    const MemoryProblem bias{.op = MemoryOp::bias_add, .rows = shape.rows, .cols = linear.out_features,
+                             .dtype = memory_dtype(options.dtype)};
+    out.push_back(make_pass(layer, "bias fwd", false, bias));
+  }
   if (layer.input_grad) out.push_back(make_pass(layer, "bwd-data", true, product_grad_x(shape, options.dtype)));
   out.push_back(make_pass(layer, "bwd-weight", true, product_grad_b(shape, options.dtype)));
 }
@@ -94,9 +101,70 @@ void lower_attention(const Layer& layer, const AttentionLayer& attention, int64_
   out.push_back(make_pass(layer, "qk bwd-k", true, product_grad_b(qk, dtype)));
 }
 
+// A per-sample memory problem at the whole batch: its batch axis scaled, its dtype the lowering's.
+MemoryProblem at_batch(MemoryProblem m, int64_t batch, const LoweringOptions& options) {
+  switch (m.op) {
+    case MemoryOp::relu:
+    case MemoryOp::gelu:
+    case MemoryOp::add: m.elements *= batch; break;
+    case MemoryOp::bias_add:
+    case MemoryOp::layernorm:
+    case MemoryOp::softmax:
+    case MemoryOp::cross_entropy:
+    case MemoryOp::embedding: m.rows *= batch; break;
+    case MemoryOp::batchnorm:
+    case MemoryOp::maxpool:
+    case MemoryOp::avgpool: m.n *= batch; break;
+    case MemoryOp::sgd_momentum:
+    case MemoryOp::adamw: break;  // over parameters, whatever the batch
+  }
+  m.dtype = memory_dtype(options.dtype);
+  return m;
+}
+
+void lower_memory(const Layer& layer, const MemoryLayer& memory, int64_t batch, const LoweringOptions& options,
+                  std::vector<LayerPass>& out) {
+  MemoryProblem m = at_batch(memory.per_sample, batch, options);
+  out.push_back(make_pass(layer, "fwd", false, m));
+  if (!layer.input_grad) return;
+  if (memory.residual) {
+    out.push_back(make_pass(layer, "grad-sum", true, m));
+  } else if (has_backward(m.op)) {
+    m.backward = true;
+    out.push_back(make_pass(layer, "bwd", true, m));
+  }
+}
+
 bool same_problem(const Problem& a, const Problem& b) { return a == b; }
 
 }  // namespace
+
+Dtype memory_dtype(Dtype dtype) { return dtype == Dtype::tf32 ? Dtype::fp32 : dtype; }
+
+std::string_view to_string(Optimizer optimizer) {
+  switch (optimizer) {
+    case Optimizer::none: return "none";
+    case Optimizer::sgd: return "sgd";
+    case Optimizer::adamw: return "adamw";
+  }
+  return "?";
+}
+
+std::optional<Optimizer> parse_optimizer(std::string_view text) {
+  if (text == "none") return Optimizer::none;
+  if (text == "sgd") return Optimizer::sgd;
+  if (text == "adamw" || text == "adam") return Optimizer::adamw;
+  return std::nullopt;
+}
+
+std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options) {
+  const Optimizer optimizer = options.optimizer.value_or(network.optimizer);
+  if (optimizer == Optimizer::none) return std::nullopt;
+  // Master weights and optimizer state stay fp32 under mixed precision.
+  const MemoryProblem step{.op = optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw,
+                           .elements = parameter_count(network)};
+  return LayerPass{"optimizer", "step", Phase::update, step, 1};
+}
 
 std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const LoweringOptions& options) {
   std::vector<LayerPass> passes;
@@ -106,6 +174,7 @@ std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const Lowe
         if constexpr (std::is_same_v<T, ConvLayer>) lower_conv(layer, shape, batch, options, passes);
         if constexpr (std::is_same_v<T, LinearLayer>) lower_linear(layer, shape, batch, options, passes);
         if constexpr (std::is_same_v<T, AttentionLayer>) lower_attention(layer, shape, batch, options, passes);
+        if constexpr (std::is_same_v<T, MemoryLayer>) lower_memory(layer, shape, batch, options, passes);
       },
       layer.shape);
   return passes;
@@ -115,15 +184,16 @@ std::vector<LayerPass> lower_training_step(const Network& network, const Lowerin
   std::vector<LayerPass> forward, backward;
   for (auto it = network.layers.begin(); it != network.layers.end(); ++it) {
     for (auto& pass : lower_layer(*it, network.batch, options)) {
-      if (!pass.backward) forward.push_back(std::move(pass));
+      if (pass.phase == Phase::forward) forward.push_back(std::move(pass));
     }
   }
   for (auto it = network.layers.rbegin(); it != network.layers.rend(); ++it) {
     for (auto& pass : lower_layer(*it, network.batch, options)) {
-      if (pass.backward) backward.push_back(std::move(pass));
+      if (pass.phase == Phase::backward) backward.push_back(std::move(pass));
     }
   }
   forward.insert(forward.end(), std::make_move_iterator(backward.begin()), std::make_move_iterator(backward.end()));
+  if (auto update = optimizer_pass(network, options)) forward.push_back(std::move(*update));
   return forward;
 }
 
@@ -157,6 +227,11 @@ int64_t layer_parameters(const Layer& layer) {
     if (!linear->tied_weights) {
       per_copy = linear->in_features * linear->out_features + (linear->bias ? linear->out_features : 0);
     }
+  } else if (const auto* memory = std::get_if<MemoryLayer>(&layer.shape)) {
+    const MemoryProblem& m = memory->per_sample;
+    if (m.op == MemoryOp::batchnorm) per_copy = 2 * m.c;  // scale and shift (running statistics are buffers)
+    if (m.op == MemoryOp::layernorm) per_copy = 2 * m.cols;
+    if (m.op == MemoryOp::embedding) per_copy = m.vocab * m.cols;
   }
   return per_copy * layer.repeat;
 }
@@ -172,14 +247,16 @@ double forward_macs_per_sample(const Network& network) {
   one.batch = 1;
   double macs = 0;
   for (const LayerPass& pass : lower_training_step(one)) {
-    if (!pass.backward) macs += flops(pass.problem) / 2 * double(pass.count);
+    if (pass.phase == Phase::forward && !is_memory_bound(pass.problem)) macs += flops(pass.problem) / 2 * double(pass.count);
   }
   return macs;
 }
 
 double training_flops(const Network& network, const LoweringOptions& options) {
   double total = 0;
-  for (const LayerPass& pass : lower_training_step(network, options)) total += flops(pass.problem) * double(pass.count);
+  for (const LayerPass& pass : lower_training_step(network, options)) {
+    if (!is_memory_bound(pass.problem)) total += flops(pass.problem) * double(pass.count);
+  }
   return total;
 }
 
@@ -198,106 +275,159 @@ Layer linear_layer(std::string name, int64_t tokens, int64_t in, int64_t out, in
   return Layer{std::move(name), LinearLayer{tokens, in, out, true, false}, repeat};
 }
 
+Layer memory_layer(std::string name, MemoryProblem per_sample, int64_t repeat = 1) {
+  return Layer{std::move(name), MemoryLayer{per_sample, false}, repeat};
+}
+
+Layer elementwise(std::string name, MemoryOp op, int64_t elements, int64_t repeat = 1) {
+  return memory_layer(std::move(name), MemoryProblem{.op = op, .elements = elements}, repeat);
+}
+
+Layer residual_add(std::string name, int64_t elements, int64_t repeat = 1) {
+  return Layer{std::move(name), MemoryLayer{MemoryProblem{.op = MemoryOp::add, .elements = elements}, true}, repeat};
+}
+
+Layer row_op(std::string name, MemoryOp op, int64_t rows, int64_t cols, int64_t repeat = 1) {
+  return memory_layer(std::move(name), MemoryProblem{.op = op, .rows = rows, .cols = cols}, repeat);
+}
+
+Layer embedding(std::string name, int64_t tokens, int64_t dim, int64_t vocab) {
+  return memory_layer(std::move(name), MemoryProblem{.op = MemoryOp::embedding, .rows = tokens, .cols = dim, .vocab = vocab});
+}
+
 void check_range(const std::string& what, int64_t value, int64_t lo, int64_t hi) {
   if (value < lo || value > hi) {
     throw InputError(fmt::format("{} must be in [{}, {}] (got {})", what, lo, hi, value));
   }
 }
 
-// One ResNet-50 stage (torchvision v1.5: the stride sits on the 3×3 conv). Returns the output size.
-// Blocks after the first are identical, so they become one layer entry with repeat = blocks − 1.
-int64_t add_bottleneck_stage(Network& net, int64_t& bn_channels, int stage, int64_t in_channels, int64_t hw,
-                             int64_t width, int64_t blocks, int64_t stride) {
-  const std::string first = fmt::format("layer{}.0", stage);
-  const int64_t out_hw = conv_out(hw, 3, 1, stride);
-  const int64_t out_channels = 4 * width;
-  net.layers.push_back(conv_layer(first + ".conv1", in_channels, hw, width, 1, 0, 1));
-  net.layers.push_back(conv_layer(first + ".conv2", width, hw, width, 3, 1, stride));
-  net.layers.push_back(conv_layer(first + ".conv3", width, out_hw, out_channels, 1, 0, 1));
-  net.layers.push_back(conv_layer(first + ".downsample", in_channels, hw, out_channels, 1, 0, stride));
-  const std::string rest = fmt::format("layer{}.1-{}", stage, blocks - 1);
-  net.layers.push_back(conv_layer(rest + ".conv1", out_channels, out_hw, width, 1, 0, 1, blocks - 1));
-  net.layers.push_back(conv_layer(rest + ".conv2", width, out_hw, width, 3, 1, 1, blocks - 1));
-  net.layers.push_back(conv_layer(rest + ".conv3", width, out_hw, out_channels, 1, 0, 1, blocks - 1));
-  bn_channels += out_channels + (width + width + out_channels) * blocks;  // downsample BN + 3 per block
+// A conv, its batch norm, and (unless `relu` is false: the block's last conv, whose ReLU follows
+// the residual add) its ReLU, all `repeat` times.
+void add_conv_bn(Network& net, const std::string& name, const std::string& suffix, int64_t c, int64_t hw, int64_t k,
+                 int64_t r, int64_t pad, int64_t stride, int64_t repeat, bool relu) {
+  const int64_t out_hw = conv_out(hw, r, pad, stride);
+  const std::string prefix = name.empty() ? "" : name + ".";
+  net.layers.push_back(conv_layer(prefix + "conv" + suffix, c, hw, k, r, pad, stride, repeat));
+  net.layers.push_back(memory_layer(prefix + "bn" + suffix,
+                                    MemoryProblem{.op = MemoryOp::batchnorm, .c = k, .h = out_hw, .w = out_hw}, repeat));
+  if (relu) net.layers.push_back(elementwise(prefix + "relu" + suffix, MemoryOp::relu, k * out_hw * out_hw, repeat));
+}
+
+// One ResNet-50 bottleneck block entry (torchvision v1.5: the stride sits on the 3×3 conv):
+// conv-BN-ReLU twice, conv-BN, the downsample's conv-BN when the shape changes, the residual add
+// and the ReLU after it. Returns the output size.
+int64_t add_bottleneck(Network& net, const std::string& name, int64_t in_channels, int64_t hw, int64_t width,
+                       int64_t stride, int64_t repeat) {
+  const int64_t out_hw = conv_out(hw, 3, 1, stride), out_channels = 4 * width;
+  add_conv_bn(net, name, "1", in_channels, hw, width, 1, 0, 1, repeat, true);
+  add_conv_bn(net, name, "2", width, hw, width, 3, 1, stride, repeat, true);
+  add_conv_bn(net, name, "3", width, out_hw, out_channels, 1, 0, 1, repeat, false);
+  if (in_channels != out_channels || stride != 1) {
+    net.layers.push_back(conv_layer(name + ".downsample", in_channels, hw, out_channels, 1, 0, stride, repeat));
+    net.layers.push_back(memory_layer(name + ".downsample.bn", MemoryProblem{.op = MemoryOp::batchnorm, .c = out_channels,
+                                                                              .h = out_hw, .w = out_hw}, repeat));
+  }
+  const int64_t out_elements = out_channels * out_hw * out_hw;
+  net.layers.push_back(residual_add(name + ".add", out_elements, repeat));
+  net.layers.push_back(elementwise(name + ".relu", MemoryOp::relu, out_elements, repeat));
   return out_hw;
 }
 
-// A transformer encoder/decoder block's GEMM layers, `layers` times.
+// A transformer block's layers, `layers` times: BERT's post-LN order (attention, add, LN, MLP,
+// add, LN) or GPT-2's pre-LN one (LN before each sub-block). The 1/√head_dim scaling of the scores
+// is one more element-wise op, not counted.
 struct TransformerShape {
   int64_t layers, hidden, heads, ffn, seq_len;
-  bool fused_qkv;  // GPT-2's c_attn is one [hidden → 3·hidden] GEMM; BERT has three
+  bool gpt2;  // pre-LN, causal attention, one fused [hidden → 3·hidden] QKV GEMM (c_attn)
 };
 
 void add_transformer_blocks(Network& net, const TransformerShape& t, const std::string& prefix) {
-  const int64_t n = t.layers;
-  if (t.fused_qkv) {
-    net.layers.push_back(linear_layer(prefix + ".attn.c_attn", t.seq_len, t.hidden, 3 * t.hidden, n));
+  const int64_t n = t.layers, s = t.seq_len, h = t.hidden;
+  const auto layer_norm = [&](const std::string& name) { net.layers.push_back(row_op(prefix + name, MemoryOp::layernorm, s, h, n)); };
+  if (t.gpt2) {
+    layer_norm(".ln_1");
+    net.layers.push_back(linear_layer(prefix + ".attn.c_attn", s, h, 3 * h, n));
   } else {
-    net.layers.push_back(linear_layer(prefix + ".attention.query|key|value", t.seq_len, t.hidden, t.hidden, 3 * n));
+    net.layers.push_back(linear_layer(prefix + ".attention.query|key|value", s, h, h, 3 * n));
   }
-  net.layers.push_back(Layer{prefix + ".attention.products", AttentionLayer{t.heads, t.seq_len, t.hidden / t.heads}, n});
-  net.layers.push_back(linear_layer(prefix + ".attention.output", t.seq_len, t.hidden, t.hidden, n));
-  net.layers.push_back(linear_layer(prefix + ".mlp.up", t.seq_len, t.hidden, t.ffn, n));
-  net.layers.push_back(linear_layer(prefix + ".mlp.down", t.seq_len, t.ffn, t.hidden, n));
+  net.layers.push_back(Layer{prefix + ".attention.products", AttentionLayer{t.heads, s, h / t.heads}, n});
+  MemoryProblem softmax{.op = MemoryOp::softmax, .rows = t.heads * s, .cols = s, .causal_seq = t.gpt2 ? s : 0};
+  net.layers.push_back(memory_layer(prefix + ".attention.softmax", softmax, n));
+  net.layers.push_back(linear_layer(prefix + ".attention.output", s, h, h, n));
+  net.layers.push_back(residual_add(prefix + ".attention.add", s * h, n));
+  layer_norm(t.gpt2 ? ".ln_2" : ".attention.layernorm");
+  net.layers.push_back(linear_layer(prefix + ".mlp.up", s, h, t.ffn, n));
+  net.layers.push_back(elementwise(prefix + ".mlp.gelu", MemoryOp::gelu, s * t.ffn, n));
+  net.layers.push_back(linear_layer(prefix + ".mlp.down", s, t.ffn, h, n));
+  net.layers.push_back(residual_add(prefix + ".mlp.add", s * h, n));
+  if (!t.gpt2) layer_norm(".output.layernorm");
 }
 
-Network named_network(std::string name, int64_t batch, int64_t tokens_per_sample) {
+Network named_network(std::string name, int64_t batch, int64_t tokens_per_sample, Optimizer optimizer) {
   Network net;
   net.name = std::move(name);
   net.batch = batch;
   net.tokens_per_sample = tokens_per_sample;
+  net.optimizer = optimizer;
   return net;
 }
-
-// Two LayerNorms per block (scale and shift each).
-int64_t block_norm_parameters(const TransformerShape& t) { return t.layers * 2 * 2 * t.hidden; }
 
 }  // namespace
 
 Network resnet50(int64_t batch, int64_t image_size) {
   check_range("resnet50 batch", batch, 1, 1 << 20);
   check_range("resnet50 image size", image_size, 32, 4096);
-  Network net = named_network("resnet50", batch, 1);
-  int64_t bn_channels = 64;
-  Layer stem = conv_layer("conv1", 3, image_size, 64, 7, 3, 2);
-  stem.input_grad = false;
-  net.layers.push_back(stem);
-  const int64_t pooled = conv_out(conv_out(image_size, 7, 3, 2), 3, 1, 2);  // 3×3/2 max pool, pad 1
-  int64_t hw = pooled, channels = 64;
+  Network net = named_network("resnet50", batch, 1, Optimizer::sgd);
+  add_conv_bn(net, "", "1", 3, image_size, 64, 7, 3, 2, 1, true);
+  net.layers.front().input_grad = false;  // nobody needs the gradient of the images
+  const int64_t stem_hw = conv_out(image_size, 7, 3, 2);
+  net.layers.push_back(memory_layer("maxpool", MemoryProblem{.op = MemoryOp::maxpool, .c = 64, .h = stem_hw, .w = stem_hw,
+                                                             .window = 3, .stride = 2, .pad = 1}));
+  int64_t hw = conv_out(stem_hw, 3, 1, 2), channels = 64;
   const int64_t widths[] = {64, 128, 256, 512}, blocks[] = {3, 4, 6, 3};
   for (int stage = 0; stage < 4; ++stage) {
-    hw = add_bottleneck_stage(net, bn_channels, stage + 1, channels, hw, widths[stage], blocks[stage],
-                              stage == 0 ? 1 : 2);
+    // Blocks after the first are identical, so they become one entry with repeat = blocks − 1.
+    hw = add_bottleneck(net, fmt::format("layer{}.0", stage + 1), channels, hw, widths[stage], stage == 0 ? 1 : 2, 1);
     channels = 4 * widths[stage];
+    add_bottleneck(net, fmt::format("layer{}.1-{}", stage + 1, blocks[stage] - 1), channels, hw, widths[stage], 1,
+                   blocks[stage] - 1);
   }
-  net.layers.push_back(linear_layer("fc", 1, 2048, 1000));  // after global average pooling
-  net.other_parameters = 2 * bn_channels;
-  net.other_parameters_note = "batch-norm scale and shift (running statistics are buffers, not counted)";
+  net.layers.push_back(memory_layer("avgpool", MemoryProblem{.op = MemoryOp::avgpool, .c = channels, .h = hw, .w = hw,
+                                                             .window = hw}));
+  net.layers.push_back(linear_layer("fc", 1, 2048, 1000));
+  net.layers.push_back(row_op("loss", MemoryOp::cross_entropy, 1, 1000));
   return net;
 }
 
 Network vgg16(int64_t batch, int64_t image_size) {
   check_range("vgg16 batch", batch, 1, 1 << 20);
   check_range("vgg16 image size", image_size, 32, 4096);
-  Network net = named_network("vgg16", batch, 1);
+  Network net = named_network("vgg16", batch, 1, Optimizer::sgd);
   const std::vector<std::vector<int64_t>> blocks{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}};
   int64_t hw = image_size, channels = 3;
   for (size_t b = 0; b < blocks.size(); ++b) {
     const int64_t k = blocks[b].front();
     const auto same = int64_t(blocks[b].size()) - 1;  // the convs after the first are k → k, alike
-    net.layers.push_back(conv_layer(fmt::format("conv{}_1", b + 1), channels, hw, k, 3, 1, 1, 1, true));
+    const std::string first = fmt::format("conv{}_1", b + 1);
     const std::string rest = same == 1 ? fmt::format("conv{}_2", b + 1) : fmt::format("conv{}_2-{}", b + 1, same + 1);
+    net.layers.push_back(conv_layer(first, channels, hw, k, 3, 1, 1, 1, true));
+    net.layers.push_back(elementwise(first + ".relu", MemoryOp::relu, k * hw * hw));
     net.layers.push_back(conv_layer(rest, k, hw, k, 3, 1, 1, same, true));
+    net.layers.push_back(elementwise(rest + ".relu", MemoryOp::relu, k * hw * hw, same));
+    net.layers.push_back(memory_layer(fmt::format("pool{}", b + 1), MemoryProblem{.op = MemoryOp::maxpool, .c = k, .h = hw,
+                                                                                  .w = hw, .window = 2, .stride = 2}));
     channels = k;
-    hw /= 2;  // 2×2 max pool, stride 2
+    hw /= 2;
   }
   net.layers.front().input_grad = false;
-  // torchvision pools adaptively to 7×7, so the classifier has the same shape at any image size.
+  // torchvision pools adaptively to 7×7, so the classifier has the same shape at any image size
+  // (the pool is the identity at 224²; dropout is not modelled).
   net.layers.push_back(linear_layer("fc6", 1, 512 * 7 * 7, 4096));
+  net.layers.push_back(elementwise("fc6.relu", MemoryOp::relu, 4096));
   net.layers.push_back(linear_layer("fc7", 1, 4096, 4096));
+  net.layers.push_back(elementwise("fc7.relu", MemoryOp::relu, 4096));
   net.layers.push_back(linear_layer("fc8", 1, 4096, 1000));
-  net.other_parameters_note = "none (VGG16 has no norms)";
+  net.layers.push_back(row_op("loss", MemoryOp::cross_entropy, 1, 1000));
   return net;
 }
 
@@ -305,12 +435,17 @@ Network bert_base(int64_t batch, int64_t seq_len) {
   check_range("bert-base batch", batch, 1, 1 << 20);
   check_range("bert-base sequence length", seq_len, 1, 512);  // 512 learned positions
   const TransformerShape t{12, 768, 12, 3072, seq_len, false};
-  Network net = named_network("bert-base", batch, seq_len);
+  Network net = named_network("bert-base", batch, seq_len, Optimizer::adamw);
+  net.layers.push_back(embedding("embeddings.word", seq_len, 768, 30522));
+  net.layers.push_back(embedding("embeddings.position", seq_len, 768, 512));
+  net.layers.push_back(embedding("embeddings.token_type", seq_len, 768, 2));
+  net.layers.push_back(elementwise("embeddings.sum", MemoryOp::add, seq_len * 768, 2));
+  net.layers.push_back(row_op("embeddings.layernorm", MemoryOp::layernorm, seq_len, 768));
   add_transformer_blocks(net, t, "encoder");
-  net.layers.push_back(linear_layer("pooler", 1, 768, 768));  // on the [CLS] token only
-  const int64_t embeddings = (30522 + 512 + 2) * 768;          // word, position, token type
-  net.other_parameters = embeddings + 2 * 768 + block_norm_parameters(t);
-  net.other_parameters_note = "embeddings (word, position, type) and LayerNorms";
+  // Sequence classification: the pooler (its tanh not counted) on the [CLS] token, two classes.
+  net.layers.push_back(linear_layer("pooler", 1, 768, 768));
+  net.layers.push_back(linear_layer("classifier", 1, 768, 2));
+  net.layers.push_back(row_op("loss", MemoryOp::cross_entropy, 1, 2));
   return net;
 }
 
@@ -318,12 +453,15 @@ Network gpt2_small(int64_t batch, int64_t seq_len) {
   check_range("gpt2-small batch", batch, 1, 1 << 20);
   check_range("gpt2-small sequence length", seq_len, 1, 1024);  // 1024 learned positions
   const TransformerShape t{12, 768, 12, 3072, seq_len, true};
-  Network net = named_network("gpt2-small", batch, seq_len);
+  Network net = named_network("gpt2-small", batch, seq_len, Optimizer::adamw);
+  net.layers.push_back(embedding("wte", seq_len, 768, 50257));
+  net.layers.push_back(embedding("wpe", seq_len, 768, 1024));
+  net.layers.push_back(elementwise("embeddings.sum", MemoryOp::add, seq_len * 768));
   add_transformer_blocks(net, t, "h");
+  net.layers.push_back(row_op("ln_f", MemoryOp::layernorm, seq_len, 768));
   // The LM head reuses the token embedding (tied): its GEMMs count, its weights do not.
   net.layers.push_back(Layer{"lm_head", LinearLayer{seq_len, 768, 50257, false, true}, 1});
-  net.other_parameters = (50257 + 1024) * 768 + block_norm_parameters(t) + 2 * 768;  // wte, wpe, ln_f
-  net.other_parameters_note = "token and position embeddings (the LM head shares wte) and LayerNorms";
+  net.layers.push_back(row_op("loss", MemoryOp::cross_entropy, seq_len, 50257));
   return net;
 }
 

@@ -1,13 +1,15 @@
 // Networks: a named list of layers that lower to the Problems one training iteration runs.
 //
-// Only the layers whose work is a GEMM or a convolution are listed (conv, linear, the two
-// attention products); norms, activations, pooling and embedding look-ups are left out of the
-// time model and only their parameters are counted (Network::other_parameters).
+// GEMM and convolution layers (conv, linear, the two attention products) and the memory-bound
+// layers around them (norms, activations, pooling, residual adds, softmax, loss, embedding
+// look-ups), then the optimizer step over every parameter. What is still left out (dropout,
+// bias gradients, framework overheads) is listed in docs/models.md.
 // Shapes are per sample; the batch is a property of the network, applied when lowering.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -40,7 +42,15 @@ struct AttentionLayer {
   int64_t heads = 1, seq_len = 1, head_dim = 1;
 };
 
-using LayerShape = std::variant<ConvLayer, LinearLayer, AttentionLayer>;
+// A memory-bound layer: the problem of one sample (its batch axis — elements, rows or n — at one
+// sample's size), scaled to the batch when lowering. Its backward pass is the op's own (ReLU, BN,
+// ...); a residual add's is the gradient sum where the skip path forks.
+struct MemoryLayer {
+  MemoryProblem per_sample;
+  bool residual = false;  // add only
+};
+
+using LayerShape = std::variant<ConvLayer, LinearLayer, AttentionLayer, MemoryLayer>;
 
 struct Layer {
   std::string name;
@@ -49,13 +59,20 @@ struct Layer {
   bool input_grad = true;   // false for the first layer: nobody needs the gradient of the images
 };
 
+// The parameter update after the backward pass, over every parameter of the network.
+enum class Optimizer { none, sgd, adamw };
+std::string_view to_string(Optimizer optimizer);
+// "sgd", "adamw" ("adam" too: the step costs the same memory traffic), "none".
+std::optional<Optimizer> parse_optimizer(std::string_view text);
+
 struct Network {
   std::string name;
   int64_t batch = 1;
   // Tokens per sample for the 6·N·D rule: the sequence length for transformers, 1 for CNNs.
   int64_t tokens_per_sample = 1;
   std::vector<Layer> layers;
-  // Parameters outside conv/linear layers: norm scales and shifts, embeddings.
+  Optimizer optimizer = Optimizer::sgd;  // what the network is usually trained with
+  // Parameters of no listed layer (a user network may leave its norms out).
   int64_t other_parameters = 0;
   std::string other_parameters_note;  // what other_parameters counts, for printing
 };
@@ -64,21 +81,31 @@ struct Network {
 struct LoweringOptions {
   Dtype dtype = Dtype::fp32;
   Layout layout = Layout::NCHW;
+  std::optional<Optimizer> optimizer;  // overrides Network::optimizer
 };
 
-// One GEMM or conv of a layer's training step, `count` times per iteration.
+// Where a pass runs in the step: the update follows the gradients' all-reduce, so it never
+// overlaps communication the way the backward pass can.
+enum class Phase { forward, backward, update };
+
+// One problem of a layer's training step, `count` times per iteration.
 struct LayerPass {
-  std::string layer;  // Layer::name
-  std::string pass;   // "fwd", "bwd-data", "bwd-filter"; attention: "qk fwd", "pv bwd-b", ...
-  bool backward = false;
+  std::string layer;  // Layer::name ("optimizer" for the update)
+  std::string pass;   // "fwd", "bwd-data", "bwd-filter", "bwd", "grad-sum", "step"; attention: "qk fwd", ...
+  Phase phase = Phase::forward;
   Problem problem;
   int64_t count = 1;
 };
 
-// Forward passes in layer order, then backward passes in reverse layer order (the order a
-// framework runs them).
+// Forward passes in layer order, backward passes in reverse layer order (the order a framework
+// runs them), then the optimizer step.
 std::vector<LayerPass> lower_training_step(const Network& network, const LoweringOptions& options = {});
 std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const LoweringOptions& options = {});
+// The update over parameter_count(network), in fp32 (master weights and optimizer state stay fp32
+// under mixed precision); none when the optimizer is none.
+std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options = {});
+// The dtype memory-bound passes run in for a lowering dtype: a tf32 tensor is an fp32 tensor.
+Dtype memory_dtype(Dtype dtype);
 
 struct ProblemCount {
   Problem problem;
@@ -89,11 +116,12 @@ std::vector<ProblemCount> training_problem_counts(const Network& network, const 
 // The distinct problems alone, for suites.
 std::vector<Problem> training_problems(const Network& network, const LoweringOptions& options = {});
 
-int64_t layer_parameters(const Layer& layer);  // weights and biases of all repeats
+int64_t layer_parameters(const Layer& layer);  // weights, biases, norm scales/shifts, tables: all repeats
 int64_t parameter_count(const Network& network);
-// Forward multiply-adds of one sample (FLOPs are twice this).
+// Forward GEMM and conv multiply-adds of one sample (FLOPs are twice this).
 double forward_macs_per_sample(const Network& network);
-// Work of one training iteration over the whole batch, in FLOPs (2 per multiply-add).
+// GEMM and conv work of one training iteration over the whole batch, in FLOPs (2 per
+// multiply-add); the memory-bound passes are work in bytes, not counted here.
 double training_flops(const Network& network, const LoweringOptions& options = {});
 
 // Built-in networks. Each returns the network at the given batch and input size.

@@ -2,6 +2,7 @@
 // person reading it has the file open and wants to jump to the line.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -14,8 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kTopFields{"name", "tokens_per_sample", "other_parameters", "other_parameters_note",
-                                       "layers"};
+const std::set<std::string> kTopFields{"name", "tokens_per_sample", "optimizer", "other_parameters",
+                                       "other_parameters_note", "layers"};
 const std::set<std::string> kCommonFields{"name", "kind", "repeat", "input_grad"};
 const std::set<std::string> kConvFields{"c", "h", "w", "k", "r", "s", "pad", "stride", "bias"};
 const std::set<std::string> kLinearFields{"tokens", "in", "out", "bias", "tied_weights"};
@@ -65,6 +66,40 @@ std::string read_string(const json& object, const std::string& field, const std:
   return value.get<std::string>();
 }
 
+// A memory layer is a memory problem of one sample: the problem reader checks its op and fields;
+// the batch axis, dtype and passes are the lowering's.
+MemoryLayer read_memory_layer(const json& object, const std::string& where) {
+  json problem = json::object();
+  for (const auto& [key, value] : object.items()) {
+    if (kCommonFields.contains(key) || key == "residual") continue;
+    if (key == "n" || key == "pass" || key == "dtype") {
+      throw InputError(fmt::format("{}: '{}' is not a layer field (shapes are per sample; the batch, dtype and passes "
+                                   "come from the lowering)",
+                                   field_path(where, key), key));
+    }
+    problem[key] = value;
+  }
+  problem["kind"] = "memory";
+  if (object.contains("op") && object.at("op").is_string()) {
+    if (auto op = parse_memory_op(object.at("op").get<std::string>())) {
+      const auto& fields = memory_fields(*op);
+      if (std::find(fields.begin(), fields.end(), "n") != fields.end()) problem["n"] = 1;
+    }
+  }
+  MemoryLayer layer{std::get<MemoryProblem>(problem_from_json(problem, where)), read_bool(object, "residual", where, false)};
+  const MemoryOp read_op = layer.per_sample.op;
+  if (read_op == MemoryOp::sgd_momentum || read_op == MemoryOp::adamw) {
+    throw InputError(fmt::format("{}: the optimizer step is not a layer: set the network's \"optimizer\" "
+                                 "(sgd, adamw or none)",
+                                 field_path(where, "op")));
+  }
+  if (layer.residual && read_op != MemoryOp::add) {
+    throw InputError(fmt::format("{}: only an add can be residual (got op {})", field_path(where, "residual"),
+                                 to_string(read_op)));
+  }
+  return layer;
+}
+
 LayerShape read_shape(const json& object, const std::string& kind, const std::string& where) {
   if (kind == "conv") {
     reject_unknown(object, kCommonFields, kConvFields, where);
@@ -95,7 +130,21 @@ LayerShape read_shape(const json& object, const std::string& kind, const std::st
     return AttentionLayer{read_count(object, "heads", where, {}), read_count(object, "seq_len", where, {}),
                           read_count(object, "head_dim", where, {})};
   }
-  throw InputError(fmt::format("{}: '{}' is not one of conv, linear, attention", field_path(where, "kind"), kind));
+  if (kind == "memory") return read_memory_layer(object, where);
+  throw InputError(fmt::format("{}: '{}' is not one of conv, linear, attention, memory", field_path(where, "kind"), kind));
+}
+
+// Files without the field train with SGD, the optimizer most CNN recipes use.
+Optimizer read_optimizer(const json& root, const std::string& where) {
+  if (!root.contains("optimizer")) return Optimizer::sgd;
+  const json& value = root.at("optimizer");
+  std::optional<Optimizer> optimizer;
+  if (value.is_string()) optimizer = parse_optimizer(value.get<std::string>());
+  if (!optimizer) {
+    throw InputError(fmt::format("{}: expected \"sgd\", \"adamw\" or \"none\", got {}", field_path(where, "optimizer"),
+                                 json_excerpt(value)));
+  }
+  return *optimizer;
 }
 
 Layer read_layer(const json& object, const std::string& where) {
@@ -123,6 +172,7 @@ Network network_from_json_text(const std::string& text, const std::string& where
   net.name = read_string(root, "name", where);
   net.batch = batch;
   net.tokens_per_sample = read_count(root, "tokens_per_sample", where, 1);
+  net.optimizer = read_optimizer(root, where);
   net.other_parameters = read_count(root, "other_parameters", where, 0, 0);
   if (root.contains("other_parameters_note")) net.other_parameters_note = read_string(root, "other_parameters_note", where);
   if (!root.contains("layers")) throw InputError(fmt::format("{}: missing required field 'layers'", where));

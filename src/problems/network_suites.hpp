@@ -5,11 +5,10 @@
 
 namespace trainrate {
 
-// Every distinct ResNet-50 convolution in forward, backward-data and backward-filter, its FC GEMMs,
-// and its memory-bound layers (batch norm, ReLU, residual add, pooling, SGD) at each distinct shape.
+// The distinct problems of one ResNet-50 training step (training_problems): what `predict` and
+// `replay` of resnet50 need at that batch and image size.
 Suite resnet50_suite(const SuiteParams& params);
-// The GEMMs of one BERT-base encoder layer (forward and both backward products) and its memory-bound
-// layers (layer norm, GELU, softmax, bias and residual adds, embedding, cross-entropy, AdamW).
+// The distinct problems of one BERT-base training step (its 12 blocks share their shapes).
 Suite transformer_suite(const SuiteParams& params);
 
 }  // namespace trainrate

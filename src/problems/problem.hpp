@@ -178,6 +178,9 @@ std::string describe(const Problem& problem);
 std::string_view family_of(const Problem& problem);
 // Memory-bound problems are rated in bytes/s (min_bytes per second), the others in FLOP/s.
 inline bool is_memory_bound(const Problem& problem) { return std::holds_alternative<MemoryProblem>(problem); }
+// The work a problem's rate counts: min_bytes for memory-bound problems, flops for the rest, so
+// that time = work / rate for every kind.
+inline double work(const Problem& problem) { return is_memory_bound(problem) ? min_bytes(problem) : flops(problem); }
 // Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter",
 // and for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", ...
 std::string kind_label(const Problem& problem);

@@ -24,14 +24,18 @@ Backend* find_backend(const BackendSet& set, const std::string& name) {
 }
 
 // The requested backend when it can run the problem, else the first vendor backend on the same
-// device kind that can (a GEMM-only custom backend still replays a whole CNN that way), else none.
+// device kind that can (a GEMM-only custom backend still replays a whole CNN that way), else the
+// first other backend there that can (no vendor library has the optimizer step), else none — the
+// same order as the model's rate look-up.
 Backend* backend_for(const BackendSet& set, Backend& requested, const Problem& problem) {
   if (!requested.unsupported_reason(problem)) return &requested;
-  for (const auto& backend : set.backends) {
-    const BackendFacts& facts = backend->facts();
-    if (facts.role == BackendRole::vendor && facts.device_kind == requested.facts().device_kind &&
-        !backend->unsupported_reason(problem)) {
-      return backend.get();
+  for (const bool vendor : {true, false}) {
+    for (const auto& backend : set.backends) {
+      const BackendFacts& facts = backend->facts();
+      if ((facts.role == BackendRole::vendor) == vendor && facts.device_kind == requested.facts().device_kind &&
+          !backend->unsupported_reason(problem)) {
+        return backend.get();
+      }
     }
   }
   return nullptr;
@@ -116,15 +120,16 @@ ReplayReport replay(const Network& network, const ReplayOptions& options, const 
   report.predicted = predict_iteration(passes, [&](const Problem& problem) {
     const ReplayProblem& p = report.problems[index_of(report.problems, problem)];
     if (!p.in_iteration) return RateLookup{0, RateOrigin::missing, p.backend, {}};
-    return RateLookup{p.alone.rate_flops_per_s, RateOrigin::measured_now, p.backend, {}};
+    return RateLookup{work_rate_per_s(p.alone), RateOrigin::measured_now, p.backend, {}};
   });
   report.predicted.backend = report.backend;
   report.predicted_s = report.predicted.iteration_time_s;
   for (ReplayProblem& p : report.problems) {
-    if (p.in_iteration) p.predicted_s = double(p.count) * flops(p.problem) / p.alone.rate_flops_per_s;
+    if (p.in_iteration) p.predicted_s = double(p.count) * work(p.problem) / work_rate_per_s(p.alone);
   }
 
-  // The whole iteration: forward passes in layer order, backward in reverse, each repeat.
+  // The whole iteration: forward passes in layer order, backward in reverse, each repeat, then the
+  // optimizer step.
   const auto prepared = prepare_all(report.problems, set, options.input_seed);
   std::vector<Call> sequence;
   for (const LayerPass& pass : passes) {

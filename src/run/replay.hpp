@@ -1,12 +1,12 @@
-// Replay: how wrong is the layer model? Runs every GEMM/conv of one training iteration back to
-// back on real buffers, timed by the common measurement path, and compares that with the layer
-// model's sum of FLOPs / R, where each R is measured for the problem alone (run_one).
+// Replay: how wrong is the layer model? Runs every problem of one training iteration (GEMMs,
+// convs, norms, activations, pooling, loss, embedding, the optimizer step) back to back on real
+// buffers, timed by the common measurement path, and compares that with the layer model's sum of
+// work / R, where each R is measured for the problem alone (run_one).
 //
 // What the comparison isolates: the layer model's composition assumption (an iteration costs
 // the sum of its problems measured in isolation). Cache state differs (alone, a problem's
 // operands stay warm between runs; in the iteration, the previous problem evicted them), and so
-// does thread start-up between calls. Norms, activations and the optimizer step are not run in
-// either, so their cost is outside this error (docs/models.md).
+// does thread start-up between calls.
 #pragma once
 
 #include <functional>
@@ -37,7 +37,7 @@ struct ReplayProblem {
   std::string backend;      // the one that ran it (the kind's vendor when the requested cannot)
   Result alone;             // run_one's result; its rate feeds the prediction
   bool in_iteration = false;  // false when no backend could run it: left out of both sides
-  double predicted_s = 0;     // count × FLOPs / R alone: its share of the prediction
+  double predicted_s = 0;     // count × work / R alone: its share of the prediction
   double in_iteration_s = 0;  // its calls' time inside the iteration (median over profile passes)
 };
 
