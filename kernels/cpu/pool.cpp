@@ -125,12 +125,33 @@ class PhasePlane {
   std::vector<Column> columns_;
 };
 
-// Runs body(plane) for each of the n·c planes, over the team when the input is large.
-template <class Body>
+// Runs body(scratch, plane) for each of the n·c planes, over the team when the input is large.
+// Each thread makes its Scratch (phase-split buffers, per-row state) once, not once per plane: a
+// fresh buffer per plane costs an allocation and a zero-filling pass over it, which for a 3×3/2
+// max pool is more memory traffic than the pooling itself.
+template <class Scratch, class Body>
 void for_each_plane(const PoolGeometry& g, Body&& body) {
-#pragma omp parallel for schedule(static) if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
-  for (int64_t plane = 0; plane < g.n * g.c; ++plane) body(plane);
+#pragma omp parallel if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
+  {
+    Scratch scratch(g);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < g.n * g.c; ++plane) body(scratch, plane);
+  }
 }
+
+struct NoScratch {
+  explicit NoScratch(const PoolGeometry&) {}
+};
+
+// Per output of a row: the largest value so far and where it is (−1: none yet; a plane has far
+// fewer than 2^31 values).
+struct MaxBackwardScratch {
+  explicit MaxBackwardScratch(const PoolGeometry& g)
+      : x_layout(g), dx_layout(g), best(static_cast<size_t>(g.q())), where(static_cast<size_t>(g.q())) {}
+  PhasePlane x_layout, dx_layout;
+  std::vector<float> best;
+  std::vector<int32_t> where;
+};
 
 // Calls visit(first, q_begin, q_end) for every in-bounds (rr, ss) offset of output row p_out's
 // windows, in row-major window order: output q's value under that offset is element first + q
@@ -151,8 +172,7 @@ void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
                      int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
-  for_each_plane(g, [&](int64_t plane) {
-    PhasePlane layout(g);
+  for_each_plane<PhasePlane>(g, [&](PhasePlane& layout, int64_t plane) {
     const float* in = layout.split(x + plane * h * w);
     for (int64_t p_out = 0; p_out < p; ++p_out) {
       float* y_row = y + (plane * p + p_out) * q;
@@ -172,20 +192,15 @@ void maxpool_backward(const float* x, const float* dy, float* dx, int64_t n, int
                       int64_t r, int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
-  for_each_plane(g, [&](int64_t plane) {
-    PhasePlane x_layout(g), dx_layout(g);
-    const float* in = x_layout.split(x + plane * h * w);
-    float* grad = dx_layout.zeroed_accumulator(dx + plane * h * w);
-    // Per output of the row: the largest value so far and where it is (−1: none yet; a plane
-    // has far fewer than 2^31 values).
-    std::vector<float> best(static_cast<size_t>(q));
-    std::vector<int32_t> where(static_cast<size_t>(q));
+  for_each_plane<MaxBackwardScratch>(g, [&](MaxBackwardScratch& scratch, int64_t plane) {
+    const float* in = scratch.x_layout.split(x + plane * h * w);
+    float* grad = scratch.dx_layout.zeroed_accumulator(dx + plane * h * w);
+    float* best_row = scratch.best.data();
+    int32_t* where_row = scratch.where.data();
     for (int64_t p_out = 0; p_out < p; ++p_out) {
-      std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-      std::fill(where.begin(), where.end(), -1);
-      float* best_row = best.data();
-      int32_t* where_row = where.data();
-      for_each_window_offset(g, x_layout, p_out, [&](int64_t first, int64_t begin, int64_t end) {
+      std::fill(best_row, best_row + q, -std::numeric_limits<float>::infinity());
+      std::fill(where_row, where_row + q, -1);
+      for_each_window_offset(g, scratch.x_layout, p_out, [&](int64_t first, int64_t begin, int64_t end) {
 #pragma omp simd
         for (int64_t qq = begin; qq < end; ++qq) {
           const float v = in[first + qq];
@@ -200,7 +215,7 @@ void maxpool_backward(const float* x, const float* dy, float* dx, int64_t n, int
         if (where_row[qq] >= 0) grad[where_row[qq]] += dy_row[qq];
       }
     }
-    dx_layout.merge_into(dx + plane * h * w);
+    scratch.dx_layout.merge_into(dx + plane * h * w);
   });
 }
 
@@ -214,7 +229,7 @@ void avgpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
   const int64_t p = g.p(), q = g.q();
   const float inv_area = 1.0f / float(r * s);
   if (whole_plane_window(g)) {
-    for_each_plane(g, [&](int64_t plane) {
+    for_each_plane<NoScratch>(g, [&](NoScratch&, int64_t plane) {
       const float* in = x + plane * h * w;
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -223,8 +238,7 @@ void avgpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
     });
     return;
   }
-  for_each_plane(g, [&](int64_t plane) {
-    PhasePlane layout(g);
+  for_each_plane<PhasePlane>(g, [&](PhasePlane& layout, int64_t plane) {
     const float* in = layout.split(x + plane * h * w);
     for (int64_t p_out = 0; p_out < p; ++p_out) {
       float* y_row = y + (plane * p + p_out) * q;
@@ -245,11 +259,12 @@ void avgpool_backward(const float* dy, float* dx, int64_t n, int64_t c, int64_t 
   const int64_t p = g.p(), q = g.q();
   const float inv_area = 1.0f / float(r * s);
   if (whole_plane_window(g)) {
-    for_each_plane(g, [&](int64_t plane) { std::fill(dx + plane * h * w, dx + (plane + 1) * h * w, dy[plane] * inv_area); });
+    for_each_plane<NoScratch>(g, [&](NoScratch&, int64_t plane) {
+      std::fill(dx + plane * h * w, dx + (plane + 1) * h * w, dy[plane] * inv_area);
+    });
     return;
   }
-  for_each_plane(g, [&](int64_t plane) {
-    PhasePlane layout(g);
+  for_each_plane<PhasePlane>(g, [&](PhasePlane& layout, int64_t plane) {
     float* grad = layout.zeroed_accumulator(dx + plane * h * w);
     for (int64_t p_out = 0; p_out < p; ++p_out) {
       const float* dy_row = dy + (plane * p + p_out) * q;
