@@ -34,7 +34,7 @@ RankTest mann_whitney(const std::vector<double>& a, const std::vector<double>& b
 // The Hodges-Lehmann estimate of how far a lies above b (the median of all n·m differences
 // a[i] − b[j]) and its 95% distribution-free interval: the order statistics of the differences
 // that the Mann-Whitney critical value picks (coverage at least 95% without ties). No interval
-// when the samples are too small for 95% (fewer than 4 values on a side, e.g. 3 against 3).
+// when even the most extreme ordering is more likely than 2.5% (3 against 3, 2 against 7).
 struct ShiftEstimate {
   double estimate = 0;
   std::optional<double> low, high;

@@ -101,6 +101,7 @@ struct CudaDevice::Nvml {
     if (!device || !driver_version || driver_version(text, sizeof text) != kSuccess) return std::nullopt;
     return std::string(text);
   }
+};
 
 CudaDevice::CudaDevice(int ordinal) : ordinal_(ordinal) {
   activate();
