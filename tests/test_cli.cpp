@@ -22,6 +22,8 @@
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
 #include "results/results_json.hpp"
+#include "results/statistics.hpp"
+#include "two_runs.hpp"
 
 namespace trainrate {
 namespace {
@@ -215,6 +217,11 @@ void check_result(const json& r, const std::string& at) {
   EXPECT_LE(mean, max);
   ASSERT_TRUE(m.at("runs_per_sample").is_number_integer());
   EXPECT_GE(m.at("runs_per_sample").get<int64_t>(), 1);
+  // Every sample is kept (smoke takes far fewer than the 1000 a file keeps), and they give the median.
+  ASSERT_TRUE(m.at("samples_ms").is_array());
+  std::vector<double> samples = m.at("samples_ms");
+  EXPECT_EQ(int64_t(samples.size()), st.at("samples").get<int64_t>());
+  EXPECT_DOUBLE_EQ(summarize(samples).median_ms, median);
   EXPECT_TRUE(std::set<std::string>({"noise-target", "time-budget", "max-samples"}).contains(m.at("stop_reason")))
       << m.at("stop_reason");
   EXPECT_TRUE(m.at("clock_mhz").is_null());  // the CPU reports no clock
@@ -240,7 +247,7 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(j.is_object());
 
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 1);
+  EXPECT_EQ(j.at("schema_version"), 2);
   EXPECT_EQ(j.at("complete"), true);
   EXPECT_EQ(j.at("suite"), "smoke");
   ASSERT_TRUE(j.at("tool_version").is_string());
@@ -253,6 +260,10 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   check_string_map(j.at("build"), "build");
   EXPECT_TRUE(j.at("build").contains("compiler"));
   EXPECT_TRUE(j.at("build").contains("build_type"));
+  EXPECT_TRUE(j.at("build").contains("cxx_flags"));
+  EXPECT_TRUE(j.at("build").contains("commit"));
+  check_string_map(j.at("system"), "system");
+  EXPECT_TRUE(j.at("system").contains("kernel"));
   check_string_map(j.at("libraries"), "libraries");
   EXPECT_TRUE(j.at("libraries").contains("openblas"));
   EXPECT_TRUE(j.at("libraries").contains("onednn"));
@@ -270,6 +281,8 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(cpu.at("name").is_string());
   EXPECT_FALSE(cpu.at("name").get<std::string>().empty());
   check_string_map(cpu.at("properties"), "devices[0].properties");
+  EXPECT_TRUE(cpu.at("properties").contains("cpufreq_governor"));
+  EXPECT_TRUE(cpu.at("properties").contains("cpu_mhz"));
 #if defined(__x86_64__) && defined(__linux__)
   // /proc/cpuinfo's family and model, which tell Zen 2, 3 and 4 apart where the name does not.
   for (const char* key : {"cpu_family", "cpu_model"}) {
@@ -338,6 +351,116 @@ TEST(Cli, CompareTheSmokeResults) {
   EXPECT_THAT(c.out, HasSubstr("openblas"));
   EXPECT_THAT(c.out, HasSubstr("onednn"));
   EXPECT_EQ(c.err, "");
+}
+
+// trainrate compare OLD NEW on files the fixture generator writes (two_runs.hpp).
+struct TwoRuns {
+  TempDir dir;
+  std::string path(const std::string& name) const { return (dir.path() / name).string(); }
+  std::string write(const std::string& name, const ResultsFile& file) const {
+    write_results_file(path(name), file);
+    return quote(path(name));
+  }
+};
+
+TEST(CliCompareRuns, ARunAgainstItselfIsSameAndExitsZero) {
+  TwoRuns t;
+  const std::string run = t.write("run.json", testing::small_run());
+  const CliRun c = run_cli("compare " + run + " " + run + " --fail-on-slower 5", t.dir.path());
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("environment: no differences"));
+  std::regex verdict(R"(  (SAME|UNCERTAIN|FASTER|SLOWER) )");  // the verdict column, not the rule line
+  int same = 0, other = 0;
+  for (const std::string& line : lines_of(c.out)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, verdict)) continue;
+    (m[1] == "SAME" ? same : other) += 1;
+  }
+  EXPECT_EQ(same, 6);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(c.err, "");
+}
+
+TEST(CliCompareRuns, TenPercentSlowerFailsTheGateAndWritesMarkdownAndCsv) {
+  TwoRuns t;
+  const std::string old_run = t.write("old.json", testing::small_run());
+  const std::string new_run = t.write("new.json", testing::with_backend_scaled(testing::small_run(), "custom-cpu", 1.1));
+  const CliRun c = run_cli("compare " + old_run + " " + new_run + " --fail-on-slower 5 --markdown " +
+                               quote(t.path("cmp.md")) + " --csv " + quote(t.path("cmp.csv")),
+                           t.dir.path());
+  EXPECT_EQ(c.status, 1) << c.err;
+  int slower = 0;
+  for (const std::string& line : lines_of(c.out)) {
+    if (line.find(" SLOWER ") == std::string::npos) continue;
+    ++slower;
+    EXPECT_THAT(line, HasSubstr(" custom-cpu "));
+    EXPECT_THAT(line, HasSubstr(" 0.909 "));
+  }
+  EXPECT_EQ(slower, 3);
+  EXPECT_THAT(c.err, HasSubstr("compare: gemm 64x64x64 NN fp32 custom-cpu is 9.1% slower (NEW/OLD 0.909), more than "
+                               "--fail-on-slower 5\n"));
+  EXPECT_EQ(lines_of(c.err).size(), 3u);
+  EXPECT_THAT(read_text(t.path("cmp.md")), HasSubstr("## NEW against OLD"));
+  EXPECT_EQ(lines_of(read_text(t.path("cmp.csv"))).size(), 7u);
+  // A 10% gate lets a 9.1% slow-down through.
+  EXPECT_EQ(run_cli("compare " + old_run + " " + new_run + " --fail-on-slower 10", t.dir.path()).status, 0);
+}
+
+TEST(CliCompareRuns, VersionOneFilesAreUncertainSayingWhy) {
+  TwoRuns t;
+  const std::string v1 = quote(kData + "/results/good.json");
+  const CliRun c = run_cli("compare " + v1 + " " + v1 + " --fail-on-slower 0", t.dir.path());
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("UNCERTAIN  OLD is a schema v1 file, which keeps no samples"));
+  EXPECT_THAT(c.out, Not(HasSubstr("  SAME ")));
+}
+
+TEST(CliCompareRuns, BadInputIsOneLineAndExitsTwo) {
+  TwoRuns t;
+  const std::string smoke_run = t.write("smoke.json", testing::small_run());
+  ResultsFile quick = testing::small_run();
+  quick.suite = "quick";
+  const std::string quick_run = t.write("quick.json", quick);
+  const auto expect_one_line_error = [&](const std::string& args, const std::string& message) {
+    const CliRun c = run_cli(args, t.dir.path());
+    EXPECT_EQ(c.status, 2) << args;
+    EXPECT_EQ(c.err, "trainrate compare: error: " + message + "\n") << args;
+    EXPECT_EQ(c.out, "") << args;
+  };
+  expect_one_line_error("compare " + smoke_run + " " + quick_run,
+                        t.path("smoke.json") + " ran suite 'smoke' but " + t.path("quick.json") +
+                            " ran suite 'quick'; only runs of one suite are compared");
+  EXPECT_EQ(run_cli("compare " + smoke_run + " " + quick_run + " --any-suite", t.dir.path()).status, 0);
+  const std::string broken = kData + "/results/broken.json";
+  const CliRun c = run_cli("compare " + smoke_run + " " + quote(broken), t.dir.path());
+  EXPECT_EQ(c.status, 2);
+  EXPECT_EQ(lines_of(c.err).size(), 1u) << c.err;
+  EXPECT_THAT(c.err, HasSubstr("trainrate compare: error: " + broken + ": not a trainrate results file"));
+  expect_one_line_error("compare " + smoke_run + " --csv x.csv",
+                        "--markdown, --csv, --fail-on-slower and --any-suite compare two runs: give OLD.json NEW.json");
+  expect_one_line_error("compare " + smoke_run + " " + smoke_run + " " + smoke_run,
+                        "give one results file (custom against vendor) or two, OLD and NEW; got 3");
+}
+
+TEST(CliCompareRuns, ReportWithCompareRunsAddsTheSectionAndItsCsv) {
+  TwoRuns t;
+  const std::string old_run = t.write("old.json", testing::small_run());
+  const std::string new_run = t.write("new.json", testing::with_backend_scaled(testing::small_run(), "custom-cpu", 1.1));
+  const CliRun c = run_cli("report " + old_run + " " + new_run + " --compare-runs -o out", t.dir.path());
+  ASSERT_EQ(c.status, 0) << c.err;
+  const std::string md = read_text(t.dir.path() / "out" / "report.md");
+  EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
+  EXPECT_THAT(md, HasSubstr("| SLOWER |"));
+  EXPECT_THAT(read_text(t.dir.path() / "out" / "report.html"), HasSubstr("NEW against OLD"));
+  EXPECT_EQ(lines_of(read_text(t.dir.path() / "out" / "comparison.csv")).size(), 7u);
+  // Without the flag two files are two sections, as before, and no comparison.
+  ASSERT_EQ(run_cli("report " + old_run + " " + new_run + " -o plain", t.dir.path()).status, 0);
+  EXPECT_THAT(read_text(t.dir.path() / "plain" / "report.md"), Not(HasSubstr("NEW against OLD")));
+  EXPECT_FALSE(fs::exists(t.dir.path() / "plain" / "comparison.csv"));
+  const CliRun three = run_cli("report " + old_run + " " + new_run + " " + new_run + " --compare-runs -o x",
+                               t.dir.path());
+  EXPECT_EQ(three.status, 2);
+  EXPECT_EQ(three.err, "trainrate report: error: --compare-runs needs exactly two results files, OLD and NEW; got 3\n");
 }
 
 TEST(Cli, CompareAHandWrittenFile) {

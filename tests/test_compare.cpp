@@ -1,5 +1,6 @@
 // Custom against vendor: which vendor each custom result is paired with, which results are left
-// out, geomean and median, the per-kind summary, and the console tables that print them.
+// out, geomean and median, the per-kind summary, and the console tables that print them. Then two
+// runs against each other: the verdict rule, pairing, environment differences and the outputs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +9,11 @@
 #include "results/statistics.hpp"
 #include "reports/compare.hpp"
 #include "reports/table.hpp"
+#include "problems/problem_json.hpp"
+#include "reports/report.hpp"
+#include "reports/run_compare.hpp"
 #include "results/results_json.hpp"
+#include "two_runs.hpp"
 
 namespace trainrate {
 namespace {
@@ -379,6 +384,231 @@ TEST(Table, RatioTableHasRowsAndAGeomeanSummary) {
   EXPECT_THAT(table, HasSubstr("2.000"));
   EXPECT_THAT(table, HasSubstr("gemm custom-cpu/avx2"));
   EXPECT_EQ(ratio_table({}, {}), "no custom/vendor pairs with verified results on both sides\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two runs against each other (trainrate compare OLD NEW)
+
+using reports::compare_runs;
+using reports::Judgement;
+using reports::judge;
+using reports::ReportSource;
+using reports::RunComparison;
+using reports::RunCompareRow;
+using reports::Verdict;
+using testing::samples_around;
+using testing::small_run;
+using testing::with_backend_scaled;
+
+RunComparison compare_files(const ResultsFile& old_file, const ResultsFile& new_file) {
+  return compare_runs(ReportSource{"old.json", old_file}, ReportSource{"new.json", new_file});
+}
+
+TEST(RunCompare, ARunAgainstItselfIsSameEverywhere) {
+  const RunComparison c = compare_files(small_run(), small_run());
+  ASSERT_EQ(c.rows.size(), 6u);
+  for (const RunCompareRow& row : c.rows) {
+    SCOPED_TRACE(describe(row.problem) + " " + row.backend);
+    EXPECT_EQ(row.judgement.verdict, Verdict::same);
+    EXPECT_DOUBLE_EQ(row.judgement.ratio, 1.0);
+    EXPECT_DOUBLE_EQ(*row.judgement.p_value, 1.0);
+    EXPECT_EQ(row.old_samples, 20u);
+  }
+  EXPECT_TRUE(c.environment.empty());
+  EXPECT_TRUE(c.not_compared.empty());
+  EXPECT_TRUE(reports::slower_by_more_than(c, 0).empty());
+}
+
+TEST(RunCompare, TenPercentSlowerOnOneBackendIsSlowerOnExactlyItsRows) {
+  const RunComparison c = compare_files(small_run(), with_backend_scaled(small_run(), "custom-cpu", 1.1));
+  ASSERT_EQ(c.rows.size(), 6u);
+  for (const RunCompareRow& row : c.rows) {
+    SCOPED_TRACE(describe(row.problem) + " " + row.backend);
+    if (row.backend == "custom-cpu") {
+      EXPECT_EQ(row.judgement.verdict, Verdict::slower);
+      // Every sample took 1.1× as long: the rate is 1/1.1 of what it was, on FLOP/s and bytes/s rows alike.
+      EXPECT_NEAR(row.judgement.ratio, 1 / 1.1, 1e-12);
+      EXPECT_LT(*row.judgement.ratio_high, 1 / 1.1 + 0.01);
+      EXPECT_LT(*row.judgement.p_value, 1e-6);
+      EXPECT_NEAR(row.new_rate_per_s / row.old_rate_per_s, 1 / 1.1, 1e-12);
+    } else {
+      EXPECT_EQ(row.judgement.verdict, Verdict::same);
+    }
+  }
+  // The memory-bound row is rated in bytes/s, and NEW's rate is the lower one.
+  const RunCompareRow& relu = c.rows[5];
+  EXPECT_TRUE(is_memory_bound(relu.problem));
+  EXPECT_DOUBLE_EQ(relu.old_rate_per_s, min_bytes(relu.problem) / 0.06e-3);
+  EXPECT_LT(relu.new_rate_per_s, relu.old_rate_per_s);
+  // 1 − 1/1.1 = 9.1%: beyond a 5% gate, within a 10% one.
+  EXPECT_EQ(reports::slower_by_more_than(c, 5).size(), 3u);
+  EXPECT_TRUE(reports::slower_by_more_than(c, 10).empty());
+}
+
+TEST(RunCompare, TenPercentFasterIsFaster) {
+  const RunComparison c = compare_files(small_run(), with_backend_scaled(small_run(), "openblas", 1 / 1.1));
+  for (const RunCompareRow& row : c.rows) {
+    if (row.backend != "openblas") continue;
+    EXPECT_EQ(row.judgement.verdict, Verdict::faster);
+    EXPECT_NEAR(row.judgement.ratio, 1.1, 1e-12);
+  }
+  EXPECT_TRUE(reports::slower_by_more_than(c, 0).empty());
+}
+
+TEST(RunCompare, GeomeanAndVerdictCountsPerKindAndBackend) {
+  const RunComparison c = compare_files(small_run(), with_backend_scaled(small_run(), "custom-cpu", 1.1));
+  ASSERT_EQ(c.kinds.size(), 4u);  // sorted: gemm custom-cpu, gemm openblas, then the memory kind
+  EXPECT_EQ(c.kinds[0].kind, "gemm");
+  EXPECT_EQ(c.kinds[0].backend, "custom-cpu");
+  EXPECT_EQ(c.kinds[0].count, 2);
+  EXPECT_NEAR(c.kinds[0].geomean, 1 / 1.1, 1e-12);
+  EXPECT_EQ(c.kinds[0].slower, 2);
+  EXPECT_EQ(c.kinds[1].backend, "openblas");
+  EXPECT_NEAR(c.kinds[1].geomean, 1.0, 1e-12);
+  EXPECT_EQ(c.kinds[1].same, 2);
+}
+
+TEST(RunCompareRule, SignificantButSmallChangeInsideTheBandIsSame) {
+  // ±0.1% noise, 1% more time: p is tiny, but 1% is below the 2% that counts, and the whole
+  // interval lies within ±2%.
+  const Judgement j = judge(samples_around(1.0, 20, 0.001), samples_around(1.01, 20, 0.001), {});
+  EXPECT_LT(*j.p_value, 1e-6);
+  EXPECT_NEAR(j.ratio, 1 / 1.01, 1e-12);
+  EXPECT_EQ(j.verdict, Verdict::same);
+  EXPECT_EQ(j.reason, "");
+}
+
+TEST(RunCompareRule, NoisySamplesAreUncertainWithTheReason) {
+  // ±20% noise and a 1% shift: nothing can be said either way at ±2%.
+  const Judgement j = judge(samples_around(1.0, 20, 0.2), samples_around(1.01, 20, 0.2), {});
+  EXPECT_GT(*j.p_value, 0.05);
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_THAT(j.reason, ::testing::StartsWith("not significant (p "));
+  EXPECT_THAT(j.reason, HasSubstr("reaches beyond ±2%"));
+}
+
+TEST(RunCompareRule, TooFewSamplesAreUncertain) {
+  const Judgement j = judge(samples_around(1.0, 4), samples_around(2.0, 30), {});
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_EQ(j.reason, "4 samples in OLD, 30 in NEW: fewer than 5 a side");
+  EXPECT_EQ(j.ratio, 0);
+  EXPECT_FALSE(j.p_value.has_value());
+  // Five a side is enough: the exact test and interval exist there.
+  EXPECT_EQ(judge(samples_around(1.0, 5), samples_around(2.0, 5), {}).verdict, Verdict::slower);
+}
+
+TEST(RunCompare, VersionOneFileIsUncertainSayingItKeepsNoSamples) {
+  ResultsFile old_file = small_run();
+  old_file.schema_version = 1;
+  for (Result& r : old_file.results) r.measurement->samples_ms.clear();
+  const RunComparison c = compare_files(old_file, with_backend_scaled(small_run(), "custom-cpu", 1.1));
+  ASSERT_EQ(c.rows.size(), 6u);
+  for (const RunCompareRow& row : c.rows) {
+    EXPECT_EQ(row.judgement.verdict, Verdict::uncertain);
+    EXPECT_EQ(row.judgement.reason,
+              "OLD is a schema v1 file, which keeps no samples: measure it again with this trainrate");
+  }
+  // The recorded (median) rates still give the ratio.
+  EXPECT_NEAR(c.rows[1].judgement.ratio, 1 / 1.1, 1e-12);
+  EXPECT_TRUE(reports::slower_by_more_than(c, 5).empty());  // never SLOWER without the evidence
+}
+
+TEST(RunCompare, MismatchedRowsAreListedWithWhyNeverPaired) {
+  using testing::timed_result;
+  ResultsFile old_file = small_run(), new_file = small_run();
+  GemmProblem bf16 = testing::kRunGemmB;
+  bf16.dtype = Dtype::bf16;
+  new_file.results[0].threads = 1;                                                // gemm A openblas
+  new_file.results[2] = timed_result(bf16, "openblas", samples_around(0.2));      // gemm B openblas in bf16
+  new_file.results[3].status = ResultStatus::failed;                              // gemm B custom-cpu
+  new_file.results[3].reason = "out of memory";
+  new_file.results.push_back(timed_result(GemmProblem{.m = 8, .n = 8, .k = 8}, "openblas", samples_around(0.01)));
+  old_file.results.push_back(timed_result(GemmProblem{.m = 9, .n = 9, .k = 9}, "openblas", samples_around(0.01)));
+  Result skipped = old_file.results[4];
+  skipped.backend = "openblas";
+  skipped.status = ResultStatus::skipped;
+  skipped.measurement.reset();
+  old_file.results.push_back(skipped);
+  new_file.results.push_back(skipped);
+
+  const RunComparison c = compare_files(old_file, new_file);
+  ASSERT_EQ(c.rows.size(), 3u);  // gemm A custom-cpu and both relu rows
+  EXPECT_EQ(c.skipped_in_both, 1);
+  std::vector<std::string> listed;
+  for (const auto& n : c.not_compared) listed.push_back(n.problem + " " + n.backend + ": " + n.why);
+  EXPECT_EQ(listed, (std::vector<std::string>{
+                        "gemm 32x48x16 NN fp32 custom-cpu: FAILED in NEW: out of memory",
+                        "gemm 64x64x64 NN fp32 openblas: threads 2 in OLD, 1 in NEW",
+                        "gemm 32x48x16 NN bf16 openblas: dtype fp32 in OLD, bf16 in NEW",
+                        "gemm 8x8x8 NN fp32 openblas: only in NEW",
+                        "gemm 9x9x9 NN fp32 openblas: only in OLD",
+                    }));
+}
+
+TEST(RunCompare, AnExactPairIsNeverTakenByANearOne) {
+  // OLD ran gemm B in fp32 and bf16, NEW only in fp32: fp32 pairs, bf16 is "only in OLD".
+  ResultsFile old_file = small_run();
+  GemmProblem bf16 = testing::kRunGemmB;
+  bf16.dtype = Dtype::bf16;
+  old_file.results.insert(old_file.results.begin(), testing::timed_result(bf16, "openblas", samples_around(0.2)));
+  const RunComparison c = compare_files(old_file, small_run());
+  EXPECT_EQ(c.rows.size(), 6u);
+  ASSERT_EQ(c.not_compared.size(), 1u);
+  EXPECT_EQ(c.not_compared[0].problem, "gemm 32x48x16 NN bf16");
+  EXPECT_EQ(c.not_compared[0].why, "only in OLD");
+}
+
+TEST(RunCompare, EnvironmentDifferencesAreListedByKey) {
+  ResultsFile new_file = small_run();
+  new_file.host = "node2";
+  new_file.build["commit"] = "2222222222222222222222222222222222222222";
+  new_file.libraries.erase("onednn");
+  new_file.devices[0].properties["cpufreq_governor"] = "powersave";
+  const RunComparison c = compare_files(small_run(), new_file);
+  std::vector<std::string> listed;
+  for (const auto& d : c.environment) listed.push_back(d.key + ": " + d.old_value + " -> " + d.new_value);
+  EXPECT_EQ(listed, (std::vector<std::string>{
+                        "build: commit: 1111111111111111111111111111111111111111 -> "
+                        "2222222222222222222222222222222222222222",
+                        "device cpu: cpufreq_governor: performance -> powersave",
+                        "host: node1 -> node2",
+                        "library: onednn: 2.7.3 -> (absent)",
+                    }));
+}
+
+TEST(RunCompare, DifferentSuitesAreRefusedUnlessAsked) {
+  ResultsFile new_file = small_run();
+  new_file.suite = "quick";
+  try {
+    compare_files(small_run(), new_file);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "old.json ran suite 'smoke' but new.json ran suite 'quick'; only runs of one suite are compared");
+  }
+  const RunComparison c = compare_runs(ReportSource{"old.json", small_run()}, ReportSource{"new.json", new_file}, {},
+                                       /*any_suite=*/true);
+  EXPECT_EQ(c.rows.size(), 6u);
+}
+
+TEST(RunCompareOutput, ConsoleMarkdownAndCsvCarryTheVerdicts) {
+  const RunComparison c = compare_files(small_run(), with_backend_scaled(small_run(), "custom-cpu", 1.1));
+  const std::string console = reports::run_comparison_console(c);
+  EXPECT_THAT(console, HasSubstr("compare: NEW new.json (run 2026-12-07T06:00:00Z) against OLD old.json"));
+  EXPECT_THAT(console, HasSubstr("environment: no differences"));
+  EXPECT_THAT(console, HasSubstr("SLOWER"));
+  EXPECT_THAT(console, HasSubstr("rule: FASTER/SLOWER when the Mann-Whitney p < 0.05"));
+  const std::string md = reports::run_comparison_markdown(c);
+  EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
+  EXPECT_THAT(md, HasSubstr("| gemm 64x64x64 NN fp32 | custom-cpu |"));
+  EXPECT_THAT(md, HasSubstr("| 0.909 |"));
+  EXPECT_THAT(md, HasSubstr("| gemm | custom-cpu | 2 | 0.909 | 0 | 2 | 0 | 0 |"));
+  const std::string csv = reports::run_comparison_csv(c);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);  // header and six rows
+  EXPECT_THAT(csv, ::testing::StartsWith("problem,kind,device,backend,mode,threads,old_rate_per_s,"));
+  EXPECT_THAT(csv, HasSubstr("\ngemm 64x64x64 NN fp32,gemm,cpu,custom-cpu,hot,2,"));
+  EXPECT_THAT(csv, HasSubstr(",20,20,0.9090909090909"));
+  EXPECT_THAT(csv, HasSubstr(",SLOWER,\n"));
 }
 
 }  // namespace

@@ -48,6 +48,23 @@ TEST(CpuCaches, ReadFromSysfsIsOneInstanceNotASum) {
   EXPECT_EQ(sizes.l3_bytes, int64_t(32) << 20);
 }
 
+// cpufreq as a bare-metal Linux host shows it; virtual machines often have no such folder.
+TEST(CpuFrequency, GovernorAndCurrentMhzFromSysfsElseUnavailable) {
+  trainrate::testing::TempDir dir;
+  const fs::path cpufreq = dir.path() / "cpufreq";
+  fs::create_directories(cpufreq);
+  std::ofstream(cpufreq / "scaling_governor") << "performance\n";
+  std::ofstream(cpufreq / "scaling_cur_freq") << "3701234\n";  // kHz
+  const auto facts = read_cpufreq(cpufreq);
+  EXPECT_EQ(facts.at("cpufreq_governor"), "performance");
+  EXPECT_EQ(facts.at("cpu_mhz"), "3701");
+  std::ofstream(cpufreq / "scaling_cur_freq") << "<unsupported>\n";
+  EXPECT_EQ(read_cpufreq(cpufreq).at("cpu_mhz"), "unavailable");
+  const auto absent = read_cpufreq(dir.path() / "absent");
+  EXPECT_EQ(absent.at("cpufreq_governor"), "unavailable");
+  EXPECT_EQ(absent.at("cpu_mhz"), "unavailable");
+}
+
 TEST(CpuCaches, MissingLevelsAreZero) {
   trainrate::testing::TempDir dir;
   const fs::path cache = dir.path() / "cache";

@@ -280,6 +280,34 @@ TEST(Measure, NoisySamplesStopAtMaxSamples) {
   EXPECT_EQ(m.stats.mean_ms, 1.8);
 }
 
+TEST(Measure, KeepsEverySamplePerRunInOrder) {
+  Script s;
+  // Warm-up 0.5 ms → 2 runs per sample; samples of 2 runs: 1.0, 1.2, 1.0 ms → 0.5, 0.6, 0.5 per run.
+  s.durations_ms = {0.5, 1.0, 1.2, 1.0};
+  FakeDevice device(s);
+  const StoppingCriterion stop{.min_samples = 3, .max_samples = 3, .target_relative_noise = 0.0,
+                               .min_time_ms = 0, .budget_ms = 1e9};
+  const Measurement m = measure(device, [&] { ++s.runs; }, options(CacheMode::hot, stop));
+  EXPECT_EQ(m.samples_ms, (std::vector<double>{0.5, 0.6, 0.5}));
+}
+
+TEST(Measure, KeepsAtMostTheCapEvenlySpaced) {
+  Script s;
+  // 2001 cold samples of 1, 2, ..., 2001 ms: 1000 kept, every (2000/999)-th, first and last included.
+  for (int i = 1; i <= 2001; ++i) s.durations_ms.push_back(double(i));
+  s.durations_ms.push_front(1.0);  // warm-up
+  FakeDevice device(s);
+  const StoppingCriterion stop{.min_samples = 2001, .max_samples = 2001, .target_relative_noise = 0.0,
+                               .min_time_ms = 0, .budget_ms = 1e12};
+  const Measurement m = measure(device, [&] { ++s.runs; }, options(CacheMode::cold, stop));
+  EXPECT_EQ(m.stats.samples, 2001);
+  EXPECT_EQ(m.stats.median_ms, 1001.0);  // the statistics cover every sample, not only those kept
+  ASSERT_EQ(m.samples_ms.size(), kMaxKeptSamples);
+  EXPECT_EQ(m.samples_ms.front(), 1.0);
+  EXPECT_EQ(m.samples_ms[1], 3.0);  // index 1·2000/999 = 2
+  EXPECT_EQ(m.samples_ms.back(), 2001.0);
+}
+
 TEST(Measure, NoiseTargetWaitsForMinTime) {
   Script s;
   s.repeat_ms = 2.0;

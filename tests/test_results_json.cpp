@@ -44,12 +44,13 @@ std::string read_text(const fs::path& path) {
 
 ResultsFile sample_file() {
   ResultsFile file;
-  file.schema_version = 1;
+  file.schema_version = kResultsSchemaVersion;
   file.tool_version = "9.8.7";
   file.created_utc = "2026-11-24T23:59:59Z";
   file.host = "bench-host-01";
   file.suite = "smoke";
-  file.build = {{"compiler", "GNU 12.2.0"}, {"build_type", "Release"}, {"cuda", "off"}};
+  file.build = {{"compiler", "GNU 12.2.0"}, {"build_type", "Release"}, {"cuda", "off"}, {"commit", "0123abc"}};
+  file.system = {{"os", "Debian GNU/Linux 12 (bookworm)"}, {"kernel", "6.1.0-26-amd64 #1 SMP"}, {"arch", "x86_64"}};
   file.libraries = {{"openblas", "OpenBLAS 0.3.21 DYNAMIC_ARCH"}, {"onednn", "2.7.3 (OpenMP)"}};
   file.options = {{"mode", "hot"}, {"budget_ms", "2000"}};
   file.complete = true;
@@ -82,6 +83,7 @@ ResultsFile sample_file() {
   ok.measurement = Measurement{.stats = SampleStats{.samples = 17, .min_ms = 0.101, .median_ms = 0.1034567,
                                                     .mean_ms = 0.104, .max_ms = 0.2, .stddev_ms = 0.0011,
                                                     .relative_noise = 0.0105769230769},
+                               .samples_ms = {0.101, 0.1034567, 0.2, 0.1000000000000001},
                                .runs_per_sample = 12, .stop_reason = "noise-target", .clock_mhz = std::nullopt};
   ok.mode = "hot";
   ok.flops = 2.0 * 96 * 64 * 80 * 3;
@@ -180,6 +182,7 @@ void expect_same_result(const Result& a, const Result& b) {
     EXPECT_EQ(s.max_ms, t.max_ms);
     EXPECT_EQ(s.stddev_ms, t.stddev_ms);
     EXPECT_EQ(s.relative_noise, t.relative_noise);
+    EXPECT_EQ(a.measurement->samples_ms, b.measurement->samples_ms);
     EXPECT_EQ(a.measurement->runs_per_sample, b.measurement->runs_per_sample);
     EXPECT_EQ(a.measurement->stop_reason, b.measurement->stop_reason);
     EXPECT_EQ(a.measurement->clock_mhz, b.measurement->clock_mhz);
@@ -201,6 +204,7 @@ void expect_same_file(const ResultsFile& a, const ResultsFile& b) {
   EXPECT_EQ(a.host, b.host);
   EXPECT_EQ(a.suite, b.suite);
   EXPECT_EQ(a.build, b.build);
+  EXPECT_EQ(a.system, b.system);
   EXPECT_EQ(a.libraries, b.libraries);
   EXPECT_EQ(a.options, b.options);
   EXPECT_EQ(a.complete, b.complete);
@@ -265,12 +269,15 @@ TEST(ResultsJson, InvalidResultWithNonFiniteOutputRoundTrips) {
 TEST(ResultsJson, TopLevelShape) {
   const nlohmann::json j = to_json(sample_file());
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 1);
-  EXPECT_EQ(kResultsSchemaVersion, 1);
+  EXPECT_EQ(j.at("schema_version"), 2);
+  EXPECT_EQ(kResultsSchemaVersion, 2);
   std::set<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.insert(key);
   EXPECT_EQ(keys, (std::set<std::string>{"schema", "schema_version", "tool_version", "created_utc", "host", "suite",
-                                         "complete", "build", "libraries", "options", "devices", "results"}));
+                                         "complete", "build", "system", "libraries", "options", "devices",
+                                         "results"}));
+  EXPECT_EQ(j.at("results").at(0).at("measurement").at("samples_ms"),
+            nlohmann::json({0.101, 0.1034567, 0.2, 0.1000000000000001}));
   const nlohmann::json& r = j.at("results").at(0);
   EXPECT_EQ(r.at("name"), describe(sample_file().results[0].problem));
   EXPECT_EQ(r.at("status"), "ok");
@@ -280,6 +287,40 @@ TEST(ResultsJson, TopLevelShape) {
   EXPECT_EQ(j.at("results").at(4).at("status"), "FAILED");
   EXPECT_TRUE(j.at("devices").at(0).at("peaks").at("datasheet_bytes_per_s").is_null());
   EXPECT_EQ(j.at("devices").at(1).at("peaks").at("datasheet_flops_per_s").at("fp16"), 989.4e12);
+}
+
+// A version 1 file (good.json) reads with no samples, and is written back as version 2.
+TEST(ResultsJson, ReadsVersionOneWithoutSamplesAndWritesVersionTwo) {
+  const ResultsFile file = read_results_file(kResults + "good.json");
+  EXPECT_EQ(file.schema_version, 1);
+  ASSERT_TRUE(file.results[0].measurement.has_value());
+  EXPECT_TRUE(file.results[0].measurement->samples_ms.empty());
+  EXPECT_TRUE(file.system.empty());
+  EXPECT_EQ(to_json(file).at("schema_version"), 2);
+}
+
+TEST(ResultsJsonErrors, BadSamplesNameTheField) {
+  nlohmann::json j = to_json(sample_file());
+  nlohmann::json& measurement = j.at("results").at(0).at("measurement");
+  const auto error_for = [&](const nlohmann::json& samples) {
+    measurement["samples_ms"] = samples;
+    try {
+      results_from_json(j, "f.json");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_EQ(error_for({0.1, -2.0}),
+            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms above 0, got -2.0");
+  EXPECT_EQ(error_for({0.1, "fast"}),
+            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms above 0, got \"fast\"");
+  EXPECT_EQ(error_for(3), "f.json: results[0].measurement.samples_ms: expected an array, got 3");
+  // stats.samples is 17: a file cannot keep more samples than it took.
+  EXPECT_EQ(error_for(nlohmann::json(std::vector<double>(18, 0.1))),
+            "f.json: results[0].measurement.samples_ms: 18 samples kept but stats.samples says 17 were taken");
+  EXPECT_EQ(error_for(nlohmann::json(std::vector<double>(kMaxKeptSamples + 1, 0.1))),
+            "f.json: results[0].measurement.samples_ms: 1001 samples, more than the 1000 a results file keeps");
 }
 
 TEST(ResultsJson, ReadsAHandWrittenFile) {
@@ -345,7 +386,7 @@ TEST(ResultsJsonErrors, NotAResultsFile) {
 
 TEST(ResultsJsonErrors, WrongSchemaVersion) {
   const std::string path = kResults + "bad_schema_version.json";
-  EXPECT_EQ(read_error(path), path + ": schema_version 2 is not supported (this build reads 1)");
+  EXPECT_EQ(read_error(path), path + ": schema_version 3 is not supported (this build reads 1 to 2)");
 }
 
 TEST(ResultsJsonErrors, UnknownStatusNamesTheResult) {
@@ -460,6 +501,17 @@ TEST(ResultsEnvironment, NewFileDescribesTheBuild) {
   EXPECT_TRUE(file.libraries.contains("onednn"));
   EXPECT_TRUE(file.build.contains("compiler"));
   EXPECT_TRUE(file.build.contains("build_type"));
+  EXPECT_FALSE(file.build.at("cxx_flags").empty());  // every build type adds some (-O3, -g, ...)
+  // A git checkout gives its 40-hex-digit commit, "-dirty" while edits are uncommitted; a tarball "unknown".
+  const std::string commit = file.build.at("commit");
+  if (fs::exists(fs::path(TRAINRATE_SOURCE_DIR) / ".git")) {
+    EXPECT_TRUE(std::regex_match(commit, std::regex("[0-9a-f]{40}(-dirty)?"))) << commit;
+  } else {
+    EXPECT_EQ(commit, "unknown");
+  }
+  EXPECT_EQ(file.system.at("arch"), "x86_64");
+  EXPECT_THAT(file.system.at("kernel"), HasSubstr("."));
+  EXPECT_NE(file.system.at("os"), "unavailable");
 #ifdef TRAINRATE_HAVE_CUDA
   EXPECT_EQ(file.build.at("cuda"), "on");
 #else

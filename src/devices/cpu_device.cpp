@@ -145,6 +145,24 @@ CacheSizes read_cache_sizes(const std::filesystem::path& cache_dir) {
   return sizes;
 }
 
+std::map<std::string, std::string> read_cpufreq(const std::filesystem::path& cpufreq_dir) {
+  const auto first_line = [&](const char* name) {
+    std::ifstream in(cpufreq_dir / name);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  std::map<std::string, std::string> facts{{"cpufreq_governor", "unavailable"}, {"cpu_mhz", "unavailable"}};
+  if (std::string governor = first_line("scaling_governor"); !governor.empty()) facts["cpufreq_governor"] = governor;
+  const std::string khz_text = first_line("scaling_cur_freq");
+  int64_t khz = 0;
+  const auto [end, error] = std::from_chars(khz_text.data(), khz_text.data() + khz_text.size(), khz);
+  if (error == std::errc() && end == khz_text.data() + khz_text.size() && khz > 0) {
+    facts["cpu_mhz"] = std::to_string(khz / 1000);
+  }
+  return facts;
+}
+
 bool host_is_busy(double load_average, int cores) { return load_average > double(cores - 1); }
 
 std::optional<double> load_average_1min() {
@@ -199,6 +217,7 @@ const DeviceInfo& CpuDevice::info() {
     p["l1d_bytes"] = std::to_string(caches.l1d_bytes);
     p["l2_bytes"] = std::to_string(caches.l2_bytes);
     p["l3_bytes"] = std::to_string(caches.l3_bytes);
+    for (const auto& [key, value] : read_cpufreq()) p[key] = value;
     record_fma_peak(measure_fma_peak_flops_per_s(threads_));
     if (auto bf16 = measure_bf16_peak_flops_per_s(threads_)) info_.peaks.measured_flops_per_s[Dtype::bf16] = *bf16;
     info_.peaks.measured_bytes_per_s = measure_triad_bytes_per_s(threads_);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -61,6 +63,11 @@ struct CacheSizes {
   int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
 };
 CacheSizes read_cache_sizes(const std::filesystem::path& cache_dir = "/sys/devices/system/cpu/cpu0/cache");
+// The frequency scaling of one core: "cpufreq_governor" (performance, powersave, ...) and "cpu_mhz"
+// (its current clock), each "unavailable" where the directory does not say (virtual machines
+// often have no cpufreq at all). A rate that moved between runs may be a governor that changed.
+std::map<std::string, std::string> read_cpufreq(
+    const std::filesystem::path& cpufreq_dir = "/sys/devices/system/cpu/cpu0/cpufreq");
 // sysfs size text ("32K", "32768K", "1M", "512") in bytes; empty when it is not one.
 std::optional<int64_t> parse_cache_size_bytes(std::string_view text);
 

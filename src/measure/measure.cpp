@@ -59,6 +59,7 @@ Measurement measure(Device& device, const std::function<void()>& run_once, const
     result.stop_reason = options.stopping.reason_to_stop(running.samples, running.relative_noise, elapsed_ms);
     if (!result.stop_reason.empty()) break;
   }
+  result.samples_ms = evenly_spaced(samples_ms, kMaxKeptSamples);
   result.stats = summarize(std::move(samples_ms));
   result.clock_mhz = device.current_clock_mhz();
   return result;

@@ -264,6 +264,7 @@ std::vector<std::pair<std::string, std::string>> environment_of(const ReportSour
       {"created (UTC)", f.created_utc}, {"tool version", f.tool_version},
       {"suite", f.suite},            {"complete", f.complete ? "yes" : "no (interrupted or in progress)"}};
   for (const auto& [key, value] : f.build) lines.emplace_back("build: " + key, value);
+  for (const auto& [key, value] : f.system) lines.emplace_back("system: " + key, value);
   for (const auto& [key, value] : f.libraries) lines.emplace_back("library: " + key, value);
   for (const auto& [key, value] : f.options) lines.emplace_back("option: " + key, value);
   for (const DeviceInfo& d : f.devices) {
@@ -342,6 +343,7 @@ Report build_report(ReportInput input) {
   Report report;
   report.sources = std::move(input.sources);
   report.predictions = std::move(input.predictions);
+  report.run_comparison = std::move(input.run_comparison);
   for (const ReportSource& source : report.sources) {
     for (DeviceSection& section : build_sections(source)) report.sections.push_back(std::move(section));
   }
@@ -362,6 +364,9 @@ void write_report(const Report& report, const std::filesystem::path& directory) 
   write_file_atomically(directory / "report.md", render_markdown(report));
   write_file_atomically(directory / "report.html", render_html(report));
   write_file_atomically(directory / "results.csv", render_csv(report));
+  if (report.run_comparison) {
+    write_file_atomically(directory / "comparison.csv", run_comparison_csv(*report.run_comparison));
+  }
 }
 
 }  // namespace trainrate::reports

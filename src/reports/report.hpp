@@ -6,11 +6,13 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "reports/compare.hpp"
 #include "reports/predictions.hpp"
+#include "reports/run_compare.hpp"
 #include "results/result.hpp"
 
 namespace trainrate::reports {
@@ -23,6 +25,7 @@ struct ReportSource {
 struct ReportInput {
   std::vector<ReportSource> sources;
   std::vector<NetworkPrediction> predictions;
+  std::optional<RunComparison> run_comparison;  // the second source against the first (report --compare-runs)
 };
 
 // One problem on one device: every backend's result and the custom/vendor pairs.
@@ -64,6 +67,7 @@ struct Report {
   std::vector<NetworkPrediction> predictions;
   std::vector<NotMeasured> not_measured;  // INVALID, skipped and FAILED results
   std::vector<std::string> findings;     // the "what this means" sentences, most important first
+  std::optional<RunComparison> run_comparison;
 };
 
 Report build_report(ReportInput input);
@@ -72,7 +76,8 @@ std::string render_markdown(const Report& report);
 std::string render_csv(const Report& report);
 std::string render_html(const Report& report);
 
-// Writes report.md, report.html and results.csv into `directory` (created if needed), each atomically.
+// Writes report.md, report.html and results.csv (and comparison.csv with a run comparison) into
+// `directory` (created if needed), each atomically.
 void write_report(const Report& report, const std::filesystem::path& directory);
 
 // "AMD EPYC 7B12 (cpu) on node17": how a section's device is named everywhere in the report.

@@ -180,6 +180,34 @@ void html_not_measured(HtmlPage& page, const Report& report) {
   }
 }
 
+// The run comparison's tables; the rule and the sources head it as in report.md.
+void html_run_comparison(HtmlPage& page, const RunComparison& c) {
+  page.heading(2, "NEW against OLD");
+  page.paragraph(fmt::format("NEW {} (run {}) against OLD {} (run {}), suite {}. Ratios are NEW/OLD rates: above 1 "
+                             "NEW is faster. Rule: {}.",
+                             c.new_path, c.new_created_utc, c.old_path, c.old_created_utc, c.suite, describe_rule(c.rule)));
+  std::vector<std::vector<std::string>> environment;
+  for (const EnvironmentDifference& d : c.environment) environment.push_back({d.key, d.old_value, d.new_value});
+  page.heading(3, "Environment differences");
+  if (environment.empty()) page.paragraph("None.");
+  if (!environment.empty()) page.table({"setting", "OLD", "NEW"}, environment, 3, "");
+  std::vector<std::vector<std::string>> rows;
+  for (const RunCompareRow& row : c.rows) {
+    const Judgement& j = row.judgement;
+    rows.push_back({describe(row.problem), row.backend, format_work_rate(row.problem, row.old_rate_per_s),
+                    format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j),
+                    p_value_text(j), std::string(to_string(j.verdict)), j.reason});
+  }
+  page.heading(3, "Per problem and backend");
+  page.table({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why"}, rows, 2, "");
+  std::vector<std::string> not_compared;
+  for (const NotCompared& n : c.not_compared) {
+    not_compared.push_back(fmt::format("{} {} on {}: {}", n.problem, n.backend, n.device, n.why));
+  }
+  if (!not_compared.empty()) page.heading(3, "Not compared");
+  if (!not_compared.empty()) page.list(not_compared);
+}
+
 }  // namespace
 
 std::string render_html(const Report& report) {
@@ -191,6 +219,7 @@ std::string render_html(const Report& report) {
   page.heading(2, "What this means");
   page.list(report.findings);
 
+  if (report.run_comparison) html_run_comparison(page, *report.run_comparison);
   html_environment(page, report);
   for (const DeviceSection& section : report.sections) html_section(page, section);
   html_geomeans(page, report);

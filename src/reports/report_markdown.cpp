@@ -127,7 +127,9 @@ std::string render_markdown(const Report& report) {
         "R counts the conventional FLOPs of each problem (2·M·N·K for GEMM, 2·N·K·P·Q·C·R·S for every "
         "convolution pass) divided by the median time. Charts are in report.html; every number is in results.csv.\n\n";
 
-  md += markdown_findings(report) + markdown_environment(report);
+  md += markdown_findings(report);
+  if (report.run_comparison) md += run_comparison_markdown(*report.run_comparison);
+  md += markdown_environment(report);
   for (const DeviceSection& section : report.sections) md += markdown_section(section);
   return md + markdown_geomeans(report) + markdown_predictions(report) + markdown_not_measured(report);
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace trainrate {
 
@@ -19,8 +20,15 @@ struct SampleStats {
   double relative_noise = 0;  // stddev / mean
 };
 
+// At most this many samples are kept in a Measurement (and a results file): enough for a rank
+// test to see a 1% shift, few enough that a 1000-row file stays a few MB.
+constexpr size_t kMaxKeptSamples = 1000;
+
 struct Measurement {
-  SampleStats stats;            // per single run, in milliseconds
+  SampleStats stats;            // per single run, in milliseconds, over every sample taken
+  // The samples themselves (per single run, ms, in the order taken), so two runs can be tested
+  // against each other; at most kMaxKeptSamples, evenly spaced over the run when more were taken.
+  std::vector<double> samples_ms;
   int64_t runs_per_sample = 1;
   std::string stop_reason;      // "noise-target", "time-budget", "max-samples", "interrupted"
   std::optional<double> clock_mhz;  // device clock after sampling, where the device reports one

@@ -61,13 +61,17 @@ inline double work_rate_per_s(const Result& r) {
   return is_memory_bound(r.problem) ? r.rate_bytes_per_s : r.rate_flops_per_s;
 }
 
+// 1: the first; 2: each measurement keeps its samples (samples_ms). Readers take both.
+constexpr int kResultsSchemaVersion = 2;
+
 struct ResultsFile {
-  int schema_version = 1;
+  int schema_version = kResultsSchemaVersion;  // as read; a written file is always the current version
   std::string tool_version;
   std::string created_utc;  // ISO 8601
   std::string host;
   std::string suite;
-  std::map<std::string, std::string> build;     // compiler, flags, build type, CUDA on/off
+  std::map<std::string, std::string> build;     // compiler, flags, build type, CUDA on/off, trainrate commit
+  std::map<std::string, std::string> system;    // the host's software: os, kernel, arch
   std::map<std::string, std::string> libraries;  // openblas, onednn, cuda runtime, cublas, cudnn
   std::map<std::string, std::string> options;    // the run's settings (mode, noise target, ...)
   std::vector<DeviceInfo> devices;

@@ -120,8 +120,28 @@ SampleStats stats_from_json(const json& o, const std::string& where) {
   return s;
 }
 
+// Version 1 files have no samples; a version 2 file may lack them too (imported benchmark rows).
+std::vector<double> samples_from_json(const json& array, const std::string& where) {
+  if (!array.is_array()) throw InputError(fmt::format("{}: expected an array, got {}", where, json_excerpt(array)));
+  if (array.size() > kMaxKeptSamples) {
+    throw InputError(fmt::format("{}: {} samples, more than the {} a results file keeps", where, array.size(),
+                                 kMaxKeptSamples));
+  }
+  std::vector<double> samples;
+  samples.reserve(array.size());
+  for (size_t i = 0; i < array.size(); ++i) {
+    const json& value = array.at(i);
+    if (!value.is_number() || !(value.get<double>() > 0)) {
+      throw InputError(fmt::format("{}[{}]: expected a time in ms above 0, got {}", where, i, json_excerpt(value)));
+    }
+    samples.push_back(value.get<double>());
+  }
+  return samples;
+}
+
 json measurement_to_json(const Measurement& m) {
   return json{{"stats", stats_to_json(m.stats)},
+              {"samples_ms", m.samples_ms},
               {"runs_per_sample", m.runs_per_sample},
               {"stop_reason", m.stop_reason},
               {"clock_mhz", optional_number(m.clock_mhz)}};
@@ -130,6 +150,11 @@ json measurement_to_json(const Measurement& m) {
 Measurement measurement_from_json(const json& o, const std::string& where) {
   Measurement m;
   m.stats = stats_from_json(field<json>(o, "stats", where), where + ".stats");
+  m.samples_ms = samples_from_json(field_or(o, "samples_ms", where, json::array()), where + ".samples_ms");
+  if (int64_t(m.samples_ms.size()) > m.stats.samples) {
+    throw InputError(fmt::format("{}.samples_ms: {} samples kept but stats.samples says {} were taken", where,
+                                 m.samples_ms.size(), m.stats.samples));
+  }
   m.runs_per_sample = field<int64_t>(o, "runs_per_sample", where);
   m.stop_reason = field<std::string>(o, "stop_reason", where);
   m.clock_mhz = read_optional_number(o, "clock_mhz", where);
@@ -277,13 +302,14 @@ json to_json(const ResultsFile& file) {
   for (const auto& device : file.devices) devices.push_back(device_to_json(device));
   for (const auto& result : file.results) results.push_back(to_json(result));
   return json{{"schema", "trainrate-results"},
-              {"schema_version", file.schema_version},
+              {"schema_version", kResultsSchemaVersion},  // what this writer writes, whatever was read
               {"tool_version", file.tool_version},
               {"created_utc", file.created_utc},
               {"host", file.host},
               {"suite", file.suite},
               {"complete", file.complete},
               {"build", file.build},
+              {"system", file.system},
               {"libraries", file.libraries},
               {"options", file.options},
               {"devices", devices},
@@ -296,8 +322,8 @@ ResultsFile results_from_json(const json& o, const std::string& where) {
   }
   ResultsFile file;
   file.schema_version = field<int>(o, "schema_version", where);
-  if (file.schema_version != kResultsSchemaVersion) {
-    throw InputError(fmt::format("{}: schema_version {} is not supported (this build reads {})", where,
+  if (file.schema_version < 1 || file.schema_version > kResultsSchemaVersion) {
+    throw InputError(fmt::format("{}: schema_version {} is not supported (this build reads 1 to {})", where,
                                  file.schema_version, kResultsSchemaVersion));
   }
   using Strings = std::map<std::string, std::string>;
@@ -307,6 +333,7 @@ ResultsFile results_from_json(const json& o, const std::string& where) {
   file.suite = field_or<std::string>(o, "suite", where, "");
   file.complete = field_or(o, "complete", where, false);
   file.build = field_or(o, "build", where, Strings{});
+  file.system = field_or(o, "system", where, Strings{});
   file.libraries = field_or(o, "libraries", where, Strings{});
   file.options = field_or(o, "options", where, Strings{});
   const json devices = field<json>(o, "devices", where);

@@ -10,7 +10,6 @@
 
 namespace trainrate {
 
-constexpr int kResultsSchemaVersion = 1;
 
 nlohmann::json to_json(const Result& result);
 // What trainrate-bench puts in each benchmark's label so a Google Benchmark file can be read back

@@ -1,12 +1,15 @@
 #include "run/environment.hpp"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 
 #include "backends/cpu/cpu_backends.hpp"
 #include "results/results_json.hpp"
+#include "trainrate_commit.hpp"
 
 namespace trainrate {
 
@@ -44,16 +47,44 @@ ResultsFile new_results_file(const std::string& suite) {
   file.created_utc = utc_timestamp();
   file.host = host_name();
   file.suite = suite;
-  file.build = {{"compiler", TRAINRATE_CXX_COMPILER},
-                {"build_type", TRAINRATE_BUILD_TYPE},
-#ifdef TRAINRATE_HAVE_CUDA
-                {"cuda", "on"}
-#else
-                {"cuda", "off"}
-#endif
-  };
+  file.build = build_description();
+  file.system = system_description();
   file.libraries = cpu_library_versions();
   return file;
+}
+
+std::map<std::string, std::string> build_description() {
+  return {{"compiler", TRAINRATE_CXX_COMPILER},
+          {"cxx_flags", TRAINRATE_CXX_FLAGS},
+          {"build_type", TRAINRATE_BUILD_TYPE},
+          {"commit", TRAINRATE_COMMIT},
+#ifdef TRAINRATE_HAVE_CUDA
+          {"cuda", "on"},
+          {"cuda_flags", TRAINRATE_CUDA_FLAGS},
+          {"cuda_architectures", TRAINRATE_CUDA_ARCHITECTURES}
+#else
+          {"cuda", "off"}
+#endif
+  };
+}
+
+std::map<std::string, std::string> system_description() {
+  std::map<std::string, std::string> system{{"os", "unavailable"}, {"kernel", "unavailable"}, {"arch", "unavailable"}};
+  if (utsname names{}; uname(&names) == 0) {
+    system["os"] = names.sysname;
+    system["kernel"] = std::string(names.release) + " " + names.version;
+    system["arch"] = names.machine;
+  }
+  // The distribution says more than "Linux": its PRETTY_NAME, e.g. "Debian GNU/Linux 12 (bookworm)".
+  std::ifstream os_release("/etc/os-release");
+  const std::string key = "PRETTY_NAME=";
+  for (std::string line; std::getline(os_release, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    std::string name = line.substr(key.size());
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
+    if (!name.empty()) system["os"] = name;
+  }
+  return system;
 }
 
 std::map<std::string, std::string> cpu_library_versions() {

@@ -10,6 +10,11 @@ namespace trainrate {
 
 // A results file with host, time, build flags and library versions filled in; no results yet.
 ResultsFile new_results_file(const std::string& suite);
+// How this binary was built: compiler, flags, build type, CUDA, trainrate's git commit.
+std::map<std::string, std::string> build_description();
+// The host's software: os (the distribution's name), kernel (release and version), arch;
+// "unavailable" where it cannot be read.
+std::map<std::string, std::string> system_description();
 // The CPU vendor libraries' builds, by name (what results files record as `libraries`).
 std::map<std::string, std::string> cpu_library_versions();
 

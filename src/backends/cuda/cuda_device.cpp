@@ -55,16 +55,20 @@ class CudaEventTimer final : public Timer {
 }  // namespace
 
 // NVML, loaded with dlopen so the binary still starts on machines without the driver (linking
-// libnvidia-ml would make it a hard dependency). Only the three calls we need, by their stable ABI.
+// libnvidia-ml would make it a hard dependency). Only the calls we need, by their stable ABI.
 struct CudaDevice::Nvml {
   using InitFn = int (*)();
   using HandleFn = int (*)(const char*, void**);
   using ClockFn = int (*)(void*, int, unsigned*);
+  using PowerLimitFn = int (*)(void*, unsigned*);
+  using DriverVersionFn = int (*)(char*, unsigned);
   static constexpr int kSuccess = 0, kClockSm = 1;
 
   void* library = nullptr;
   void* device = nullptr;
   ClockFn clock_info = nullptr, default_app_clock = nullptr;
+  PowerLimitFn power_limit = nullptr;
+  DriverVersionFn driver_version = nullptr;
 
   explicit Nvml(const std::string& pci_bus_id) {
     library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -73,6 +77,8 @@ struct CudaDevice::Nvml {
     auto handle = reinterpret_cast<HandleFn>(dlsym(library, "nvmlDeviceGetHandleByPciBusId_v2"));
     clock_info = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetClockInfo"));
     default_app_clock = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetDefaultApplicationsClock"));
+    power_limit = reinterpret_cast<PowerLimitFn>(dlsym(library, "nvmlDeviceGetEnforcedPowerLimit"));
+    driver_version = reinterpret_cast<DriverVersionFn>(dlsym(library, "nvmlSystemGetDriverVersion"));
     if (!init || !handle || init() != kSuccess || handle(pci_bus_id.c_str(), &device) != kSuccess) device = nullptr;
   }
   ~Nvml() {
@@ -82,6 +88,18 @@ struct CudaDevice::Nvml {
     unsigned mhz = 0;
     if (!device || !fn || fn(device, kClockSm, &mhz) != kSuccess || mhz == 0) return std::nullopt;
     return double(mhz);
+  }
+  // The limit the board enforces now, in watts: a capped card is slower for no fault of the code.
+  std::optional<double> power_limit_w() const {
+    unsigned milliwatts = 0;
+    if (!device || !power_limit || power_limit(device, &milliwatts) != kSuccess) return std::nullopt;
+    return milliwatts / 1000.0;
+  }
+  // The kernel driver's version ("580.65.06"), which the CUDA driver API number (13.0) does not give.
+  std::optional<std::string> driver() const {
+    char text[96] = {};
+    if (!device || !driver_version || driver_version(text, sizeof text) != kSuccess) return std::nullopt;
+    return std::string(text);
   }
 };
 
@@ -153,6 +171,7 @@ const DeviceInfo& CudaDevice::info() {
   p["cudnn_version"] = std::to_string(cudnn / 10000) + "." + std::to_string((cudnn / 100) % 100) + "." +
                        std::to_string(cudnn % 100);
   if (auto clock = default_clock_mhz()) p["sm_clock_default_mhz"] = std::to_string(int(*clock));
+  record_nvml_state(p);
   if (const auto row = sm_throughput(cc_major_, cc_minor_)) p["peak_table_note"] = row->note;
 
   info_.peaks = datasheet_peaks(cc_major_, cc_minor_, sms, clock_mhz, mem_clock_mhz, bus_bits);
@@ -222,6 +241,18 @@ void CudaDevice::flush_caches() {
   }
   flush_value_ = (flush_value_ + 1) & 0xff;  // a different value each time: no write can be elided
   TRAINRATE_CUDA_CHECK(cudaMemsetAsync(flush_buffer_, int(flush_value_), flush_bytes_, stream_));
+}
+
+// What may differ between two runs on one card without any change to the code: the clock it sat
+// at, the power cap, the kernel driver.
+void CudaDevice::record_nvml_state(std::map<std::string, std::string>& properties) {
+  properties["sm_clock_at_start_mhz"] = "unavailable";
+  properties["power_limit_w"] = "unavailable";
+  properties["nvidia_driver"] = "unavailable";
+  if (auto mhz = current_clock_mhz()) properties["sm_clock_at_start_mhz"] = std::to_string(int(*mhz));
+  if (!nvml_) return;
+  if (auto watts = nvml_->power_limit_w()) properties["power_limit_w"] = std::to_string(int(*watts));
+  if (auto driver = nvml_->driver()) properties["nvidia_driver"] = *driver;
 }
 
 std::optional<double> CudaDevice::current_clock_mhz() {

@@ -51,6 +51,7 @@ class CudaDevice final : public Device {
 
  private:
   void measure_ceilings();
+  void record_nvml_state(std::map<std::string, std::string>& properties);
 
   int ordinal_;
   int cc_major_ = 0, cc_minor_ = 0;

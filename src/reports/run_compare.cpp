@@ -1,0 +1,394 @@
+#include "reports/run_compare.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "problems/problem_json.hpp"
+#include "reports/compare.hpp"
+#include "reports/report.hpp"
+#include "reports/table.hpp"
+#include "reports/text.hpp"
+#include "results/statistics.hpp"
+
+namespace trainrate::reports {
+
+namespace {
+
+std::vector<double> logs_of(const std::vector<double>& values) {
+  std::vector<double> logs;
+  logs.reserve(values.size());
+  for (double v : values) logs.push_back(std::log(v));
+  return logs;
+}
+
+// Why an UNCERTAIN pair with enough samples is uncertain.
+std::string uncertain_reason(const Judgement& j, const CompareRule& rule) {
+  const double change_percent = 100 * std::abs(j.ratio - 1);
+  const std::string band = fmt::format("±{:g}%", 100 * rule.min_change);
+  if (*j.p_value < rule.max_p) {
+    return fmt::format("significant (p {}) but the change, {:.1f}%, is below {} and the interval {} reaches beyond it",
+                       p_value_text(j), change_percent, band, interval_text(j));
+  }
+  return fmt::format("not significant (p {}) and the interval {} reaches beyond {}", p_value_text(j), interval_text(j), band);
+}
+
+// Problems that differ only in dtype or layout are "the same shape run differently".
+Problem shape_only(Problem problem) {
+  std::visit(
+      [](auto& p) {
+        p.dtype = Dtype::fp32;
+        if constexpr (requires { p.layout; }) p.layout = Layout::NCHW;
+      },
+      problem);
+  return problem;
+}
+
+std::string layout_text(const Problem& problem) {
+  return std::visit(
+      [](const auto& p) -> std::string {
+        if constexpr (requires { p.layout; }) {
+          return std::string(to_string(p.layout));
+        } else {
+          return "";
+        }
+      },
+      problem);
+}
+
+bool same_run_setup(const Result& a, const Result& b) {
+  return a.device == b.device && a.backend == b.backend && a.mode == b.mode && a.threads == b.threads;
+}
+
+// What differs between two results that share device, backend and shape: "dtype fp32 in OLD, bf16 in NEW; ...".
+std::string setup_differences(const Result& o, const Result& n) {
+  std::vector<std::string> parts;
+  const auto add = [&](const char* what, const std::string& old_value, const std::string& new_value) {
+    if (old_value != new_value) parts.push_back(fmt::format("{} {} in OLD, {} in NEW", what, old_value, new_value));
+  };
+  add("dtype", std::string(to_string(dtype_of(o.problem))), std::string(to_string(dtype_of(n.problem))));
+  add("layout", layout_text(o.problem), layout_text(n.problem));
+  add("mode", o.mode, n.mode);
+  add("threads", std::to_string(o.threads), std::to_string(n.threads));
+  std::string text;
+  for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
+  return text;
+}
+
+bool exact_partners(const Result& a, const Result& b) { return same_run_setup(a, b) && a.problem == b.problem; }
+
+// The same device, backend and shape, set up differently (dtype, layout, mode or threads).
+bool near_partners(const Result& a, const Result& b) {
+  return a.device == b.device && a.backend == b.backend && shape_only(a.problem) == shape_only(b.problem);
+}
+
+// The first result of `others` not yet taken that `accept`s r, marked taken; or nullptr.
+template <typename Accept>
+const Result* take_partner(const Result& r, const std::vector<Result>& others, std::vector<bool>& taken,
+                           Accept accept) {
+  for (size_t i = 0; i < others.size(); ++i) {
+    if (taken[i] || !accept(r, others[i])) continue;
+    taken[i] = true;
+    return &others[i];
+  }
+  return nullptr;
+}
+
+NotCompared not_compared(const Result& r, std::string why) { return {describe(r.problem), r.device, r.backend, why}; }
+
+// Why a pair gives no rate: nullopt when both sides are ok, empty when both were skipped (the
+// backend cannot run the problem; nothing to report), else which side failed and why.
+std::optional<std::string> status_problem(const Result& o, const Result& n) {
+  if (o.status == ResultStatus::ok && n.status == ResultStatus::ok) return std::nullopt;
+  if (o.status == ResultStatus::skipped && n.status == ResultStatus::skipped) return "";
+  std::vector<std::string> parts;
+  for (const auto& [side, r] : {std::pair<const char*, const Result*>{"OLD", &o}, {"NEW", &n}}) {
+    if (r->status == ResultStatus::ok) continue;
+    parts.push_back(fmt::format("{} in {}{}", to_string(r->status), side, r->reason.empty() ? "" : ": " + r->reason));
+  }
+  return parts.size() == 1 ? parts[0] : parts[0] + "; " + parts[1];
+}
+
+std::string too_few_reason(const ReportSource& source, const char* side, size_t kept, const CompareRule& rule) {
+  if (source.file.schema_version < 2) {
+    return fmt::format("{} is a schema v1 file, which keeps no samples: measure it again with this trainrate", side);
+  }
+  return fmt::format("{} kept {} sample{}, fewer than the {} a side needs", side, kept, kept == 1 ? "" : "s",
+                     rule.min_samples);
+}
+
+RunCompareRow compare_pair(const Result& o, const Result& n, const ReportSource& old_run, const ReportSource& new_run,
+                           const CompareRule& rule) {
+  RunCompareRow row{n.problem, n.device, n.backend, n.mode, n.threads, work_rate_per_s(o), work_rate_per_s(n)};
+  const std::vector<double> empty;
+  const std::vector<double>& old_ms = o.measurement ? o.measurement->samples_ms : empty;
+  const std::vector<double>& new_ms = n.measurement ? n.measurement->samples_ms : empty;
+  row.old_samples = old_ms.size();
+  row.new_samples = new_ms.size();
+  row.judgement = judge(old_ms, new_ms, rule);
+  if (row.judgement.ratio == 0) {  // too few samples: the recorded (median) rates still give a ratio
+    row.judgement.ratio = row.new_rate_per_s / row.old_rate_per_s;
+    row.judgement.reason = old_ms.size() < rule.min_samples ? too_few_reason(old_run, "OLD", old_ms.size(), rule)
+                                                            : too_few_reason(new_run, "NEW", new_ms.size(), rule);
+  }
+  return row;
+}
+
+std::vector<EnvironmentDifference> environment_differences(const ReportSource& old_run, const ReportSource& new_run) {
+  // The file names and start times always differ; they head the comparison instead.
+  const auto lines_of = [](const ReportSource& source) {
+    std::map<std::string, std::string> lines;
+    for (const auto& [key, value] : environment_of(source)) {
+      if (key != "file" && key != "created (UTC)") lines.emplace(key, value);
+    }
+    return lines;
+  };
+  const auto old_lines = lines_of(old_run), new_lines = lines_of(new_run);
+  std::map<std::string, EnvironmentDifference> differences;
+  for (const auto& [key, value] : old_lines) differences[key] = {key, value, "(absent)"};
+  for (const auto& [key, value] : new_lines) {
+    auto [it, inserted] = differences.try_emplace(key, EnvironmentDifference{key, "(absent)", value});
+    if (!inserted) it->second.new_value = value;
+  }
+  std::vector<EnvironmentDifference> listed;
+  for (const auto& [key, difference] : differences) {
+    if (difference.old_value != difference.new_value) listed.push_back(difference);
+  }
+  return listed;
+}
+
+std::vector<KindRatios> kind_ratios(const std::vector<RunCompareRow>& rows) {
+  std::map<std::pair<std::string, std::string>, std::pair<KindRatios, std::vector<double>>> groups;
+  for (const RunCompareRow& row : rows) {
+    auto& [kind, ratios] = groups[{kind_label(row.problem), row.backend}];
+    kind.kind = kind_label(row.problem);
+    kind.backend = row.backend;
+    ++kind.count;
+    ratios.push_back(row.judgement.ratio);
+    switch (row.judgement.verdict) {
+      case Verdict::faster: ++kind.faster; break;
+      case Verdict::slower: ++kind.slower; break;
+      case Verdict::same: ++kind.same; break;
+      case Verdict::uncertain: ++kind.uncertain; break;
+    }
+  }
+  std::vector<KindRatios> kinds;
+  for (auto& [key, group] : groups) {
+    group.first.geomean = geomean(group.second);
+    kinds.push_back(group.first);
+  }
+  return kinds;
+}
+
+}  // namespace
+
+std::string interval_text(const Judgement& j) {
+  if (!j.ratio_low || !j.ratio_high) return "-";
+  return fmt::format("{:.3f}-{:.3f}", *j.ratio_low, *j.ratio_high);
+}
+
+std::string p_value_text(const Judgement& j) {
+  if (!j.p_value) return "-";
+  return *j.p_value < 0.001 ? "<0.001" : fmt::format("{:.3f}", *j.p_value);
+}
+
+std::string ratio_text(const Judgement& j) { return j.ratio > 0 ? fmt::format("{:.3f}", j.ratio) : "-"; }
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::faster: return "FASTER";
+    case Verdict::slower: return "SLOWER";
+    case Verdict::same: return "SAME";
+    case Verdict::uncertain: return "UNCERTAIN";
+  }
+  return "?";
+}
+
+Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& new_ms, const CompareRule& rule) {
+  Judgement j;
+  if (old_ms.size() < rule.min_samples || new_ms.size() < rule.min_samples) {
+    j.reason = fmt::format("{} samples in OLD, {} in NEW: fewer than {} a side", old_ms.size(), new_ms.size(),
+                           rule.min_samples);
+    return j;
+  }
+  // log(old time) − log(new time) is log(new rate / old rate): a shift on the log scale is a ratio.
+  const ShiftEstimate shift = hodges_lehmann_shift(logs_of(old_ms), logs_of(new_ms));
+  j.ratio = std::exp(shift.estimate);
+  if (shift.low && shift.high) {
+    j.ratio_low = std::exp(*shift.low);
+    j.ratio_high = std::exp(*shift.high);
+  }
+  j.p_value = mann_whitney(old_ms, new_ms).p_two_sided;
+  const double change = j.ratio - 1;
+  const bool inside_band = j.ratio_low && j.ratio_high && *j.ratio_low >= 1 - rule.min_change &&
+                           *j.ratio_high <= 1 + rule.min_change;
+  if (*j.p_value < rule.max_p && std::abs(change) >= rule.min_change) {
+    j.verdict = change > 0 ? Verdict::faster : Verdict::slower;
+  } else if (inside_band) {
+    j.verdict = Verdict::same;
+  } else {
+    j.verdict = Verdict::uncertain;
+    j.reason = uncertain_reason(j, rule);
+  }
+  return j;
+}
+
+RunComparison compare_runs(const ReportSource& old_run, const ReportSource& new_run, const CompareRule& rule,
+                           bool any_suite) {
+  if (!any_suite && old_run.file.suite != new_run.file.suite) {
+    throw InputError(fmt::format("{} ran suite '{}' but {} ran suite '{}'; only runs of one suite are compared",
+                                 old_run.path, old_run.file.suite, new_run.path, new_run.file.suite));
+  }
+  RunComparison c{old_run.path, new_run.path, old_run.file.created_utc, new_run.file.created_utc, new_run.file.suite,
+                  rule};
+  c.environment = environment_differences(old_run, new_run);
+  const std::vector<Result>& olds = old_run.file.results;
+  const std::vector<Result>& news = new_run.file.results;
+  std::vector<bool> old_taken(olds.size(), false);
+  std::vector<const Result*> new_unpaired;
+  for (const Result& n : news) {
+    const Result* o = take_partner(n, olds, old_taken, exact_partners);
+    if (!o) {
+      new_unpaired.push_back(&n);
+      continue;
+    }
+    const auto trouble = status_problem(*o, n);
+    if (!trouble) {
+      c.rows.push_back(compare_pair(*o, n, old_run, new_run, rule));
+    } else if (trouble->empty()) {
+      ++c.skipped_in_both;
+    } else {
+      c.not_compared.push_back(not_compared(n, *trouble));
+    }
+  }
+  // Only after every exact pair is taken, so a near match never steals an exact one's partner.
+  for (const Result* n : new_unpaired) {
+    const Result* near = take_partner(*n, olds, old_taken, near_partners);
+    c.not_compared.push_back(not_compared(*n, near ? setup_differences(*near, *n) : "only in NEW"));
+  }
+  for (size_t i = 0; i < olds.size(); ++i) {
+    if (!old_taken[i]) c.not_compared.push_back(not_compared(olds[i], "only in OLD"));
+  }
+  c.kinds = kind_ratios(c.rows);
+  return c;
+}
+
+std::vector<RunCompareRow> slower_by_more_than(const RunComparison& comparison, double percent) {
+  std::vector<RunCompareRow> rows;
+  for (const RunCompareRow& row : comparison.rows) {
+    if (row.judgement.verdict == Verdict::slower && 100 * (1 - row.judgement.ratio) > percent) rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string describe_rule(const CompareRule& rule) {
+  const std::string band = fmt::format("{:g}%", 100 * rule.min_change);
+  return fmt::format(
+      "FASTER/SLOWER when the Mann-Whitney p < {:g} and the estimated change is at least {}; SAME when the 95% "
+      "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side",
+      rule.max_p, band, band, rule.min_samples);
+}
+
+std::string run_comparison_console(const RunComparison& c) {
+  std::string out = fmt::format("compare: NEW {} (run {}) against OLD {} (run {}), suite {}\n", c.new_path,
+                                c.new_created_utc, c.old_path, c.old_created_utc, c.suite);
+  if (c.environment.empty()) {
+    out += "environment: no differences\n";
+  } else {
+    out += fmt::format("environment differences ({}):\n", c.environment.size());
+  }
+  for (const EnvironmentDifference& d : c.environment) {
+    out += fmt::format("  {}: {} -> {}\n", d.key, d.old_value, d.new_value);
+  }
+  std::vector<Problem> problems;
+  std::vector<std::string> backends;
+  for (const RunCompareRow& row : c.rows) {
+    problems.push_back(row.problem);
+    backends.push_back(row.backend);
+  }
+  const TableWidths widths = table_widths(problems, backends);
+  out += fmt::format("\n{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7}  {:<9}  {}\n", "problem", widths.problem,
+                     "backend", widths.backend, "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why");
+  for (const RunCompareRow& row : c.rows) {
+    const Judgement& j = row.judgement;
+    out += fmt::format("{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7}  {:<9}  {}\n", describe(row.problem),
+                       widths.problem, row.backend, widths.backend, format_work_rate(row.problem, row.old_rate_per_s),
+                       format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j), p_value_text(j),
+                       to_string(j.verdict), j.reason);
+  }
+  if (c.rows.empty()) out += "(no pairs measured in both runs)\n";
+  if (!c.not_compared.empty()) out += fmt::format("\nnot compared ({}):\n", c.not_compared.size());
+  for (const NotCompared& n : c.not_compared) {
+    out += fmt::format("  {} {} on {}: {}\n", n.problem, n.backend, n.device, n.why);
+  }
+  if (c.skipped_in_both > 0) out += fmt::format("{} pairs skipped in both runs\n", c.skipped_in_both);
+  out += fmt::format("\n{:<36} {:>5} {:>8} {:>7} {:>7} {:>7} {:>10}\n", "NEW/OLD by kind", "n", "geomean", "faster",
+                     "slower", "same", "uncertain");
+  for (const KindRatios& k : c.kinds) {
+    out += fmt::format("{:<36} {:>5} {:>8.3f} {:>7} {:>7} {:>7} {:>10}\n", k.kind + " " + k.backend, k.count,
+                       k.geomean, k.faster, k.slower, k.same, k.uncertain);
+  }
+  return out + "\nrule: " + describe_rule(c.rule) + "\n";
+}
+
+std::string run_comparison_markdown(const RunComparison& c) {
+  std::string md = fmt::format("## NEW against OLD\n\nNEW `{}` (run {}) against OLD `{}` (run {}), suite {}. "
+                               "Ratios are NEW/OLD rates: above 1 NEW is faster. Rule: {}.\n\n",
+                               c.new_path, c.new_created_utc, c.old_path, c.old_created_utc, c.suite,
+                               describe_rule(c.rule));
+  md += "### Environment differences\n\n";
+  if (c.environment.empty()) md += "None.\n\n";
+  if (!c.environment.empty()) md += markdown_row({"setting", "OLD", "NEW"}) + markdown_rule(3, 3);
+  for (const EnvironmentDifference& d : c.environment) md += markdown_row({d.key, d.old_value, d.new_value});
+  if (!c.environment.empty()) md += "\n";
+  md += "### Per problem and backend\n\n";
+  md += markdown_row({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why"}) +
+        markdown_rule(9, 2);
+  for (const RunCompareRow& row : c.rows) {
+    const Judgement& j = row.judgement;
+    md += markdown_row({describe(row.problem), row.backend, format_work_rate(row.problem, row.old_rate_per_s),
+                        format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j), p_value_text(j),
+                        std::string(to_string(j.verdict)), j.reason});
+  }
+  md += "\n### NEW/OLD by kind\n\n" +
+        markdown_row({"kind", "backend", "n", "geomean", "FASTER", "SLOWER", "SAME", "UNCERTAIN"}) +
+        markdown_rule(8, 2);
+  for (const KindRatios& k : c.kinds) {
+    md += markdown_row({k.kind, k.backend, std::to_string(k.count), fmt::format("{:.3f}", k.geomean),
+                        std::to_string(k.faster), std::to_string(k.slower), std::to_string(k.same),
+                        std::to_string(k.uncertain)});
+  }
+  md += "\n";
+  if (!c.not_compared.empty()) md += "### Not compared\n\n";
+  for (const NotCompared& n : c.not_compared) {
+    md += fmt::format("- {} {} on {}: {}\n", markdown_cell(n.problem), markdown_cell(n.backend),
+                      markdown_cell(n.device), markdown_cell(n.why));
+  }
+  if (c.skipped_in_both > 0) md += fmt::format("\n{} pairs were skipped in both runs.\n", c.skipped_in_both);
+  return md + (c.not_compared.empty() && c.skipped_in_both == 0 ? "" : "\n");
+}
+
+std::string run_comparison_csv(const RunComparison& c) {
+  std::string csv =
+      "problem,kind,device,backend,mode,threads,old_rate_per_s,new_rate_per_s,old_samples,new_samples,ratio,"
+      "ratio_low,ratio_high,p_value,verdict,reason\n";
+  const auto optional_number = [](const std::optional<double>& value) {
+    std::string text;
+    if (value) text = format_number(*value);
+    return text;
+  };
+  for (const RunCompareRow& row : c.rows) {
+    const Judgement& j = row.judgement;
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(describe(row.problem)),
+                       csv_field(kind_label(row.problem)), csv_field(row.device), csv_field(row.backend),
+                       csv_field(row.mode), row.threads, format_number(row.old_rate_per_s),
+                       format_number(row.new_rate_per_s), row.old_samples, row.new_samples, format_number(j.ratio),
+                       optional_number(j.ratio_low), optional_number(j.ratio_high), optional_number(j.p_value),
+                       to_string(j.verdict), csv_field(j.reason));
+  }
+  return csv;
+}
+
+}  // namespace trainrate::reports
