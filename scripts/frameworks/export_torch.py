@@ -318,7 +318,6 @@ def export(model, example_inputs, name, optimizer, tokens_per_sample=1, loss="cr
     ShapeProp(gm).propagate(*example_inputs)
     batch = example_inputs[0].shape[0]
     ex = netjson.Export(name, tokens_per_sample, optimizer)
-    ex.has_loss = False
     TorchWalker(gm, batch, ex).run()
     if loss == "cross-entropy" and not ex.has_loss:
         out = next(n for n in gm.graph.nodes if n.op == "output").args[0]

@@ -90,6 +90,7 @@ class Export:
         self.layers = []
         self.unmapped = []  # (op name, what it is, why)
         self.notes = []     # mapped, with an approximation worth saying
+        self.has_loss = False  # the model computes its own loss (else the exporter may add one)
 
     def add(self, layer):
         self.layers.append(layer)
