@@ -19,7 +19,7 @@ mpirun_n() { local n=$1; shift; timeout 120 mpirun -n "$n" --oversubscribe "$@";
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-small=(--suite collectives --max-size 65536 --budget-ms 40 --min-time-ms 5 --min-samples 3 --threads 1)
+small=(--suite collectives --max-size 65536 --budget-ms 40 --min-time-ms 5 --min-samples 3 --warmup 3 --threads 1)
 
 if [ "$mode" = one-rank ]; then
   for launch in "" "mpirun_n 1"; do
@@ -50,9 +50,15 @@ assert all(r["status"] == "ok" and r["verification"]["mismatches"] == 0 for r in
 mpi = [d for d in f["devices"] if d["id"] == "mpi"][0]
 assert mpi["properties"]["ranks"] == "2" and mpi["properties"]["nodes"] == "1", mpi["properties"]
 PY
-"$trainrate" predict -r "$work/two.json" --comm "$work/two.json" -n resnet50 --allow-missing --devices 2 \
-  >"$work/predict" 2>&1 || true
-grep -q "B and alpha: fitted to the fp32 all-reduce of" "$work/predict" || { cat "$work/predict"; fail "predict --comm"; }
+# Compute rates from a stored CPU run; B and alpha from this run's all-reduce (or the defaults, said so).
+rates=$(dirname "$0")/../data/reports/results-cpu.json
+"$trainrate" predict -r "$rates" --comm "$work/two.json" -n resnet50 --allow-missing --devices 2 >"$work/predict" 2>&1 ||
+  { cat "$work/predict"; fail "predict --comm exited non-zero"; }
+grep -q "B and alpha: fitted to the fp32 all-reduce of $work/two.json (2 ranks on mpi, 5 sizes)" "$work/predict" ||
+  { cat "$work/predict"; fail "predict --comm did not use the fit"; }
+"$trainrate" predict -r "$rates" -n resnet50 --allow-missing --devices 2 >"$work/predict" 2>&1
+grep -q "B and alpha: assumed defaults (B = 100 GB/s, alpha = 5 us), nothing measured" "$work/predict" ||
+  { cat "$work/predict"; fail "predict without --comm did not say the defaults are assumed"; }
 
 expect_error() {  # expect_error TEXT command...: exit 2 and the text on stderr
   local text=$1; shift
