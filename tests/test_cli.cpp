@@ -1,6 +1,7 @@
 // The trainrate binary end to end: `run --suite smoke` (exit status, table, a results file checked
 // against the schema field by field), `compare` on it, `--help`, `devices`, `--list`, and the exit
 // status and stderr message of bad input.
+#include "fleet_nodes.hpp"
 #include "temp_dir.hpp"
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -960,6 +961,148 @@ TEST(CliMemoryBound, RunsTheKindOnOnednnAndRatesItInBytes) {
     EXPECT_EQ(r.at("problem").at("op"), "batchnorm");
     EXPECT_GT(r.at("rate_bytes_per_s").get<double>(), 0) << r.at("backend");
   }
+}
+
+// ---- fleet baseline, screen, export, merge's warnings --------------------------------------
+
+// The five nodes of fleet_nodes.hpp written as results files; node5 is 15% slow.
+std::vector<std::string> write_five_nodes(const fs::path& dir) {
+  const ResultsFile seed = read_results_file(testing::kFleetSeed);
+  std::vector<std::string> paths;
+  for (const auto& [host, scale] : testing::kFiveNodes) {
+    paths.push_back((dir / (host + ".json")).string());
+    write_results_file(paths.back(), testing::scaled_node(seed, host, scale));
+  }
+  return paths;
+}
+
+std::string joined(const std::vector<std::string>& paths) {
+  std::string text;
+  for (const std::string& path : paths) text += " " + quote(path);
+  return text;
+}
+
+// Bad input is one line on stderr, "trainrate <command>: error: ...", and exit 2.
+void expect_one_line_error(const CliRun& run, const std::string& command, const std::string& says) {
+  EXPECT_EQ(run.status, 2) << run.err;
+  EXPECT_TRUE(run.err.starts_with("trainrate " + command + ": error: ")) << run.err;
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr(says));
+}
+
+TEST(CliFleet, BaselineLeavesTheSlowNodeOutAndScreenRejectsOnlyIt) {
+  TempDir dir;
+  const auto nodes = write_five_nodes(dir.path());
+  const std::string baseline = (dir.path() / "baseline.json").string();
+  const CliRun built = run_cli("baseline" + joined(nodes) + " -o " + quote(baseline), dir.path());
+  ASSERT_EQ(built.status, 0) << built.err;
+  EXPECT_EQ(built.err, "");  // the files' settings agree: no warning
+  EXPECT_THAT(built.out, HasSubstr("NVIDIA H100 80GB HBM3: 6 rows from 4 nodes; 1 left out"));
+  EXPECT_THAT(built.out, HasSubstr("left out  node5 cuda:0"));
+  EXPECT_THAT(built.out, HasSubstr("slow: geomean 0.850 of the per-row median (robust z -10.1, beyond ±3.5)"));
+  const json written = json::parse(read_text(baseline));
+  EXPECT_EQ(written.at("schema"), "trainrate-baseline");
+  EXPECT_EQ(written.at("models")[0].at("excluded")[0].at("node"), "node5 cuda:0");
+
+  for (size_t i = 0; i < 4; ++i) {
+    const CliRun screened = run_cli("screen " + quote(nodes[i]) + " --baseline " + quote(baseline), dir.path());
+    EXPECT_EQ(screened.status, 0) << nodes[i] << "\n" << screened.out << screened.err;
+    EXPECT_TRUE(screened.out.starts_with("ACCEPT node" + std::to_string(i + 1) + " cuda:0")) << screened.out;
+  }
+  const fs::path md = dir.path() / "s.md", csv = dir.path() / "s.csv", js = dir.path() / "s.json",
+                 prom = dir.path() / "s.prom";
+  const CliRun slow = run_cli("screen " + quote(nodes[4]) + " --baseline " + quote(baseline) + " --markdown " +
+                                  quote(md.string()) + " --csv " + quote(csv.string()) + " --json " + quote(js.string()) +
+                                  " --metrics " + quote(prom.string()),
+                              dir.path());
+  EXPECT_EQ(slow.status, 1) << slow.err;
+  EXPECT_TRUE(slow.out.starts_with("REJECT node5 cuda:0 (NVIDIA H100 80GB HBM3)")) << slow.out;
+  EXPECT_THAT(slow.out, HasSubstr("REJECT by kind: gemm on cublas: geomean 0.848 of the baseline over 2 rows, below 0.9"));
+  EXPECT_THAT(read_text(md), HasSubstr("| node5 | cuda:0 | NVIDIA H100 80GB HBM3 | REJECT | kind: conv-fwd on cudnn"));
+  EXPECT_EQ(lines_of(read_text(csv)).size(), 7u);  // header and six rows
+  EXPECT_EQ(json::parse(read_text(js)).at("devices")[0].at("verdict"), "REJECT");
+  EXPECT_THAT(read_text(prom), HasSubstr("trainrate_screen_accepted{host=\"node5\",device=\"cuda:0\","
+                                         "device_model=\"NVIDIA H100 80GB HBM3\"} 0\n"));
+  // A looser rule accepts it.
+  EXPECT_EQ(run_cli("screen " + quote(nodes[4]) + " --baseline " + quote(baseline) + " --kind-threshold 0.8",
+                    dir.path()).status, 0);
+}
+
+TEST(CliFleet, BadInputToBaselineAndScreenIsOneLine) {
+  TempDir dir;
+  const auto nodes = write_five_nodes(dir.path());
+  const std::string baseline = (dir.path() / "baseline.json").string();
+  ASSERT_EQ(run_cli("baseline" + joined(nodes) + " -o " + quote(baseline), dir.path()).status, 0);
+  auto screen = [&](const std::string& node, const std::string& with) {
+    return run_cli("screen " + quote(node) + " --baseline " + quote(with), dir.path());
+  };
+  expect_one_line_error(screen(kData + "/reports/fleet/results-cpu-node05-cpu.json", baseline), "screen",
+                        "is a baseline for 'NVIDIA H100 80GB HBM3'");
+  json hot = json::parse(read_text(nodes[0]));
+  for (auto& r : hot.at("results")) r["mode"] = "hot";
+  write_json(dir.path() / "hot.json", hot);
+  expect_one_line_error(screen((dir.path() / "hot.json").string(), baseline), "screen", "has no result in common");
+  // Malformed baselines: not JSON, a results file, a bad field.
+  std::ofstream(dir.path() / "broken.json") << "{\"schema\": \"trainrate-baseline\",";
+  expect_one_line_error(screen(nodes[0], (dir.path() / "broken.json").string()), "screen", "not a trainrate baseline");
+  expect_one_line_error(screen(nodes[0], nodes[1]), "screen", "not a trainrate baseline (missing \"schema\"");
+  json bad = json::parse(read_text(baseline));
+  bad["models"][0]["rows"][0]["median_per_s"] = "fast";
+  write_json(dir.path() / "bad.json", bad);
+  expect_one_line_error(screen(nodes[0], (dir.path() / "bad.json").string()), "screen",
+                        "models[0].rows[0].median_per_s: wrong type");
+  expect_one_line_error(run_cli("screen " + quote(nodes[0]) + " --baseline " + quote(baseline) + " --floor -1",
+                                dir.path()),
+                        "screen", "--floor: must be between 0 and 10, got -1");
+  expect_one_line_error(run_cli("baseline" + joined({nodes[0], nodes[0]}) + " -o b2.json", dir.path()), "baseline",
+                        "is given twice");
+  expect_one_line_error(run_cli("baseline " + quote(nodes[0]) + " --previous " + quote(nodes[1]) + " -o b2.json",
+                                dir.path()),
+                        "baseline", "not a trainrate baseline");
+}
+
+TEST(CliFleet, MergeAndBaselineWarnWhenTheFilesSettingsDiffer) {
+  TempDir dir;
+  const auto nodes = write_five_nodes(dir.path());
+  json other = json::parse(read_text(nodes[1]));
+  other["libraries"]["cudnn"] = "9.8.0";
+  write_json(nodes[1], other);
+  const std::string warning = "warning: files differ in libraries.cudnn: '9.10.0' in 4 files (";
+  const CliRun merged = run_cli("merge" + joined(nodes) + " -o fleet", dir.path());
+  EXPECT_THAT(merged.err, HasSubstr("trainrate merge: " + warning)) << merged.err;
+  EXPECT_THAT(read_text(dir.path() / "fleet" / "fleet.md"), HasSubstr("## Settings that differ between the files"));
+  const CliRun built = run_cli("baseline" + joined(nodes) + " -o b.json", dir.path());
+  EXPECT_EQ(built.status, 0);
+  EXPECT_THAT(built.err, HasSubstr("trainrate baseline: " + warning)) << built.err;
+}
+
+TEST(CliFleet, ExportWritesMetricsAtomicallyAndRunWritesThemDirectly) {
+  TempDir dir;
+  const auto nodes = write_five_nodes(dir.path());
+  const fs::path prom = dir.path() / "textfile" / "trainrate.prom";
+  fs::create_directories(prom.parent_path());
+  const CliRun exported = run_cli("export --format openmetrics" + joined({nodes[0], nodes[1]}) + " -o " +
+                                      quote(prom.string()),
+                                  dir.path());
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  const std::string text = read_text(prom);
+  EXPECT_THAT(text, HasSubstr("# TYPE trainrate_rate_flops_per_second gauge\n"));
+  EXPECT_THAT(text, HasSubstr("trainrate_rate_flops_per_second{host=\"node2\",device=\"cuda:0\""));
+  EXPECT_TRUE(text.ends_with("# EOF\n"));
+  EXPECT_EQ(fs::directory_iterator(prom.parent_path())->path(), prom);  // no temporary left beside it
+  expect_one_line_error(run_cli("export" + joined({nodes[0], nodes[0]}), dir.path()), "export",
+                        "their metrics would be the same series");
+  expect_one_line_error(run_cli("export --format json " + quote(nodes[0]), dir.path()), "export", "--format");
+
+  const fs::path metrics = dir.path() / "run.prom";
+  const CliRun run = run_cli("run --suite smoke --kind gemm --backends openblas --budget-ms 10 -o r.json --metrics " +
+                                 quote(metrics.string()),
+                             dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  const std::string from_run = read_text(metrics);
+  EXPECT_THAT(from_run, HasSubstr("trainrate_rate_flops_per_second{host="));
+  EXPECT_THAT(from_run, HasSubstr("backend=\"openblas\",kind=\"gemm\""));
+  EXPECT_THAT(from_run, HasSubstr("trainrate_run_timestamp_seconds{"));
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "run/runner.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
+#include "reports/metrics.hpp"
 #include "reports/table.hpp"
 #include "run/environment.hpp"
 #include "results/results_json.hpp"
@@ -33,6 +34,7 @@ struct RunArgs {
   std::string backends;
   std::string output;
   std::string resume;
+  std::string metrics;  // Prometheus text file, written when the run completes
   std::string mode = "auto";
   std::string dtype, layout;
   std::vector<std::string> kinds;
@@ -423,6 +425,10 @@ int run_suite(RunArgs a) {
                file.results.size(), output.string(), output.string());
     return 128 + signal;
   }
+  if (!a.metrics.empty()) {
+    write_file_atomically(a.metrics, reports::render_metrics({{output.string(), file}}, nullptr,
+                                                             reports::MetricsFormat::prometheus));
+  }
   if (a.json) std::cout << to_json(file).dump(2) << "\n";
   if (!a.quiet) {
     if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
@@ -482,6 +488,9 @@ Action add_run_command(CLI::App& app) {
                   "collective, all-reduce, ...")
       ->delimiter(',');
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
+  cmd->add_option("--metrics", a->metrics,
+                  "When the run completes, also write its results as Prometheus metrics to this file, atomically "
+                  "(for node_exporter's textfile collector; docs/cluster.md)");
   cmd->add_flag("-q,--quiet", a->quiet, "No table and no progress; errors only");
   cmd->add_flag("--json", a->json, "Print the results JSON to stdout at the end");
   cmd->add_flag("--list", a->list, "List the suite's problems and exit");

@@ -1,8 +1,8 @@
 // The trainrate subcommands. Each add_*_command registers its options on `app` and returns
 // the action main() runs when that subcommand is chosen; the action returns the exit status.
 //
-// Exit statuses: 0 success, 1 a runtime failure (or a flagged device for merge), 2 bad input
-// (usage, unreadable or malformed files), 130/143 interrupted by SIGINT/SIGTERM.
+// Exit statuses: 0 success, 1 a runtime failure (or a flagged device for merge, a REJECT for
+// screen), 2 bad input (usage, unreadable or malformed files), 130/143 interrupted by SIGINT/SIGTERM.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -29,5 +29,8 @@ Action add_predict_command(CLI::App& app);
 Action add_replay_command(CLI::App& app);
 Action add_report_command(CLI::App& app);
 Action add_merge_command(CLI::App& app);
+Action add_baseline_command(CLI::App& app);
+Action add_screen_command(CLI::App& app);
+Action add_export_command(CLI::App& app);
 
 }  // namespace trainrate::cli

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
       {"devices", add_devices_command(app)}, {"run", add_run_command(app)},
       {"compare", add_compare_command(app)}, {"predict", add_predict_command(app)},
       {"replay", add_replay_command(app)},   {"report", add_report_command(app)},
-      {"merge", add_merge_command(app)},
+      {"merge", add_merge_command(app)},     {"baseline", add_baseline_command(app)},
+      {"screen", add_screen_command(app)},   {"export", add_export_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -81,11 +81,34 @@ void score_devices(FleetReport& fleet) {
 
 std::string z_text(const std::optional<double>& z) { return z ? fmt::format("{:+.2f}", *z) : "-"; }
 
-std::string cell_text(const std::optional<FleetCell>& cell) {
+std::string cell_text(const FleetColumn& column, const std::optional<FleetCell>& cell) {
   if (!cell) return "-";
   if (cell->status != ResultStatus::ok) return std::string(to_string(cell->status));
-  if (!cell->z) return format_rate(cell->rate);
-  return fmt::format("{} (z {})", format_rate(cell->rate), z_text(cell->z));
+  const std::string rate = format_work_rate(column.problem, cell->rate);
+  return cell->z ? fmt::format("{} (z {})", rate, z_text(cell->z)) : rate;
+}
+
+// The settings of one file that must match across a fleet, as "section.key" → value.
+std::map<std::string, std::string> settings_of(const ResultsFile& file) {
+  std::map<std::string, std::string> settings{{"tool_version", file.tool_version}};
+  using Section = std::pair<const char*, const std::map<std::string, std::string>*>;
+  for (const Section& section : {Section{"build", &file.build}, {"libraries", &file.libraries}, {"options", &file.options}}) {
+    for (const auto& [key, value] : *section.second) settings[fmt::format("{}.{}", section.first, key)] = value;
+  }
+  std::set<int> threads;
+  for (const Result& r : file.results) {
+    if (r.status != ResultStatus::skipped) threads.insert(r.threads);
+  }
+  settings["threads"] = fmt::format("{}", fmt::join(threads, ","));
+  return settings;
+}
+
+// "'9.8.0' in 2 files (c.json, d.json)": at most three files named, so a large fleet stays readable.
+std::string files_with_value(const std::string& value, const std::vector<std::string>& files) {
+  constexpr size_t kNamed = 3;
+  const std::vector<std::string> named(files.begin(), files.begin() + ptrdiff_t(std::min(files.size(), kNamed)));
+  return fmt::format("{} in {} file{} ({}{})", value, files.size(), files.size() == 1 ? "" : "s", fmt::join(named, ", "),
+                     files.size() > kNamed ? ", ..." : "");
 }
 
 std::vector<std::string> backends_of(const FleetReport& fleet) {
@@ -130,6 +153,10 @@ const std::vector<std::string> kSummaryHeader{"node", "device", "model", "verdic
                                               "relative R", "INVALID/FAILED"};
 constexpr size_t kSummaryTextColumns = 4;
 
+constexpr const char* kDifferencesMeaning =
+    "These files were not all measured the same way: rates of devices run with different settings are compared "
+    "here as if they were not, so a flagged device may only differ in its settings.";
+
 // The columns of one backend, and the devices that ran at least one of them: a per-backend table.
 struct BackendTable {
   std::vector<std::string> header;
@@ -146,7 +173,7 @@ BackendTable backend_table(const FleetReport& fleet, const std::string& backend)
   for (const FleetDevice& d : fleet.devices) {
     if (std::none_of(columns.begin(), columns.end(), [&](size_t c) { return d.cells[c].has_value(); })) continue;
     std::vector<std::string> cells{d.host, d.device_id};
-    for (const size_t c : columns) cells.push_back(cell_text(d.cells[c]));
+    for (const size_t c : columns) cells.push_back(cell_text(fleet.columns[c], d.cells[c]));
     table.rows.push_back(std::move(cells));
   }
   return table;
@@ -165,6 +192,28 @@ std::vector<double> robust_z_scores(const std::vector<double>& values, const Fle
   return z;
 }
 
+std::vector<std::string> setting_differences(const std::vector<FleetNode>& nodes) {
+  std::vector<std::map<std::string, std::string>> settings;
+  std::set<std::string> keys;
+  for (const FleetNode& node : nodes) {
+    settings.push_back(settings_of(node.file));
+    for (const auto& [key, value] : settings.back()) keys.insert(key);
+  }
+  std::vector<std::string> lines;
+  for (const std::string& key : keys) {
+    std::map<std::string, std::vector<std::string>> files_by_value;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const auto found = settings[i].find(key);
+      files_by_value[found == settings[i].end() ? "(absent)" : "'" + found->second + "'"].push_back(nodes[i].path);
+    }
+    if (files_by_value.size() < 2) continue;
+    std::vector<std::string> values;
+    for (const auto& [value, files] : files_by_value) values.push_back(files_with_value(value, files));
+    lines.push_back(fmt::format("{}: {}", key, fmt::join(values, "; ")));
+  }
+  return lines;
+}
+
 bool FleetReport::any_flagged() const {
   return std::any_of(devices.begin(), devices.end(), [](const FleetDevice& d) { return d.flagged; });
 }
@@ -173,6 +222,7 @@ FleetReport build_fleet(const std::vector<FleetNode>& nodes, const FleetOptions&
   if (nodes.empty()) throw InputError("merge: no results files given");
   FleetReport fleet;
   fleet.options = options;
+  fleet.differences = setting_differences(nodes);
   std::map<std::string, std::string> seen;  // "host device" -> file
   for (const FleetNode& node : nodes) {
     const ResultsFile& file = node.file;
@@ -213,7 +263,7 @@ FleetReport build_fleet(const std::vector<FleetNode>& nodes, const FleetOptions&
         device.cells.resize(fleet.columns.size());
         const size_t c = size_t(column - fleet.columns.begin());
         if (device.cells[c] && device.cells[c]->status != ResultStatus::ok) --device.errors;  // re-run replaces it
-        device.cells[c] = FleetCell{r.status, r.rate_flops_per_s, std::nullopt, std::nullopt, r.reason};
+        device.cells[c] = FleetCell{r.status, work_rate_per_s(r), std::nullopt, std::nullopt, r.reason};
         if (r.status == ResultStatus::invalid || r.status == ResultStatus::failed) ++device.errors;
       }
       device.cells.resize(fleet.columns.size());
@@ -252,6 +302,10 @@ std::string render_fleet_markdown(const FleetReport& fleet) {
     md += markdown_row(table.header) + markdown_rule(table.header.size(), 2);
     for (const auto& row : table.rows) md += markdown_row(row);
   }
+  if (!fleet.differences.empty()) {
+    md += "\n## Settings that differ between the files\n\n" + std::string(kDifferencesMeaning) + "\n\n";
+    for (const std::string& line : fleet.differences) md += "- " + markdown_cell(line) + "\n";
+  }
   md += "\n## Notes\n\n";
   if (fleet.notes.empty()) md += "None.\n";
   for (const std::string& note : fleet.notes) md += "- " + note + "\n";
@@ -259,7 +313,7 @@ std::string render_fleet_markdown(const FleetReport& fleet) {
 }
 
 std::string render_fleet_csv(const FleetReport& fleet) {
-  std::string csv = "host,device,device_name,source,backend,problem,pass,status,rate_flops_per_s,peer_median,z,"
+  std::string csv = "host,device,device_name,source,backend,problem,pass,status,unit,rate_per_s,peer_median,z,"
                     "device_median_z,flagged,reason\n";
   for (const FleetDevice& d : fleet.devices) {
     for (size_t c = 0; c < fleet.columns.size(); ++c) {
@@ -268,12 +322,11 @@ std::string render_fleet_csv(const FleetReport& fleet) {
       const std::vector<std::string> fields{
           d.host, d.device_id, d.device_name, d.source, fleet.columns[c].backend, fleet.columns[c].name,
           kind_label(fleet.columns[c].problem), std::string(to_string(cell->status)),
+          is_memory_bound(fleet.columns[c].problem) ? "bytes/s" : "FLOP/s",
           cell->status == ResultStatus::ok ? format_number(cell->rate) : "",
           cell->peer_median ? format_number(*cell->peer_median) : "", cell->z ? format_number(*cell->z) : "",
           d.score ? format_number(*d.score) : "", d.flagged ? "yes" : "no", cell->reason};
-      std::string line;
-      for (size_t i = 0; i < fields.size(); ++i) line += (i ? "," : "") + csv_field(fields[i]);
-      csv += line + "\n";
+      csv += csv_line(fields);
     }
   }
   return csv;
@@ -307,6 +360,11 @@ std::string render_fleet_html(const FleetReport& fleet) {
     page.heading(2, "R per problem: " + backend);
     const BackendTable table = backend_table(fleet, backend);
     page.table(table.header, table.rows, 2, "");
+  }
+  if (!fleet.differences.empty()) {
+    page.heading(2, "Settings that differ between the files");
+    page.paragraph(kDifferencesMeaning);
+    page.list(fleet.differences);
   }
   page.heading(2, "Notes");
   page.list(fleet.notes.empty() ? std::vector<std::string>{"None."} : fleet.notes);

@@ -46,7 +46,7 @@ struct FleetColumn {
 
 struct FleetCell {
   ResultStatus status = ResultStatus::ok;
-  double rate = 0;                    // R when status is ok
+  double rate = 0;                    // R (work_rate_per_s) when status is ok
   std::optional<double> peer_median;  // median R of the device's model on this column
   std::optional<double> z;            // absent when not scored
   std::string reason;
@@ -67,9 +67,16 @@ struct FleetReport {
   FleetOptions options;
   std::vector<FleetColumn> columns;
   std::vector<FleetDevice> devices;
+  std::vector<std::string> differences;  // setting_differences of the files
   std::vector<std::string> notes;
   bool any_flagged() const;
 };
+
+// Every setting that differs between the files, one line per key: the tool version, each key of
+// build, libraries and options, and the CPU threads of the results. Files measured differently are
+// not comparable, so merge and baseline warn with these lines:
+// "libraries.cudnn: '9.10.0' in 3 files (a.json, b.json, c.json); '9.8.0' in 1 file (d.json)".
+std::vector<std::string> setting_differences(const std::vector<FleetNode>& nodes);
 
 // Throws InputError when no node is given or a host/device pair appears in two files.
 FleetReport build_fleet(const std::vector<FleetNode>& nodes, const FleetOptions& options);

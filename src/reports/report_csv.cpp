@@ -42,9 +42,7 @@ std::string render_csv(const Report& report) {
             format_number(min_bytes(r.problem)), format_number(row.intensity), ratio ? ratio->vendor_backend : "",
             ratio ? format_number(ratio->ratio) : "", r.algorithm, r.reason,
             above_peak(r) ? above_peak_reason(r) : ""};
-        std::string line;
-        for (size_t i = 0; i < fields.size(); ++i) line += (i ? "," : "") + csv_field(fields[i]);
-        csv += line + "\n";
+        csv += csv_line(fields);
       }
     }
   }

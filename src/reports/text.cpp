@@ -32,6 +32,15 @@ std::string csv_field(std::string_view text) {
   return out + "\"";
 }
 
+std::string csv_line(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) line += ',';
+    line += csv_field(fields[i]);
+  }
+  return line + "\n";
+}
+
 std::string markdown_cell(std::string_view text) {
   std::string out;
   for (const char ch : text) {

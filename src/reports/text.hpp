@@ -16,6 +16,8 @@ namespace trainrate::reports {
 std::string escape_html(std::string_view text);
 // A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, quote or line break.
 std::string csv_field(std::string_view text);
+// One CSV record: the fields escaped by csv_field, joined by commas, ending in a line feed.
+std::string csv_line(const std::vector<std::string>& fields);
 // A Markdown table cell: pipes and asterisks escaped (a "*" marks a figure above peak), line breaks turned into spaces.
 std::string markdown_cell(std::string_view text);
 
