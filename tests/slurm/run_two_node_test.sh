@@ -71,21 +71,28 @@ show_logs() {
   done
 }
 
-stop_pid() {  # TERM, up to 5 s, then KILL
-  local pid="$1"
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+stop_all() {  # stop_all PID...: TERM to all, up to 5 s for all to exit, then KILL the rest
+  local pid alive=("$@")
+  [[ $# -gt 0 ]] || return 0
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq 50); do
+    alive=()
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    [[ ${#alive[@]} -gt 0 ]] || return 0
+    sleep 0.1
+  done
+  kill -9 "${alive[@]}" 2>/dev/null || true
+  sleep 0.5
 }
 
 # Stops what this run started and checks that nothing is left: no daemon, no process in its
 # namespaces (slurmstepd, job tasks), no namespace, no interface with its tag.
 teardown() {
   local leftovers=() pid ns
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  stop_all "${pids[@]}"
   for ns in "${namespaces[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
+    # shellcheck disable=SC2046 # one PID per word
+    stop_all $(ip netns pids "$ns" 2>/dev/null)
   done
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && leftovers+=("process $pid"); done
   for ns in "${namespaces[@]}"; do
@@ -205,11 +212,11 @@ CONF
 export SLURM_CONF="$conf"
 
 # Each daemon: its network namespace, a new UTS namespace named after it, then exec, so $! is the
-# daemon itself.
+# daemon itself (a shell function run with & would put a subshell between them).
 start_in() {  # start_in NAMESPACE HOSTNAME LOG COMMAND...
   local ns="$1" host="$2" log="$3"
   shift 3
-  in_ns "$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@" >"$work/log/$log" 2>&1 &
+  nsenter --net="/run/netns/$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@" >"$work/log/$log" 2>&1 &
   pids+=($!)
 }
 start_in "$ns_ctl" "$ctl_name" slurmctld.stdout slurmctld -D -i -f "$conf"
