@@ -3,7 +3,7 @@
 # namespace with its own host name: "trctl" runs slurmctld and holds a bridge; "node1" and "node2"
 # each run a slurmd and reach the bridge through a veth pair, on 10.231.1.0/24. Nothing is added
 # to the machine's own network namespace, so the cluster's traffic never leaves these namespaces.
-# munged runs in the root namespace; its socket is a file, which every namespace can reach.
+# munged runs in the controller's namespace too; its socket is a file, which every namespace reaches.
 #
 # It runs (a) scripts/slurm/submit on both nodes (smoke suite, tiny budget): one results file per
 # node, then the dependent merge job; and (b) a 2-rank MPI all-reduce launched by
@@ -57,7 +57,7 @@ bridge="${tag}br"
 ctl_end=("${tag}n1" "${tag}n2")  # bridge ports in $ns_ctl; each node's end is "${tag}e"
 node_end="${tag}e"
 
-work="$(mktemp -d /tmp/trainrate-slurm2-XXXXXX)"
+work="$(mktemp -d "/tmp/trainrate-slurm2-$$-XXXXXX")"
 chmod 755 "$work"
 mkdir -p "$work"/{munge,state,spool/node1,spool/node2,tmp/node1,tmp/node2,run,log,out}
 pids=()
@@ -123,13 +123,38 @@ cleanup() {
   fi
   exit $status
 }
+# A run killed outright (SIGKILL, e.g. by a ctest timeout) could not clean up: remove the
+# namespaces, the processes inside them and the directory of every such run whose PID is gone.
+sweep_dead_runs() {
+  local ns run_pid
+  for ns in $(ip netns list | awk '$1 ~ /^trainrate-[0-9]+-(ctl|node[12])$/ {print $1}'); do
+    run_pid="${ns#trainrate-}"
+    run_pid="${run_pid%%-*}"
+    kill -0 "$run_pid" 2>/dev/null && continue
+    say "removing $ns and its processes, left by a run (PID $run_pid) that is gone"
+    # shellcheck disable=SC2046 # one PID per word
+    stop_all $(ip netns pids "$ns" 2>/dev/null)
+    ip netns delete "$ns"
+    rm -rf /tmp/trainrate-slurm2-"$run_pid"-*
+  done
+}
+
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+sweep_dead_runs
 
 # ---- the network: a bridge in the controller's namespace, a veth pair to each node ---------------
 # nsenter joins only the network namespace; "ip netns exec" would also remount /sys, hiding the
 # cgroup file systems slurmd needs.
 in_ns() { local ns="$1"; shift; nsenter --net="/run/netns/$ns" "$@"; }
+# Each daemon: its network namespace, a new UTS namespace named after it, then exec, so $! is the
+# daemon itself (a shell function run with & would put a subshell between them).
+start_in() {  # start_in NAMESPACE HOSTNAME LOG COMMAND...
+  local ns="$1" host="$2" log="$3"
+  shift 3
+  nsenter --net="/run/netns/$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@" >"$work/log/$log" 2>&1 &
+  pids+=($!)
+}
 for ns in "$ns_ctl" "${ns_node[@]}"; do
   ip netns add "$ns" 2>"$work/log/netns.err" || skip "cannot create network namespaces: $(cat "$work/log/netns.err")"
   namespaces+=("$ns")
@@ -165,10 +190,9 @@ dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
 chmod 700 "$work/munge"
 chmod 400 "$work/munge/munge.key"
 socket="$work/munge/munge.socket"
-munged --foreground --force --key-file="$work/munge/munge.key" --socket="$socket" \
-  --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" --seed-file="$work/munge/seed" \
-  >/dev/null 2>&1 &
-pids+=($!)
+start_in "$ns_ctl" "$ctl_name" munged.stdout munged --foreground --force --key-file="$work/munge/munge.key" \
+  --socket="$socket" --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" \
+  --seed-file="$work/munge/seed"
 wait_until 10 "munged's socket" test -S "$socket" || fail "munged did not start"
 
 # ---- slurm.conf: both nodes and the controller by address; every path under $work ----------------
@@ -211,14 +235,6 @@ PartitionName=trainrate Nodes=${node_name[0]},${node_name[1]} Default=YES MaxTim
 CONF
 export SLURM_CONF="$conf"
 
-# Each daemon: its network namespace, a new UTS namespace named after it, then exec, so $! is the
-# daemon itself (a shell function run with & would put a subshell between them).
-start_in() {  # start_in NAMESPACE HOSTNAME LOG COMMAND...
-  local ns="$1" host="$2" log="$3"
-  shift 3
-  nsenter --net="/run/netns/$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@" >"$work/log/$log" 2>&1 &
-  pids+=($!)
-}
 start_in "$ns_ctl" "$ctl_name" slurmctld.stdout slurmctld -D -i -f "$conf"
 for i in 0 1; do
   start_in "${ns_node[i]}" "${node_name[i]}" "slurmd-${node_name[i]}.stdout" slurmd -D -N "${node_name[i]}" -f "$conf"
