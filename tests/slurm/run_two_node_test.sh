@@ -59,7 +59,8 @@ node_end="${tag}e"
 
 work="$(mktemp -d "/tmp/trainrate-slurm2-$$-XXXXXX")"
 chmod 755 "$work"
-mkdir -p "$work"/{munge,state,spool/node1,spool/node2,tmp/node1,tmp/node2,run,log,out}
+mkdir -p "$work"/{munge,state,run,log,out}
+for node in "${node_name[@]}"; do mkdir -p "$work/spool/$node" "$work/tmp/$node"; done
 pids=()
 namespaces=()
 
