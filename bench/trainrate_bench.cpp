@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -160,7 +161,10 @@ int main(int argc, char** argv) {
   static const BackendSet set = make_available_backends();
   std::vector<Backend*> backends;
   std::set<std::string> named_kinds;
+  // Collectives need several processes under a launcher; this single-process binary leaves them out.
+  const std::vector<Backend*> collective = collective_backends(set);
   for (const auto& backend : set.backends) {
+    if (std::find(collective.begin(), collective.end(), backend.get()) != collective.end()) continue;
     backends.push_back(backend.get());
     const std::string kind(backend->device().kind());
     if (named_kinds.insert(kind).second) {
@@ -170,7 +174,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("trainrate_version", TRAINRATE_VERSION);
   benchmark::AddCustomContext("trainrate_threads", std::to_string(CpuDevice::instance().threads()));
   benchmark::AddCustomContext("trainrate_budget_ms", fmt::format("{:g}", bench.budget_ms));
-  for (const auto& info : builtin_suites()) register_suite(info.name, backends, &bench);
+  for (const auto& info : builtin_suites()) {
+    if (info.name != "collectives") register_suite(info.name, backends, &bench);
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

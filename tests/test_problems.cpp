@@ -430,7 +430,7 @@ TEST(ProblemJson, ErrorsNameTheField) {
   EXPECT_EQ(json_error(R"([1, 2])"), "where: expected an object, got [1,2]");
   EXPECT_THAT(json_error(R"({"m": 1})"), StartsWith("where: missing field 'kind'"));
   EXPECT_THAT(json_error(R"({"kind": 3})"), StartsWith("where: missing field 'kind'"));
-  EXPECT_EQ(json_error(R"({"kind": "matmul"})"), "where.kind: 'matmul' is not one of gemm, conv, memory");
+  EXPECT_EQ(json_error(R"({"kind": "matmul"})"), "where.kind: 'matmul' is not one of gemm, conv, memory, collective");
   EXPECT_EQ(json_error(R"({"kind": "gemm", "m": 1, "n": 1})"), "where: missing required field 'k'");
   EXPECT_EQ(json_error(R"({"kind": "gemm", "m": 1, "n": 1, "k": 1, "pad": 1})"), "where: unknown field 'pad'");
   EXPECT_EQ(json_error(R"({"kind": "gemm", "m": "64", "n": 1, "k": 1})"), R"(where.m: expected an integer, got "64")");

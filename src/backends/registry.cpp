@@ -6,6 +6,12 @@
 #include <stdexcept>
 
 #include "backends/cpu/cpu_backends.hpp"
+#ifdef TRAINRATE_HAVE_MPI
+#include "backends/mpi/mpi_backend.hpp"
+#endif
+#ifdef TRAINRATE_HAVE_NCCL
+#include "backends/nccl/nccl_backend.hpp"
+#endif
 #ifdef TRAINRATE_HAVE_CUDA
 #include "backends/cuda/cuda_backends.hpp"
 #endif
@@ -26,6 +32,11 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 bool is_variant(const std::string& name) { return name.find('/') != std::string::npos; }
+
+bool runs_collectives(const Backend& backend) {
+  const auto& families = backend.facts().families;
+  return std::find(families.begin(), families.end(), "collective") != families.end();
+}
 
 bool matches(const std::string& pattern, const std::string& name) {
   if (pattern == "all" || pattern == name) return true;
@@ -48,6 +59,12 @@ BackendSet make_available_backends() {
   set.backends.push_back(make_openblas_backend());
   set.backends.push_back(make_onednn_backend());
   for (auto& backend : make_custom_cpu_backends()) set.backends.push_back(std::move(backend));
+#ifdef TRAINRATE_HAVE_MPI
+  set.backends.push_back(make_mpi_backend());
+#endif
+#ifdef TRAINRATE_HAVE_NCCL
+  if (set.gpu_unavailable_reason.empty()) set.backends.push_back(make_nccl_backend());
+#endif
   return set;
 }
 
@@ -78,7 +95,17 @@ std::vector<Backend*> default_backends(const BackendSet& set) {
   std::vector<Backend*> selected;
   for (const auto& backend : set.backends) {
     const bool on_gpu = backend->device().kind() != "cpu";
-    if (on_gpu == has_gpu && !is_variant(backend->name())) selected.push_back(backend.get());
+    if (on_gpu == has_gpu && !is_variant(backend->name()) && !runs_collectives(*backend)) {
+      selected.push_back(backend.get());
+    }
+  }
+  return selected;
+}
+
+std::vector<Backend*> collective_backends(const BackendSet& set) {
+  std::vector<Backend*> selected;
+  for (const auto& backend : set.backends) {
+    if (runs_collectives(*backend)) selected.push_back(backend.get());
   }
   return selected;
 }

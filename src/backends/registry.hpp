@@ -26,6 +26,11 @@ std::vector<Backend*> select_backends(const BackendSet& set, const std::string& 
 
 // The default selection: GPU backends when a GPU is present, else the CPU ones; custom ladders
 // contribute only their best variant (the family name without "/variant").
+// Collective backends (mpi, nccl) are left out: they run only the collectives suite.
 std::vector<Backend*> default_backends(const BackendSet& set);
+
+// The backends that run collectives here (make_available_backends adds nccl only with a GPU): mpi, nccl;
+// empty when this build has neither (then `run --suite collectives` says so).
+std::vector<Backend*> collective_backends(const BackendSet& set);
 
 }  // namespace trainrate

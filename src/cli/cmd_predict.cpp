@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "devices/cpu_device.hpp"
 #include "run/runner.hpp"
+#include "models/collective_fit.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
 #include "results/results_json.hpp"
@@ -20,7 +21,9 @@ namespace trainrate::cli {
 namespace {
 
 struct PredictArgs {
-  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32";
+  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32", comm;
+  double bucket_mib = kDdpBucketBytes / (1 << 20);
+  bool link_given = false;  // --bandwidth-gbps or --latency-us on the command line
   int64_t batch = 32, image_size = 224, seq_len = 128;
   int64_t dataset = 1'281'167, epochs = 1, devices = 1, spares = 0, top = 10;
   double bandwidth_gbps = 100, latency_us = 5;
@@ -83,6 +86,24 @@ MeasureMissing measure_missing(const PredictArgs& a) {
   };
 }
 
+// --comm: B and α from the all-reduce measured by `trainrate run --suite collectives`.
+void link_from_comm(const std::string& path, PredictOptions& o) {
+  const std::optional<CollectiveFit> found = gradient_allreduce_fit(fit_collectives(read_results_file(path).results));
+  if (!found) {
+    throw InputError(fmt::format("{}: no all-reduce over 2 or more ranks with 2 or more ok sizes to fit (measure with "
+                                 "`mpirun -n 2 trainrate run --suite collectives`)", path));
+  }
+  const double bucket_bytes = o.link.bucket_bytes;
+  o.link = link_from_allreduce_fit(*found);
+  o.link.bucket_bytes = bucket_bytes;
+  const AlphaBetaFit& f = found->fit;
+  o.link_origin = fmt::format("fitted to the {} all-reduce of {} ({} ranks on {}, {} sizes): t = {:.3g} us + bytes / "
+                              "{:.3g} GB/s, residuals rms {:.1f}%, max {:.1f}%",
+                              to_string(found->dtype), path, found->ranks, found->backend, f.points.size(),
+                              f.alpha_s * 1e6, 1e-9 / f.beta_s_per_byte, 100 * f.rms_relative_residual,
+                              100 * f.max_relative_residual);
+}
+
 PredictOptions predict_options(const PredictArgs& a) {
   PredictOptions o;
   const auto dtype = parse_dtype(a.dtype);
@@ -91,7 +112,16 @@ PredictOptions predict_options(const PredictArgs& a) {
   o.dataset_samples = a.dataset;
   o.epochs = a.epochs;
   o.devices = a.devices;
-  o.link = Interconnect{a.bandwidth_gbps * 1e9, a.latency_us * 1e-6};
+  o.link = Interconnect{a.bandwidth_gbps * 1e9, a.latency_us * 1e-6, a.bucket_mib * (1 << 20)};
+  if (a.link_given) {
+    o.link_origin = "given on the command line";
+  } else if (!a.comm.empty()) {
+    link_from_comm(a.comm, o);
+  } else {
+    o.link_origin = fmt::format("assumed defaults (B = {:.0f} GB/s, alpha = {:.0f} us), nothing measured; measure them "
+                                "with `mpirun -n N trainrate run --suite collectives` and pass --comm RESULTS.json",
+                                a.bandwidth_gbps, a.latency_us);
+  }
   o.overlap = a.overlap;
   o.reliability = ReliabilityOptions{a.mtbf_device_h * 3600, a.checkpoint_s, a.restart_s, a.spares};
   return o;
@@ -163,9 +193,17 @@ Action add_predict_command(CLI::App& app) {
                             100 * kMaxMissingFlopsShare));
   cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(at_least(0));
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(greater_than(0));
-  cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")
+  auto* bandwidth = cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")
       ->check(greater_than(0));
-  cmd->add_option("--latency-us", a->latency_us, "All-reduce per-step latency alpha in us (default 5)")
+  auto* latency = cmd->add_option("--latency-us", a->latency_us, "All-reduce per-step latency alpha in us (default 5)")
+      ->check(at_least(0));
+  auto* comm = cmd->add_option("--comm", a->comm,
+                               "Results of `trainrate run --suite collectives`: B and alpha from its all-reduce fit "
+                               "(docs/cluster.md)")
+      ->check(CLI::ExistingFile);
+  comm->excludes(bandwidth);
+  comm->excludes(latency);
+  cmd->add_option("--bucket-mib", a->bucket_mib, "Gradient bucket size in MiB, as PyTorch DDP's (default 25; 0: one message)")
       ->check(at_least(0));
   cmd->add_flag("--overlap", a->overlap, "Overlap the all-reduce with the backward pass");
   cmd->add_option("--checkpoint-s", a->checkpoint_s, "Time to write one checkpoint (default 60)")->check(greater_than(0));
@@ -176,7 +214,11 @@ Action add_predict_command(CLI::App& app) {
   cmd->add_option("--spares", a->spares, "Spare devices (default 0)")->check(at_least(0));
   cmd->add_option("--top", a->top, "Layers shown in the breakdown (default 10)")->check(at_least(1));
   cmd->add_option("--json", a->json_out, "Write the prediction JSON here");
-  return [a] { return run_predict(*a); };
+  return [a, bandwidth, latency] {
+    PredictArgs args = *a;
+    args.link_given = bandwidth->count() > 0 || latency->count() > 0;
+    return run_predict(args);
+  };
 }
 
 }  // namespace trainrate::cli

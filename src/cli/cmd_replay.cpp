@@ -9,6 +9,7 @@
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "devices/cpu_device.hpp"
+#include "run/data_parallel.hpp"
 #include "run/replay.hpp"
 #include "models/prediction.hpp"
 #include "problems/problem_json.hpp"
@@ -23,7 +24,9 @@ namespace {
 // work per weight that streaming the weights from memory, which the model does not count, dominates
 // them (docs/models.md).
 struct ReplayArgs {
-  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot";
+  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot", comm;
+  int64_t ranks = 0;  // data-parallel: the ranks expected (0: a single-process replay)
+  double bucket_mib = kDdpBucketBytes / (1 << 20);
   int64_t batch = 4, image_size = 128, seq_len = 32;
   int64_t iteration_samples = 5;
   int64_t profile_passes = 3;
@@ -119,11 +122,87 @@ nlohmann::json report_json(const ReplayReport& r) {
           {"iteration_flops", r.predicted.flops}, {"profile_passes", r.profile_passes}, {"problems", problems}};
 }
 
+DataParallelOptions data_parallel_options(const ReplayArgs& a) {
+  DataParallelOptions o;
+  o.replay = replay_options(a);
+  o.bucket_bytes = a.bucket_mib * (1 << 20);
+  o.step = o.replay.iteration;
+  o.allreduce_sizes.measure.stopping.budget_ms = 300;
+  if (!a.comm.empty()) o.measured_collectives = read_results_file(a.comm).results;
+  return o;
+}
+
+std::string data_parallel_summary(const DataParallelReport& r, const std::string& comm) {
+  const AlphaBetaFit& f = r.allreduce_fit.fit;
+  const std::string source = comm.empty() ? fmt::format("all-reduces measured now ({} sizes)", f.points.size())
+                                          : fmt::format("{} ({} sizes)", comm, f.points.size());
+  std::string out = fmt::format("\ndata-parallel step over {} ranks on {} nodes ({:.1f} MB of fp32 gradients in {} "
+                                "buckets of {:.0f} MiB, all-reduced after the backward pass)\n",
+                                r.group.ranks, r.group.nodes, r.gradient_bytes / 1e6, r.buckets,
+                                r.link.bucket_bytes / (1 << 20));
+  out += fmt::format("  all-reduce alpha-beta from {}: t = {:.3g} us + bytes / {:.3g} GB/s (residuals rms {:.1f}%, "
+                     "max {:.1f}%) -> ring B = {:.3g} GB/s, alpha = {:.3g} us per step\n",
+                     source, f.alpha_s * 1e6, 1e-9 / f.beta_s_per_byte, 100 * f.rms_relative_residual,
+                     100 * f.max_relative_residual, r.link.bandwidth_bytes_per_s / 1e9, r.link.latency_s * 1e6);
+  out += fmt::format("  predicted: compute {} + all-reduce {} = {}\n", human_duration(r.predicted_compute_s),
+                     human_duration(r.predicted_allreduce_s), human_duration(r.predicted_step_s));
+  out += fmt::format("  measured (slowest rank, median of {}, noise {:.1f}%): step {}; its parts alone: iteration {}, "
+                     "bucketed all-reduce {}\n",
+                     r.measured_step.stats.samples, 100 * r.measured_step.stats.relative_noise,
+                     human_duration(r.measured_step_s), human_duration(r.compute.measured_s),
+                     human_duration(r.measured_allreduce.stats.median_ms * 1e-3));
+  out += fmt::format("  relative error of the step (predicted - measured) / measured: {:+.1f}%\n", 100 * r.relative_error);
+  return out;
+}
+
+nlohmann::json data_parallel_json(const DataParallelReport& r) {
+  nlohmann::json out = report_json(r.compute);
+  out["data_parallel"] = {{"ranks", r.group.ranks}, {"nodes", r.group.nodes}, {"gradient_bytes", r.gradient_bytes},
+                          {"bucket_bytes", r.link.bucket_bytes}, {"buckets", r.buckets},
+                          {"allreduce_alpha_s", r.allreduce_fit.fit.alpha_s},
+                          {"allreduce_beta_s_per_byte", r.allreduce_fit.fit.beta_s_per_byte},
+                          {"allreduce_fit_rms_relative_residual", r.allreduce_fit.fit.rms_relative_residual},
+                          {"predicted_compute_s", r.predicted_compute_s}, {"predicted_allreduce_s", r.predicted_allreduce_s},
+                          {"predicted_step_s", r.predicted_step_s}, {"measured_step_s", r.measured_step_s},
+                          {"measured_step_relative_noise", r.measured_step.stats.relative_noise},
+                          {"measured_allreduce_s", r.measured_allreduce.stats.median_ms * 1e-3},
+                          {"relative_error", r.relative_error}};
+  return out;
+}
+
+// replay --ranks N under mpirun: every rank replays; rank 0 prints and writes.
+int run_data_parallel(const ReplayArgs& a, const Network& network, const BackendSet& set) {
+  const std::vector<Backend*> comm = collective_backends(set);
+  if (comm.empty()) throw InputError("--ranks needs the mpi backend, and this build has none (docs/cluster.md)");
+  const ProcessGroup group = comm.front()->device().process_group();
+  if (group.ranks != a.ranks) {
+    throw InputError(fmt::format("--ranks {}: {} ranks are running (start it with mpirun -n {})", a.ranks, group.ranks,
+                                 a.ranks));
+  }
+  if (group.ranks == 1) {
+    fmt::print(stderr, "trainrate replay: 1 rank: no gradients to all-reduce, nothing data-parallel to measure; "
+                       "start 2 or more ranks (mpirun -n 2 trainrate replay --ranks 2 ...)\n");
+    return kExitOk;
+  }
+  const bool writer = group.rank == 0;
+  ReplayObserver observer;
+  if (!a.quiet && writer) {
+    observer.on_problem = print_problem;
+    observer.on_iteration_start = [] { fmt::print(stderr, "timing the whole iteration...\n"); };
+  }
+  const DataParallelReport report = replay_data_parallel(network, data_parallel_options(a), set, observer);
+  if (!writer) return kExitOk;
+  fmt::print("{}{}", summary(report.compute), data_parallel_summary(report, a.comm));
+  if (!a.json_out.empty()) write_file_atomically(a.json_out, data_parallel_json(report).dump(2) + "\n");
+  return kExitOk;
+}
+
 int run_replay(const ReplayArgs& a) {
   const Network network = load_network(a.network, a.network_file, {a.batch, a.image_size, a.seq_len});
   const ReplayOptions options = replay_options(a);
   CpuDevice::instance().set_threads(a.threads);
   const BackendSet set = make_available_backends();
+  if (a.ranks > 0) return run_data_parallel(a, network, set);
   ReplayObserver observer;
   if (!a.quiet) {
     observer.on_problem = print_problem;
@@ -160,6 +239,15 @@ Action add_replay_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
   cmd->add_option("--json", a->json_out, "Write the replay's numbers as JSON here");
   cmd->add_flag("-q,--quiet", a->quiet, "No per-problem lines");
+  cmd->add_option("--ranks", a->ranks,
+                  "Data-parallel replay under mpirun -n N: every rank runs the iteration, then all-reduces the "
+                  "gradients in buckets; refused unless N ranks are running (docs/cluster.md)")
+      ->check(at_least(1));
+  cmd->add_option("--comm", a->comm, "With --ranks: take the all-reduce alpha-beta from this collectives results file "
+                                     "instead of measuring it now")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--bucket-mib", a->bucket_mib, "With --ranks: gradient bucket size in MiB (default 25)")
+      ->check(greater_than(0));
   return [a] { return run_replay(*a); };
 }
 

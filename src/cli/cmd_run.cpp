@@ -37,6 +37,7 @@ struct RunArgs {
   std::string dtype, layout;
   std::vector<std::string> kinds;
   int64_t batch = 0, seq_len = 0, image_size = 0, min_size = 0, max_size = 0;
+  int64_t ranks = 0;  // collectives: the ranks expected (0: as many as the launcher started)
   double noise = 0;  // 0: the device's default
   double budget_ms = 2000;
   double min_time_ms = 50;
@@ -75,6 +76,7 @@ SuiteParams suite_params(const RunArgs& a) {
   p.image_size = positive_or_unset(a.image_size);
   p.min_size = positive_or_unset(a.min_size);
   p.max_size = positive_or_unset(a.max_size);
+  p.ranks = positive_or_unset(a.ranks);
   if (!a.dtype.empty()) {
     p.dtype = parse_dtype(a.dtype);
     if (!p.dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
@@ -186,6 +188,7 @@ const std::vector<RecordedOption>& recorded_options() {
       suite_size_option("image_size", "--image-size", &RunArgs::image_size),
       suite_size_option("min_size", "--min-size", &RunArgs::min_size),
       suite_size_option("max_size", "--max-size", &RunArgs::max_size),
+      suite_size_option("ranks", "--ranks", &RunArgs::ranks),
       suite_text_option("dtype", "--dtype", &RunArgs::dtype),
       suite_text_option("layout", "--layout", &RunArgs::layout),
       kinds_option(),
@@ -220,7 +223,8 @@ void refuse_conflicting_options(const RunArgs& a, const ResultsFile& file) {
 }
 
 std::string default_output_path(const std::string& suite, const std::vector<Backend*>& backends) {
-  const std::string device = backends.front()->device().kind() == "cpu" ? "cpu" : "gpu";
+  const std::string_view kind = backends.front()->device().kind();
+  const std::string device(kind == "cuda" ? "gpu" : kind);
   std::string stamp = utc_timestamp();
   std::erase(stamp, ':');
   std::erase(stamp, '-');
@@ -288,6 +292,44 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+bool has_collectives(const Suite& suite) {
+  return std::any_of(suite.problems.begin(), suite.problems.end(), [](const Problem& p) { return is_collective(p); });
+}
+
+// The process group collectives run in (starting MPI), or an error when this build has no
+// collective backend.
+ProcessGroup collective_group(const BackendSet& set) {
+  const std::vector<Backend*> found = collective_backends(set);
+  if (found.empty()) {
+    throw InputError("collectives need the mpi backend, and this build has none (install libopenmpi-dev and "
+                     "openmpi-bin, then configure again; docs/cluster.md)");
+  }
+  return found.front()->device().process_group();
+}
+
+// A suite or results file made for N ranks is refused on M: its rows would mean something else.
+void require_rank_count(const Suite& suite, const ProcessGroup& group) {
+  for (const Problem& problem : suite.problems) {
+    const auto* c = std::get_if<CollectiveProblem>(&problem);
+    if (c && c->ranks != group.ranks) {
+      throw InputError(fmt::format("{} expects {} ranks but {} are running (start it with mpirun -n {})",
+                                   describe(problem), c->ranks, group.ranks, c->ranks));
+    }
+  }
+}
+
+std::vector<Backend*> backends_for(const RunArgs& a, const BackendSet& set, const Suite& suite) {
+  if (!a.backends.empty()) return select_backends(set, a.backends);
+  std::vector<Backend*> chosen;
+  if (!std::all_of(suite.problems.begin(), suite.problems.end(), [](const Problem& p) { return is_collective(p); })) {
+    chosen = default_backends(set);
+  }
+  if (has_collectives(suite)) {
+    for (Backend* backend : collective_backends(set)) chosen.push_back(backend);
+  }
+  return chosen;
+}
+
 int run_suite(RunArgs a) {
   ResultsFile file;
   const bool resuming = !a.resume.empty();
@@ -297,15 +339,36 @@ int run_suite(RunArgs a) {
     if (a.output.empty()) a.output = a.resume;
   }
   if (a.suite.empty()) a.suite = "quick";
-  const Suite suite = load_suite(a.suite, suite_params(a));
+  const BackendSet set = make_available_backends();
+  SuiteParams params = suite_params(a);
+  // The built-in collectives suite is made for the ranks that were launched unless --ranks says.
+  if (a.suite == "collectives" && !params.ranks && !a.list) params.ranks = collective_group(set).ranks;
+  const Suite suite = load_suite(a.suite, params);
   if (a.list) {
     for (const Problem& problem : suite.problems) fmt::print("{}\n", describe(problem));
     return kExitOk;
   }
+  ProcessGroup group;
+  if (has_collectives(suite)) {
+    group = collective_group(set);
+    require_rank_count(suite, group);
+    if (group.ranks == 1) {
+      fmt::print(stderr, "trainrate run: 1 rank: a collective has nothing to move, so there is nothing to measure; "
+                         "start 2 or more ranks (mpirun -n 2 trainrate run --suite collectives; docs/cluster.md)\n");
+      return kExitOk;
+    }
+    if (a.mode == "cold") {
+      throw InputError("--mode cold: collectives are timed hot (a cache flush on one rank says nothing about the "
+                       "network)");
+    }
+  }
+  // Rank 0 prints and writes the results file; the other ranks only take part in the measurements.
+  const bool writer = group.rank == 0;
+  if (!writer) a.quiet = true;
   CpuDevice::instance().set_threads(a.threads);
 
-  const BackendSet set = make_available_backends();
-  const std::vector<Backend*> backends = a.backends.empty() ? default_backends(set) : select_backends(set, a.backends);
+  const std::vector<Backend*> backends = backends_for(a, set, suite);
+  if (backends.empty()) throw InputError("no backend selected");
   if (!a.quiet && !set.gpu_unavailable_reason.empty()) {
     fmt::print(stderr, "trainrate: no GPU ({}); running on the CPU\n", set.gpu_unavailable_reason);
   }
@@ -314,13 +377,16 @@ int run_suite(RunArgs a) {
   const RunOptions options = run_options(a);
   if (a.output.empty()) a.output = default_output_path(a.suite, backends);
   const std::filesystem::path output = a.output;
-  if (output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
+  if (writer && output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
+  const auto save = [&] {
+    if (writer) write_results_file(output, file);
+  };
 
   if (!resuming) file = new_results_file(suite.name);
   file.complete = false;
   record_options(file, a);
   add_devices(file, backends);
-  write_results_file(output, file);
+  save();
 
   Progress progress(!a.quiet && isatty(STDERR_FILENO));
   std::vector<std::string> backend_names;
@@ -338,7 +404,7 @@ int run_suite(RunArgs a) {
     if (!a.quiet) fmt::print(table_out, "{}", result_table_row(result, widths));
     std::fflush(table_out);
     file.results.push_back(result);
-    write_results_file(output, file);
+    save();
   };
   auto already_done = [&](const Problem& p, const Backend& b) {
     return std::any_of(file.results.begin(), file.results.end(),
@@ -351,7 +417,7 @@ int run_suite(RunArgs a) {
   const int signal = g_signal.load();
   if (signal == 0 && !resuming) recheck_cpu_peak(file, backends);
   file.complete = signal == 0;
-  write_results_file(output, file);
+  save();
   if (signal != 0) {
     fmt::print(stderr, "trainrate run: interrupted; {} results saved to {} (continue with --resume {})\n",
                file.results.size(), output.string(), output.string());
@@ -360,6 +426,9 @@ int run_suite(RunArgs a) {
   if (a.json) std::cout << to_json(file).dump(2) << "\n";
   if (!a.quiet) {
     if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
+    if (const std::string collectives = collectives_table(file.results); !collectives.empty()) {
+      fmt::print(table_out, "\n{}", collectives);
+    }
     const auto rows = custom_vendor_ratios(file);
     if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
     fmt::print(stderr, "results written to {}\n", output.string());
@@ -399,11 +468,18 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Batch size for network suites")->check(at_least(1));
   cmd->add_option("--seq-len", a->seq_len, "Sequence length for the transformer suite")->check(at_least(1));
   cmd->add_option("--image-size", a->image_size, "Input height and width for the resnet50 suite")->check(at_least(1));
-  cmd->add_option("--min-size", a->min_size, "Smallest size for the square suite")->check(at_least(1));
-  cmd->add_option("--max-size", a->max_size, "Largest size for the square suite")->check(at_least(1));
+  cmd->add_option("--min-size", a->min_size, "Smallest size: square suite (n), collectives (bytes, default 4096)")
+      ->check(at_least(1));
+  cmd->add_option("--max-size", a->max_size,
+                  "Largest size: square suite (n), collectives (bytes, default 1073741824)")
+      ->check(at_least(1));
+  cmd->add_option("--ranks", a->ranks,
+                  "Collectives: the ranks expected; a run started with another count is refused (default: as launched)")
+      ->check(at_least(1));
   cmd->add_option("--dtype", a->dtype, "Override every problem's dtype: fp32, tf32, fp16, bf16");
   cmd->add_option("--layout", a->layout, "Override every convolution's layout: NCHW, NHWC");
-  cmd->add_option("--kind", a->kinds, "Keep only problems of these kinds: gemm, conv, conv-fwd, conv-bwd-data, conv-bwd-filter")
+  cmd->add_option("--kind", a->kinds, "Keep only problems of these kinds: gemm, conv, conv-fwd, conv-bwd-data, conv-bwd-filter, memory, "
+                  "collective, all-reduce, ...")
       ->delimiter(',');
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
   cmd->add_flag("-q,--quiet", a->quiet, "No table and no progress; errors only");

@@ -49,6 +49,14 @@ struct MeasureDefaults {
   double noise_target = 0.01;  // relative noise (stddev/mean) at which sampling stops
 };
 
+// The processes that measure a device together (MPI ranks): which one this is, how many there are,
+// and on how many hosts. A device of one process is its own group of one.
+struct ProcessGroup {
+  int64_t rank = 0;
+  int64_t ranks = 1;
+  int64_t nodes = 1;
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -68,6 +76,12 @@ class Device {
   // Why the device can run nothing more in this process (a sticky CUDA error such as an illegal
   // address poisons the context), or empty while it is healthy. Asked after a failed run.
   virtual std::optional<std::string> fatal_error() { return std::nullopt; }
+  // The process group this device's work spans; its timer returns the slowest rank's time, so every
+  // rank sees the same samples and stops sampling together.
+  virtual ProcessGroup process_group() { return {}; }
+  // The sum of `value` over the group's processes (collective verification counts every rank's
+  // mismatches); the value itself on a device of one process.
+  virtual int64_t sum_over_group(int64_t value) { return value; }
 };
 
 }  // namespace trainrate

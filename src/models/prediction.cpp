@@ -76,6 +76,7 @@ Prediction predict(const Network& network, RateTable& table, const std::string& 
   const StepCompute step{p.iteration.forward_time_s, p.iteration.backward_time_s,
                          double(p.parameters) * options.gradient_bytes_per_parameter};
   p.scaling = scaling_table(step, options.devices, options.link, options.overlap);
+  p.scaling_overlapped = scaling_table(step, options.devices, options.link, true);
   p.reliability = assess_reliability(p.time.total_time_s, options.devices, options.reliability);
   return p;
 }
@@ -236,7 +237,8 @@ json to_json(const Prediction& p) {
               {"speedup", speedup_to_json(p)},
               {"flop_rule", flop_rule_to_json(p.flop_rule)},
               {"interconnect", json{{"bandwidth_bytes_per_s", o.link.bandwidth_bytes_per_s},
-                                    {"latency_s", o.link.latency_s}, {"overlap", o.overlap}}},
+                                    {"latency_s", o.link.latency_s}, {"bucket_bytes", o.link.bucket_bytes},
+                                    {"origin", o.link_origin}, {"overlap", o.overlap}}},
               {"scaling", scaling_to_json(p.scaling)},
               {"reliability", reliability_to_json(p.reliability, o.reliability)}};
 }

@@ -23,7 +23,10 @@ struct PredictOptions {
   int64_t dataset_samples = 1'281'167;  // ImageNet-1k training set
   int64_t epochs = 1;
   int64_t devices = 1;
-  Interconnect link;
+  Interconnect link{.bucket_bytes = kDdpBucketBytes};
+  // Where B and α came from, said beside the scaling table: a collectives fit, the command line, or
+  // the defaults.
+  std::string link_origin = "assumed defaults, nothing measured";
   bool overlap = false;
   double gradient_bytes_per_parameter = 4;  // fp32 gradients, as with mixed precision's fp32 master weights
   ReliabilityOptions reliability;
@@ -53,7 +56,8 @@ struct Prediction {
   TrainingTime time;                             // on options.devices, communication included
   std::optional<TrainingTime> old_time;
   FlopRuleCheck flop_rule;
-  std::vector<ScalingPoint> scaling;
+  std::vector<ScalingPoint> scaling;             // with options.overlap
+  std::vector<ScalingPoint> scaling_overlapped;  // the same with the all-reduce under the backward pass
   ReliabilityReport reliability;
 };
 

@@ -155,16 +155,22 @@ std::string flop_rule_section(const Prediction& p) {
 }
 
 std::string scaling_section(const Prediction& p) {
-  std::string out = fmt::format("\ndata-parallel scaling (ring all-reduce of {:.1f} MB, B = {:.0f} GB/s, alpha = {:.1f} us, "
-                                "overlap {}):\n{:>8} {:>10} {:>10} {:>10} {:>11} {:>11}\n",
-                                double(p.parameters) * p.options.gradient_bytes_per_parameter / 1e6,
-                                p.options.link.bandwidth_bytes_per_s / 1e9, p.options.link.latency_s * 1e6,
-                                p.options.overlap ? "on" : "off", "devices", "compute", "allreduce", "step",
-                                "efficiency", "throughput");
-  for (const ScalingPoint& s : p.scaling) {
-    out += fmt::format("{:>8} {:>10} {:>10} {:>10} {:>10.1f}% {:>10.2f}x\n", s.devices, human_duration(s.compute_s),
-                       human_duration(s.allreduce_s), human_duration(s.step_s), 100 * s.efficiency,
-                       s.throughput_speedup);
+  const Interconnect& link = p.options.link;
+  const std::string buckets = link.bucket_bytes > 0 ? fmt::format("in {:.0f} MiB buckets", link.bucket_bytes / (1 << 20))
+                                                    : std::string("as one message");
+  std::string out = fmt::format("\ndata-parallel scaling (ring all-reduce of {:.1f} MB {}, B = {:.3g} GB/s, alpha = {:.3g} us "
+                                "per step, overlap {}):\n  B and alpha: {}\n",
+                                double(p.parameters) * p.options.gradient_bytes_per_parameter / 1e6, buckets,
+                                link.bandwidth_bytes_per_s / 1e9, link.latency_s * 1e6, p.options.overlap ? "on" : "off",
+                                p.options.link_origin);
+  out += fmt::format("{:>8} {:>10} {:>10} {:>10} {:>11} {:>11} {:>15} {:>12}\n", "devices", "compute", "allreduce",
+                     "step", "efficiency", "throughput", "step overlapped", "efficiency");
+  for (size_t i = 0; i < p.scaling.size(); ++i) {
+    const ScalingPoint& s = p.scaling[i];
+    const ScalingPoint& o = p.scaling_overlapped[i];
+    out += fmt::format("{:>8} {:>10} {:>10} {:>10} {:>10.1f}% {:>10.2f}x {:>15} {:>11.1f}%\n", s.devices,
+                       human_duration(s.compute_s), human_duration(s.allreduce_s), human_duration(s.step_s),
+                       100 * s.efficiency, s.throughput_speedup, human_duration(o.step_s), 100 * o.efficiency);
   }
   return out;
 }

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
+
+#include "problems/collective.hpp"
 
 namespace trainrate {
 
@@ -18,22 +21,43 @@ double ring_allreduce_time_s(double bytes, int64_t devices, const Interconnect& 
   return 2 * (g - 1) / g * bytes / link.bandwidth_bytes_per_s + 2 * (g - 1) * link.latency_s;
 }
 
-double allreduce_busbw_factor(int64_t devices) {
-  require_devices(devices);
-  return 2 * double(devices - 1) / double(devices);
-}
+double allreduce_busbw_factor(int64_t devices) { return bus_bandwidth_factor(CollectiveOp::all_reduce, devices); }
 
 double allreduce_bus_bandwidth(double bytes, double time_s, int64_t devices) {
   if (!(time_s > 0)) throw std::invalid_argument("time must be > 0");
   return bytes / time_s * allreduce_busbw_factor(devices);
 }
 
+namespace {
+
+// The bucket pipeline of scale_step: the all-reduce's total time and the part after backward ends.
+std::pair<double, double> bucketed_allreduce_s(const StepCompute& step, int64_t devices, const Interconnect& link) {
+  double total_s = 0, ring_free_s = 0, ready_bytes = 0;
+  while (ready_bytes < step.gradient_bytes) {
+    const double bucket = std::min(link.bucket_bytes, step.gradient_bytes - ready_bytes);
+    ready_bytes += bucket;
+    const double bucket_s = ring_allreduce_time_s(bucket, devices, link);
+    const double ready_s = step.backward_s * ready_bytes / step.gradient_bytes;
+    ring_free_s = std::max(ring_free_s, ready_s) + bucket_s;
+    total_s += bucket_s;
+  }
+  return {total_s, std::max(0.0, ring_free_s - step.backward_s)};
+}
+
+}  // namespace
+
 ScalingPoint scale_step(const StepCompute& step, int64_t devices, const Interconnect& link, bool overlap) {
   ScalingPoint p;
   p.devices = devices;
   p.compute_s = step.forward_s + step.backward_s;
-  p.allreduce_s = ring_allreduce_time_s(step.gradient_bytes, devices, link);
-  p.exposed_comm_s = overlap ? std::max(0.0, p.allreduce_s - step.backward_s) : p.allreduce_s;
+  if (link.bucket_bytes > 0 && step.gradient_bytes > 0) {
+    const auto [total_s, after_backward_s] = bucketed_allreduce_s(step, devices, link);
+    p.allreduce_s = total_s;
+    p.exposed_comm_s = overlap ? after_backward_s : total_s;
+  } else {
+    p.allreduce_s = ring_allreduce_time_s(step.gradient_bytes, devices, link);
+    p.exposed_comm_s = overlap ? std::max(0.0, p.allreduce_s - step.backward_s) : p.allreduce_s;
+  }
   p.step_s = p.compute_s + p.exposed_comm_s;
   p.efficiency = p.step_s > 0 ? p.compute_s / p.step_s : 1;
   p.throughput_speedup = double(devices) * p.efficiency;

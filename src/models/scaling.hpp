@@ -13,7 +13,13 @@ namespace trainrate {
 struct Interconnect {
   double bandwidth_bytes_per_s = 100e9;
   double latency_s = 5e-6;
+  // Gradients all-reduced in buckets of this size as the backward pass frees them (PyTorch DDP's
+  // bucket_cap_mb = 25); 0: one message after the backward pass.
+  double bucket_bytes = 0;
 };
+
+// PyTorch DDP's default bucket, which `trainrate predict` assumes.
+inline constexpr double kDdpBucketBytes = 25.0 * 1024 * 1024;
 
 double ring_allreduce_time_s(double bytes, int64_t devices, const Interconnect& link);
 // nccl-tests: busbw = algbw · 2(n−1)/n for all-reduce, so bus bandwidths compare across n.
@@ -37,8 +43,10 @@ struct ScalingPoint {
   double throughput_speedup = 1;  // G · efficiency, against one device
 };
 
-// With `overlap`, the all-reduce runs under the backward pass (bucketed, as PyTorch DDP does)
-// and only the part longer than backward is exposed; without, it follows the backward pass.
+// Without `overlap` the all-reduce (one ring all-reduce per bucket) follows the backward pass. With
+// it, each bucket starts once the backward pass has produced its gradients (evenly over backward,
+// in bucket order) and the ring is free; the part after backward is exposed. With no buckets
+// (bucket_bytes 0) overlap is the ideal: only the all-reduce's excess over backward is exposed.
 ScalingPoint scale_step(const StepCompute& step, int64_t devices, const Interconnect& link, bool overlap);
 // 1, 2, 4, ... up to max_devices, and max_devices itself.
 std::vector<ScalingPoint> scaling_table(const StepCompute& step, int64_t max_devices, const Interconnect& link,

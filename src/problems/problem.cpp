@@ -27,6 +27,8 @@ constexpr std::array kAllMemoryOps{MemoryOp::relu,      MemoryOp::gelu,         
                                    MemoryOp::maxpool,   MemoryOp::avgpool,      MemoryOp::softmax,
                                    MemoryOp::cross_entropy, MemoryOp::embedding, MemoryOp::sgd_momentum,
                                    MemoryOp::adamw};
+constexpr std::array kAllCollectiveOps{CollectiveOp::all_reduce, CollectiveOp::reduce_scatter,
+                                       CollectiveOp::all_gather, CollectiveOp::broadcast};
 
 int64_t conv_output_extent(int64_t in, int64_t filter, int64_t pad, int64_t stride, int64_t dilation) {
   if (stride < 1) return 0;
@@ -75,6 +77,22 @@ std::optional<std::string> validate_gemm(const GemmProblem& g) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::string> validate_collective(const CollectiveProblem& c) {
+  if (auto error = positive("bytes", c.bytes)) return error;
+  if (auto error = positive("ranks", c.ranks)) return error;
+  if (c.dtype == Dtype::tf32) return std::string("dtype tf32 is a math mode, not a storage type: use fp32");
+  const int64_t element_bytes = storage_bytes(c.dtype);
+  // Reduce-scatter and all-gather split the larger buffer into one equal block per rank.
+  const bool split = c.op == CollectiveOp::reduce_scatter || c.op == CollectiveOp::all_gather;
+  const int64_t unit = split ? element_bytes * c.ranks : element_bytes;
+  if (c.bytes % unit != 0) {
+    return split ? fmt::format("bytes {} must be a multiple of ranks × {}-byte elements ({}) for {}", c.bytes,
+                               element_bytes, unit, to_string(c.op))
+                 : fmt::format("bytes {} must be a multiple of the {}-byte element", c.bytes, element_bytes);
+  }
+  return addressable("the message", c.bytes / element_bytes);
 }
 
 std::optional<std::string> validate_conv(const ConvProblem& c) {
@@ -245,6 +263,17 @@ std::optional<Layout> parse_layout(std::string_view text) { return parse_from(te
 std::optional<ConvPass> parse_pass(std::string_view text) { return parse_from(text, kAllPasses); }
 std::optional<MemoryOp> parse_memory_op(std::string_view text) { return parse_from(text, kAllMemoryOps); }
 
+std::string_view to_string(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::all_reduce: return "all-reduce";
+    case CollectiveOp::reduce_scatter: return "reduce-scatter";
+    case CollectiveOp::all_gather: return "all-gather";
+    case CollectiveOp::broadcast: return "broadcast";
+  }
+  return "?";
+}
+std::optional<CollectiveOp> parse_collective_op(std::string_view text) { return parse_from(text, kAllCollectiveOps); }
+
 std::string_view to_string(MemoryOp op) {
   switch (op) {
     case MemoryOp::relu: return "relu";
@@ -369,6 +398,7 @@ Dtype dtype_of(const Problem& problem) {
 }
 
 double flops(const Problem& problem) {
+  if (is_collective(problem)) return 0;
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_flops(*m);
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return 2.0 * double(g->m) * double(g->n) * double(g->k) * double(g->batch);
@@ -402,6 +432,15 @@ double in_bounds_tap_share(const Problem& problem) {
 }
 
 OperandSizes operand_elements(const Problem& problem) {
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) {
+    const int64_t block = c->elements() / c->ranks;
+    switch (c->op) {
+      case CollectiveOp::reduce_scatter: return {c->elements(), 0, block};
+      case CollectiveOp::all_gather: return {block, 0, c->elements()};
+      case CollectiveOp::all_reduce:
+      case CollectiveOp::broadcast: return {c->elements(), 0, c->elements()};
+    }
+  }
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
     OperandSizes sizes;
     const std::vector<MemoryTensor> inputs = memory_inputs(*m);
@@ -424,6 +463,7 @@ OperandSizes operand_elements(const Problem& problem) {
 }
 
 double min_bytes(const Problem& problem) {
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return double(c->bytes);
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
     // int32 indices and labels are 4 bytes whatever the data's dtype.
     const auto bytes = [&](const MemoryTensor& t) { return double(t.elements) * (t.integer ? 4.0 : double(storage_bytes(m->dtype))); };
@@ -444,10 +484,15 @@ double min_bytes(const Problem& problem) {
 std::optional<std::string> validate(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) return validate_gemm(*g);
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) return validate_memory(*m);
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return validate_collective(*c);
   return validate_conv(std::get<ConvProblem>(problem));
 }
 
 std::string describe(const Problem& problem) {
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) {
+    return fmt::format("{} {} {} {} ranks", to_string(c->op), format_message_size(c->bytes), to_string(c->dtype),
+                       c->ranks);
+  }
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
     const std::string pass = has_backward(m->op) ? (m->backward ? " bwd" : " fwd") : "";
     return fmt::format("{}{} {} {}", to_string(m->op), pass, memory_shape(*m), to_string(m->dtype));
@@ -481,16 +526,25 @@ std::string describe(const Problem& problem) {
 
 std::string_view family_of(const Problem& problem) {
   if (is_memory_bound(problem)) return "memory";
+  if (is_collective(problem)) return "collective";
   return std::holds_alternative<GemmProblem>(problem) ? "gemm" : "conv";
 }
 
 std::string kind_label(const Problem& problem) {
   if (std::holds_alternative<GemmProblem>(problem)) return "gemm";
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return std::string(to_string(c->op));
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
     if (!has_backward(m->op)) return std::string(memory_short(m->op));
     return fmt::format("{}-{}", memory_short(m->op), m->backward ? "bwd" : "fwd");
   }
   return fmt::format("conv-{}", pass_short(std::get<ConvProblem>(problem).pass));
+}
+
+std::string format_message_size(int64_t bytes) {
+  for (auto [unit, name] : {std::pair{int64_t(1) << 30, "GiB"}, {int64_t(1) << 20, "MiB"}, {int64_t(1) << 10, "KiB"}}) {
+    if (bytes >= unit && bytes % unit == 0) return fmt::format("{} {}", bytes / unit, name);
+  }
+  return fmt::format("{} B", bytes);
 }
 
 }  // namespace trainrate

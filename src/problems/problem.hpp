@@ -1,6 +1,6 @@
 // Problems: the kernels trainrate times, described by shape alone.
 //
-// A Problem is a value (GEMM, 2-D convolution or a memory-bound layer) that knows its FLOP count, its minimum
+// A Problem is a value (GEMM, 2-D convolution, a memory-bound layer or a collective) that knows its FLOP count, its minimum
 // memory traffic and how to validate itself. Backends, the reference, suites, models and
 // reports all speak in Problems, so a shape means the same thing everywhere.
 #pragma once
@@ -146,7 +146,26 @@ struct MemoryTensor {
 std::vector<MemoryTensor> memory_inputs(const MemoryProblem& m);
 std::vector<MemoryTensor> memory_outputs(const MemoryProblem& m);
 
-using Problem = std::variant<GemmProblem, ConvProblem, MemoryProblem>;
+// One collective operation among `ranks` processes (MPI ranks, or GPUs under NCCL), sized as
+// nccl-tests sizes it: `bytes` is the larger buffer of a rank (all-reduce: in = out; reduce-scatter:
+// its input, of which each rank keeps bytes/ranks; all-gather: its output, each rank sending
+// bytes/ranks; broadcast: the root's buffer). Sum is the only reduction; rank 0 is the root.
+enum class CollectiveOp { all_reduce, reduce_scatter, all_gather, broadcast };
+std::string_view to_string(CollectiveOp op);
+std::optional<CollectiveOp> parse_collective_op(std::string_view text);
+
+struct CollectiveProblem {
+  CollectiveOp op = CollectiveOp::all_reduce;
+  int64_t bytes = 4096;
+  int64_t ranks = 2;
+  Dtype dtype = Dtype::fp32;
+
+  int64_t elements() const { return bytes / storage_bytes(dtype); }  // of the larger buffer
+
+  bool operator==(const CollectiveProblem&) const = default;
+};
+
+using Problem = std::variant<GemmProblem, ConvProblem, MemoryProblem, CollectiveProblem>;
 
 // The dtype of either kind of problem.
 Dtype dtype_of(const Problem& problem);
@@ -158,6 +177,7 @@ Dtype dtype_of(const Problem& problem);
 //   relu 1 (fwd and bwd), gelu 5 fwd / 11 bwd, add and bias_add 1, batchnorm and layernorm 7 fwd /
 //   10 bwd, pooling window² per output (both passes), softmax 6 fwd / 5 bwd, cross_entropy 4 fwd /
 //   6 bwd per logit, embedding 0 fwd / 1 per dy element bwd, sgd_momentum 6 and adamw 16 per parameter.
+// Collectives count none: their work is the bytes they move.
 double flops(const Problem& problem);
 // The share of a conv's counted multiply-adds whose input tap lies inside the image (1 for GEMM).
 // The count above includes taps that fall on padding, which backends skip: a 3×3 conv with pad 1
@@ -166,20 +186,29 @@ double in_bounds_tap_share(const Problem& problem);
 // Minimum DRAM traffic: every input read once, the output written once (read too when it is
 // accumulated). Used for arithmetic intensity on rooflines, and as the work of memory-bound
 // problems, whose rate is bytes/s. Embedding forward reads only the gathered rows (tokens·dim).
+// A collective's is its message size (`bytes`), so its rate is nccl-tests' algbw.
 double min_bytes(const Problem& problem);
 
 // Empty when the problem is valid; otherwise a message that names the offending field.
 std::optional<std::string> validate(const Problem& problem);
 
+// A message size in the largest binary unit that divides it exactly: "4 KiB", "1 GiB", "6144 B".
+std::string format_message_size(int64_t bytes);
+
 // Short human name, e.g. "gemm 1024x1024x1024 NT fp32" or
 // "conv fwd n32 c64 56x56 k64 3x3 p1 s1 d1 NCHW fp32". Unique per distinct problem.
 std::string describe(const Problem& problem);
-// The family a problem belongs to, as backends declare what they take: "gemm", "conv" or "memory".
+// The family a problem belongs to, as backends declare what they take: "gemm", "conv", "memory" or
+// "collective".
 std::string_view family_of(const Problem& problem);
-// Memory-bound problems are rated in bytes/s (min_bytes per second), the others in FLOP/s.
 inline bool is_memory_bound(const Problem& problem) { return std::holds_alternative<MemoryProblem>(problem); }
+inline bool is_collective(const Problem& problem) { return std::holds_alternative<CollectiveProblem>(problem); }
+// Memory-bound problems and collectives are rated in bytes/s (min_bytes per second; a collective's
+// is its algorithm bandwidth), the others in FLOP/s.
+inline bool rated_in_bytes(const Problem& problem) { return is_memory_bound(problem) || is_collective(problem); }
 // Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter",
-// and for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", ...
+// for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", ..., and the
+// collective's name: "all-reduce", "reduce-scatter", "all-gather", "broadcast".
 std::string kind_label(const Problem& problem);
 
 // Element counts of the operands a backend reads and the one it writes. Memory-bound problems may

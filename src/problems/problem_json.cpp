@@ -23,6 +23,7 @@ const std::set<std::string> kConvFields{"kind", "n", "c", "h", "w", "k", "r", "s
                                         "layout", "pass", "dtype"};
 
 const std::set<std::string> kMemoryCommonFields{"kind", "op", "pass", "dtype"};
+const std::set<std::string> kCollectiveFields{"kind", "op", "bytes", "ranks", "dtype"};
 
 void reject_unknown_fields(const json& object, const std::set<std::string>& known, const std::string& where) {
   for (const auto& [key, value] : object.items()) {
@@ -158,6 +159,19 @@ MemoryProblem memory_from_json(const json& object, const std::string& where) {
   return m;
 }
 
+// Every field but dtype is required: a results file or suite says how many ranks it expects, so a
+// run with another count is refused instead of silently measuring something else.
+CollectiveProblem collective_from_json(const json& object, const std::string& where) {
+  reject_unknown_fields(object, kCollectiveFields, where);
+  if (!object.contains("op")) throw InputError(fmt::format("{}: missing required field 'op'", where));
+  CollectiveProblem c;
+  c.op = read_enum(object, "op", where, c.op, &parse_collective_op, "all-reduce, reduce-scatter, all-gather, broadcast");
+  c.bytes = read_int(object, "bytes", where, std::nullopt);
+  c.ranks = read_int(object, "ranks", where, std::nullopt);
+  c.dtype = read_dtype(object, where);
+  return c;
+}
+
 json memory_to_json(const MemoryProblem& m) {
   json object{{"kind", "memory"}, {"op", std::string(to_string(m.op))},
               {"pass", m.backward ? "backward" : "forward"}, {"dtype", std::string(to_string(m.dtype))}};
@@ -181,6 +195,10 @@ std::string json_excerpt(const json& value) {
 
 json to_json(const Problem& problem) {
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_to_json(*m);
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) {
+    return json{{"kind", "collective"}, {"op", std::string(to_string(c->op))}, {"bytes", c->bytes},
+                {"ranks", c->ranks}, {"dtype", std::string(to_string(c->dtype))}};
+  }
   if (const auto* g = std::get_if<GemmProblem>(&problem)) {
     return json{{"kind", "gemm"},   {"m", g->m},
                 {"n", g->n},        {"k", g->k},
@@ -201,7 +219,7 @@ Problem problem_from_json(const json& object, const std::string& where) {
     throw InputError(fmt::format("{}: expected an object, got {}", where, json_excerpt(object)));
   }
   if (!object.contains("kind") || !object.at("kind").is_string()) {
-    throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\", \"conv\" or \"memory\")", where));
+    throw InputError(fmt::format("{}: missing field 'kind' (\"gemm\", \"conv\", \"memory\" or \"collective\")", where));
   }
   const std::string kind = object.at("kind").get<std::string>();
   Problem problem;
@@ -211,8 +229,10 @@ Problem problem_from_json(const json& object, const std::string& where) {
     problem = conv_from_json(object, where);
   } else if (kind == "memory") {
     problem = memory_from_json(object, where);
+  } else if (kind == "collective") {
+    problem = collective_from_json(object, where);
   } else {
-    throw InputError(fmt::format("{}.kind: '{}' is not one of gemm, conv, memory", where, kind));
+    throw InputError(fmt::format("{}.kind: '{}' is not one of gemm, conv, memory, collective", where, kind));
   }
   if (auto error = validate(problem)) throw InputError(fmt::format("{}: {}", where, *error));
   return problem;

@@ -87,6 +87,36 @@ Suite square_suite(const SuiteParams& params) {
   return suite;
 }
 
+// nccl-tests' sweep: every collective, message sizes doubling. Reduce-scatter and all-gather sizes
+// are rounded down to whole blocks per rank, as nccl-tests rounds its counts.
+Suite collectives_suite(const SuiteParams& params) {
+  const int64_t min_bytes = params.min_size.value_or(4096), max_bytes = params.max_size.value_or(int64_t(1) << 30);
+  const int64_t ranks = params.ranks.value_or(2);
+  if (min_bytes < 4 || max_bytes < min_bytes) {
+    throw InputError(fmt::format("collectives suite: need 4 <= min-size <= max-size bytes (got {} and {})", min_bytes,
+                                 max_bytes));
+  }
+  if (ranks < 1) throw InputError(fmt::format("collectives suite: ranks must be >= 1 (got {})", ranks));
+  Suite suite{"collectives",
+              fmt::format("all-reduce, reduce-scatter, all-gather, broadcast over {} ranks, {} to {} doubling", ranks,
+                          format_message_size(min_bytes), format_message_size(max_bytes)),
+              {}};
+  std::vector<Dtype> dtypes{Dtype::fp32, Dtype::bf16};
+  if (params.dtype) dtypes = {*params.dtype};
+  for (CollectiveOp op : {CollectiveOp::all_reduce, CollectiveOp::reduce_scatter, CollectiveOp::all_gather,
+                          CollectiveOp::broadcast}) {
+    for (Dtype dtype : dtypes) {
+      const bool split = op == CollectiveOp::reduce_scatter || op == CollectiveOp::all_gather;
+      const int64_t unit = storage_bytes(dtype) * (split ? ranks : 1);
+      for (int64_t size = min_bytes; size <= max_bytes; size *= 2) {
+        suite.problems.push_back(CollectiveProblem{op, std::max(unit, size / unit * unit), ranks, dtype});
+        if (size > max_bytes / 2) break;  // the next doubling would pass max_bytes (or overflow)
+      }
+    }
+  }
+  return suite;
+}
+
 Suite deepbench_suite() {
   Suite suite{"deepbench-train",
               "DeepBench training GEMMs and convolutions (baidu-research/DeepBench, training sets)", {}};
@@ -105,7 +135,8 @@ void keep_kinds(Suite& suite, const std::vector<std::string>& kinds) {
   if (suite.problems.empty()) {
     throw InputError(fmt::format("suite {} has no problems of kind {} (kinds: gemm, conv, conv-fwd, conv-bwd-data, "
                                  "conv-bwd-filter, memory, relu, gelu, add, bias-add, bn, ln, maxpool, avgpool, "
-                                 "softmax, xent, embed, sgd, adamw, each with -fwd or -bwd where it has both)",
+                                 "softmax, xent, embed, sgd, adamw, each with -fwd or -bwd where it has both; collective, all-reduce, "
+                                 "reduce-scatter, all-gather, broadcast)",
                                  suite.name, fmt::join(kinds, ", ")));
   }
 }
@@ -154,6 +185,8 @@ const std::vector<BuiltinSuiteInfo>& builtin_suites() {
       {"transformer", "one BERT-base encoder layer: its GEMMs forward and both backward, and its norms, GELU, "
                       "softmax, adds, embedding, loss and AdamW step (--batch, --seq-len)"},
       {"deepbench-train", "DeepBench's public training GEMM and convolution shapes"},
+      {"collectives", "all-reduce, reduce-scatter, all-gather and broadcast, fp32 and bf16, 4 KiB to 1 GiB doubling "
+                      "(--min-size, --max-size in bytes; run under mpirun, docs/cluster.md)"},
   };
   return suites;
 }
@@ -225,6 +258,8 @@ Suite load_suite(const std::string& name_or_path, const SuiteParams& params) {
     suite = smoke_suite();
   } else if (name_or_path == "square") {
     suite = square_suite(params);
+  } else if (name_or_path == "collectives") {
+    suite = collectives_suite(params);
   } else if (name_or_path == "deepbench-train") {
     suite = deepbench_suite();
   } else if (name_or_path == "resnet50") {

@@ -21,7 +21,8 @@ struct SuiteParams {
   std::optional<int64_t> batch;       // images per batch (resnet50), sequences (transformer)
   std::optional<int64_t> seq_len;     // transformer sequence length
   std::optional<int64_t> image_size;  // resnet50 input height = width
-  std::optional<int64_t> min_size, max_size;  // square: GEMM sizes from min to max, doubling
+  std::optional<int64_t> min_size, max_size;  // square: GEMM sizes; collectives: message bytes; doubling
+  std::optional<int64_t> ranks;       // collectives: the ranks they run on
   std::optional<Dtype> dtype;         // every problem's dtype
   std::optional<Layout> layout;       // every convolution's layout
   // Keep only problems whose kind_label() starts with one of these ("gemm", "conv", "conv-fwd", ...).

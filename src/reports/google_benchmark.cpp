@@ -175,7 +175,7 @@ Result make_result(const std::vector<Row>& rows) {
   // The bench's % of peak is of the bandwidth for memory-bound problems, of FLOP/s otherwise.
   if (result.percent_of_peak && *result.percent_of_peak > 0) {
     const double peak = work_rate_per_s(result) * 100 / *result.percent_of_peak;
-    (is_memory_bound(result.problem) ? result.peak_bytes_per_s : result.peak_flops_per_s) = peak;
+    (rated_in_bytes(result.problem) ? result.peak_bytes_per_s : result.peak_flops_per_s) = peak;
   }
   return result;
 }

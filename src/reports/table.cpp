@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "problems/collective.hpp"
+
 namespace trainrate {
 
 namespace {
@@ -51,7 +53,7 @@ std::string format_bandwidth(double bytes_per_s) {
 }
 
 std::string format_work_rate(const Problem& problem, double rate_per_s) {
-  return is_memory_bound(problem) ? format_bandwidth(rate_per_s) : format_rate(rate_per_s);
+  return rated_in_bytes(problem) ? format_bandwidth(rate_per_s) : format_rate(rate_per_s);
 }
 
 std::string format_duration_ms(double ms) {
@@ -111,6 +113,28 @@ std::string above_peak_notes(const std::vector<Result>& results) {
 std::string percent_of_peak_cell(const Result& r) {
   if (!r.percent_of_peak) return "-";
   return fmt::format("{:.1f}{}", *r.percent_of_peak, above_peak(r) ? "*" : "");
+}
+
+std::string collectives_table(const std::vector<Result>& results) {
+  std::string rows;
+  for (const Result& r : results) {
+    const auto* c = std::get_if<CollectiveProblem>(&r.problem);
+    if (!c || r.status == ResultStatus::skipped) continue;
+    const std::string verified = r.status == ResultStatus::ok ? "yes" : std::string(to_string(r.status));
+    if (!r.measurement || r.status != ResultStatus::ok) {
+      rows += fmt::format("{:<15} {:<5} {:>10} {:>5} {:>10} {:>12} {:>12}  {}\n", to_string(c->op), to_string(c->dtype),
+                          format_message_size(c->bytes), c->ranks, "-", "-", "-", verified);
+      continue;
+    }
+    const double busbw = r.rate_bytes_per_s * bus_bandwidth_factor(c->op, c->ranks);
+    rows += fmt::format("{:<15} {:<5} {:>10} {:>5} {:>10} {:>12} {:>12}  {}\n", to_string(c->op), to_string(c->dtype),
+                        format_message_size(c->bytes), c->ranks, format_duration_ms(r.measurement->stats.median_ms),
+                        format_bandwidth(r.rate_bytes_per_s), format_bandwidth(busbw), verified);
+  }
+  if (rows.empty()) return {};
+  return fmt::format("{:<15} {:<5} {:>10} {:>5} {:>10} {:>12} {:>12}  {}\n", "collective", "dtype", "size", "ranks",
+                     "time", "algbw", "busbw", "verified") +
+         rows;
 }
 
 std::string result_table_header(const TableWidths& widths) {

@@ -46,6 +46,10 @@ std::string above_peak_notes(const std::vector<Result>& results);
 // The "% of peak" a table shows: "93.1", or "252.6*" when above peak.
 std::string percent_of_peak_cell(const Result& result);
 
+// Collectives as nccl-tests prints them, one row per ok or failed result: size, time, algbw =
+// bytes/time, busbw = algbw · bus_bandwidth_factor, and whether every rank's output verified.
+// Empty when there are no collective results.
+std::string collectives_table(const std::vector<Result>& results);
 
 std::string ratio_table(const std::vector<RatioRow>& rows, const std::vector<RatioSummary>& summaries);
 

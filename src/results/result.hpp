@@ -49,7 +49,7 @@ struct Result {
   double rate_bytes_per_s = 0;             // bytes / median time; 0 unless status is ok
   std::optional<double> peak_bytes_per_s; // the device's bandwidth (datasheet, else measured triad)
   // Of the FLOP/s peak for GEMM and conv; of the bandwidth for memory-bound problems, whose rate
-  // is bytes/s (is_memory_bound).
+  // is bytes/s (rated_in_bytes; collectives have no peak).
   std::optional<double> percent_of_peak;
   std::string algorithm;
   int64_t workspace_bytes = 0;
@@ -58,7 +58,7 @@ struct Result {
 
 // The rate of a result's work: bytes/s for memory-bound problems, FLOP/s for the rest.
 inline double work_rate_per_s(const Result& r) {
-  return is_memory_bound(r.problem) ? r.rate_bytes_per_s : r.rate_flops_per_s;
+  return rated_in_bytes(r.problem) ? r.rate_bytes_per_s : r.rate_flops_per_s;
 }
 
 struct ResultsFile {

@@ -56,21 +56,16 @@ size_t index_of(const std::vector<ReplayProblem>& problems, const Problem& probl
                 problems.begin());
 }
 
-struct Call {
-  PreparedProblem* run;
-  size_t problem;  // index into ReplayReport::problems
-};
-
 // Times each call of `passes` iterations on its own and stores, per problem, the median over the
 // passes of its calls' summed time. Separate from the measured iterations: the timer's wait after
 // every call (a GPU synchronize) would otherwise add to what is measured.
-void profile_calls(Device& device, const std::vector<Call>& sequence, int64_t passes,
+void profile_calls(Device& device, const std::vector<PreparedIteration::Call>& sequence, int64_t passes,
                    std::vector<ReplayProblem>& problems) {
   auto timer = device.make_timer();
   std::vector<std::vector<double>> per_pass_ms(problems.size());
   for (int64_t pass = 0; pass < passes; ++pass) {
     std::vector<double> sum_ms(problems.size(), 0.0);
-    for (const Call& call : sequence) {
+    for (const PreparedIteration::Call& call : sequence) {
       timer->start();
       call.run->run();
       sum_ms[call.problem] += timer->stop_ms();
@@ -83,6 +78,19 @@ void profile_calls(Device& device, const std::vector<Call>& sequence, int64_t pa
 }
 
 }  // namespace
+
+PreparedIteration prepare_iteration(const Network& network, const ReplayOptions& options, const BackendSet& set,
+                                    const std::vector<ReplayProblem>& problems) {
+  PreparedIteration iteration;
+  iteration.prepared = prepare_all(problems, set, options.input_seed);
+  for (const LayerPass& pass : lower_training_step(network, options.lowering)) {
+    const size_t index = index_of(problems, pass.problem);
+    for (int64_t r = 0; iteration.prepared[index] && r < pass.count; ++r) {
+      iteration.sequence.push_back({iteration.prepared[index].get(), index});
+    }
+  }
+  return iteration;
+}
 
 ReplayReport replay(const Network& network, const ReplayOptions& options, const BackendSet& set,
                     const ReplayObserver& observer) {
@@ -125,18 +133,11 @@ ReplayReport replay(const Network& network, const ReplayOptions& options, const 
   }
 
   // The whole iteration: forward passes in layer order, backward in reverse, each repeat.
-  const auto prepared = prepare_all(report.problems, set, options.input_seed);
-  std::vector<Call> sequence;
-  for (const LayerPass& pass : passes) {
-    const size_t index = index_of(report.problems, pass.problem);
-    for (int64_t r = 0; prepared[index] && r < pass.count; ++r) sequence.push_back({prepared[index].get(), index});
-  }
+  const PreparedIteration iteration = prepare_iteration(network, options, set, report.problems);
   if (observer.on_iteration_start) observer.on_iteration_start();
-  report.measured = measure(requested->device(), [&] {
-    for (const Call& call : sequence) call.run->run();
-  }, options.iteration);
+  report.measured = measure(requested->device(), [&] { iteration.run(); }, options.iteration);
   report.profile_passes = options.profile_passes;
-  profile_calls(requested->device(), sequence, options.profile_passes, report.problems);
+  profile_calls(requested->device(), iteration.sequence, options.profile_passes, report.problems);
   report.measured_s = report.measured.stats.median_ms * 1e-3;
   report.relative_error = report.measured_s > 0 ? (report.predicted_s - report.measured_s) / report.measured_s : 0;
   return report;

@@ -58,6 +58,22 @@ struct ReplayObserver {
   std::function<void()> on_iteration_start;
 };
 
+// One training iteration ready to run again and again: each distinct problem that ran alone
+// prepared once on the backend that ran it, called in pass order (forward, then backward in reverse).
+struct PreparedIteration {
+  struct Call {
+    PreparedProblem* run;
+    size_t problem;  // index into the ReplayProblems it was prepared from
+  };
+  std::vector<std::unique_ptr<PreparedProblem>> prepared;
+  std::vector<Call> sequence;
+  void run() const {
+    for (const Call& call : sequence) call.run->run();
+  }
+};
+PreparedIteration prepare_iteration(const Network& network, const ReplayOptions& options, const BackendSet& backends,
+                                    const std::vector<ReplayProblem>& problems);
+
 // Throws std::invalid_argument when the backend is unknown, std::runtime_error when nothing can run.
 ReplayReport replay(const Network& network, const ReplayOptions& options, const BackendSet& backends,
                     const ReplayObserver& observer = {});

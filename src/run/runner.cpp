@@ -75,13 +75,31 @@ std::optional<std::string> device_memory_shortfall(Device& device, const Problem
                      format_bytes(double(*free_bytes)));
 }
 
+// A collective is right only if every rank's output is: each rank checks its own and the group
+// adds up the counts, so rank 0, which writes the results, reports the others' mismatches too.
+void combine_over_group(Verification& v, Device& device) {
+  const int64_t local_mismatches = v.mismatches;
+  v.mismatches = device.sum_over_group(local_mismatches);
+  v.elements_checked = device.sum_over_group(v.elements_checked);
+  if (local_mismatches == 0 && v.mismatches > 0) {
+    v.first_mismatch = fmt::format("{} mismatches on other ranks", v.mismatches);
+  }
+}
+
+// Ranks must agree on skipping: one that skips while the others start a collective hangs them.
+std::optional<std::string> group_shortfall(Device& device, std::optional<std::string> local) {
+  const int64_t short_ranks = device.sum_over_group(local ? 1 : 0);
+  if (short_ranks == 0) return std::nullopt;
+  return local ? local : fmt::format("{} other ranks are short of memory", short_ranks);
+}
+
 }  // namespace
 
 void stamp_peak(Result& result, const Peaks& peaks) {
   result.peak_flops_per_s = peaks.flops_per_s(dtype_of(result.problem));
   result.peak_bytes_per_s = peaks.bytes_per_s();
   result.percent_of_peak.reset();
-  const bool memory = is_memory_bound(result.problem);
+  const bool memory = rated_in_bytes(result.problem);
   const std::optional<double> peak = memory ? result.peak_bytes_per_s : result.peak_flops_per_s;
   if (peak && *peak > 0) {
     result.percent_of_peak = 100.0 * (memory ? result.rate_bytes_per_s : result.rate_flops_per_s) / *peak;
@@ -97,6 +115,7 @@ Result run_one(Backend& backend, const Problem& problem, const RunOptions& optio
   }
   auto shortfall = host_memory_shortfall(problem);
   if (!shortfall) shortfall = device_memory_shortfall(backend.device(), problem);
+  if (is_collective(problem)) shortfall = group_shortfall(backend.device(), shortfall);
   if (shortfall) {
     result.status = ResultStatus::skipped;
     result.reason = *shortfall;
@@ -106,7 +125,10 @@ Result run_one(Backend& backend, const Problem& problem, const RunOptions& optio
     const HostInputs inputs = make_inputs(problem, options.input_seed);
     auto prepared = backend.prepare(problem, inputs);
     prepared->run();
-    result.verification = verify(problem, inputs, prepared->output(), options.verify);
+    VerifyOptions verify_options = options.verify;
+    verify_options.rank = backend.device().process_group().rank;
+    result.verification = verify(problem, inputs, prepared->output(), verify_options);
+    if (is_collective(problem)) combine_over_group(result.verification, backend.device());
     result.algorithm = prepared->algorithm();
     result.workspace_bytes = prepared->workspace_bytes();
     if (!passed(result.verification)) {

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
 
+#include "problems/collective.hpp"
 #include "verify/reference.hpp"
 
 namespace trainrate {
@@ -167,6 +169,7 @@ double tolerance(Dtype dtype) {
 int64_t reduction_length(const Problem& problem) {
   if (const auto* g = std::get_if<GemmProblem>(&problem)) return g->k;
   if (is_memory_bound(problem)) return 1;  // verify_memory scales by each tensor's rms instead
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return c->ranks;
   const auto& c = std::get<ConvProblem>(problem);
   switch (c.pass) {
     case ConvPass::forward: return c.c * c.r * c.s;
@@ -176,9 +179,36 @@ int64_t reduction_length(const Problem& problem) {
   return 1;
 }
 
+Verification verify_collective(const CollectiveProblem& problem, int64_t rank, const std::vector<float>& output) {
+  Verification v;
+  // Partial sums of the integer fill are exact in fp32; in bf16 each of the ranks−1 additions may
+  // round once by 2^-8.
+  v.tolerance = problem.dtype == Dtype::fp32 ? 0.0 : 0.004 * double(problem.ranks);
+  const int64_t count = operand_elements(problem).output;
+  if (int64_t(output.size()) != count) {
+    v.mismatches = 1;
+    v.first_mismatch = fmt::format("output has {} elements, expected {}", output.size(), count);
+    return v;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const double expected = collective_expected_value(problem, rank, i);
+    const double error = std::abs(double(output[size_t(i)]) - expected) / expected;
+    const bool bad = !(error <= v.tolerance);  // also catches NaN
+    if (bad && v.mismatches++ == 0) {
+      v.first_mismatch = fmt::format("rank {}: output[{}] = {} but expected {}", rank, i, output[size_t(i)], expected);
+    }
+    if (std::isfinite(error)) v.max_error = std::max(v.max_error, error);
+  }
+  v.elements_checked = count;
+  return v;
+}
+
 HostInputs make_inputs(const Problem& problem, uint64_t seed) {
   std::mt19937_64 rng(seed);
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) return memory_inputs_for(*m, rng);
+  // A collective's inputs differ per rank and are closed-form (problems/collective.hpp): each
+  // backend fills its own, and nothing is shared on the host.
+  if (is_collective(problem)) return {};
   const OperandSizes sizes = operand_elements(problem);
   const Dtype dtype = dtype_of(problem);
   HostInputs inputs;
@@ -190,6 +220,7 @@ HostInputs make_inputs(const Problem& problem, uint64_t seed) {
 Verification verify(const Problem& problem, const HostInputs& inputs, const std::vector<float>& output,
                     const VerifyOptions& options) {
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) return verify_memory(*m, inputs, output);
+  if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return verify_collective(*c, options.rank, output);
   Verification v;
   v.tolerance = tolerance(dtype_of(problem));
   const int64_t count = operand_elements(problem).output;

@@ -25,6 +25,7 @@ struct VerifyOptions {
   double exhaustive_max_flops = 5e7;  // reference work allowed for a full check
   int64_t sample_elements = 512;
   uint64_t seed = 7;
+  int64_t rank = 0;  // collectives: whose output is checked (the expected values differ by rank)
 };
 
 double tolerance(Dtype dtype);
@@ -32,6 +33,10 @@ int64_t reduction_length(const Problem& problem);
 
 // Inputs for a problem: deterministic for a given seed, exactly representable in its dtype.
 HostInputs make_inputs(const Problem& problem, uint64_t seed);
+
+// Collectives: every element of this rank's output against the closed form (problems/collective.hpp),
+// exactly in fp32 and within the rounding of ranks−1 bf16 additions.
+Verification verify_collective(const CollectiveProblem& problem, int64_t rank, const std::vector<float>& output);
 
 Verification verify(const Problem& problem, const HostInputs& inputs, const std::vector<float>& output,
                     const VerifyOptions& options = {});

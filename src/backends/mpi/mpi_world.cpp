@@ -1,0 +1,89 @@
+#include "backends/mpi/mpi_world.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <stdexcept>
+
+namespace trainrate {
+
+void check_mpi(int status, const char* call) {
+  if (status == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(status, text, &length);
+  throw std::runtime_error(fmt::format("{} failed: {}", call, std::string(text, size_t(length))));
+}
+
+MpiWorld& MpiWorld::instance() {
+  static MpiWorld world;
+  return world;
+}
+
+// Funneled: OpenMP threads elsewhere never call MPI.
+MpiWorld::MpiWorld() {
+  int provided = 0;
+  check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  // Errors come back as status codes (check_mpi throws), not as an abort of every rank.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  group_.rank = rank;
+  group_.ranks = size;
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  library_ = std::string(version, size_t(length));
+  library_ = library_.substr(0, library_.find_first_of(",\n"));
+  gather_hosts();
+  MPI_Comm local;
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local), "MPI_Comm_split_type");
+  int local_rank = 0;
+  MPI_Comm_rank(local, &local_rank);
+  local_rank_ = local_rank;
+  MPI_Comm_free(&local);
+}
+
+MpiWorld::~MpiWorld() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void MpiWorld::gather_hosts() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  MPI_Get_processor_name(name, &length);
+  std::vector<char> all(size_t(MPI_MAX_PROCESSOR_NAME) * size_t(group_.ranks));
+  check_mpi(MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
+                          MPI_COMM_WORLD),
+            "MPI_Allgather");
+  for (int64_t r = 0; r < group_.ranks; ++r) hosts_.emplace_back(&all[size_t(r) * MPI_MAX_PROCESSOR_NAME]);
+  group_.nodes = int64_t(std::set<std::string>(hosts_.begin(), hosts_.end()).size());
+}
+
+double slowest_rank_ms(double local_ms) {
+  double slowest_ms = 0;
+  check_mpi(MPI_Allreduce(&local_ms, &slowest_ms, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+  return slowest_ms;
+}
+
+int64_t sum_over_world(int64_t value) {
+  int64_t sum = 0;
+  check_mpi(MPI_Allreduce(&value, &sum, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  return sum;
+}
+
+void add_world_properties(DeviceInfo& info) {
+  const MpiWorld& world = MpiWorld::instance();
+  info.properties["ranks"] = std::to_string(world.group().ranks);
+  info.properties["nodes"] = std::to_string(world.group().nodes);
+  info.properties["library"] = world.library();
+  std::string hosts;
+  for (const std::string& host : world.hosts()) hosts += (hosts.empty() ? "" : ",") + host;
+  info.properties["rank_hosts"] = hosts;
+}
+
+
+}  // namespace trainrate

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The collectives suite under mpirun: MODE two-ranks runs it with 2 ranks at small sizes (every row
+# verified, busbw printed, ranks and nodes in the results file, predict --comm fitting it) and
+# checks the clear errors (rank-count mismatch, unknown collective, bad size); MODE one-rank checks
+# that a single rank says there is nothing to measure and exits 0. Exit 77 (skipped) with the
+# reason where mpirun or the mpi backend is missing.
+set -euo pipefail
+trainrate=$1
+mode=$2
+
+command -v mpirun >/dev/null || { echo "SKIP: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 77; }
+if ! "$trainrate" devices 2>/dev/null | grep -qw mpi; then
+  echo "SKIP: this trainrate was built without the mpi backend (MPI not found at configure time)"; exit 77
+fi
+# Open MPI refuses root without these; --oversubscribe lets 2 ranks start on a 1-core machine.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpirun_n() { local n=$1; shift; timeout 120 mpirun -n "$n" --oversubscribe "$@"; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+small=(--suite collectives --max-size 65536 --budget-ms 40 --min-time-ms 5 --min-samples 3 --threads 1)
+
+if [ "$mode" = one-rank ]; then
+  for launch in "" "mpirun_n 1"; do
+    set +e
+    $launch "$trainrate" run "${small[@]}" -o "$work/one.json" >"$work/out" 2>&1
+    status=$?
+    set -e
+    cat "$work/out"
+    [ "$status" -eq 0 ] || fail "1 rank (${launch:-no launcher}) exited $status, expected 0"
+    grep -q "1 rank: a collective has nothing to move, so there is nothing to measure" "$work/out" ||
+      fail "1 rank did not say there is nothing to measure"
+    [ ! -e "$work/one.json" ] || fail "1 rank wrote a results file"
+  done
+  echo "PASS: one rank has nothing to measure"
+  exit 0
+fi
+
+mpirun_n 2 "$trainrate" run "${small[@]}" -o "$work/two.json" >"$work/out" 2>&1 || { cat "$work/out"; fail "2 ranks failed"; }
+cat "$work/out"
+grep -q "^collective *dtype *size *ranks *time *algbw *busbw *verified" "$work/out" || fail "no busbw table"
+[ "$(grep -c '^all-reduce .* 2 .* yes$' "$work/out")" -eq 10 ] || fail "expected 10 verified all-reduce rows (fp32, bf16 × 5 sizes)"
+python3 - "$work/two.json" <<'PY' || fail "results file content"
+import json, sys
+f = json.load(open(sys.argv[1]))
+rows = [r for r in f["results"] if r["problem"]["kind"] == "collective"]
+assert len(rows) == 40, len(rows)
+assert all(r["status"] == "ok" and r["verification"]["mismatches"] == 0 for r in rows), "unverified row"
+mpi = [d for d in f["devices"] if d["id"] == "mpi"][0]
+assert mpi["properties"]["ranks"] == "2" and mpi["properties"]["nodes"] == "1", mpi["properties"]
+PY
+"$trainrate" predict -r "$work/two.json" --comm "$work/two.json" -n resnet50 --allow-missing --devices 2 \
+  >"$work/predict" 2>&1 || true
+grep -q "B and alpha: fitted to the fp32 all-reduce of" "$work/predict" || { cat "$work/predict"; fail "predict --comm"; }
+
+expect_error() {  # expect_error TEXT command...: exit 2 and the text on stderr
+  local text=$1; shift
+  set +e
+  "$@" >"$work/err" 2>&1
+  local status=$?
+  set -e
+  [ "$status" -eq 2 ] || { cat "$work/err"; fail "expected exit 2 from: $*"; }
+  grep -qF "$text" "$work/err" || { cat "$work/err"; fail "expected '$text' from: $*"; }
+}
+expect_error "expects 4 ranks but 2 are running" mpirun_n 2 "$trainrate" run "${small[@]}" --ranks 4 -o "$work/x.json"
+echo '{"problems": [{"kind": "collective", "op": "allreduce", "bytes": 4096, "ranks": 2}]}' >"$work/bad.json"
+expect_error "'allreduce' is not one of all-reduce" "$trainrate" run --suite "$work/bad.json"
+expect_error "need 4 <= min-size <= max-size" "$trainrate" run --suite collectives --max-size 2
+echo "PASS: collectives over 2 ranks verified, busbw reported, errors clear"
