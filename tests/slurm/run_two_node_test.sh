@@ -6,9 +6,9 @@
 # munged runs in the controller's namespace too; its socket is a file, which every namespace reaches.
 #
 # It runs (a) scripts/slurm/submit on both nodes (smoke suite, tiny budget): one results file per
-# node, then the dependent merge job; and (b) a 2-rank MPI all-reduce launched by
-# srun --mpi=pmix across the two nodes over TCP, checking each rank's host and that the buffer
-# crossed node2's link. Every daemon, job process, namespace and file is removed on exit, and the
+# node, then the dependent merge job; and (b) trainrate's all-reduce with one rank per node,
+# launched by srun --mpi=pmix, over TCP: every row verified, the ranks on both hosts, and the
+# buffers counted on node2's link. Every daemon, job process, namespace and file is removed on exit, and the
 # script fails if any is left.
 #
 #   tests/slurm/run_two_node_test.sh TRAINRATE_CLI
@@ -283,24 +283,35 @@ done
 say "(a) ok: results-node1-cpu.json and results-node2-cpu.json, merged into fleet/fleet.md"
 
 # ---- (b) a 2-rank all-reduce across the two nodes over TCP ---------------------------------------
-# Open MPI 4.1 from Debian talks to Slurm only through PMIx (it has no PMI-2 component), so
-# srun --mpi=pmix. TCP only (no shared memory, no UCX), pinned to the cluster's subnet.
-mpicxx -O1 -std=c++17 -o "$work/allreduce_check" "$root/tests/slurm/allreduce_check.cpp" ||
-  fail "mpicxx could not build tests/slurm/allreduce_check.cpp"
-buffer_bytes=$(( 4 << 20 ))
+# trainrate's all-reduce, one rank per node, 1 to 4 MiB. Open MPI 4.1 from Debian talks to Slurm only
+# through PMIx (it has no PMI-2 component), so srun --mpi=pmix. TCP only (no shared memory, no UCX),
+# pinned to the cluster's subnet.
+"$cli" devices 2>/dev/null | grep -q '^mpi ' ||
+  fail "this trainrate has no mpi backend (configure found no MPI; install libopenmpi-dev and configure again)"
+largest_bytes=$(( 4 << 20 ))
+collectives="$work/out/collectives.json"
 link_bytes() { ip netns exec "$ns_ctl" cat "/sys/class/net/${ctl_end[1]}/statistics/rx_bytes"; }
 before_bytes="$(link_bytes)"
 started_s=$SECONDS
 mpi_out="$(ctl env OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include="$subnet" \
-  timeout 60 srun --nodes 2 --ntasks 2 --ntasks-per-node 1 --mpi=pmix \
-  "$work/allreduce_check" 2 "$buffer_bytes" 2>&1)" || fail "the MPI all-reduce failed: $mpi_out"
+  timeout 90 srun --nodes 2 --ntasks 2 --ntasks-per-node 1 --mpi=pmix \
+  "$cli" run --suite collectives --kind all-reduce --min-size $(( 1 << 20 )) --max-size "$largest_bytes" \
+  --ranks 2 --budget-ms 40 --min-time-ms 5 --min-samples 3 --threads 1 --output "$collectives" 2>&1)" ||
+  fail "the all-reduce across the nodes failed: $mpi_out"
 crossed_bytes=$(( $(link_bytes) - before_bytes ))
 echo "$mpi_out"
-for i in 0 1; do
-  grep -q "^allreduce_check: rank $i/2 on ${node_name[i]}: ok$" <<<"$mpi_out" ||
-    fail "no verified rank $i on ${node_name[i]}"
-done
-(( crossed_bytes >= buffer_bytes )) ||
-  fail "only $crossed_bytes bytes left node2 over its link, less than the $buffer_bytes-byte buffer"
-say "(b) ok: 2 ranks on node1 and node2 summed $buffer_bytes bytes in $(( SECONDS - started_s )) s;" \
+# Every row measured and verified by both ranks, and the ranks on two hosts, node1 and node2.
+python3 - "$collectives" <<'PY' || fail "$collectives: not 6 verified all-reduce rows from 2 ranks on node1 and node2"
+import json, sys
+results = json.load(open(sys.argv[1]))
+rows = [r for r in results["results"] if r["problem"]["kind"] == "collective"]
+assert len(rows) == 6, f"{len(rows)} rows, expected 3 sizes x fp32/bf16"
+assert all(r["status"] == "ok" and r["verification"]["mismatches"] == 0 for r in rows), "a row not ok or not verified"
+mpi = next(d for d in results["devices"] if d["id"] == "mpi")["properties"]
+assert mpi["ranks"] == "2" and mpi["nodes"] == "2", mpi
+assert sorted(mpi["rank_hosts"].split(",")) == ["node1", "node2"], mpi["rank_hosts"]
+PY
+(( crossed_bytes >= largest_bytes )) ||
+  fail "only $crossed_bytes bytes left node2 over its link, less than one $largest_bytes-byte all-reduce"
+say "(b) ok: trainrate's all-reduce, 2 ranks on node1 and node2, 6 rows verified in $(( SECONDS - started_s )) s;" \
   "$crossed_bytes bytes left node2 over ${ctl_end[1]}"
