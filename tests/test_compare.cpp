@@ -497,6 +497,15 @@ TEST(RunCompareRule, TooFewSamplesAreUncertain) {
   EXPECT_EQ(judge(samples_around(1.0, 5), samples_around(2.0, 5), {}).verdict, Verdict::slower);
 }
 
+TEST(RunCompareRule, ASampleOfZeroMsGivesNoRatio) {
+  std::vector<double> with_zero = samples_around(1.0);
+  with_zero[3] = 0;
+  const Judgement j = judge(samples_around(1.0), with_zero, {});
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_EQ(j.ratio, 0);
+  EXPECT_EQ(j.reason, "a sample of 0 ms (shorter than the timer resolves) gives no ratio");
+}
+
 TEST(RunCompare, VersionOneFileIsUncertainSayingItKeepsNoSamples) {
   ResultsFile old_file = small_run();
   old_file.schema_version = 1;
