@@ -478,6 +478,20 @@ TEST(RunCompareRule, SignificantButSmallChangeInsideTheBandIsSame) {
   EXPECT_EQ(j.reason, "");
 }
 
+TEST(RunCompareRule, SignificantButSmallChangeReachingBeyondTheBandIsUncertain) {
+  // 25 samples spread evenly over ±3%, then the same 1.5% longer: the test sees the shift, but
+  // 1.5% is below 2% and the interval's low end passes 0.98.
+  std::vector<double> old_ms, new_ms;
+  for (int i = 0; i < 25; ++i) old_ms.push_back(0.97 + 0.0025 * i);
+  for (double ms : old_ms) new_ms.push_back(ms * 1.015);
+  const Judgement j = judge(old_ms, new_ms, {});
+  EXPECT_LT(*j.p_value, 0.05);
+  EXPECT_LT(*j.ratio_low, 0.98);
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_THAT(j.reason, ::testing::StartsWith("significant (p "));
+  EXPECT_THAT(j.reason, HasSubstr("the change, 1.5%, is below ±2% and the interval"));
+}
+
 TEST(RunCompareRule, NoisySamplesAreUncertainWithTheReason) {
   // ±20% noise and a 1% shift: nothing can be said either way at ±2%.
   const Judgement j = judge(samples_around(1.0, 20, 0.2), samples_around(1.01, 20, 0.2), {});
