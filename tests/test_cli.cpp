@@ -407,6 +407,45 @@ TEST(CliCompareRuns, TenPercentSlowerFailsTheGateAndWritesMarkdownAndCsv) {
   EXPECT_EQ(run_cli("compare " + old_run + " " + new_run + " --fail-on-slower 10", t.dir.path()).status, 0);
 }
 
+// The verdict column of each row of `compare OLD NEW`'s table, with the row's backend.
+std::vector<std::pair<std::string, std::string>> verdicts_of(const std::string& table) {
+  std::vector<std::pair<std::string, std::string>> verdicts;
+  const std::regex row(R"( (\S+) +\S+ \S+ +\S+ \S+ +\S+ +\S+ +\S+  (SAME|UNCERTAIN|FASTER|SLOWER) )");
+  for (const std::string& line : lines_of(table)) {
+    std::smatch m;
+    if (std::regex_search(line, m, row)) verdicts.emplace_back(m[1], m[2]);
+  }
+  return verdicts;
+}
+
+// The real smoke run against itself, and against a copy with custom-cpu's samples 10% longer.
+TEST(CliCompareRuns, TheSmokeRunAgainstItselfAndAgainstASlowerCustomBackend) {
+  const SmokeRun& s = smoke();
+  ASSERT_EQ(s.run.status, 0) << s.run.err;
+  const std::string run = quote(s.json_path.string());
+  const CliRun same = run_cli("compare " + run + " " + run + " --fail-on-slower 5", s.dir.path());
+  EXPECT_EQ(same.status, 0) << same.err;
+  const auto same_verdicts = verdicts_of(same.out);
+  EXPECT_GE(same_verdicts.size(), 20u) << same.out;
+  for (const auto& [backend, verdict] : same_verdicts) {
+    EXPECT_TRUE(verdict == "SAME" || verdict == "UNCERTAIN") << backend << " " << verdict;
+  }
+
+  const fs::path slower_path = s.dir.path() / "custom-cpu-slower.json";
+  write_results_file(slower_path, testing::with_backend_scaled(read_results_file(s.json_path), "custom-cpu", 1.1));
+  const CliRun slower = run_cli("compare " + run + " " + quote(slower_path.string()) + " --fail-on-slower 5",
+                                s.dir.path());
+  int slower_rows = 0;
+  for (const auto& [backend, verdict] : verdicts_of(slower.out)) {
+    if (backend != "custom-cpu") EXPECT_TRUE(verdict == "SAME" || verdict == "UNCERTAIN") << backend << " " << verdict;
+    if (backend == "custom-cpu") EXPECT_NE(verdict, "FASTER");
+    slower_rows += verdict == "SLOWER";
+  }
+  // Rows too noisy for a 10% change stay UNCERTAIN; the quieter ones must see it.
+  EXPECT_GE(slower_rows, 1) << slower.out;
+  EXPECT_EQ(slower.status, 1) << slower.err;
+}
+
 TEST(CliCompareRuns, VersionOneFilesAreUncertainSayingWhy) {
   TwoRuns t;
   const std::string v1 = quote(kData + "/results/good.json");

@@ -478,6 +478,20 @@ TEST(RunCompareRule, SignificantButSmallChangeInsideTheBandIsSame) {
   EXPECT_EQ(j.reason, "");
 }
 
+TEST(RunCompareRule, SignificantButSmallChangeReachingBeyondTheBandIsUncertain) {
+  // 25 samples spread evenly over ±3%, then the same 1.5% longer: the test sees the shift, but
+  // 1.5% is below 2% and the interval's low end passes 0.98.
+  std::vector<double> old_ms, new_ms;
+  for (int i = 0; i < 25; ++i) old_ms.push_back(0.97 + 0.0025 * i);
+  for (double ms : old_ms) new_ms.push_back(ms * 1.015);
+  const Judgement j = judge(old_ms, new_ms, {});
+  EXPECT_LT(*j.p_value, 0.05);
+  EXPECT_LT(*j.ratio_low, 0.98);
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_THAT(j.reason, ::testing::StartsWith("significant (p "));
+  EXPECT_THAT(j.reason, HasSubstr("the change, 1.5%, is below ±2% and the interval"));
+}
+
 TEST(RunCompareRule, NoisySamplesAreUncertainWithTheReason) {
   // ±20% noise and a 1% shift: nothing can be said either way at ±2%.
   const Judgement j = judge(samples_around(1.0, 20, 0.2), samples_around(1.01, 20, 0.2), {});
@@ -495,6 +509,15 @@ TEST(RunCompareRule, TooFewSamplesAreUncertain) {
   EXPECT_FALSE(j.p_value.has_value());
   // Five a side is enough: the exact test and interval exist there.
   EXPECT_EQ(judge(samples_around(1.0, 5), samples_around(2.0, 5), {}).verdict, Verdict::slower);
+}
+
+TEST(RunCompareRule, ASampleOfZeroMsGivesNoRatio) {
+  std::vector<double> with_zero = samples_around(1.0);
+  with_zero[3] = 0;
+  const Judgement j = judge(samples_around(1.0), with_zero, {});
+  EXPECT_EQ(j.verdict, Verdict::uncertain);
+  EXPECT_EQ(j.ratio, 0);
+  EXPECT_EQ(j.reason, "a sample of 0 ms (shorter than the timer resolves) gives no ratio");
 }
 
 TEST(RunCompare, VersionOneFileIsUncertainSayingItKeepsNoSamples) {

@@ -312,9 +312,9 @@ TEST(ResultsJsonErrors, BadSamplesNameTheField) {
     return std::string("<no error>");
   };
   EXPECT_EQ(error_for({0.1, -2.0}),
-            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms above 0, got -2.0");
+            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms, 0 or more, got -2.0");
   EXPECT_EQ(error_for({0.1, "fast"}),
-            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms above 0, got \"fast\"");
+            "f.json: results[0].measurement.samples_ms[1]: expected a time in ms, 0 or more, got \"fast\"");
   EXPECT_EQ(error_for(3), "f.json: results[0].measurement.samples_ms: expected an array, got 3");
   // stats.samples is 17: a file cannot keep more samples than it took.
   EXPECT_EQ(error_for(nlohmann::json(std::vector<double>(18, 0.1))),

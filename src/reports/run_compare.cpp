@@ -128,10 +128,13 @@ RunCompareRow compare_pair(const Result& o, const Result& n, const ReportSource&
   row.old_samples = old_ms.size();
   row.new_samples = new_ms.size();
   row.judgement = judge(old_ms, new_ms, rule);
-  if (row.judgement.ratio == 0) {  // too few samples: the recorded (median) rates still give a ratio
+  if (row.judgement.ratio == 0) {  // none from the samples: the recorded (median) rates still give one
     row.judgement.ratio = row.new_rate_per_s / row.old_rate_per_s;
-    row.judgement.reason = old_ms.size() < rule.min_samples ? too_few_reason(old_run, "OLD", old_ms.size(), rule)
-                                                            : too_few_reason(new_run, "NEW", new_ms.size(), rule);
+    if (old_ms.size() < rule.min_samples) {
+      row.judgement.reason = too_few_reason(old_run, "OLD", old_ms.size(), rule);
+    } else if (new_ms.size() < rule.min_samples) {
+      row.judgement.reason = too_few_reason(new_run, "NEW", new_ms.size(), rule);
+    }
   }
   return row;
 }
@@ -211,6 +214,13 @@ Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& ne
   if (old_ms.size() < rule.min_samples || new_ms.size() < rule.min_samples) {
     j.reason = fmt::format("{} samples in OLD, {} in NEW: fewer than {} a side", old_ms.size(), new_ms.size(),
                            rule.min_samples);
+    return j;
+  }
+  const auto zero = [](const std::vector<double>& samples) {
+    return std::any_of(samples.begin(), samples.end(), [](double ms) { return ms <= 0; });
+  };
+  if (zero(old_ms) || zero(new_ms)) {
+    j.reason = "a sample of 0 ms (shorter than the timer resolves) gives no ratio";
     return j;
   }
   // log(old time) − log(new time) is log(new rate / old rate): a shift on the log scale is a ratio.

@@ -39,7 +39,8 @@ struct Judgement {
   std::string reason;  // why UNCERTAIN; empty otherwise
 };
 // The same work in both, so the rate ratio is the inverse of the time ratio. Sides with fewer than
-// rule.min_samples are UNCERTAIN with `ratio` 0 (the caller knows the recorded rates).
+// rule.min_samples, or a sample of 0 ms, are UNCERTAIN with `ratio` 0 (the caller knows the
+// recorded rates).
 Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& new_ms, const CompareRule& rule);
 
 // The cells every output shows: "0.912", "0.897-0.925" (or "-" without an interval), "0.003" or "<0.001".

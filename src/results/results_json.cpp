@@ -104,8 +104,9 @@ std::vector<double> samples_from_json(const json& array, const std::string& wher
   samples.reserve(array.size());
   for (size_t i = 0; i < array.size(); ++i) {
     const json& value = array.at(i);
-    if (!value.is_number() || !(value.get<double>() > 0)) {
-      throw InputError(fmt::format("{}[{}]: expected a time in ms above 0, got {}", where, i, json_excerpt(value)));
+    // 0 is possible: a kernel shorter than the timer's resolution.
+    if (!value.is_number() || !(value.get<double>() >= 0)) {
+      throw InputError(fmt::format("{}[{}]: expected a time in ms, 0 or more, got {}", where, i, json_excerpt(value)));
     }
     samples.push_back(value.get<double>());
   }
