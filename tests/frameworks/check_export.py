@@ -85,7 +85,7 @@ def check_cnn(python):
     check("cnn --gemm-only layers", shapes(gemm_only), CNN_CONV + [CNN_FC])
     check("cnn --gemm-only other_parameters (norms + PReLU)", gemm_only["other_parameters"], 16 + 16 + 8)
     check("cnn --gemm-only has no optimizer field", "optimizer" in gemm_only, False)
-    return gemm_only
+    return net
 
 
 def check_bert(python):
@@ -109,7 +109,8 @@ def check_bert(python):
 
 
 def check_trainrate_reads(trainrate, net):
-    """predict reads the file and counts the same parameters as torch; the tiny shapes are measured now."""
+    """predict reads the file (memory layers included) and counts the same parameters as torch; the tiny
+    shapes are measured now."""
     with tempfile.TemporaryDirectory() as tmp:
         path, out = os.path.join(tmp, "net.json"), os.path.join(tmp, "prediction.json")
         with open(path, "w") as f:
@@ -124,7 +125,9 @@ def check_trainrate_reads(trainrate, net):
         with open(out) as f:
             prediction = json.load(f)
         check("trainrate's parameter count", prediction["parameters"], CNN_PARAMETERS)
-        check("prediction has a positive step time", prediction["step_time_s"] > 0, True)
+        check("prediction has GEMM/conv time", prediction["compute_time_s"] > 0, True)
+        check("prediction has memory-bound time (norms, pools, adds, loss, SGD step)", prediction["memory_time_s"] > 0, True)
+        check("no pass without a rate", prediction["missing_passes"], 0)
 
 
 def main():
@@ -134,9 +137,9 @@ def main():
     if python is None:
         print("SKIP: no Python here imports torch (apt-get install python3-torch python3-torchvision)")
         return SKIP
-    gemm_only = check_cnn(python)
+    cnn = check_cnn(python)
     check_bert(python)
-    check_trainrate_reads(sys.argv[1], gemm_only)
+    check_trainrate_reads(sys.argv[1], cnn)
     for failure in failures:
         print(f"FAIL: {failure}")
     if failures:
