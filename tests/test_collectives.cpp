@@ -175,6 +175,10 @@ TEST(AlphaBetaFit, FromResultsToTheRingLink) {
   EXPECT_NEAR(link.latency_s, 5e-6, 1e-15);
   // The ring model with that link reproduces the fit at its own rank count.
   EXPECT_NEAR(ring_allreduce_time_s(1e6, 2, link), 10e-6 + 1e6 * 1e-10, 1e-15);
+  // A floor above 4 KiB leaves one size: nothing to fit.
+  EXPECT_TRUE(fit_collectives(results, 8192).empty());
+  EXPECT_EQ(fit_collectives(results, 4096).size(), 1u);
+  EXPECT_DOUBLE_EQ(gradient_fit_min_bytes(kDdpBucketBytes), 25.0 * 1024 * 1024 / 8);
 }
 
 TEST(BucketedAllreduce, PipelinesBucketsUnderTheBackwardPass) {

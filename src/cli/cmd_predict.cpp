@@ -116,18 +116,22 @@ int missing_rates_status(const Prediction& prediction, bool allow_missing) {
 
 // --comm: B and α from the all-reduce measured by `trainrate run --suite collectives`.
 void link_from_comm(const std::string& path, PredictOptions& o) {
-  const std::optional<CollectiveFit> found = gradient_allreduce_fit(fit_collectives(read_results_file(path).results));
+  const double min_bytes = gradient_fit_min_bytes(o.link.bucket_bytes);
+  const std::optional<CollectiveFit> found =
+      gradient_allreduce_fit(fit_collectives(read_results_file(path).results, min_bytes));
   if (!found) {
-    throw InputError(fmt::format("{}: no all-reduce over 2 or more ranks with 2 or more ok sizes to fit (measure with "
-                                 "`mpirun -n 2 trainrate run --suite collectives`)", path));
+    throw InputError(fmt::format("{}: no all-reduce over 2 or more ranks with 2 or more ok sizes of {} or more to fit "
+                                 "(measure with `mpirun -n 2 trainrate run --suite collectives`)",
+                                 path, format_message_size(int64_t(min_bytes))));
   }
   const double bucket_bytes = o.link.bucket_bytes;
   o.link = link_from_allreduce_fit(*found);
   o.link.bucket_bytes = bucket_bytes;
   const AlphaBetaFit& f = found->fit;
-  o.link_origin = fmt::format("fitted to the {} all-reduce of {} ({} ranks on {}, {} sizes): t = {:.3g} us + bytes / "
-                              "{:.3g} GB/s, residuals rms {:.1f}%, max {:.1f}%",
+  o.link_origin = fmt::format("fitted to the {} all-reduce of {} ({} ranks on {}, {} sizes from {}): t = {:.3g} us + "
+                              "bytes / {:.3g} GB/s, residuals rms {:.1f}%, max {:.1f}%",
                               to_string(found->dtype), path, found->ranks, found->backend, f.points.size(),
+                              format_message_size(int64_t(f.points.front().bytes)),
                               f.alpha_s * 1e6, 1e-9 / f.beta_s_per_byte, 100 * f.rms_relative_residual,
                               100 * f.max_relative_residual);
 }

@@ -39,12 +39,12 @@ AlphaBetaFit fit_alpha_beta(const std::vector<std::pair<double, double>>& bytes_
   return fit;
 }
 
-std::vector<CollectiveFit> fit_collectives(const std::vector<Result>& results) {
+std::vector<CollectiveFit> fit_collectives(const std::vector<Result>& results, double min_bytes) {
   std::vector<CollectiveFit> fits;
   std::vector<std::vector<std::pair<double, double>>> points;
   for (const Result& r : results) {
     const auto* c = std::get_if<CollectiveProblem>(&r.problem);
-    if (!c || r.status != ResultStatus::ok || !r.measurement) continue;
+    if (!c || r.status != ResultStatus::ok || !r.measurement || double(c->bytes) < min_bytes) continue;
     const auto same = [&](const CollectiveFit& f) {
       return f.op == c->op && f.dtype == c->dtype && f.ranks == c->ranks && f.backend == r.backend;
     };

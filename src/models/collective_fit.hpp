@@ -42,8 +42,15 @@ struct CollectiveFit {
   AlphaBetaFit fit;
 };
 
-// One fit per (collective, dtype, ranks, backend) with at least two ok sizes, in first-seen order.
-std::vector<CollectiveFit> fit_collectives(const std::vector<Result>& results);
+// One fit per (collective, dtype, ranks, backend) with at least two ok sizes of `min_bytes` or more,
+// in first-seen order. A floor keeps the fit to the messages a prediction sends: the rate changes in
+// steps with size (on the machine of docs/results/collectives-2026-12-07.md all-reduce's drops
+// tenfold from 1 to 2 MiB), which one straight line cannot follow on both sides.
+std::vector<CollectiveFit> fit_collectives(const std::vector<Result>& results, double min_bytes = 0);
+
+// The floor predictions fit above: an eighth of the gradient bucket, so the fit spans the sizes
+// the buckets are (0 without buckets: every size).
+inline double gradient_fit_min_bytes(double bucket_bytes) { return bucket_bytes / 8; }
 
 // The ring all-reduce link of scaling.hpp that reproduces an all-reduce fit at its rank count n:
 // t = 2(n−1)/n · bytes/B + 2(n−1)·α_step, so B = 2(n−1)/(n·β) (the fit's bus bandwidth) and

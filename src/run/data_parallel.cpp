@@ -56,9 +56,9 @@ std::vector<Result> measure_sweep(Backend& backend, const DataParallelOptions& o
 }  // namespace
 
 std::vector<int64_t> allreduce_sweep_bytes(double bucket_bytes) {
-  std::vector<int64_t> sizes;
   const int64_t bucket = int64_t(bucket_bytes) / 4 * 4;
-  for (int64_t bytes = 64 * 1024; bytes < bucket; bytes *= 4) sizes.push_back(bytes);
+  std::vector<int64_t> sizes;
+  for (int64_t divisor : {8, 4, 2}) sizes.push_back(std::max<int64_t>(4, bucket / divisor / 4 * 4));
   sizes.push_back(bucket);
   return sizes;
 }
@@ -80,12 +80,13 @@ DataParallelReport replay_data_parallel(const Network& network, const DataParall
     source = report.allreduce_sweep;
   }
   std::optional<CollectiveFit> fit;
-  for (const CollectiveFit& f : fit_collectives(source)) {
+  for (const CollectiveFit& f : fit_collectives(source, gradient_fit_min_bytes(options.bucket_bytes))) {
     if (f.op == CollectiveOp::all_reduce && f.dtype == Dtype::fp32 && f.ranks == report.group.ranks) fit = f;
   }
   if (!fit) {
-    throw std::invalid_argument(fmt::format("no fp32 all-reduce over {} ranks with 2 or more sizes to fit",
-                                            report.group.ranks));
+    throw std::invalid_argument(fmt::format("no fp32 all-reduce over {} ranks with 2 or more sizes of {} or more to fit",
+                                            report.group.ranks,
+                                            format_message_size(int64_t(gradient_fit_min_bytes(options.bucket_bytes)))));
   }
   report.allreduce_fit = *fit;
   report.link = link_from_allreduce_fit(*fit);

@@ -2,8 +2,8 @@
 // all-reduces the gradients in buckets over the collective backend (mpi), as a framework's
 // data-parallel step does; the step is timed as the slowest rank's. The prediction comes from the
 // same machine: the layer model's compute (each problem measured alone, on every rank at once) plus
-// the bucketed ring all-reduce of scaling.hpp with α-β fitted to all-reduces measured here now (or
-// read from a collectives results file).
+// the bucketed ring all-reduce of scaling.hpp with α-β fitted to all-reduces of bucket-like sizes
+// measured here now (or read from a collectives results file).
 //
 // What it checks: that compute and communication add up as the scaling model says. The all-reduce
 // follows the backward pass (no overlap); the gradient buffers have the network's gradient size but
@@ -45,7 +45,8 @@ struct DataParallelReport {
   double relative_error = 0;       // (predicted − measured) / measured
 };
 
-// The all-reduce sizes of the α-β sweep: 64 KiB to the bucket size, ×4, and the bucket itself.
+// The all-reduce sizes of the α-β sweep: an eighth, a quarter and half of the bucket, and the bucket
+// (the sizes the step sends; gradient_fit_min_bytes).
 std::vector<int64_t> allreduce_sweep_bytes(double bucket_bytes);
 
 // Throws std::invalid_argument when the set has no collective backend or runs a single rank.

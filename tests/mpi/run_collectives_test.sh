@@ -52,9 +52,10 @@ assert mpi["properties"]["ranks"] == "2" and mpi["properties"]["nodes"] == "1", 
 PY
 # Compute rates from a stored CPU run; B and alpha from this run's all-reduce (or the defaults, said so).
 rates=$(dirname "$0")/../data/reports/results-cpu.json
-"$trainrate" predict -r "$rates" --comm "$work/two.json" -n resnet50 --allow-missing --devices 2 >"$work/predict" 2>&1 ||
-  { cat "$work/predict"; fail "predict --comm exited non-zero"; }
-grep -q "B and alpha: fitted to the fp32 all-reduce of $work/two.json (2 ranks on mpi, 5 sizes)" "$work/predict" ||
+# Buckets of 256 KiB: the fit takes the sizes from an eighth of a bucket, 32 and 64 KiB.
+"$trainrate" predict -r "$rates" --comm "$work/two.json" -n resnet50 --allow-missing --devices 2 --bucket-mib 0.25 \
+  >"$work/predict" 2>&1 || { cat "$work/predict"; fail "predict --comm exited non-zero"; }
+grep -q "B and alpha: fitted to the fp32 all-reduce of $work/two.json (2 ranks on mpi, 2 sizes from 32 KiB)" "$work/predict" ||
   { cat "$work/predict"; fail "predict --comm did not use the fit"; }
 "$trainrate" predict -r "$rates" -n resnet50 --allow-missing --devices 2 >"$work/predict" 2>&1
 grep -q "B and alpha: assumed defaults (B = 100 GB/s, alpha = 5 us), nothing measured" "$work/predict" ||
