@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real one-node Slurm cluster on this machine: munged, slurmctld and slurmd from Debian's
 # packages, run as root from a temporary directory; submits scripts/slurm/submit with the CPU
-# fallback on the smoke suite, waits for the run job and its dependent merge job, and checks the
-# results file and the fleet report. Every daemon it starts is stopped on exit.
+# fallback on the smoke suite, screened against a baseline and writing metrics, waits for the run
+# job and its dependent merge job, and checks the results file, the verdict, the metrics and the
+# fleet report. Every daemon it starts is stopped on exit.
 #
 #   tests/slurm/run_slurm_test.sh TRAINRATE_CLI
 # Exit 0 pass, 1 fail, 77 skip (only when Slurm cannot be installed or started here).
@@ -121,9 +122,23 @@ if [[ "$state" != idle* ]]; then
 fi
 echo "run_slurm_test: Slurm $(sinfo --version | awk '{print $2}') up: node localhost idle, $cpus CPUs, ${real_memory} MB"
 
+# ---- a baseline to screen against ---------------------------------------------------------------
+# The smoke GEMMs measured here with the job's backends and options, copied as three peer nodes. Tiny
+# problems on a shared machine can be many times slower from one run to the next, so the rate rules
+# are turned off (--screen-args): this checks that each task screens and the merge gathers the
+# verdicts; the rules themselves are tested in tests/test_fleet.cpp.
+backends=custom-cpu,openblas,onednn
+"$cli" run --suite smoke --kind gemm --backends "$backends" --budget-ms 50 --warmup 1 --quiet -o "$work/pre.json" ||
+  fail "the run for the baseline failed"
+for peer in peer-a peer-b peer-c; do
+  sed "s/\"host\": \"[^\"]*\"/\"host\": \"$peer\"/" "$work/pre.json" >"$work/$peer.json"
+done
+"$cli" baseline "$work"/peer-*.json -o "$work/baseline.json" >/dev/null || fail "trainrate baseline failed"
+
 # ---- the job under test -------------------------------------------------------------------------
 submitted="$("$root/scripts/slurm/submit" --nodes 1 --gpus-per-node 0 --suite smoke --out "$work/out" \
-  --bin "$cli" --run-args "--budget-ms 50 --warmup 1" --time 00:10:00)" || fail "submit failed: $submitted"
+  --bin "$cli" --run-args "--budget-ms 50 --warmup 1" --time 00:10:00 --baseline "$work/baseline.json" \
+  --screen-args "--kind-threshold 0 --floor 0" --metrics-dir "$work/metrics")" || fail "submit failed: $submitted"
 echo "$submitted"
 read -r run_job merge_job < <(awk '/^jobs:/ {print $2, $3}' <<<"$submitted")
 [[ -n "$run_job" && -n "$merge_job" ]] || fail "submit printed no job ids"
@@ -151,4 +166,11 @@ for report in fleet.md fleet.csv fleet.html; do
   [[ -s "$work/out/fleet/$report" ]] || fail "merge wrote no $report"
 done
 grep -q "| $(hostname -s) | cpu |" "$work/out/fleet/fleet.md" || fail "fleet.md has no row for $(hostname -s) cpu"
-echo "run_slurm_test: ok: results-$host-cpu.json and the fleet report written through Slurm (jobs $run_job, $merge_job)"
+screen="$work/out/screen-$host-cpu.json"
+[[ -s "$screen" && -s "${screen%.json}.md" ]] || fail "the task wrote no screen verdict $screen (and .md)"
+grep -q '"verdict": "ACCEPT"' "$screen" || fail "the node was not ACCEPTed with the rate rules off: $(cat "$screen")"
+grep -q "screened 1 file(s)" "$work/out/trainrate-merge-$merge_job.out" || fail "the merge job did not gather the verdict"
+metrics="$work/metrics/trainrate-cpu.prom"
+grep -q '^trainrate_screen_accepted{.*} 1$' "$metrics" || fail "no ACCEPT in the node's metrics $metrics"
+grep -q '^trainrate_rate_flops_per_second{' "$metrics" || fail "no rates in the node's metrics $metrics"
+echo "run_slurm_test: ok: results-$host-cpu.json, its screen verdict and metrics, and the fleet report written through Slurm (jobs $run_job, $merge_job)"
