@@ -195,7 +195,9 @@ TEST(FleetSettings, EveryDifferingKeyIsListedWithItsFiles) {
 std::vector<FleetNode> five_nodes() {
   const ResultsFile seed = read_results_file(testing::kFleetSeed);
   std::vector<FleetNode> nodes;
-  for (const auto& [host, scale] : testing::kFiveNodes) nodes.push_back({host + ".json", testing::scaled_node(seed, host, scale)});
+  for (const auto& [host, scale] : testing::kFiveNodes) {
+    nodes.push_back({host + ".json", testing::scaled_node(seed, host, scale)});
+  }
   return nodes;
 }
 
