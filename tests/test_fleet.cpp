@@ -182,8 +182,8 @@ TEST(FleetSettings, EveryDifferingKeyIsListedWithItsFiles) {
   // The threads of the results count too: a CPU run with 2 threads is not comparable with one with 4.
   ResultsFile four_threads = seed;
   for (Result& r : four_threads.results) r.threads = 4;
-  const auto threads = setting_differences({{"a.json", seed}, {"d.json", four_threads}});
-  EXPECT_EQ(threads.back(), "threads: '0' in 1 file (a.json); '4' in 1 file (d.json)");
+  EXPECT_EQ(setting_differences({{"a.json", seed}, {"d.json", four_threads}}),
+            std::vector<std::string>{"threads: '0' in 1 file (a.json); '4' in 1 file (d.json)"});
   // merge's report says it, too.
   const FleetReport fleet = build_fleet(nodes, FleetOptions{});
   EXPECT_EQ(fleet.differences, lines);
@@ -195,7 +195,9 @@ TEST(FleetSettings, EveryDifferingKeyIsListedWithItsFiles) {
 std::vector<FleetNode> five_nodes() {
   const ResultsFile seed = read_results_file(testing::kFleetSeed);
   std::vector<FleetNode> nodes;
-  for (const auto& [host, scale] : testing::kFiveNodes) nodes.push_back({host + ".json", testing::scaled_node(seed, host, scale)});
+  for (const auto& [host, scale] : testing::kFiveNodes) {
+    nodes.push_back({host + ".json", testing::scaled_node(seed, host, scale)});
+  }
   return nodes;
 }
 

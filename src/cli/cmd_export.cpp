@@ -17,13 +17,15 @@ namespace {
 struct ExportArgs {
   std::vector<std::string> inputs;
   std::string output;
-  reports::MetricsFormat format = reports::MetricsFormat::prometheus;
+  std::string format = "prometheus";
 };
 
 int run_export(const ExportArgs& args) {
   std::vector<reports::FleetNode> files;
   for (const std::string& path : args.inputs) files.push_back({path, reports::read_results_or_benchmark_file(path)});
-  const std::string text = reports::render_metrics(files, nullptr, args.format);
+  const auto format =
+      args.format == "openmetrics" ? reports::MetricsFormat::openmetrics : reports::MetricsFormat::prometheus;
+  const std::string text = reports::render_metrics(files, nullptr, format);
   if (args.output.empty()) {
     std::cout << text;
   } else {
@@ -41,9 +43,8 @@ Action add_export_command(CLI::App& app) {
   cmd->add_option("--format", args->format,
                   "prometheus: the text format 0.0.4 (what node_exporter's textfile collector reads); openmetrics: "
                   "the same gauges ending in '# EOF'")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, reports::MetricsFormat>{
-          {"prometheus", reports::MetricsFormat::prometheus}, {"openmetrics", reports::MetricsFormat::openmetrics}}))
-      ->default_str("prometheus");
+      ->check(CLI::IsMember({"prometheus", "openmetrics"}))
+      ->capture_default_str();
   cmd->add_option("-o,--output", args->output,
                   "File to write, atomically (a temporary file renamed over it); default: standard output");
   cmd->footer("Exit status: 0 written, 1 could not write, 2 bad input. Metric names: docs/cluster.md.");

@@ -22,7 +22,9 @@ int run_merge(const MergeArgs& args) {
   std::vector<reports::FleetNode> nodes;
   for (const std::string& path : args.inputs) nodes.push_back({path, reports::read_results_or_benchmark_file(path)});
   const reports::FleetReport fleet = reports::build_fleet(nodes, args.options);
-  for (const std::string& line : fleet.differences) fmt::print(stderr, "trainrate merge: warning: files differ in {}\n", line);
+  for (const std::string& line : fleet.differences) {
+    fmt::print(stderr, "trainrate merge: warning: files differ in {}\n", line);
+  }
   reports::write_fleet(fleet, args.output);
   int64_t flagged = 0;
   for (const reports::FleetDevice& d : fleet.devices) {

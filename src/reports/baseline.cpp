@@ -228,7 +228,9 @@ BaselineRow row_from_json(const json& o, const std::string& where) {
   }
   const json rates = field_or(o, "rate_by_node", where, json::object());
   if (!rates.is_object()) throw InputError(fmt::format("{}.rate_by_node: expected an object", where));
-  for (const auto& [node, rate] : rates.items()) row.rate_by_node[node] = positive(rates, node.c_str(), where + ".rate_by_node");
+  for (const auto& [node, rate] : rates.items()) {
+    row.rate_by_node[node] = positive(rates, node.c_str(), where + ".rate_by_node");
+  }
   return row;
 }
 
@@ -314,7 +316,8 @@ Baseline build_baseline(const std::vector<FleetNode>& nodes, const std::optional
   std::map<std::string, std::vector<NodeRates>> by_model;
   for (NodeRates& n : all) by_model[n.model].push_back(std::move(n));
   for (auto& [name, members] : by_model) {
-    std::sort(members.begin(), members.end(), [](const NodeRates& a, const NodeRates& b) { return a.node.node < b.node.node; });
+    std::sort(members.begin(), members.end(),
+              [](const NodeRates& a, const NodeRates& b) { return a.node.node < b.node.node; });
     baseline.models.push_back(build_model(name, members, catalogue, options, baseline.notes));
   }
   const bool any_rows = std::any_of(baseline.models.begin(), baseline.models.end(),

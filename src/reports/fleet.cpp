@@ -92,7 +92,8 @@ std::string cell_text(const FleetColumn& column, const std::optional<FleetCell>&
 std::map<std::string, std::string> settings_of(const ResultsFile& file) {
   std::map<std::string, std::string> settings{{"tool_version", file.tool_version}};
   using Section = std::pair<const char*, const std::map<std::string, std::string>*>;
-  for (const Section& section : {Section{"build", &file.build}, {"libraries", &file.libraries}, {"options", &file.options}}) {
+  for (const Section& section :
+       {Section{"build", &file.build}, {"libraries", &file.libraries}, {"options", &file.options}}) {
     for (const auto& [key, value] : *section.second) settings[fmt::format("{}.{}", section.first, key)] = value;
   }
   std::set<int> threads;

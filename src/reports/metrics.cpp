@@ -25,7 +25,8 @@ constexpr FamilyInfo kFamilies[] = {
     {"trainrate_rate_flops_per_second", "Achieved rate R of a GEMM or convolution: FLOP over the median time."},
     {"trainrate_rate_bytes_per_second", "Achieved rate R of a memory-bound layer: its minimum bytes over the median time."},
     {"trainrate_median_seconds", "Median time of one run of the problem."},
-    {"trainrate_peak_ratio", "Fraction of the device's peak reached (0-1): of FLOP/s, or of bandwidth for memory-bound layers."},
+    {"trainrate_peak_ratio",
+     "Fraction of the device's peak reached (0-1): of FLOP/s, or of bandwidth for memory-bound layers."},
     {"trainrate_noise_ratio", "Relative noise of the timed samples: standard deviation over mean."},
     {"trainrate_result_ok", "1 when the result verified and was timed, 0 when it was INVALID or FAILED."},
     {"trainrate_custom_vendor_ratio", "Rate of the custom backend over the fastest vendor backend on the same problem."},
@@ -121,7 +122,8 @@ void add_file(Exposition& out, const ResultsFile& file) {
     add_result(out, file, r);
   }
   for (const RatioRow& row : custom_vendor_ratios(file)) {
-    if (row.best_vendor) out.set("trainrate_custom_vendor_ratio", row_labels(file, row.device, row.custom_backend, row.problem), row.ratio);
+    if (!row.best_vendor) continue;
+    out.set("trainrate_custom_vendor_ratio", row_labels(file, row.device, row.custom_backend, row.problem), row.ratio);
   }
   const std::optional<double> started = unix_seconds(file.created_utc);
   if (!started) return;

@@ -132,7 +132,9 @@ ScreenReport screen_node(const ResultsFile& node, const std::string& source, con
     if (r.status == ResultStatus::skipped) continue;
     if (std::find(device_ids.begin(), device_ids.end(), r.device) == device_ids.end()) device_ids.push_back(r.device);
   }
-  if (device_ids.empty()) throw InputError(fmt::format("{}: no result that ran (all skipped, or none): nothing to screen", source));
+  if (device_ids.empty()) {
+    throw InputError(fmt::format("{}: no result that ran (all skipped, or none): nothing to screen", source));
+  }
   for (const std::string& id : device_ids) {
     report.devices.push_back(screen_device(node, source, id, baseline, baseline_source, options));
   }

@@ -255,11 +255,24 @@ mpi_types="$(ctl srun --mpi=list 2>&1 | tr -s ' \t\n' ' ')"
 say "srun --mpi=list: $mpi_types"
 [[ "$mpi_types" == *" pmix "* ]] || fail "this Slurm has no pmix plugin (slurm-wlm-basic-plugins ships mpi_pmix)"
 
-# ---- (a) the fleet job on both nodes, then the merge ---------------------------------------------
+# ---- (a) the fleet job on both nodes, screened, then the merge ----------------------------------
+# A baseline to screen against: the smoke suite measured here with the job's backend and options,
+# copied as three peer nodes. Tiny problems on a shared machine can be many times slower from one run
+# to the next, so the rate rules are off (--screen-args): this checks that each task screens and
+# writes metrics, and that the merge gathers the verdicts; the rules are tested in test_fleet.cpp.
+run_args="--budget-ms 20 --warmup 1 --threads 1"
+# shellcheck disable=SC2086  # run_args is a list of options
+"$cli" run --suite smoke --backends custom-cpu $run_args --quiet -o "$work/pre.json" >/dev/null ||
+  fail "the run for the baseline failed"
+for peer in peer-a peer-b peer-c; do
+  sed "s/\"host\": \"[^\"]*\"/\"host\": \"$peer\"/" "$work/pre.json" >"$work/$peer.json"
+done
+"$cli" baseline "$work"/peer-*.json -o "$work/baseline.json" >/dev/null || fail "trainrate baseline failed"
 started_s=$SECONDS
 submitted="$(TRAINRATE_CPU_BACKENDS=custom-cpu ctl "$root/scripts/slurm/submit" --nodes 2 --gpus-per-node 0 \
-  --suite smoke --out "$work/out" --bin "$cli" --run-args "--budget-ms 20 --warmup 1 --threads 1" \
-  --time 00:05:00)" || fail "submit failed: $submitted"
+  --suite smoke --out "$work/out" --bin "$cli" --run-args "$run_args" --time 00:05:00 \
+  --baseline "$work/baseline.json" --screen-args "--kind-threshold 0 --floor 0" --metrics-dir "$work/metrics")" ||
+  fail "submit failed: $submitted"
 echo "$submitted"
 read -r run_job merge_job < <(awk '/^jobs:/ {print $2, $3}' <<<"$submitted")
 [[ -n "$run_job" && -n "$merge_job" ]] || fail "submit printed no job ids"
@@ -279,8 +292,16 @@ for node in "${node_name[@]}"; do
   [[ -s "$results" ]] || fail "no $results (files: $(ls "$work/out" | tr '\n' ' '))"
   grep -q '"suite": "smoke"' "$results" || fail "$results does not hold the smoke suite"
   grep -q "| $node | cpu |" "$work/out/fleet/fleet.md" || fail "fleet.md has no row for $node cpu"
+  screen="$work/out/screen-$node-cpu.json"
+  [[ -s "$screen" && -s "${screen%.json}.md" ]] || fail "$node's task wrote no screen verdict $screen (and .md)"
+  grep -q '"verdict": "ACCEPT"' "$screen" || fail "$node was not ACCEPTed with the rate rules off: $(cat "$screen")"
 done
-say "(a) ok: results-node1-cpu.json and results-node2-cpu.json, merged into fleet/fleet.md"
+grep -q "screened 2 file(s)" "$work/out/trainrate-merge-$merge_job.out" || fail "the merge job did not gather both verdicts"
+# Both nodes write the same name (a node-local directory on a real cluster); the last one stays.
+metrics="$work/metrics/trainrate-cpu.prom"
+grep -q '^trainrate_screen_accepted{.*host="node[12]".*} 1$' "$metrics" || fail "no ACCEPT in the metrics $metrics"
+grep -q '^trainrate_rate_flops_per_second{' "$metrics" || fail "no rates in the metrics $metrics"
+say "(a) ok: results-node1-cpu.json and results-node2-cpu.json, each screened (ACCEPT) and merged into fleet/fleet.md"
 
 # ---- (b) a 2-rank all-reduce across the two nodes over TCP ---------------------------------------
 # trainrate's all-reduce, one rank per node, 1 to 4 MiB. Open MPI 4.1 from Debian talks to Slurm only
