@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_emulation.hpp"
 #include "kernels/cuda/launch.hpp"
 #include "verify/verify.hpp"
 
@@ -45,6 +46,9 @@ struct Buffer {
     return out;
   }
 };
+
+// With a fault injected (main.cpp --inject) one wrong case is the proof; the rest would only cost time.
+bool fault_shown() { return cuda_host::injected_fault != cuda_host::Fault::none && testing::Test::HasFailure(); }
 
 using Launcher = std::function<void(const Problem&, const void* in0, const void* in1, void* out)>;
 
@@ -91,7 +95,10 @@ void gemm_every_shape_and_transpose(const std::string& variant, const Launcher& 
   for (const GemmShape& s : kGemmShapes)
     for (Op op_a : {Op::N, Op::T})
       for (Op op_b : {Op::N, Op::T})
-        for (Dtype dtype : dtypes) run_and_verify(variant, launch, GemmProblem{s.m, s.n, s.k, op_a, op_b, dtype, s.batch});
+        for (Dtype dtype : dtypes) {
+          if (fault_shown()) return;
+          run_and_verify(variant, launch, GemmProblem{s.m, s.n, s.k, op_a, op_b, dtype, s.batch});
+        }
 }
 
 namespace k = cuda_kernels;
@@ -129,6 +136,7 @@ void conv_every_pass_and_layout(const std::string& variant, const Launcher& laun
     for (Layout layout : {Layout::NCHW, Layout::NHWC})
       for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter})
         for (Dtype dtype : dtypes) {
+          if (fault_shown()) return;
           cp.layout = layout, cp.pass = pass, cp.dtype = dtype;
           run_and_verify(variant, launch, cp);
         }
