@@ -152,9 +152,11 @@ def check_file(nvrtc, path, arch, include_dirs, out_dir, nvcc, nvcc_arch):
             problems.append(f"bf16 WMMA missing from sm_{sm} PTX")
         else:
             features.append("wmma " + "+".join(sorted(types, key=len)))
-    sm80_only = {"cp.async": "cp.async", "ldmatrix": "ldmatrix", "mma.sync.aligned.m16n8k16": "mma m16n8k16"}
-    for needle, label in sm80_only.items():
-        in_source, in_ptx = needle in code, needle in ptx
+    # Instruction in the PTX → its label and the kernels/cuda/ptx.cuh wrapper a file calls it through.
+    sm80_only = {"cp.async": ("cp.async", "ptx::cp_async_16"), "ldmatrix": ("ldmatrix", "ptx::ldmatrix_x4"),
+                 "mma.sync.aligned.m16n8k16": ("mma m16n8k16", "ptx::mma_m16n8k16")}
+    for needle, (label, wrapper) in sm80_only.items():
+        in_source, in_ptx = needle in code or wrapper in code, needle in ptx
         if sm < 80 and in_ptx:
             problems.append(f"{label} in sm_{sm} PTX (needs sm_80; its __CUDA_ARCH__ guard is missing)")
         elif sm >= 80 and in_source:

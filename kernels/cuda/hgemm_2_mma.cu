@@ -11,9 +11,8 @@
 // element with zero fill and written with ordinary shared stores; the barrier that precedes
 // their use orders them like the cp.async data, so every shape is correct.
 // Needs sm_80 (cp.async); the body compiles away on older targets and the launcher refuses them.
-#include <cuda/std/type_traits>  // not <type_traits>: NVRTC has no standard library
-
 #include "kernels/cuda/ladder_runner.cuh"
+#include "kernels/cuda/ptx.cuh"
 
 namespace trainrate::cuda_kernels {
 // A named namespace (not an anonymous one) so sm_70/75 device passes, where the kernel body
@@ -42,46 +41,6 @@ struct SwizzledTile {
   }
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) { return uint32_t(__cvta_generic_to_shared(p)); }
-
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-template <bool TRANS>
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
-  if constexpr (TRANS)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(smem))
-                 : "memory");
-  else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(smem))
-                 : "memory");
-}
-
-// D += A·B for one m16n8k16 tile; A row-major 16×16, B column-major 16×8, fp32 accumulators.
-template <typename T>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t* b) {
-  if constexpr (cuda::std::is_same_v<T, __half>)
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
 // Issues the copies of one operand tile; element (mn, kk) of the operand is g[mn + kk·ld] when
 // MN_MAJOR, else g[kk + mn·ld].
 template <typename Tile, bool MN_MAJOR>
@@ -96,7 +55,7 @@ __device__ __forceinline__ void load_tile(uint16_t* s, const uint16_t* g, int64_
     const int cont_ext = MN_MAJOR ? mn_ext : k_ext, other_ext = MN_MAJOR ? k_ext : mn_ext;
     uint16_t* dst = s + Tile::offset(row, chunk);
     if (vec_ok && other < other_ext && cont + 7 < cont_ext)
-      cp_async16(dst, g + int64_t(other) * ld + cont);
+      ptx::cp_async_16(dst, g + int64_t(other) * ld + cont);
     else
       *reinterpret_cast<uint4*>(dst) = detail::load8_scalar(g, ld, cont, other, cont_ext, other_ext);
   }
@@ -106,7 +65,7 @@ template <typename T, Op OPA, Op OPB>
 __global__ void __launch_bounds__(Cfg::kThreads, 2)
 hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint16_t* __restrict__ b,
                  T* __restrict__ c, int64_t batch, bool vec_a, bool vec_b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if TRAINRATE_SM80_DEVICE_CODE
   constexpr bool kAMn = OPA == Op::N;  // A stored M-contiguous → ldmatrix.trans
   constexpr bool kBMn = OPB == Op::T;  // B stored N-contiguous → ldmatrix.trans
   using TileA = SwizzledTile<Cfg::kBM, kAMn>;
@@ -134,14 +93,14 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
 #pragma unroll
     for (int s = 0; s < Cfg::kStages - 1; ++s) {
       if (s < k_tiles) load_stage(s, s * Cfg::kBK);
-      cp_async_commit();  // always commit, so group counting stays uniform
+      ptx::cp_async_commit();  // always commit, so group counting stays uniform
     }
     for (int t = 0; t < k_tiles; ++t) {
-      cp_async_wait<Cfg::kStages - 2>();  // slice t has landed (for this thread's copies)...
+      ptx::cp_async_wait<Cfg::kStages - 2>();  // slice t has landed (for this thread's copies)...
       __syncthreads();               // ...and for everyone's; slice t-1's stage is free again
       const int next = t + Cfg::kStages - 1;
       if (next < k_tiles) load_stage(next % Cfg::kStages, next * Cfg::kBK);
-      cp_async_commit();
+      ptx::cp_async_commit();
 
       const uint16_t* sa = as + (t % Cfg::kStages) * TileA::kElems;
       const uint16_t* sb = bs + (t % Cfg::kStages) * TileB::kElems;
@@ -152,18 +111,18 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
         for (int x = 0; x < Cfg::kTilesM; ++x) {
           const int mb = wm + x * Cfg::kMmaM;
           if constexpr (kAMn)  // [k][m]: matrices (m0-7,k0-7) (m8-15,k0-7) (m0-7,k8-15) (m8-15,k8-15)
-            ldmatrix_x4<true>(fa[x], sa + TileA::offset(ks + lr + (lj >> 1) * 8, (mb + (lj & 1) * 8) / 8));
+            ptx::ldmatrix_x4<true>(fa[x], sa + TileA::offset(ks + lr + (lj >> 1) * 8, (mb + (lj & 1) * 8) / 8));
           else  // [m][k]: lanes 0-15 rows m0-15 at k0, lanes 16-31 the same rows at k8
-            ldmatrix_x4<false>(fa[x], sa + TileA::offset(mb + (lane & 15), ks / 8 + (lane >> 4)));
+            ptx::ldmatrix_x4<false>(fa[x], sa + TileA::offset(mb + (lane & 15), ks / 8 + (lane >> 4)));
         }
 #pragma unroll
         for (int y = 0; y < Cfg::kTilesN; y += 2) {
           const int nb = wn + y * Cfg::kMmaN;
           uint32_t r[4];  // matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
           if constexpr (kBMn)  // [k][n]
-            ldmatrix_x4<true>(r, sb + TileB::offset(ks + lr + (lj & 1) * 8, (nb + (lj >> 1) * 8) / 8));
+            ptx::ldmatrix_x4<true>(r, sb + TileB::offset(ks + lr + (lj & 1) * 8, (nb + (lj >> 1) * 8) / 8));
           else  // [n][k]
-            ldmatrix_x4<false>(r, sb + TileB::offset(nb + lr + (lj >> 1) * 8, ks / 8 + (lj & 1)));
+            ptx::ldmatrix_x4<false>(r, sb + TileB::offset(nb + lr + (lj >> 1) * 8, ks / 8 + (lj & 1)));
           fb[y][0] = r[0];
           fb[y][1] = r[1];
           fb[y + 1][0] = r[2];
@@ -172,10 +131,10 @@ hgemm_mma_kernel(int m, int n, int k, const uint16_t* __restrict__ a, const uint
 #pragma unroll
         for (int x = 0; x < Cfg::kTilesM; ++x)
 #pragma unroll
-          for (int y = 0; y < Cfg::kTilesN; ++y) mma_16816<T>(acc[x][y], fa[x], fb[y]);
+          for (int y = 0; y < Cfg::kTilesN; ++y) ptx::mma_m16n8k16<T>(acc[x][y], fa[x], fb[y]);
       }
     }
-    cp_async_wait<0>();
+    ptx::cp_async_wait<0>();
     __syncthreads();  // shared memory is reused by the next batch entry's prologue
 
     // Epilogue: accumulator (x, y) holds rows g and g+8, columns 2t and 2t+1 of its 16×8 tile.
