@@ -225,7 +225,9 @@ void check_result(const json& r, const std::string& at) {
   EXPECT_DOUBLE_EQ(summarize(samples).median_ms, median);
   EXPECT_TRUE(std::set<std::string>({"noise-target", "time-budget", "max-samples"}).contains(m.at("stop_reason")))
       << m.at("stop_reason");
-  EXPECT_TRUE(m.at("clock_mhz").is_null());  // the CPU reports no clock
+  EXPECT_TRUE(m.at("state_before").is_null());  // the CPU reports no state
+  EXPECT_TRUE(m.at("state_after").is_null());
+  EXPECT_EQ(m.at("retakes"), 0);
   // R = FLOP / median time; % of peak against the CPU's measured ceiling.
   EXPECT_NEAR(rate, flops(problem) / (median * 1e-3), 1e-9 * rate);
   ASSERT_TRUE(r.at("peak_flops_per_s").is_number());
@@ -248,7 +250,7 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(j.is_object());
 
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 2);
+  EXPECT_EQ(j.at("schema_version"), 3);
   EXPECT_EQ(j.at("complete"), true);
   EXPECT_EQ(j.at("suite"), "smoke");
   ASSERT_TRUE(j.at("tool_version").is_string());

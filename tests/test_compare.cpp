@@ -298,6 +298,12 @@ TEST(Table, RowsForOkAndNotOk) {
   ok.verification.sampled = true;
   ok.verification.elements_checked = 512;
   EXPECT_TRUE(result_table_row(ok).ends_with("ok (512 sampled)\n"));
+  // A GPU's slowdowns: the power cap seen after, heat before, each named once; and the retakes.
+  ok.measurement->state_before = DeviceState{.slowdowns = {"sw-thermal"}};
+  ok.measurement->state_after = DeviceState{.slowdowns = {"sw-power-cap", "sw-thermal"}};
+  ok.measurement->retakes = 2;
+  EXPECT_TRUE(result_table_row(ok).ends_with("ok (512 sampled, retaken 2x, slowed: sw-thermal sw-power-cap)\n"))
+      << result_table_row(ok);
 
   const Result skipped = make(kFwd, "openblas", "vendor", ResultStatus::skipped, 0);
   Result s = skipped;

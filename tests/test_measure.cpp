@@ -107,6 +107,7 @@ struct Script {
   double repeat_ms = -1;            // returned once the script runs out (< 0: fail the test)
   int starts = 0, stops = 0, flushes = 0, runs = 0;
   std::vector<int> runs_at_stop;    // run count at each stop_ms()
+  std::deque<DeviceState> states;   // what successive state() calls return; then a clean 1410 MHz
 };
 
 class ScriptedTimer final : public Timer {
@@ -145,7 +146,12 @@ class FakeDevice final : public Device {
   std::unique_ptr<Timer> make_timer() override { return std::make_unique<ScriptedTimer>(s_); }
   MeasureDefaults measure_defaults() const override { return {true, 0.02}; }
   void flush_caches() override { ++s_.flushes; }
-  std::optional<double> current_clock_mhz() override { return 1410.0; }
+  std::optional<DeviceState> state() override {
+    if (s_.states.empty()) return DeviceState{.sm_clock_mhz = 1410.0};
+    DeviceState next = s_.states.front();
+    s_.states.pop_front();
+    return next;
+  }
   std::optional<std::string> fatal_error() override { return fatal; }
   std::optional<std::string> fatal;  // set by a test to play a sticky error
   std::optional<int64_t> free_device_memory_bytes() override { return free_bytes; }
@@ -181,8 +187,68 @@ TEST(Measure, HotModeBatchesRunsToFillASample) {
   EXPECT_EQ(s.runs_at_stop, (std::vector<int>{1, 5, 9, 13}));  // the timer brackets exactly the runs
   EXPECT_EQ(s.starts, s.stops);
   EXPECT_EQ(s.flushes, 0);
-  EXPECT_EQ(m.clock_mhz, 1410.0);
+  EXPECT_EQ(m.state_before->sm_clock_mhz, 1410.0);
+  EXPECT_EQ(m.state_after->sm_clock_mhz, 1410.0);
+  EXPECT_EQ(m.retakes, 0);
   EXPECT_TRUE(s.durations_ms.empty());
+}
+
+DeviceState slowed(std::vector<std::string> slowdowns) { return DeviceState{.slowdowns = std::move(slowdowns)}; }
+
+MeasureOptions with_short_rest(MeasureOptions o) {
+  o.max_rest_ms = 1;
+  return o;
+}
+
+TEST(Measure, HeatAtEitherEndRetakesTheMeasurementAfterARest) {
+  for (const bool at_start : {true, false}) {
+    Script s;
+    // Measurement 1: warm-up 1 ms, one sample of 5 ms; the heat was on; measurement 2 is clean.
+    s.durations_ms = {1.0, 5.0, 1.0, 2.0};
+    s.states = at_start ? std::deque<DeviceState>{slowed({"sw-thermal"}), {}, {}} :
+                          std::deque<DeviceState>{{}, slowed({"hw-thermal", "sw-power-cap"}), {}};
+    FakeDevice device(s);
+    const Measurement m =
+        measure(device, [&] { ++s.runs; }, with_short_rest(options(CacheMode::hot, quick_noise(1))));
+    EXPECT_EQ(m.retakes, 1);
+    EXPECT_EQ(m.stats.median_ms, 2.0);  // the second measurement's sample, not the slowed one
+    EXPECT_TRUE(slowdowns_seen(m).empty());
+    EXPECT_TRUE(s.durations_ms.empty());
+  }
+}
+
+TEST(Measure, PowerCapIsKeptAndNamedNotRetaken) {
+  Script s;
+  s.durations_ms = {1.0, 3.0};
+  s.states = {slowed({"sw-power-cap"}), slowed({"sw-power-cap"})};
+  FakeDevice device(s);
+  const Measurement m = measure(device, [&] { ++s.runs; }, with_short_rest(options(CacheMode::hot, quick_noise(1))));
+  EXPECT_EQ(m.retakes, 0);
+  EXPECT_EQ(slowdowns_seen(m), std::vector<std::string>{"sw-power-cap"});
+  EXPECT_EQ(m.stats.median_ms, 3.0);
+}
+
+TEST(Measure, HeatThatStaysIsRetakenAtMostMaxRetakesTimesAndNamed) {
+  Script s;
+  s.repeat_ms = 1.0;
+  for (int i = 0; i < 100; ++i) s.states.push_back(slowed({"hw-slowdown"}));
+  FakeDevice device(s);
+  MeasureOptions o = with_short_rest(options(CacheMode::hot, quick_noise(1)));
+  o.max_retakes = 2;
+  const Measurement m = measure(device, [&] { ++s.runs; }, o);
+  EXPECT_EQ(m.retakes, 2);
+  EXPECT_EQ(s.stops, 3 * 2);  // three measurements of one warm-up and one sample
+  EXPECT_EQ(slowdowns_seen(m), std::vector<std::string>{"hw-slowdown"});
+}
+
+TEST(DeviceState, NvmlReasonBitsNameOnlyTheSlowdowns) {
+  // idle (0x1), application clocks (0x2), sync boost (0x10), display clock (0x100) are not slowdowns.
+  EXPECT_TRUE(slowdown_names(0x1 | 0x2 | 0x10 | 0x100).empty());
+  EXPECT_EQ(slowdown_names(0x04 | 0x08 | 0x20 | 0x40 | 0x80),
+            (std::vector<std::string>{"sw-power-cap", "hw-slowdown", "sw-thermal", "hw-thermal", "hw-power-brake"}));
+  EXPECT_FALSE(passes_with_rest("sw-power-cap"));
+  EXPECT_TRUE(passes_with_rest("sw-thermal"));
+  EXPECT_FALSE(passes_with_rest("gpu-idle"));
 }
 
 TEST(Measure, HotModeRunsPerSampleIsClamped) {

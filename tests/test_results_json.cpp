@@ -84,7 +84,7 @@ ResultsFile sample_file() {
                                                     .mean_ms = 0.104, .max_ms = 0.2, .stddev_ms = 0.0011,
                                                     .relative_noise = 0.0105769230769},
                                .samples_ms = {0.101, 0.1034567, 0.2, 0.1000000000000001},
-                               .runs_per_sample = 12, .stop_reason = "noise-target", .clock_mhz = std::nullopt};
+                               .runs_per_sample = 12, .stop_reason = "noise-target"};
   ok.mode = "hot";
   ok.flops = 2.0 * 96 * 64 * 80 * 3;
   ok.rate_flops_per_s = ok.flops / (0.1034567e-3);
@@ -104,7 +104,10 @@ ResultsFile sample_file() {
   gpu_ok.device_kind = "cuda";
   gpu_ok.compared_with = {};
   gpu_ok.mode = "cold";
-  gpu_ok.measurement->clock_mhz = 1755.0;
+  gpu_ok.measurement->state_before = DeviceState{.sm_clock_mhz = 1755.0, .temperature_c = 61, .power_w = 412.5};
+  gpu_ok.measurement->state_after =
+      DeviceState{.sm_clock_mhz = 1410.0, .temperature_c = 87, .power_w = 699.75, .slowdowns = {"sw-power-cap", "hw-thermal"}};
+  gpu_ok.measurement->retakes = 2;
   gpu_ok.measurement->stop_reason = "time-budget";
   gpu_ok.algorithm = "CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1";
   gpu_ok.workspace_bytes = int64_t{1} << 33;
@@ -185,7 +188,9 @@ void expect_same_result(const Result& a, const Result& b) {
     EXPECT_EQ(a.measurement->samples_ms, b.measurement->samples_ms);
     EXPECT_EQ(a.measurement->runs_per_sample, b.measurement->runs_per_sample);
     EXPECT_EQ(a.measurement->stop_reason, b.measurement->stop_reason);
-    EXPECT_EQ(a.measurement->clock_mhz, b.measurement->clock_mhz);
+    EXPECT_EQ(a.measurement->state_before, b.measurement->state_before);
+    EXPECT_EQ(a.measurement->state_after, b.measurement->state_after);
+    EXPECT_EQ(a.measurement->retakes, b.measurement->retakes);
   }
   EXPECT_EQ(a.mode, b.mode);
   EXPECT_EQ(a.flops, b.flops);
@@ -269,8 +274,8 @@ TEST(ResultsJson, InvalidResultWithNonFiniteOutputRoundTrips) {
 TEST(ResultsJson, TopLevelShape) {
   const nlohmann::json j = to_json(sample_file());
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 2);
-  EXPECT_EQ(kResultsSchemaVersion, 2);
+  EXPECT_EQ(j.at("schema_version"), 3);
+  EXPECT_EQ(kResultsSchemaVersion, 3);
   std::set<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.insert(key);
   EXPECT_EQ(keys, (std::set<std::string>{"schema", "schema_version", "tool_version", "created_utc", "host", "suite",
@@ -289,14 +294,33 @@ TEST(ResultsJson, TopLevelShape) {
   EXPECT_EQ(j.at("devices").at(1).at("peaks").at("datasheet_flops_per_s").at("fp16"), 989.4e12);
 }
 
-// A version 1 file (good.json) reads with no samples, and is written back as version 2.
-TEST(ResultsJson, ReadsVersionOneWithoutSamplesAndWritesVersionTwo) {
+// A version 1 file (good.json) reads with no samples, and is written back as version 3.
+TEST(ResultsJson, ReadsVersionOneWithoutSamplesAndWritesVersionThree) {
   const ResultsFile file = read_results_file(kResults + "good.json");
   EXPECT_EQ(file.schema_version, 1);
   ASSERT_TRUE(file.results[0].measurement.has_value());
   EXPECT_TRUE(file.results[0].measurement->samples_ms.empty());
   EXPECT_TRUE(file.system.empty());
-  EXPECT_EQ(to_json(file).at("schema_version"), 2);
+  EXPECT_EQ(to_json(file).at("schema_version"), 3);
+}
+
+// Versions 1 and 2 kept only the SM clock after sampling: it reads as the state after.
+TEST(ResultsJson, ReadsTheClockOfVersionTwoAsTheStateAfter) {
+  nlohmann::json j = to_json(sample_file());
+  j["schema_version"] = 2;
+  nlohmann::json& measurement = j.at("results").at(0).at("measurement");
+  measurement.erase("state_before");
+  measurement.erase("state_after");
+  measurement.erase("retakes");
+  measurement["clock_mhz"] = 1500.0;
+  const Measurement m = *results_from_json(j, "v2.json").results[0].measurement;
+  EXPECT_EQ(m.state_before, std::nullopt);
+  EXPECT_EQ(m.state_after, DeviceState{.sm_clock_mhz = 1500.0});
+  EXPECT_EQ(m.retakes, 0);
+  measurement["clock_mhz"] = nullptr;
+  EXPECT_EQ(results_from_json(j, "v2.json").results[0].measurement->state_after, std::nullopt);
+  measurement["state_after"] = "hot";
+  EXPECT_THROW(results_from_json(j, "v2.json"), InputError);
 }
 
 TEST(ResultsJsonErrors, BadSamplesNameTheField) {
@@ -342,7 +366,7 @@ TEST(ResultsJson, ReadsAHandWrittenFile) {
   EXPECT_EQ(first.rate_flops_per_s, 2e10);
   ASSERT_TRUE(first.measurement.has_value());
   EXPECT_EQ(first.measurement->stats.samples, 10);
-  EXPECT_EQ(first.measurement->clock_mhz, std::nullopt);
+  EXPECT_EQ(first.measurement->state_after, std::nullopt);
   const Result& invalid = file.results[5];
   EXPECT_EQ(invalid.status, ResultStatus::invalid);
   EXPECT_EQ(invalid.verification.mismatches, 1);
@@ -386,7 +410,7 @@ TEST(ResultsJsonErrors, NotAResultsFile) {
 
 TEST(ResultsJsonErrors, WrongSchemaVersion) {
   const std::string path = kResults + "bad_schema_version.json";
-  EXPECT_EQ(read_error(path), path + ": schema_version 3 is not supported (this build reads 1 to 2)");
+  EXPECT_EQ(read_error(path), path + ": schema_version 4 is not supported (this build reads 1 to 3)");
 }
 
 TEST(ResultsJsonErrors, UnknownStatusNamesTheResult) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "devices/device_state.hpp"
 #include "problems/problem.hpp"
 
 namespace trainrate {
@@ -67,9 +68,8 @@ class Device {
   virtual MeasureDefaults measure_defaults() const = 0;
   // Evicts the problem's operands from the caches so the next sample starts cold.
   virtual void flush_caches() = 0;
-  // The core clock right now, where the device can say (GPU SM clock), to detect throttling.
-  virtual std::optional<double> current_clock_mhz() { return std::nullopt; }
-  virtual std::optional<double> default_clock_mhz() { return std::nullopt; }
+  // Clock, temperature, power and active slowdowns right now, where the device can say (a GPU).
+  virtual std::optional<DeviceState> state() { return std::nullopt; }
   // Memory the device could still allocate for operands, where it has its own (GPU); the host's is
   // checked for every device.
   virtual std::optional<int64_t> free_device_memory_bytes() { return std::nullopt; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 namespace trainrate {
@@ -30,11 +31,27 @@ int64_t runs_for_sample(double single_run_ms, double min_sample_ms) {
   return std::clamp<int64_t>(int64_t(std::ceil(min_sample_ms / single_run_ms)), 1, 1000);
 }
 
-}  // namespace
+// Rests until the device's slowdowns that pass with rest are off, or max_rest_ms has passed.
+void rest_until_cool(Device& device, double max_rest_ms) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto poll = std::chrono::duration<double, std::milli>(std::min(100.0, max_rest_ms));
+  while (std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() < max_rest_ms &&
+         !g_stop_requested.load()) {
+    std::this_thread::sleep_for(poll);
+    const std::optional<DeviceState> state = device.state();
+    if (!state || std::none_of(state->slowdowns.begin(), state->slowdowns.end(), passes_with_rest)) return;
+  }
+}
 
-Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options) {
+bool slowed_in_passing(const Measurement& m) {
+  const std::vector<std::string> seen = slowdowns_seen(m);
+  return std::any_of(seen.begin(), seen.end(), [](const std::string& s) { return passes_with_rest(s); });
+}
+
+Measurement measure_once(Device& device, const std::function<void()>& run_once, const MeasureOptions& options) {
   auto timer = device.make_timer();
   Measurement result;
+  result.state_before = device.state();
 
   double warmup_ms = 0;
   for (int64_t i = 0; i < std::max<int64_t>(options.warmup_runs, 1); ++i) {
@@ -61,7 +78,20 @@ Measurement measure(Device& device, const std::function<void()>& run_once, const
   }
   result.samples_ms = evenly_spaced(samples_ms, kMaxKeptSamples);
   result.stats = summarize(std::move(samples_ms));
-  result.clock_mhz = device.current_clock_mhz();
+  result.state_after = device.state();
+  return result;
+}
+
+}  // namespace
+
+Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options) {
+  Measurement result = measure_once(device, run_once, options);
+  int64_t retakes = 0;
+  while (slowed_in_passing(result) && retakes < options.max_retakes && result.stop_reason != "interrupted") {
+    rest_until_cool(device, options.max_rest_ms);
+    result = measure_once(device, run_once, options);
+    result.retakes = ++retakes;
+  }
   return result;
 }
 

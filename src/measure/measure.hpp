@@ -21,11 +21,17 @@ struct MeasureOptions {
   int64_t warmup_runs = 1;
   double min_sample_ms = 1.0;  // hot mode batches runs until one sample takes at least this long
   StoppingCriterion stopping;
+  // A measurement with a slowdown on that passes with rest (heat; devices/device_state.hpp) is
+  // taken again, up to this many times, each after resting until it is off or max_rest_ms passed.
+  int64_t max_retakes = 2;
+  double max_rest_ms = 10000;
 };
 
 // Set by signal handlers; measure() stops after the sample in flight when it becomes true.
 extern std::atomic<bool> g_stop_requested;
 
+// Samples run_once until the stopping criterion says enough; the device's state is read before and
+// after, and the whole measurement is taken again while it shows a slowdown that passes with rest.
 Measurement measure(Device& device, const std::function<void()>& run_once, const MeasureOptions& options);
 
 }  // namespace trainrate

@@ -147,6 +147,10 @@ std::string ok_status(const Result& r) {
   std::vector<std::string> notes;
   if (std::string note = stop_note(m.stop_reason); !note.empty()) notes.push_back(note);
   if (r.verification.sampled) notes.push_back(fmt::format("{} sampled", r.verification.elements_checked));
+  if (m.retakes > 0) notes.push_back(fmt::format("retaken {}x", m.retakes));
+  if (const std::vector<std::string> slowed = slowdowns_seen(m); !slowed.empty()) {
+    notes.push_back(fmt::format("slowed: {}", fmt::join(slowed, " ")));
+  }
   const std::string word = m.stats.relative_noise > kNoisyAboveRelativeNoise ? "noisy" : "ok";
   return notes.empty() ? word : fmt::format("{} ({})", word, fmt::join(notes, ", "));
 }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "devices/device_state.hpp"
+
 namespace trainrate {
 
 enum class CacheMode { cold, hot };
@@ -31,7 +33,12 @@ struct Measurement {
   std::vector<double> samples_ms;
   int64_t runs_per_sample = 1;
   std::string stop_reason;      // "noise-target", "time-budget", "max-samples", "interrupted"
-  std::optional<double> clock_mhz;  // device clock after sampling, where the device reports one
+  // The device just before the first sample and just after the last, where it reports itself.
+  std::optional<DeviceState> state_before, state_after;
+  int64_t retakes = 0;  // measurements thrown away because a slowdown that passes with rest was on
 };
+
+// The slowdowns on before or after the measurement kept, each named once.
+std::vector<std::string> slowdowns_seen(const Measurement& m);
 
 }  // namespace trainrate

@@ -61,8 +61,10 @@ inline double work_rate_per_s(const Result& r) {
   return rated_in_bytes(r.problem) ? r.rate_bytes_per_s : r.rate_flops_per_s;
 }
 
-// 1: the first; 2: each measurement keeps its samples (samples_ms). Readers take both.
-constexpr int kResultsSchemaVersion = 2;
+// 1: the first; 2: each measurement keeps its samples (samples_ms); 3: the device's state before
+// and after each measurement (clock, temperature, power, slowdowns) replaces clock_mhz, and retakes.
+// Readers take all three.
+constexpr int kResultsSchemaVersion = 3;
 
 struct ResultsFile {
   int schema_version = kResultsSchemaVersion;  // as read; a written file is always the current version

@@ -113,12 +113,35 @@ std::vector<double> samples_from_json(const json& array, const std::string& wher
   return samples;
 }
 
+json state_to_json(const std::optional<DeviceState>& state) {
+  if (!state) return nullptr;
+  return json{{"sm_clock_mhz", optional_number(state->sm_clock_mhz)},
+              {"temperature_c", optional_number(state->temperature_c)},
+              {"power_w", optional_number(state->power_w)},
+              {"slowdowns", state->slowdowns}};
+}
+
+std::optional<DeviceState> state_from_json(const json& o, const char* name, const std::string& where) {
+  if (!o.contains(name) || o.at(name).is_null()) return std::nullopt;
+  const json& s = o.at(name);
+  const std::string here = where + "." + name;
+  if (!s.is_object()) throw InputError(fmt::format("{}: expected an object or null, got {}", here, json_excerpt(s)));
+  DeviceState state;
+  state.sm_clock_mhz = read_optional_number(s, "sm_clock_mhz", here);
+  state.temperature_c = read_optional_number(s, "temperature_c", here);
+  state.power_w = read_optional_number(s, "power_w", here);
+  state.slowdowns = field_or(s, "slowdowns", here, std::vector<std::string>{});
+  return state;
+}
+
 json measurement_to_json(const Measurement& m) {
   return json{{"stats", stats_to_json(m.stats)},
               {"samples_ms", m.samples_ms},
               {"runs_per_sample", m.runs_per_sample},
               {"stop_reason", m.stop_reason},
-              {"clock_mhz", optional_number(m.clock_mhz)}};
+              {"state_before", state_to_json(m.state_before)},
+              {"state_after", state_to_json(m.state_after)},
+              {"retakes", m.retakes}};
 }
 
 Measurement measurement_from_json(const json& o, const std::string& where) {
@@ -131,7 +154,13 @@ Measurement measurement_from_json(const json& o, const std::string& where) {
   }
   m.runs_per_sample = field<int64_t>(o, "runs_per_sample", where);
   m.stop_reason = field<std::string>(o, "stop_reason", where);
-  m.clock_mhz = read_optional_number(o, "clock_mhz", where);
+  m.state_before = state_from_json(o, "state_before", where);
+  m.state_after = state_from_json(o, "state_after", where);
+  // Versions 1 and 2 kept only the clock after sampling.
+  if (const std::optional<double> clock = read_optional_number(o, "clock_mhz", where)) {
+    m.state_after = DeviceState{.sm_clock_mhz = clock};
+  }
+  m.retakes = field_or(o, "retakes", where, int64_t{0});
   return m;
 }
 

@@ -62,13 +62,19 @@ struct CudaDevice::Nvml {
   using ClockFn = int (*)(void*, int, unsigned*);
   using PowerLimitFn = int (*)(void*, unsigned*);
   using DriverVersionFn = int (*)(char*, unsigned);
-  static constexpr int kSuccess = 0, kClockSm = 1;
+  using TemperatureFn = int (*)(void*, int, unsigned*);
+  using PowerUsageFn = int (*)(void*, unsigned*);
+  using ReasonsFn = int (*)(void*, unsigned long long*);
+  static constexpr int kSuccess = 0, kClockSm = 1, kTemperatureGpu = 0;
 
   void* library = nullptr;
   void* device = nullptr;
   ClockFn clock_info = nullptr, default_app_clock = nullptr;
   PowerLimitFn power_limit = nullptr;
   DriverVersionFn driver_version = nullptr;
+  TemperatureFn temperature = nullptr;
+  PowerUsageFn power_usage = nullptr;
+  ReasonsFn clock_reasons = nullptr;
 
   explicit Nvml(const std::string& pci_bus_id) {
     library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -79,6 +85,13 @@ struct CudaDevice::Nvml {
     default_app_clock = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetDefaultApplicationsClock"));
     power_limit = reinterpret_cast<PowerLimitFn>(dlsym(library, "nvmlDeviceGetEnforcedPowerLimit"));
     driver_version = reinterpret_cast<DriverVersionFn>(dlsym(library, "nvmlSystemGetDriverVersion"));
+    temperature = reinterpret_cast<TemperatureFn>(dlsym(library, "nvmlDeviceGetTemperature"));
+    power_usage = reinterpret_cast<PowerUsageFn>(dlsym(library, "nvmlDeviceGetPowerUsage"));
+    // Renamed from "throttle" to "clocks event" in driver 535; older drivers have only the first name.
+    clock_reasons = reinterpret_cast<ReasonsFn>(dlsym(library, "nvmlDeviceGetCurrentClocksEventReasons"));
+    if (!clock_reasons) {
+      clock_reasons = reinterpret_cast<ReasonsFn>(dlsym(library, "nvmlDeviceGetCurrentClocksThrottleReasons"));
+    }
     if (!init || !handle || init() != kSuccess || handle(pci_bus_id.c_str(), &device) != kSuccess) device = nullptr;
   }
   ~Nvml() {
@@ -94,6 +107,21 @@ struct CudaDevice::Nvml {
     unsigned milliwatts = 0;
     if (!device || !power_limit || power_limit(device, &milliwatts) != kSuccess) return std::nullopt;
     return milliwatts / 1000.0;
+  }
+  std::optional<double> temperature_c() const {
+    unsigned celsius = 0;
+    if (!device || !temperature || temperature(device, kTemperatureGpu, &celsius) != kSuccess) return std::nullopt;
+    return double(celsius);
+  }
+  std::optional<double> power_w() const {
+    unsigned milliwatts = 0;
+    if (!device || !power_usage || power_usage(device, &milliwatts) != kSuccess) return std::nullopt;
+    return milliwatts / 1000.0;
+  }
+  std::optional<uint64_t> reasons() const {
+    unsigned long long mask = 0;
+    if (!device || !clock_reasons || clock_reasons(device, &mask) != kSuccess) return std::nullopt;
+    return uint64_t(mask);
   }
   // The kernel driver's version ("580.65.06"), which the CUDA driver API number (13.0) does not give.
   std::optional<std::string> driver() const {
@@ -249,14 +277,20 @@ void CudaDevice::record_nvml_state(std::map<std::string, std::string>& propertie
   properties["sm_clock_at_start_mhz"] = "unavailable";
   properties["power_limit_w"] = "unavailable";
   properties["nvidia_driver"] = "unavailable";
-  if (auto mhz = current_clock_mhz()) properties["sm_clock_at_start_mhz"] = std::to_string(int(*mhz));
   if (!nvml_) return;
+  if (auto mhz = nvml_->clock(nvml_->clock_info)) properties["sm_clock_at_start_mhz"] = std::to_string(int(*mhz));
   if (auto watts = nvml_->power_limit_w()) properties["power_limit_w"] = std::to_string(int(*watts));
   if (auto driver = nvml_->driver()) properties["nvidia_driver"] = *driver;
 }
 
-std::optional<double> CudaDevice::current_clock_mhz() {
-  return nvml_ ? nvml_->clock(nvml_->clock_info) : std::nullopt;
+std::optional<DeviceState> CudaDevice::state() {
+  if (!nvml_ || !nvml_->device) return std::nullopt;
+  DeviceState state;
+  state.sm_clock_mhz = nvml_->clock(nvml_->clock_info);
+  state.temperature_c = nvml_->temperature_c();
+  state.power_w = nvml_->power_w();
+  if (const std::optional<uint64_t> mask = nvml_->reasons()) state.slowdowns = slowdown_names(*mask);
+  return state;
 }
 
 std::optional<double> CudaDevice::default_clock_mhz() {

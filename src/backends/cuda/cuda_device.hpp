@@ -33,10 +33,11 @@ class CudaDevice final : public Device {
   std::unique_ptr<Timer> make_timer() override;
   // cudaMemsetAsync over a buffer twice the L2 size (allocated on first use) on the stream.
   void flush_caches() override;
-  // SM clock from NVML (loaded at run time; absent without the driver's libnvidia-ml).
-  std::optional<double> current_clock_mhz() override;
+  // SM clock, temperature, power draw and clock slowdowns from NVML (loaded at run time; absent
+  // without the driver's libnvidia-ml).
+  std::optional<DeviceState> state() override;
   // NVML's default applications SM clock, else the maximum clock CUDA reports.
-  std::optional<double> default_clock_mhz() override;
+  std::optional<double> default_clock_mhz();
   // A sticky error (illegal address, launch failure, ...) is returned again by every later call,
   // so a synchronize after a failure tells whether the context is still usable.
   std::optional<std::string> fatal_error() override;
