@@ -57,7 +57,7 @@ __device__ __forceinline__ uint16_t float_to_bits(float v, __nv_bfloat16) {
 // row lengths are multiples of kVec).
 template <typename T>
 __device__ __forceinline__ Pack load_pack(const T* p, int width) {
-  Pack r;
+  Pack r{};  // lanes past width stay 0 (and g++ -O2 of the host emulation sees none unset)
   if (width == kVec) {
     if constexpr (sizeof(T) == 4) {
       const float4 v = *reinterpret_cast<const float4*>(p);
