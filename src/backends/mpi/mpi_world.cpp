@@ -39,7 +39,7 @@ MpiWorld& MpiWorld::instance() {
 // Funneled: OpenMP threads elsewhere never call MPI.
 MpiWorld::MpiWorld() {
   int provided = 0;
-  const OpenMpiLeaksIgnored ignored;
+  [[maybe_unused]] const OpenMpiLeaksIgnored ignored;
   check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   // Errors come back as status codes (check_mpi throws), not as an abort of every rank.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -65,7 +65,7 @@ MpiWorld::MpiWorld() {
 MpiWorld::~MpiWorld() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  const OpenMpiLeaksIgnored ignored;
+  [[maybe_unused]] const OpenMpiLeaksIgnored ignored;
   if (!finalized) MPI_Finalize();
 }
 
