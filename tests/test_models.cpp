@@ -284,6 +284,25 @@ TEST(Scaling, NcclTestsBusBandwidthFactor) {
   EXPECT_NEAR(allreduce_bus_bandwidth(1e9, ring_allreduce_time_s(1e9, 16, link), 16), 50e9, 1);
 }
 
+// predict and replay --ranks build the scaled step from an iteration the same way: every part in its
+// place (a positional initialiser once put the gradient bytes into the optimizer's seconds).
+TEST(Scaling, StepComputeTakesEachPartOfTheIteration) {
+  IterationPrediction iteration;
+  iteration.forward_time_s = 0.1;
+  iteration.backward_time_s = 0.2;
+  iteration.update_time_s = 0.03;
+  const StepCompute step = step_compute(iteration, 4e8);
+  EXPECT_EQ(step.forward_s, 0.1);
+  EXPECT_EQ(step.backward_s, 0.2);
+  EXPECT_EQ(step.update_s, 0.03);
+  EXPECT_EQ(step.gradient_bytes, 4e8);
+  const Interconnect link{.bandwidth_bytes_per_s = 100e9, .latency_s = 0};
+  const ScalingPoint two = scale_step(step, 2, link, false);  // ring: 2·(1/2)·0.4 GB / 100 GB/s = 4 ms
+  EXPECT_NEAR(two.compute_s, 0.33, 1e-12);
+  EXPECT_NEAR(two.allreduce_s, 0.004, 1e-12);
+  EXPECT_NEAR(two.step_s, 0.334, 1e-12);
+}
+
 TEST(Scaling, EfficiencyWithAndWithoutOverlap) {
   const Interconnect link{.bandwidth_bytes_per_s = 100e9, .latency_s = 0};
   const StepCompute step{.forward_s = 0.1, .backward_s = 0.2, .gradient_bytes = 8e9};  // 8 GB → 0.14 s on 8

@@ -14,8 +14,7 @@ using nlohmann::json;
 namespace {
 
 TrainingTime time_on_devices(const IterationPrediction& iteration, const Prediction& p) {
-  const StepCompute step{iteration.forward_time_s, iteration.backward_time_s, iteration.update_time_s,
-                         double(p.parameters) * p.options.gradient_bytes_per_parameter};
+  const StepCompute step = step_compute(iteration, double(p.parameters) * p.options.gradient_bytes_per_parameter);
   const ScalingPoint at = scale_step(step, p.options.devices, p.options.link, p.options.overlap);
   return training_time(at.step_s, p.options.dataset_samples, p.batch * p.options.devices, p.options.epochs);
 }
@@ -74,8 +73,7 @@ Prediction predict(const Network& network, RateTable& table, const std::string& 
     p.old_time = time_on_devices(*p.old_iteration, p);
   }
   p.flop_rule = flop_rule_check(network, table, backend, p);
-  const StepCompute step{p.iteration.forward_time_s, p.iteration.backward_time_s, p.iteration.update_time_s,
-                         double(p.parameters) * options.gradient_bytes_per_parameter};
+  const StepCompute step = step_compute(p.iteration, double(p.parameters) * options.gradient_bytes_per_parameter);
   p.scaling = scaling_table(step, options.devices, options.link, options.overlap);
   p.scaling_overlapped = scaling_table(step, options.devices, options.link, true);
   p.reliability = assess_reliability(p.time.total_time_s, options.devices, options.reliability);

@@ -205,4 +205,11 @@ TrainingTime training_time(double step_time_s, int64_t dataset_samples, int64_t 
   return t;
 }
 
+StepCompute step_compute(const IterationPrediction& iteration, double gradient_bytes) {
+  return StepCompute{.forward_s = iteration.forward_time_s,
+                     .backward_s = iteration.backward_time_s,
+                     .update_s = iteration.update_time_s,
+                     .gradient_bytes = gradient_bytes};
+}
+
 }  // namespace trainrate

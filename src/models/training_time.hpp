@@ -13,6 +13,7 @@
 
 #include "problems/network.hpp"
 #include "models/rates.hpp"
+#include "models/scaling.hpp"
 
 namespace trainrate {
 
@@ -69,6 +70,10 @@ IterationPrediction predict_iteration(const std::vector<LayerPass>& passes, cons
 // The usual source: a results table for one backend, optionally measuring what is missing.
 IterationPrediction predict_iteration(const Network& network, const LoweringOptions& lowering, RateTable& table,
                                       const std::string& backend, const MeasureMissing& measure = {});
+
+// The step the scaling model scales: the iteration's forward, backward and optimizer times, and the
+// gradient bytes all-reduced each step.
+StepCompute step_compute(const IterationPrediction& iteration, double gradient_bytes);
 
 // Who supplied a prediction's rates (the requested backend, or a kind's vendor standing in).
 struct RateSupplier {

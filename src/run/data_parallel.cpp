@@ -92,8 +92,7 @@ DataParallelReport replay_data_parallel(const Network& network, const DataParall
   report.link = link_from_allreduce_fit(*fit);
   report.link.bucket_bytes = options.bucket_bytes;
 
-  const StepCompute step{report.compute.predicted.forward_time_s, report.compute.predicted.backward_time_s,
-                         report.gradient_bytes};
+  const StepCompute step = step_compute(report.compute.predicted, report.gradient_bytes);
   const ScalingPoint predicted = scale_step(step, report.group.ranks, report.link, false);
   report.predicted_compute_s = predicted.compute_s;
   report.predicted_allreduce_s = predicted.allreduce_s;
