@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_conv_cases.hpp"
 #include "cuda_emulation.hpp"
 #include "kernels/cuda/launch.hpp"
 #include "verify/verify.hpp"
@@ -48,7 +49,7 @@ struct Buffer {
 };
 
 // With a fault injected (main.cpp --inject) one wrong case is the proof; the rest would only cost time.
-bool fault_shown() { return cuda_host::injected_fault != cuda_host::Fault::none && testing::Test::HasFailure(); }
+bool fault_shown() { return cuda_host::injected_fault != cuda_host::Fault::none && ::testing::Test::HasFailure(); }
 
 using Launcher = std::function<void(const Problem&, const void* in0, const void* in1, void* out)>;
 
@@ -115,24 +116,8 @@ TEST(CudaHostLadder, SgemmDbuf) { gemm_every_shape_and_transpose("sgemm-dbuf", s
 TEST(CudaHostLadder, HgemmWmma) { gemm_every_shape_and_transpose("hgemm-wmma", hgemm<k::hgemm_wmma>(), k16Bit); }
 TEST(CudaHostLadder, HgemmMma) { gemm_every_shape_and_transpose("hgemm-mma", hgemm<k::hgemm_mma>(), k16Bit); }
 
-// test_cuda_backends.cpp's ConvEveryPassLayoutAndDtype shapes.
-std::vector<ConvProblem> conv_shapes() {
-  auto shape = [](int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s, int64_t ph, int64_t pw,
-                  int64_t sh, int64_t sw, int64_t dh, int64_t dw) {
-    ConvProblem cp;
-    cp.n = n, cp.c = c, cp.h = h, cp.w = w, cp.k = k, cp.r = r, cp.s = s;
-    cp.pad_h = ph, cp.pad_w = pw, cp.stride_h = sh, cp.stride_w = sw, cp.dilation_h = dh, cp.dilation_w = dw;
-    return cp;
-  };
-  return {shape(2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1),    // odd everything, same padding
-          shape(1, 8, 7, 7, 16, 1, 1, 0, 0, 2, 2, 1, 1),    // 1×1 stride 2
-          shape(2, 5, 10, 9, 7, 3, 2, 1, 0, 2, 1, 1, 2),    // asymmetric stride/pad/dilation
-          shape(1, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1),  // channel counts multiple of 8
-          shape(3, 70, 6, 5, 66, 3, 3, 1, 1, 1, 1, 1, 1)};   // more than one 64-wide tile in C and K
-}
-
 void conv_every_pass_and_layout(const std::string& variant, const Launcher& launch, std::vector<Dtype> dtypes) {
-  for (ConvProblem cp : conv_shapes())
+  for (ConvProblem cp : testing::cuda_conv_shapes())
     for (Layout layout : {Layout::NCHW, Layout::NHWC})
       for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter})
         for (Dtype dtype : dtypes) {

@@ -62,19 +62,20 @@ grep -q "B and alpha: assumed defaults (B = 100 GB/s, alpha = 5 us), nothing mea
   { cat "$work/predict"; fail "predict without --comm did not say the defaults are assumed"; }
 
 # The data-parallel replay end to end, tiny. Its step prediction is the replay's own predicted
-# iteration plus the all-reduce of the gradients: check that sum and that it lands within a factor 3
-# of the measured step (a sanity bound for units and wiring; accuracy is in docs/results).
+# iteration plus the all-reduce of ResNet-50's fp32 gradients: check those parts, and that the step
+# lands within 20x of the measured one: a bound for units, not accuracy (docs/results has that; on a
+# loaded machine 1 MiB all-reduces run many times slower than their fit, 4.5x seen under ctest -j2).
 mpirun_n 2 "$trainrate" replay --ranks 2 --threads 1 -n resnet50 -b onednn --batch 1 --image-size 32 --budget-ms 20 \
   --profile-passes 0 --bucket-mib 1 -q --json "$work/dp.json" >"$work/dp" 2>&1 ||
   { cat "$work/dp"; fail "replay --ranks 2 failed"; }
-python3 - "$work/dp.json" <<'PY' || { cat "$work/dp"; fail "replay --ranks 2: the step prediction is not its parts"; }
+python3 - "$work/dp.json" <<'PY' || { cat "$work/dp"; fail "replay --ranks 2: the step prediction is not its parts or is off by more than 20x"; }
 import json, sys
 r = json.load(open(sys.argv[1]))
 dp = r["data_parallel"]
 assert abs(dp["predicted_compute_s"] - r["predicted_iteration_s"]) <= 1e-9 * r["predicted_iteration_s"], (dp, r["predicted_iteration_s"])
 assert abs(dp["predicted_step_s"] - dp["predicted_compute_s"] - dp["predicted_allreduce_s"]) <= 1e-9 * dp["predicted_step_s"], dp
 assert dp["gradient_bytes"] == 4 * 25557032, dp["gradient_bytes"]
-assert 1 / 3 < dp["predicted_step_s"] / dp["measured_step_s"] < 3, dp
+assert 1 / 20 < dp["predicted_step_s"] / dp["measured_step_s"] < 20, dp
 PY
 
 expect_error() {  # expect_error TEXT command...: exit 2 and the text on stderr
