@@ -409,8 +409,11 @@ struct PoolShape {
 void max_forward(const PoolShape& g, const float* x, float* y) {
   maxpool_forward(x, y, g.n, g.c, g.h, g.w, g.r, g.s, g.sh, g.sw, g.ph, g.pw);
 }
+// The backward as the backend runs it: the forward's indices, then the scatter.
 void max_backward(const PoolShape& g, const float* x, const float* dy, float* dx) {
-  maxpool_backward(x, dy, dx, g.n, g.c, g.h, g.w, g.r, g.s, g.sh, g.sw, g.ph, g.pw);
+  std::vector<int32_t> where(size_t(g.n * g.c * g.p() * g.q()));
+  maxpool_argmax(x, where.data(), g.n, g.c, g.h, g.w, g.r, g.s, g.sh, g.sw, g.ph, g.pw);
+  maxpool_backward(where.data(), dy, dx, g.n * g.c, g.h * g.w, g.p() * g.q());
 }
 void avg_forward(const PoolShape& g, const float* x, float* y) {
   avgpool_forward(x, y, g.n, g.c, g.h, g.w, g.r, g.s, g.sh, g.sw, g.ph, g.pw);

@@ -5,8 +5,8 @@
 // tests. With a stride sw > 1 those q read every sw-th column; the plane is first split by column
 // phase (PhasePlane) so that every such run is contiguous, and the strided reads happen once per
 // input value rather than once per window that covers it (2.25 times for 3×3, stride 2).
-// Max backward finds each window's first maximum the same way, a row of outputs at a time, and
-// only its final scatter of dy is scalar.
+// maxpool_argmax finds each window's first maximum the same way, a row of outputs at a time; the
+// backward pass is then only a scatter of dy to those positions.
 #include "kernels/cpu/memory_bound.hpp"
 
 #include <algorithm>
@@ -55,6 +55,11 @@ class PhasePlane {
   }
 
   int64_t row_start(int64_t row) const { return row * g_.sw * length_; }
+  // The plane index (row·w + column) of element i of this layout.
+  int64_t plane_index(int64_t i) const {
+    const int64_t row = i / (g_.sw * length_), phase = i % (g_.sw * length_) / length_, k = i % length_;
+    return row * g_.w + phase + k * g_.sw;
+  }
   const std::vector<Column>& columns() const { return columns_; }
 
   // plane in this layout (a copy unless sw = 1).
@@ -145,10 +150,10 @@ struct NoScratch {
 
 // Per output of a row: the largest value so far and where it is (−1: none yet; a plane has far
 // fewer than 2^31 values).
-struct MaxBackwardScratch {
-  explicit MaxBackwardScratch(const PoolGeometry& g)
-      : x_layout(g), dx_layout(g), best(static_cast<size_t>(g.q())), where(static_cast<size_t>(g.q())) {}
-  PhasePlane x_layout, dx_layout;
+struct ArgmaxScratch {
+  explicit ArgmaxScratch(const PoolGeometry& g)
+      : x_layout(g), best(static_cast<size_t>(g.q())), where(static_cast<size_t>(g.q())) {}
+  PhasePlane x_layout;
   std::vector<float> best;
   std::vector<int32_t> where;
 };
@@ -188,13 +193,12 @@ void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
   });
 }
 
-void maxpool_backward(const float* x, const float* dy, float* dx, int64_t n, int64_t c, int64_t h, int64_t w,
-                      int64_t r, int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+void maxpool_argmax(const float* x, int32_t* where, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
+                    int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
-  for_each_plane<MaxBackwardScratch>(g, [&](MaxBackwardScratch& scratch, int64_t plane) {
+  for_each_plane<ArgmaxScratch>(g, [&](ArgmaxScratch& scratch, int64_t plane) {
     const float* in = scratch.x_layout.split(x + plane * h * w);
-    float* grad = scratch.dx_layout.zeroed_accumulator(dx + plane * h * w);
     float* best_row = scratch.best.data();
     int32_t* where_row = scratch.where.data();
     for (int64_t p_out = 0; p_out < p; ++p_out) {
@@ -210,13 +214,22 @@ void maxpool_backward(const float* x, const float* dy, float* dx, int64_t n, int
           where_row[qq] = take ? int32_t(first + qq) : where_row[qq];
         }
       });
-      const float* dy_row = dy + (plane * p + p_out) * q;
-      for (int64_t qq = 0; qq < q; ++qq) {
-        if (where_row[qq] >= 0) grad[where_row[qq]] += dy_row[qq];
-      }
+      int32_t* out = where + (plane * p + p_out) * q;
+      for (int64_t qq = 0; qq < q; ++qq) out[qq] = int32_t(scratch.x_layout.plane_index(where_row[qq]));
     }
-    scratch.dx_layout.merge_into(dx + plane * h * w);
   });
+}
+
+void maxpool_backward(const int32_t* where, const float* dy, float* dx, int64_t planes, int64_t plane_size,
+                      int64_t outputs_per_plane) {
+#pragma omp parallel for schedule(static) if (planes * plane_size >= detail::parallel_min_elements)
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    float* grad = dx + plane * plane_size;
+    std::fill(grad, grad + plane_size, 0.0f);
+    const int32_t* at = where + plane * outputs_per_plane;
+    const float* d = dy + plane * outputs_per_plane;
+    for (int64_t o = 0; o < outputs_per_plane; ++o) grad[at[o]] += d[o];
+  }
 }
 
 // A window that is the whole unpadded plane (the global average pool ending a CNN): one output per

