@@ -627,6 +627,7 @@ TEST(RunCompareOutput, ConsoleMarkdownAndCsvCarryTheVerdicts) {
   EXPECT_THAT(console, HasSubstr("environment: no differences"));
   EXPECT_THAT(console, HasSubstr("SLOWER"));
   EXPECT_THAT(console, HasSubstr("rule: FASTER/SLOWER when the Mann-Whitney p < 0.05"));
+  EXPECT_THAT(console, HasSubstr("a machine that shifts between the two runs reads as FASTER/SLOWER too"));
   const std::string md = reports::run_comparison_markdown(c);
   EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
   EXPECT_THAT(md, HasSubstr("| gemm 64x64x64 NN fp32 | custom-cpu |"));

@@ -297,7 +297,9 @@ std::string describe_rule(const CompareRule& rule) {
   const std::string band = fmt::format("{:g}%", 100 * rule.min_change);
   return fmt::format(
       "FASTER/SLOWER when the Mann-Whitney p < {:g} and the estimated change is at least {}; SAME when the 95% "
-      "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side",
+      "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side. "
+      "The test sees the samples of one run a side, not how whole runs vary: a machine that shifts between the two "
+      "runs reads as FASTER/SLOWER too, so confirm one by running both sides again (docs/reports.md)",
       rule.max_p, band, band, rule.min_samples);
 }
 
