@@ -510,6 +510,21 @@ void check_pooling(const PoolShape& s, const std::vector<float>& x, const std::s
   expect_close(avg_dx, avg_dx_ref, 1e-6, 1e-6, "avgpool backward " + what);
 }
 
+// The kernels take pad = window (problems refuse it): a window wholly in the padding has no
+// maximum, so its index is −1 and its dy goes nowhere.
+TEST(CpuMemoryBound, MaxPoolWindowsWhollyInThePaddingScatterNothing) {
+  // 2×4 plane, 2×2 window, stride 2, pad 2: a 3×4 output whose only real windows are the middle
+  // row's two inner ones (columns 0-1: max 5 at index 4; columns 2-3: max 7 at index 7).
+  const std::vector<float> x = {1, 4, 3, 2, 5, 0, 6, 7};
+  const std::vector<float> dy = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120};
+  std::vector<int32_t> where(12);
+  maxpool_argmax(x.data(), where.data(), 1, 1, 2, 4, 2, 2, 2, 2, 2, 2);
+  EXPECT_EQ(where, (std::vector<int32_t>{-1, -1, -1, -1, -1, 4, 7, -1, -1, -1, -1, -1}));
+  std::vector<float> dx(8, -1.0f);
+  maxpool_backward(where.data(), dy.data(), dx.data(), 1, 8, 12);
+  EXPECT_EQ(dx, (std::vector<float>{0, 0, 0, 0, 60, 0, 0, 70}));
+}
+
 TEST(CpuMemoryBound, PoolingMatchesReference) {
   const std::vector<PoolShape> shapes = {
       {1, 1, 1, 1, 1, 1, 1, 1, 0, 0},      // one element

@@ -56,12 +56,12 @@ void layernorm_backward(const float* x, const float* dy, const float* gamma, con
 void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
                      int64_t sh, int64_t sw, int64_t ph, int64_t pw);
 // where = the plane index (row·W + column) of each output's window maximum, the first in row-major
-// window order on ties: what the forward pass keeps for the backward, as frameworks keep indices
-// (and oneDNN its workspace).
+// window order on ties, or −1 for a window wholly in the padding: what the forward pass keeps for
+// the backward, as frameworks keep indices (and oneDNN its workspace).
 void maxpool_argmax(const float* x, int32_t* where, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
                     int64_t sh, int64_t sw, int64_t ph, int64_t pw);
-// dx = 0, then each output's dy is added at where[output] of its plane (planes = N·C of plane_size
-// = H·W values and outputs_per_plane = P·Q each).
+// dx = 0, then each output's dy is added at where[output] of its plane, none where it is −1
+// (planes = N·C of plane_size = H·W values and outputs_per_plane = P·Q each).
 void maxpool_backward(const int32_t* where, const float* dy, float* dx, int64_t planes, int64_t plane_size,
                       int64_t outputs_per_plane);
 // y = (sum of the window's in-bounds values)/(r·s): padding counts in the divisor (PyTorch's

@@ -215,7 +215,9 @@ void maxpool_argmax(const float* x, int32_t* where, int64_t n, int64_t c, int64_
         }
       });
       int32_t* out = where + (plane * p + p_out) * q;
-      for (int64_t qq = 0; qq < q; ++qq) out[qq] = int32_t(scratch.x_layout.plane_index(where_row[qq]));
+      for (int64_t qq = 0; qq < q; ++qq) {
+        out[qq] = where_row[qq] < 0 ? -1 : int32_t(scratch.x_layout.plane_index(where_row[qq]));
+      }
     }
   });
 }
@@ -228,7 +230,9 @@ void maxpool_backward(const int32_t* where, const float* dy, float* dx, int64_t 
     std::fill(grad, grad + plane_size, 0.0f);
     const int32_t* at = where + plane * outputs_per_plane;
     const float* d = dy + plane * outputs_per_plane;
-    for (int64_t o = 0; o < outputs_per_plane; ++o) grad[at[o]] += d[o];
+    for (int64_t o = 0; o < outputs_per_plane; ++o) {
+      if (at[o] >= 0) grad[at[o]] += d[o];
+    }
   }
 }
 
