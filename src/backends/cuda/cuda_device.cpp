@@ -60,20 +60,18 @@ struct CudaDevice::Nvml {
   using InitFn = int (*)();
   using HandleFn = int (*)(const char*, void**);
   using ClockFn = int (*)(void*, int, unsigned*);
-  using PowerLimitFn = int (*)(void*, unsigned*);
+  using PowerFn = int (*)(void*, unsigned*);  // milliwatts
   using DriverVersionFn = int (*)(char*, unsigned);
   using TemperatureFn = int (*)(void*, int, unsigned*);
-  using PowerUsageFn = int (*)(void*, unsigned*);
   using ReasonsFn = int (*)(void*, unsigned long long*);
   static constexpr int kSuccess = 0, kClockSm = 1, kTemperatureGpu = 0;
 
   void* library = nullptr;
   void* device = nullptr;
   ClockFn clock_info = nullptr, default_app_clock = nullptr;
-  PowerLimitFn power_limit = nullptr;
+  PowerFn power_limit = nullptr, power_usage = nullptr;
   DriverVersionFn driver_version = nullptr;
   TemperatureFn temperature = nullptr;
-  PowerUsageFn power_usage = nullptr;
   ReasonsFn clock_reasons = nullptr;
 
   explicit Nvml(const std::string& pci_bus_id) {
@@ -83,10 +81,10 @@ struct CudaDevice::Nvml {
     auto handle = reinterpret_cast<HandleFn>(dlsym(library, "nvmlDeviceGetHandleByPciBusId_v2"));
     clock_info = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetClockInfo"));
     default_app_clock = reinterpret_cast<ClockFn>(dlsym(library, "nvmlDeviceGetDefaultApplicationsClock"));
-    power_limit = reinterpret_cast<PowerLimitFn>(dlsym(library, "nvmlDeviceGetEnforcedPowerLimit"));
+    power_limit = reinterpret_cast<PowerFn>(dlsym(library, "nvmlDeviceGetEnforcedPowerLimit"));
     driver_version = reinterpret_cast<DriverVersionFn>(dlsym(library, "nvmlSystemGetDriverVersion"));
     temperature = reinterpret_cast<TemperatureFn>(dlsym(library, "nvmlDeviceGetTemperature"));
-    power_usage = reinterpret_cast<PowerUsageFn>(dlsym(library, "nvmlDeviceGetPowerUsage"));
+    power_usage = reinterpret_cast<PowerFn>(dlsym(library, "nvmlDeviceGetPowerUsage"));
     // Renamed from "throttle" to "clocks event" in driver 535; older drivers have only the first name.
     clock_reasons = reinterpret_cast<ReasonsFn>(dlsym(library, "nvmlDeviceGetCurrentClocksEventReasons"));
     if (!clock_reasons) {
@@ -102,21 +100,17 @@ struct CudaDevice::Nvml {
     if (!device || !fn || fn(device, kClockSm, &mhz) != kSuccess || mhz == 0) return std::nullopt;
     return double(mhz);
   }
-  // The limit the board enforces now, in watts: a capped card is slower for no fault of the code.
-  std::optional<double> power_limit_w() const {
+  // Watts from a milliwatt reading: power_limit (what the board enforces now: a capped card is
+  // slower for no fault of the code) or power_usage (what it draws).
+  std::optional<double> watts(PowerFn fn) const {
     unsigned milliwatts = 0;
-    if (!device || !power_limit || power_limit(device, &milliwatts) != kSuccess) return std::nullopt;
+    if (!device || !fn || fn(device, &milliwatts) != kSuccess) return std::nullopt;
     return milliwatts / 1000.0;
   }
   std::optional<double> temperature_c() const {
     unsigned celsius = 0;
     if (!device || !temperature || temperature(device, kTemperatureGpu, &celsius) != kSuccess) return std::nullopt;
     return double(celsius);
-  }
-  std::optional<double> power_w() const {
-    unsigned milliwatts = 0;
-    if (!device || !power_usage || power_usage(device, &milliwatts) != kSuccess) return std::nullopt;
-    return milliwatts / 1000.0;
   }
   std::optional<uint64_t> reasons() const {
     unsigned long long mask = 0;
@@ -279,7 +273,7 @@ void CudaDevice::record_nvml_state(std::map<std::string, std::string>& propertie
   properties["nvidia_driver"] = "unavailable";
   if (!nvml_) return;
   if (auto mhz = nvml_->clock(nvml_->clock_info)) properties["sm_clock_at_start_mhz"] = std::to_string(int(*mhz));
-  if (auto watts = nvml_->power_limit_w()) properties["power_limit_w"] = std::to_string(int(*watts));
+  if (auto watts = nvml_->watts(nvml_->power_limit)) properties["power_limit_w"] = std::to_string(int(*watts));
   if (auto driver = nvml_->driver()) properties["nvidia_driver"] = *driver;
 }
 
@@ -288,7 +282,7 @@ std::optional<DeviceState> CudaDevice::state() {
   DeviceState state;
   state.sm_clock_mhz = nvml_->clock(nvml_->clock_info);
   state.temperature_c = nvml_->temperature_c();
-  state.power_w = nvml_->power_w();
+  state.power_w = nvml_->watts(nvml_->power_usage);
   if (const std::optional<uint64_t> mask = nvml_->reasons()) state.slowdowns = slowdown_names(*mask);
   return state;
 }
