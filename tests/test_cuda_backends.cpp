@@ -1,12 +1,10 @@
 // The GPU backends (cublas, cudnn, custom-cuda and every ladder variant) against the reference.
 //
-// Compiled only in CUDA builds. Without a usable GPU every test skips with the reason
-// append_cuda_backends gives ("no CUDA device found", "CUDA driver ... older than runtime ...").
+// Only in CUDA builds (binary trainrate_cuda_tests). Without a usable GPU every test skips with
+// the reason append_cuda_backends gives ("no CUDA device found", "CUDA driver ... older than runtime ...").
 // On a GPU: odd shapes around the tile sizes, every transpose, strided batch, every conv pass and
 // layout, every dtype a backend claims; outputs checked by the shared verifier (exhaustive for
 // these sizes, sampled for the large ones), whose tolerance grows with dtype and sqrt(K).
-#ifdef TRAINRATE_HAVE_CUDA
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -214,5 +212,3 @@ TEST(CudaBackends, UnsupportedReasonsAreSpecific) {
 
 }  // namespace
 }  // namespace trainrate
-
-#endif  // TRAINRATE_HAVE_CUDA

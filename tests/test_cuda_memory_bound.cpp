@@ -1,13 +1,11 @@
 // The memory-bound CUDA kernels (kernels/cuda/memory_bound.hpp) against plain double references.
 //
-// Compiled only in CUDA builds. The GPU tests skip without a usable device, with the runtime's
-// reason. On a GPU each launcher runs on odd shapes, on the vector path and (via a pointer one
+// Only in CUDA builds (binary trainrate_cuda_tests). The GPU tests skip without a usable device,
+// with the runtime's reason. On a GPU each launcher runs on odd shapes, on the vector path and (via a pointer one
 // element past an aligned one, or a row length not a multiple of 4) the scalar path, for every
 // storage type it takes; results must match to 1e-5 (fp32) or 1e-2 (fp16/bf16) of
 // |want| + rms(want), so values near zero are judged on the tensor's scale.
-// The shape checks and workspace sizes are host code and run everywhere.
-#ifdef TRAINRATE_HAVE_CUDA
-
+// The shape checks and workspace sizes are host code and run without a GPU.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
@@ -657,5 +655,3 @@ TEST(CudaMemoryBound, ShapesTheKernelsCannotIndexAreRejectedBeforeLaunch) {
 
 }  // namespace
 }  // namespace trainrate::cuda_kernels
-
-#endif  // TRAINRATE_HAVE_CUDA
