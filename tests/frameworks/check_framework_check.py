@@ -190,6 +190,37 @@ def check_precisions(python):
           {"fp32": False, "amp-fp16": True, "amp-bf16": True})
 
 
+# The timer's step on a one-layer model, on the CPU (whose autocast takes bf16): the layer's output
+# dtype inside the step and whether the optimizer moved the weights.
+STEP_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import time_torch
+from precision import PRECISIONS
+seen = {}
+for name in ("fp32", "amp-bf16"):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 4)
+    model.register_forward_hook(lambda module, inputs, out: seen.__setitem__(name, str(out.dtype)))
+    before = model.weight.detach().clone()
+    step = time_torch.make_step(model, torch.optim.SGD(model.parameters(), lr=0.1), (torch.randn(2, 8),),
+                                torch.tensor([0, 3]), PRECISIONS[name], "cpu")
+    step()
+    seen[name + " updated"] = not torch.equal(before, model.weight.detach())
+print(seen)
+"""
+
+
+def check_step_autocast(python):
+    """The step runs its forward under autocast at the precision's dtype (bf16 here; fp16 with GradScaler
+    needs CUDA), fp32 without it, and takes an optimizer step either way."""
+    result = subprocess.run([python, "-c", STEP_PROBE, os.path.join(REPO, "scripts", "frameworks")],
+                            capture_output=True, text=True)
+    check("step: output dtypes and updates", result.stdout.strip() or result.stderr[-500:],
+          str({"fp32": "torch.float32", "fp32 updated": True, "amp-bf16": "torch.bfloat16", "amp-bf16 updated": True}))
+
+
 def check_timing_waits():
     """Each timed step lies between two waits for the device, so queued GPU work is inside the clock."""
     events = []
@@ -206,6 +237,7 @@ def main():
     check_bad_arguments(python)
     check_commands()
     check_precisions(python)
+    check_step_autocast(python)
     check_timing_waits()
     check_tf32_said()
     check_failed_rows_tolerated()
@@ -213,7 +245,8 @@ def main():
         print(f"FAIL: {failure}")
     if failures:
         return 1
-    print("ok: --device cuda refuses with exit 3 where PyTorch sees no GPU; arguments, precisions and waits as stated")
+    print("ok: --device cuda refuses with exit 3 where PyTorch sees no GPU; arguments, precisions, the step "
+          "and its waits as stated")
     return 0
 
 
