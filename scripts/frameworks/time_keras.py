@@ -8,9 +8,9 @@ import timing
 
 def main():
     args = timing.parse_args(__doc__)
-    # Must precede any TensorFlow work: the thread pools are created once.
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if args.threads:  # must precede any TensorFlow work: the thread pools are created once
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     import keras
     import keras_models
     keras.utils.set_random_seed(0)
