@@ -101,6 +101,18 @@ TEST(CudaBackends, DeviceInfoTimerAndFlush) {
     EXPECT_GT(ratio, 0.5) << "FMA ceiling far below the datasheet";
     EXPECT_LT(ratio, 1.1) << "FMA ceiling above the datasheet: table or FLOP count wrong";
   }
+  // The mma.sync ceiling on sm_80+; below the datasheet tensor figure, which needs wgmma on sm_90+.
+  if (std::stoi(info.properties.at("compute_capability")) >= 8) {
+    ASSERT_TRUE(info.properties.count("mma_sync_fp16_ceiling_tflops")) << "mma.sync ceiling not measured";
+    if (info.peaks.datasheet_flops_per_s.count(Dtype::fp16)) {
+      const double ratio = std::stod(info.properties.at("mma_sync_fp16_ceiling_tflops")) * 1e12 /
+                           info.peaks.datasheet_flops_per_s.at(Dtype::fp16);
+      EXPECT_GT(ratio, 0.3) << "mma.sync ceiling far below the datasheet";
+      EXPECT_LT(ratio, 1.1) << "mma.sync ceiling above the datasheet: FLOP count wrong";
+    }
+  } else {
+    EXPECT_TRUE(info.properties.count("mma_sync_ceiling_skipped"));
+  }
   if (info.peaks.datasheet_bytes_per_s) {
     const double ratio = *info.peaks.measured_bytes_per_s / *info.peaks.datasheet_bytes_per_s;
     EXPECT_GT(ratio, 0.4);

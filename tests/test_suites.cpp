@@ -1,6 +1,7 @@
 // Suites: every built-in suite loads valid problems of the kinds it promises, overrides apply,
 // and user suite files (JSON and CSV) parse when good and fail with file, line or index and
 // field named when bad.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -421,6 +422,40 @@ TEST(SuiteDocs, EveryExampleInDocsSuitesMdLoads) {
   ASSERT_GE(json_suites.size(), 1u);
   ASSERT_GE(csv_suites.size(), 1u);
   EXPECT_EQ(json_suites.front(), csv_suites.front());
+}
+
+// The suite gpu-check runs under compute-sanitizer: it must take every custom CUDA kernel through
+// its tails in every dtype, and stay tiny (racecheck runs kernels orders of magnitude slower).
+TEST(SuiteFiles, CudaSanitizerCoversEveryKernelPathAndStaysTiny) {
+  const Suite suite = load_suite(kSuites + "cuda-sanitizer.json", {});
+  std::set<std::string> covered;
+  for (const Problem& p : suite.problems) {
+    const std::string dtype(to_string(dtype_of(p)));
+    if (const auto* g = std::get_if<GemmProblem>(&p)) {
+      covered.insert(fmt::format("gemm {}{} {}", to_string(g->op_a), to_string(g->op_b), dtype));
+      if (g->m > 128 && g->m % 128 != 0 && g->n % 128 != 0) covered.insert("gemm tails past a 128 tile " + dtype);
+      if (g->m % 2 == 1 && g->k % 2 == 1) covered.insert("gemm odd leading dimensions " + dtype);
+      if (g->batch > 1) covered.insert("gemm batch " + dtype);
+    } else if (const auto* c = std::get_if<ConvProblem>(&p)) {
+      covered.insert(fmt::format("{} {} {}", kind_label(p), to_string(c->layout), dtype));
+    } else {
+      covered.insert(kind_label(p) + " " + dtype);
+    }
+    EXPECT_LE(flops(p), 2e7) << describe(p) << ": too large for racecheck";
+  }
+  std::vector<std::string> wanted;
+  for (const char* dtype : {"fp32", "fp16", "bf16"}) {
+    for (const char* ops : {"NN", "NT", "TN", "TT"}) wanted.push_back(fmt::format("gemm {} {}", ops, dtype));
+    for (const char* what : {"gemm tails past a 128 tile ", "gemm odd leading dimensions ", "gemm batch "})
+      wanted.push_back(what + std::string(dtype));
+    for (const char* pass : {"conv-fwd", "conv-bwd-data", "conv-bwd-filter"})
+      for (const char* layout : {"NCHW", "NHWC"}) wanted.push_back(fmt::format("{} {} {}", pass, layout, dtype));
+  }
+  // The smoke suite has every memory-bound kind in every pass.
+  for (const std::string& label : kinds(load_suite("smoke", {}))) {
+    if (!label.starts_with("gemm") && !label.starts_with("conv")) wanted.push_back(label + " fp32");
+  }
+  for (const std::string& want : wanted) EXPECT_TRUE(covered.count(want)) << "cuda-sanitizer.json lacks " << want;
 }
 
 }  // namespace

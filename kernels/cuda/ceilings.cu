@@ -4,9 +4,14 @@
 // fma_ceiling: every thread runs 8 independent FMA chains (enough to cover the FMA latency with
 // a few warps per scheduler) on values the compiler cannot fold, and stores only when an
 // impossible value appears, so nothing is optimized away and memory traffic is nil.
+// mma_ceiling: every warp runs kMmaChains independent mma.sync.m16n8k16 fp16→fp32 accumulator
+// chains on operands held in registers (enough chains per warp, and warps per SM, to cover the MMA
+// latency), so only the tensor cores are measured; each warp adds its accumulators into the sink.
+// It is the mma.sync ceiling, not the chip's: Hopper's wgmma issues larger tiles faster.
 // triad: STREAM's a = b + s·c with float4 accesses and a grid-stride loop; 3 × 4 bytes per element.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launch.hpp"
+#include "kernels/cuda/ptx.cuh"
 
 namespace trainrate::cuda_kernels {
 namespace {
@@ -29,6 +34,28 @@ __global__ void fma_ceiling_kernel(int iterations, float mul, float add, float* 
   if (sum == -1.2345f) *sink = sum;  // never true for the inputs used; keeps the chains alive
 }
 
+constexpr int kMmaChains = 8;
+constexpr double kMmaFlops = 2.0 * 16 * 8 * 16;  // one m16n8k16 by one warp
+
+// operand_bits: two fp16 values, the content of every A and B register.
+__global__ void mma_ceiling_kernel(int iterations, uint32_t operand_bits, float* sink) {
+#if TRAINRATE_SM80_DEVICE_CODE
+  const uint32_t a[4] = {operand_bits, operand_bits, operand_bits, operand_bits};
+  const uint32_t b[2] = {operand_bits, operand_bits};
+  float d[kMmaChains][4] = {};
+  for (int it = 0; it < iterations; ++it) {
+#pragma unroll
+    for (int q = 0; q < kMmaChains; ++q) ptx::mma_m16n8k16<__half>(d[q], a, b);
+  }
+  float sum = 0.f;
+#pragma unroll
+  for (int q = 0; q < kMmaChains; ++q) sum += d[q][0] + d[q][1] + d[q][2] + d[q][3];
+  // One atomic per warp: thousands of same-address atomics per thread would queue at the end.
+  for (int lanes = 16; lanes > 0; lanes /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, lanes);
+  if (threadIdx.x % 32 == 0) atomicAdd(sink, sum);
+#endif  // below sm_80 the launcher refuses: sm_75 has mma.sync m16n8k8 only
+}
+
 __global__ void triad_kernel(float4* __restrict__ a, const float4* __restrict__ b, const float4* __restrict__ c,
                              int64_t n4, float s) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += int64_t(gridDim.x) * blockDim.x) {
@@ -46,6 +73,17 @@ double fma_ceiling(int blocks, int threads_per_block, int iterations, float* sin
   fma_ceiling_kernel<<<blocks, threads_per_block, 0, stream>>>(iterations, 0.999999f, 1e-6f, sink);
   TRAINRATE_CHECK_LAUNCH();
   return 2.0 * kChains * 16 * double(iterations) * double(blocks) * double(threads_per_block);
+}
+
+double mma_ceiling(int blocks, int threads_per_block, int iterations, float* sink, cudaStream_t stream) {
+  if (blocks < 1 || threads_per_block < 32 || threads_per_block % 32 != 0 || iterations < 1)
+    throw std::invalid_argument("mma_ceiling: bad shape (threads_per_block must be whole warps)");
+  if (current_compute_capability() < 80)
+    throw std::invalid_argument("mma_ceiling needs compute capability 8.0+ (m16n8k16; sm_75 has m16n8k8 only)");
+  constexpr uint32_t kOnes = 0x3c003c00;  // fp16 1.0 twice: every accumulator grows by exactly 16 per mma
+  mma_ceiling_kernel<<<blocks, threads_per_block, 0, stream>>>(iterations, kOnes, sink);
+  TRAINRATE_CHECK_LAUNCH();
+  return kMmaFlops * kMmaChains * double(iterations) * double(blocks) * double(threads_per_block / 32);
 }
 
 double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t stream) {

@@ -43,6 +43,10 @@ void conv_implicit_wmma(const ConvProblem& p, const void* in0, const void* in1, 
 // ---- Ceiling kernels: what the device can reach at best ----
 // Independent FMA chains; returns the FLOPs one launch performs.
 double fma_ceiling(int blocks, int threads_per_block, int iterations, float* sink, cudaStream_t stream);
+// Independent mma.sync m16n8k16 fp16→fp32 chains per warp, all operands fp16 1.0, each warp's
+// accumulators added into *sink (so *sink grows by half the FLOPs); sm_80+ (throws below it).
+// Returns the FLOPs one launch performs.
+double mma_ceiling(int blocks, int threads_per_block, int iterations, float* sink, cudaStream_t stream);
 // a[i] = b[i] + s·c[i] over n floats (n a multiple of 4, pointers 16-byte aligned); returns bytes moved.
 double triad(float* a, const float* b, const float* c, int64_t n, cudaStream_t stream);
 

@@ -5,9 +5,11 @@
 #include <cuda_fp16.h>
 #include <cudnn.h>
 #include <dlfcn.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <utility>
 
@@ -51,6 +53,20 @@ class CudaEventTimer final : public Timer {
   const CudaDevice& device_;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
+
+// The fastest of five timed launches after one untimed (clocks, first-launch overheads).
+double best_of_ms(const CudaDevice& device, const std::function<void()>& launch) {
+  CudaEventTimer timer(device);
+  double best = 0;
+  launch();
+  for (int i = 0; i < 5; ++i) {
+    timer.start();
+    launch();
+    const double ms = timer.stop_ms();
+    if (i == 0 || ms < best) best = ms;
+  }
+  return best;
+}
 
 }  // namespace
 
@@ -205,32 +221,19 @@ const DeviceInfo& CudaDevice::info() {
 // Best of a few runs of each ceiling kernel, timed with events on our stream. A failure (e.g.
 // too little free memory for the triad arrays) is recorded as a property, not thrown.
 void CudaDevice::measure_ceilings() {
-  auto best_ms = [&](const auto& launch, int repeats) {
-    CudaEventTimer timer(*this);
-    double best = 0;
-    launch();  // warm-up (clocks, first-launch overheads)
-    for (int i = 0; i < repeats; ++i) {
-      timer.start();
-      launch();
-      const double ms = timer.stop_ms();
-      if (i == 0 || ms < best) best = ms;
-    }
-    return best;
-  };
   try {
     const int sms = std::stoi(info_.properties.at("sm_count"));
     DeviceBuffer sink(sizeof(float));
     const int blocks = sms * 8, threads = 256, iterations = 4096;
     double flop = 0;
-    const double ms = best_ms(
-        [&] {
-          flop = cuda_kernels::fma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
-        },
-        5);
+    const double ms = best_of_ms(*this, [&] {
+      flop = cuda_kernels::fma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
+    });
     if (ms > 0) info_.peaks.measured_flops_per_s[Dtype::fp32] = flop / (ms * 1e-3);
   } catch (const std::exception& e) {
     info_.properties["fma_ceiling_error"] = e.what();
   }
+  measure_mma_ceiling();
   try {
     // Each array at least 4× the L2 so the triad streams from DRAM.
     const int64_t l2 = std::stoll(info_.properties.at("l2_cache_bytes"));
@@ -239,15 +242,35 @@ void CudaDevice::measure_ceilings() {
     TRAINRATE_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream_));
     TRAINRATE_CUDA_CHECK(cudaMemsetAsync(c.get(), 0, c.bytes(), stream_));
     double bytes = 0;
-    const double ms = best_ms(
-        [&] {
-          bytes = cuda_kernels::triad(static_cast<float*>(a.get()), static_cast<const float*>(b.get()),
-                                      static_cast<const float*>(c.get()), n, stream_);
-        },
-        5);
+    const double ms = best_of_ms(*this, [&] {
+      bytes = cuda_kernels::triad(static_cast<float*>(a.get()), static_cast<const float*>(b.get()),
+                                  static_cast<const float*>(c.get()), n, stream_);
+    });
     if (ms > 0) info_.peaks.measured_bytes_per_s = bytes / (ms * 1e-3);
   } catch (const std::exception& e) {
     info_.properties["triad_error"] = e.what();
+  }
+}
+
+// A property, not an fp16 peak: on sm_90+ wgmma-based cuBLAS runs above what mma.sync reaches.
+void CudaDevice::measure_mma_ceiling() {
+  if (cc_major_ < 8) {
+    info_.properties["mma_sync_ceiling_skipped"] =
+        "needs sm_80+: the kernel issues mma.sync m16n8k16 (sm_75 has m16n8k8 only)";
+    return;
+  }
+  try {
+    const int sms = std::stoi(info_.properties.at("sm_count"));
+    DeviceBuffer sink(sizeof(float));
+    // 4 blocks of 8 warps per SM, 8 chains each: more MMAs in flight than their latency needs.
+    const int blocks = sms * 4, threads = 256, iterations = 4096;
+    double flop = 0;
+    const double ms = best_of_ms(*this, [&] {
+      flop = cuda_kernels::mma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
+    });
+    if (ms > 0) info_.properties["mma_sync_fp16_ceiling_tflops"] = fmt::format("{:.1f}", flop / (ms * 1e-3) / 1e12);
+  } catch (const std::exception& e) {
+    info_.properties["mma_sync_ceiling_error"] = e.what();
   }
 }
 

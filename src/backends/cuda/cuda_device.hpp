@@ -52,6 +52,7 @@ class CudaDevice final : public Device {
 
  private:
   void measure_ceilings();
+  void measure_mma_ceiling();
   void record_nvml_state(std::map<std::string, std::string>& properties);
 
   int ordinal_;
