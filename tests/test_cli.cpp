@@ -250,7 +250,7 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(j.is_object());
 
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 3);
+  EXPECT_EQ(j.at("schema_version"), 4);
   EXPECT_EQ(j.at("complete"), true);
   EXPECT_EQ(j.at("suite"), "smoke");
   ASSERT_TRUE(j.at("tool_version").is_string());
