@@ -599,7 +599,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--min-time-ms", a->min_time_ms, "Measured time before the noise target may stop sampling")
       ->check(at_least(0));
   cmd->add_option("--min-samples", a->min_samples, "Minimum samples")->check(between(1, 1000000));
-  cmd->add_option("--max-samples", a->max_samples, "Maximum samples")->check(between(1, 1000000));
+  cmd->add_option("--max-samples", a->max_samples, "Maximum samples (all repetitions together)")
+      ->check(between(1, 1000000));
   cmd->add_option("--warmup", a->warmup, "Warm-up runs before sampling")->check(between(0, 1000));
   cmd->add_option("--threads", a->threads, "CPU threads for every CPU backend (default: all)")->check(at_least(0));
   cmd->add_option("--batch", a->batch, "Batch size for network suites")->check(at_least(1));
