@@ -567,6 +567,7 @@ TEST(CliCompareRuns, ReportWithCompareRunsAddsTheSectionAndItsCsv) {
   EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
   EXPECT_THAT(md, HasSubstr("| SLOWER |"));
   EXPECT_THAT(read_text(t.dir.path() / "out" / "report.html"), HasSubstr("NEW against OLD"));
+  EXPECT_THAT(read_text(t.dir.path() / "out" / "report.html"), HasSubstr("Unit: sample (1 vs 1 repetitions)"));
   EXPECT_EQ(lines_of(read_text(t.dir.path() / "out" / "comparison.csv")).size(), 7u);
   // Without the flag two files are two sections, as before, and no comparison.
   ASSERT_EQ(run_cli("report " + old_run + " " + new_run + " -o plain", t.dir.path()).status, 0);
