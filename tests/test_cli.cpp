@@ -20,6 +20,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
 #include "results/results_json.hpp"
@@ -250,7 +252,7 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   ASSERT_TRUE(j.is_object());
 
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 3);
+  EXPECT_EQ(j.at("schema_version"), 4);
   EXPECT_EQ(j.at("complete"), true);
   EXPECT_EQ(j.at("suite"), "smoke");
   ASSERT_TRUE(j.at("tool_version").is_string());
@@ -451,6 +453,76 @@ TEST(CliCompareRuns, TheSmokeRunAgainstItselfAndAgainstASlowerCustomBackend) {
   EXPECT_EQ(slower.status, 1) << slower.err;
 }
 
+// compare --old A1 ... --new B1 ...: several files a side pooled as repetitions, tested per repetition.
+TEST(CliCompareRuns, SeveralFilesASideArePooledAsRepetitions) {
+  TwoRuns t;
+  std::string olds, news;
+  const std::vector<double> old_levels{1.00, 1.03, 0.98, 1.05, 0.99}, new_levels{1.02, 0.97, 1.04, 1.00, 1.01};
+  for (size_t i = 0; i < old_levels.size(); ++i) {
+    olds += " " + t.write(fmt::format("a{}.json", i), testing::with_all_scaled(testing::small_run(), old_levels[i]));
+    const ResultsFile slower = testing::with_backend_scaled(testing::small_run(), "custom-cpu", 1.1);
+    news += " " + t.write(fmt::format("b{}.json", i), testing::with_all_scaled(slower, new_levels[i]));
+  }
+  const CliRun c = run_cli("compare --old" + olds + " --new" + news + " --fail-on-slower 5", t.dir.path());
+  EXPECT_EQ(c.status, 1) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("\nunit: repetition (5 vs 5), the median of each"));
+  EXPECT_THAT(c.out, HasSubstr(t.path("a0.json") + " + " + t.path("a1.json")));
+  for (const auto& [backend, verdict] : verdicts_of(c.out)) {
+    EXPECT_EQ(verdict == "SLOWER", backend == "custom-cpu") << backend << " " << verdict;
+    EXPECT_NE(verdict, "FASTER");
+  }
+  EXPECT_EQ(lines_of(c.err).size(), 3u);  // the three custom-cpu rows, named
+  EXPECT_EQ(run_cli("compare --old" + olds, t.dir.path()).err, "trainrate compare: error: --old and --new go together\n");
+  EXPECT_EQ(run_cli("compare" + olds.substr(0, olds.find(' ', 1)) + " --old" + olds + " --new" + news, t.dir.path()).err,
+            "trainrate compare: error: give OLD.json NEW.json or --old ... --new ..., not both\n");
+}
+
+// run --repetitions: each repetition a process of its own, one after the other, pooled into one
+// file whose rows keep every repetition's median; compare then tests repetitions.
+TEST(CliRepetitions, TwoRepetitionsOfTheSmokeSuitePooledAndCompared) {
+  TempDir dir;
+  const std::string options = "--suite smoke --kind gemm --backends openblas,custom-cpu --budget-ms 400 --max-samples 8";
+  const CliRun run = run_cli("run " + options + " --repetitions 2 -o reps.json", dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("trainrate run: repetition 1 of 2\ntrainrate run: repetition 2 of 2\n"));
+  // One table, of the pooled rows, not one a repetition.
+  const std::vector<std::string> lines = lines_of(run.out);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) { return line.find("% peak  status") != std::string::npos; }),
+            1)
+      << run.out;
+  const ResultsFile file = read_results_file(dir.path() / "reps.json");
+  EXPECT_TRUE(file.complete);
+  EXPECT_EQ(file.options.at("repetitions"), "2");
+  EXPECT_EQ(file.options.at("budget_ms"), "400");  // for both repetitions together
+  EXPECT_EQ(file.options.at("max_samples"), "8");
+  int ok = 0, at_max_samples = 0;
+  for (const Result& r : file.results) {
+    if (r.status != ResultStatus::ok) continue;
+    ++ok;
+    const std::vector<Repetition> reps = repetitions_of(*r.measurement);
+    ASSERT_EQ(reps.size(), 2u) << describe(r.problem) << " " << r.backend;
+    EXPECT_EQ(reps[0].samples_kept + reps[1].samples_kept, r.measurement->samples_ms.size());
+    // --max-samples is for both together: 4 a repetition, which 200 ms leave room for.
+    for (const Repetition& rep : reps) EXPECT_LE(rep.samples_kept, 4u);
+    EXPECT_LE(r.measurement->stats.samples, 8);
+    at_max_samples += r.measurement->stop_reason == "max-samples";
+  }
+  EXPECT_GE(ok, 4);
+  EXPECT_GE(at_max_samples, 1);
+  const CliRun c = run_cli("compare reps.json reps.json", dir.path());
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("unit: repetition (2 vs 2)"));
+  EXPECT_THAT(c.out, HasSubstr("UNCERTAIN  2 vs 2 repetitions: the smallest p Mann-Whitney can reach is 0.333"));
+  // A run of repetitions is not resumed, and collectives (one process per rank) take none.
+  EXPECT_EQ(run_cli("run --resume reps.json", dir.path()).err,
+            "trainrate run: error: --resume: reps.json is a run of --repetitions 2, which cannot be resumed (each "
+            "repetition is a process of its own); run it again\n");
+  EXPECT_EQ(run_cli("run --suite collectives --repetitions 2", dir.path()).err,
+            "trainrate run: error: --repetitions: collectives start one process per rank under mpirun; measure them "
+            "without it\n");
+}
+
 TEST(CliCompareRuns, VersionOneFilesAreUncertainSayingWhy) {
   TwoRuns t;
   const std::string v1 = quote(kData + "/results/good.json");
@@ -497,6 +569,7 @@ TEST(CliCompareRuns, ReportWithCompareRunsAddsTheSectionAndItsCsv) {
   EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
   EXPECT_THAT(md, HasSubstr("| SLOWER |"));
   EXPECT_THAT(read_text(t.dir.path() / "out" / "report.html"), HasSubstr("NEW against OLD"));
+  EXPECT_THAT(read_text(t.dir.path() / "out" / "report.html"), HasSubstr("Unit: sample (1 vs 1 repetitions)"));
   EXPECT_EQ(lines_of(read_text(t.dir.path() / "out" / "comparison.csv")).size(), 7u);
   // Without the flag two files are two sections, as before, and no comparison.
   ASSERT_EQ(run_cli("report " + old_run + " " + new_run + " -o plain", t.dir.path()).status, 0);

@@ -401,6 +401,7 @@ using reports::judge;
 using reports::ReportSource;
 using reports::RunComparison;
 using reports::RunCompareRow;
+using reports::Unit;
 using reports::Verdict;
 using testing::samples_around;
 using testing::small_run;
@@ -628,8 +629,11 @@ TEST(RunCompareOutput, ConsoleMarkdownAndCsvCarryTheVerdicts) {
   EXPECT_THAT(console, HasSubstr("SLOWER"));
   EXPECT_THAT(console, HasSubstr("rule: FASTER/SLOWER when the Mann-Whitney p < 0.05"));
   EXPECT_THAT(console, HasSubstr("a machine that shifts between the two runs reads as FASTER/SLOWER too"));
+  EXPECT_THAT(console, HasSubstr("unit: sample (1 vs 1 repetitions): the test cannot see run-to-run variation"));
+  EXPECT_THAT(console, HasSubstr("`trainrate run --repetitions 5`"));
   const std::string md = reports::run_comparison_markdown(c);
   EXPECT_THAT(md, HasSubstr("## NEW against OLD"));
+  EXPECT_THAT(md, HasSubstr("Unit: sample (1 vs 1 repetitions)"));
   EXPECT_THAT(md, HasSubstr("| gemm 64x64x64 NN fp32 | custom-cpu |"));
   EXPECT_THAT(md, HasSubstr("| 0.909 |"));
   EXPECT_THAT(md, HasSubstr("| gemm | custom-cpu | 2 | 0.909 | 0 | 2 | 0 | 0 |"));
@@ -637,8 +641,80 @@ TEST(RunCompareOutput, ConsoleMarkdownAndCsvCarryTheVerdicts) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);  // header and six rows
   EXPECT_THAT(csv, ::testing::StartsWith("problem,kind,device,backend,mode,threads,old_rate_per_s,"));
   EXPECT_THAT(csv, HasSubstr("\ngemm 64x64x64 NN fp32,gemm,cpu,custom-cpu,hot,2,"));
-  EXPECT_THAT(csv, HasSubstr(",20,20,0.9090909090909"));
+  EXPECT_THAT(csv, HasSubstr(",20,20,sample,1,1,0.9090909090909"));
   EXPECT_THAT(csv, HasSubstr(",SLOWER,\n"));
+}
+
+// Repetitions: the test's unit is the run (each repetition's median), so a machine whose level
+// moves from process to process is no longer read as a change in the code.
+using testing::repeated;
+using testing::with_all_scaled;
+
+const std::vector<double> kOldLevels{1.00, 1.03, 0.98, 1.05, 0.99};
+const std::vector<double> kNewLevels{1.02, 0.97, 1.04, 1.00, 1.01};
+
+ResultsFile slower_custom(const std::vector<double>& levels, size_t count) {
+  return repeated(with_backend_scaled(small_run(), "custom-cpu", 1.1),
+                  std::vector<double>(levels.begin(), levels.begin() + std::ptrdiff_t(count)));
+}
+
+TEST(RunCompareRepetitions, LevelShiftsBetweenRepetitionsAreNeitherFasterNorSlower) {
+  const RunComparison c = compare_files(repeated(small_run(), kOldLevels), repeated(small_run(), kNewLevels));
+  EXPECT_EQ(c.unit, Unit::repetition);
+  EXPECT_EQ(reports::describe_unit(c).substr(0, 21), "repetition (5 vs 5), ");
+  ASSERT_EQ(c.rows.size(), 6u);
+  for (const RunCompareRow& row : c.rows) {
+    SCOPED_TRACE(describe(row.problem) + " " + row.backend);
+    EXPECT_TRUE(row.judgement.verdict == Verdict::same || row.judgement.verdict == Verdict::uncertain);
+    EXPECT_EQ(row.old_repetitions, 5u);
+    EXPECT_EQ(row.old_samples, 100u);  // 20 samples each, all kept
+  }
+  // One repetition a side, the samples as the unit: the level of two processes reads as SLOWER.
+  const RunComparison one_each = compare_files(with_all_scaled(small_run(), 1.00), with_all_scaled(small_run(), 1.04));
+  EXPECT_EQ(one_each.unit, Unit::sample);
+  for (const RunCompareRow& row : one_each.rows) EXPECT_EQ(row.judgement.verdict, Verdict::slower);
+}
+
+TEST(RunCompareRepetitions, TenPercentSlowerInEveryRepetitionIsSlowerOnExactlyItsRows) {
+  const RunComparison c = compare_files(repeated(small_run(), kOldLevels), slower_custom(kNewLevels, 5));
+  ASSERT_EQ(c.rows.size(), 6u);
+  for (const RunCompareRow& row : c.rows) {
+    SCOPED_TRACE(describe(row.problem) + " " + row.backend);
+    if (row.backend == "custom-cpu") {
+      EXPECT_EQ(row.judgement.verdict, Verdict::slower);
+      EXPECT_NEAR(*row.judgement.p_value, 2.0 / 252, 1e-12);  // every NEW repetition slower than every OLD one
+      EXPECT_NEAR(row.judgement.ratio, 1 / 1.1, 0.02);
+    } else {
+      EXPECT_TRUE(row.judgement.verdict == Verdict::same || row.judgement.verdict == Verdict::uncertain);
+    }
+  }
+  EXPECT_EQ(reports::slower_by_more_than(c, 5).size(), 3u);
+}
+
+TEST(RunCompareRepetitions, ThreeAgainstThreeCanNeverBeSignificantAndSaysSo) {
+  const RunComparison c = compare_files(repeated(small_run(), {1.00, 1.03, 0.98}), slower_custom(kNewLevels, 3));
+  EXPECT_EQ(c.unit, Unit::repetition);
+  for (const RunCompareRow& row : c.rows) {
+    SCOPED_TRACE(describe(row.problem) + " " + row.backend);
+    EXPECT_EQ(row.judgement.verdict, Verdict::uncertain);
+    EXPECT_EQ(row.judgement.reason,
+              "3 vs 3 repetitions: the smallest p Mann-Whitney can reach is 0.100, never below 0.05; measure both "
+              "sides with --repetitions 5 (at least 4 a side)");
+  }
+  // Four a side can: 2/70 = 0.029 when every NEW repetition is slower than every OLD one.
+  const RunComparison four = compare_files(repeated(small_run(), {1.00, 1.03, 0.98, 1.05}), slower_custom(kNewLevels, 4));
+  EXPECT_EQ(four.rows[1].backend, "custom-cpu");
+  EXPECT_EQ(four.rows[1].judgement.verdict, Verdict::slower);
+  EXPECT_EQ(reports::repetitions_needed({}), 4u);
+}
+
+TEST(RunCompareRepetitions, OneRepetitionOnEitherSideTestsTheSamples) {
+  const RunComparison c = compare_files(repeated(small_run(), kOldLevels), small_run());
+  EXPECT_EQ(c.unit, Unit::sample);
+  EXPECT_EQ(c.old_repetitions, 5u);
+  EXPECT_EQ(c.new_repetitions, 1u);
+  EXPECT_THAT(reports::describe_unit(c), ::testing::StartsWith("sample (5 vs 1 repetitions): the test cannot see"));
+  EXPECT_EQ(c.rows[0].old_samples, 100u);
 }
 
 }  // namespace

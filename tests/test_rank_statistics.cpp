@@ -12,6 +12,17 @@
 namespace trainrate {
 namespace {
 
+// One of the C(n+m, n) orderings at each extreme: 3 against 3 can never reach 0.05, 4 against 4 can.
+TEST(MannWhitney, SmallestTwoSidedPValue) {
+  EXPECT_DOUBLE_EQ(smallest_p_two_sided(3, 3), 0.1);
+  EXPECT_DOUBLE_EQ(smallest_p_two_sided(4, 4), 2.0 / 70);
+  EXPECT_DOUBLE_EQ(smallest_p_two_sided(5, 5), 2.0 / 252);
+  EXPECT_DOUBLE_EQ(smallest_p_two_sided(2, 7), 2.0 / 36);
+  EXPECT_DOUBLE_EQ(smallest_p_two_sided(1, 1), 1.0);
+  // What the exact test gives on completely separated samples.
+  EXPECT_DOUBLE_EQ(mann_whitney({1, 2, 3, 4}, {5, 6, 7, 8}).p_two_sided, smallest_p_two_sided(4, 4));
+}
+
 TEST(MannWhitney, SeparatedSamplesExact) {
   // U = 0 (no a above any b). Of the C(6,3) = 20 equally likely rank sets, {1,2,3} and {4,5,6}
   // are as far from the mean rank sum as the observed one: p = 2/20.

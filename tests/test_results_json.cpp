@@ -274,8 +274,8 @@ TEST(ResultsJson, InvalidResultWithNonFiniteOutputRoundTrips) {
 TEST(ResultsJson, TopLevelShape) {
   const nlohmann::json j = to_json(sample_file());
   EXPECT_EQ(j.at("schema"), "trainrate-results");
-  EXPECT_EQ(j.at("schema_version"), 3);
-  EXPECT_EQ(kResultsSchemaVersion, 3);
+  EXPECT_EQ(j.at("schema_version"), 4);
+  EXPECT_EQ(kResultsSchemaVersion, 4);
   std::set<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.insert(key);
   EXPECT_EQ(keys, (std::set<std::string>{"schema", "schema_version", "tool_version", "created_utc", "host", "suite",
@@ -294,14 +294,14 @@ TEST(ResultsJson, TopLevelShape) {
   EXPECT_EQ(j.at("devices").at(1).at("peaks").at("datasheet_flops_per_s").at("fp16"), 989.4e12);
 }
 
-// A version 1 file (good.json) reads with no samples, and is written back as version 3.
-TEST(ResultsJson, ReadsVersionOneWithoutSamplesAndWritesVersionThree) {
+// A version 1 file (good.json) reads with no samples, and is written back as the current version.
+TEST(ResultsJson, ReadsVersionOneWithoutSamplesAndWritesTheCurrentVersion) {
   const ResultsFile file = read_results_file(kResults + "good.json");
   EXPECT_EQ(file.schema_version, 1);
   ASSERT_TRUE(file.results[0].measurement.has_value());
   EXPECT_TRUE(file.results[0].measurement->samples_ms.empty());
   EXPECT_TRUE(file.system.empty());
-  EXPECT_EQ(to_json(file).at("schema_version"), 3);
+  EXPECT_EQ(to_json(file).at("schema_version"), 4);
 }
 
 // Versions 1 and 2 kept only the SM clock after sampling: it reads as the state after.
@@ -410,7 +410,7 @@ TEST(ResultsJsonErrors, NotAResultsFile) {
 
 TEST(ResultsJsonErrors, WrongSchemaVersion) {
   const std::string path = kResults + "bad_schema_version.json";
-  EXPECT_EQ(read_error(path), path + ": schema_version 4 is not supported (this build reads 1 to 3)");
+  EXPECT_EQ(read_error(path), path + ": schema_version 5 is not supported (this build reads 1 to 4)");
 }
 
 TEST(ResultsJsonErrors, UnknownStatusNamesTheResult) {

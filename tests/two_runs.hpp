@@ -1,10 +1,12 @@
-// Fixture generator for comparing two runs: a small run with samples, and copies of it with one
-// backend's samples scaled, as a slower (or faster) build of that backend would give.
+// Fixture generator for comparing two runs: a small run with samples, copies of it with one
+// backend's samples scaled, as a slower (or faster) build of that backend would give, and
+// repetitions of it whose whole level moves from one to the next, as fresh processes do.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "results/repetitions.hpp"
 #include "results/result.hpp"
 #include "results/statistics.hpp"
 
@@ -71,15 +73,38 @@ inline ResultsFile small_run() {
   return file;
 }
 
-// The run with every sample of `backend` multiplied by `time_factor` (1.1: 10% more time).
+// The result with every sample multiplied by `time_factor` (1.1: 10% more time).
+inline Result scaled(const Result& r, double time_factor) {
+  if (!r.measurement) return r;
+  std::vector<double> samples = r.measurement->samples_ms;
+  for (double& s : samples) s *= time_factor;
+  return timed_result(r.problem, r.backend, samples, r.threads);
+}
+
+// The run with every sample of `backend` multiplied by `time_factor`.
 inline ResultsFile with_backend_scaled(ResultsFile file, const std::string& backend, double time_factor) {
   for (Result& r : file.results) {
-    if (r.backend != backend || !r.measurement) continue;
-    std::vector<double> samples = r.measurement->samples_ms;
-    for (double& s : samples) s *= time_factor;
-    r = timed_result(r.problem, r.backend, samples, r.threads);
+    if (r.backend == backend) r = scaled(r, time_factor);
   }
   return file;
+}
+
+// The run with every sample of every backend multiplied by `time_factor`: the whole machine slower.
+inline ResultsFile with_all_scaled(ResultsFile file, double time_factor) {
+  for (Result& r : file.results) r = scaled(r, time_factor);
+  return file;
+}
+
+// Repetitions of `run`, repetition k at level levels[k] (a factor on every time), pooled as
+// `run --repetitions` pools its processes' files.
+inline ResultsFile repeated(const ResultsFile& run, const std::vector<double>& levels) {
+  std::vector<ResultsFile> runs;
+  std::vector<std::string> names;
+  for (double level : levels) {
+    runs.push_back(with_all_scaled(run, level));
+    names.push_back("repetition " + std::to_string(runs.size()));
+  }
+  return pool_repetitions(runs, names);
 }
 
 }  // namespace trainrate::testing

@@ -2,9 +2,12 @@
 //
 // The results file is rewritten atomically after every finished problem, so an interrupted or
 // killed run loses at most the problem in flight; --resume continues it with the options the file
-// records, against the device peaks the file records.
+// records, against the device peaks the file records. --repetitions N runs the suite N times, each
+// in a fresh process of this program, and pools their files into one (results/repetitions.hpp).
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <stdlib.h>
 
 #include <charconv>
 #include <chrono>
@@ -23,6 +26,8 @@
 #include "reports/metrics.hpp"
 #include "reports/table.hpp"
 #include "run/environment.hpp"
+#include "run/this_program.hpp"
+#include "results/repetitions.hpp"
 #include "results/results_json.hpp"
 
 namespace trainrate::cli {
@@ -45,6 +50,8 @@ struct RunArgs {
   double min_time_ms = 50;
   int64_t min_samples = 10, max_samples = 1000, warmup = 1;
   int threads = 0;
+  int repetitions = 1;
+  std::string as_repetition;  // "K/N": this process is repetition K of a parent's --repetitions N
   uint64_t seed = 1;
   bool quiet = false, json = false, list = false;
   std::set<std::string> given_flags;  // the options on the command line, by long name
@@ -185,6 +192,7 @@ const std::vector<RecordedOption>& recorded_options() {
       number_option("warmup", "--warmup", &RunArgs::warmup),
       number_option("threads", "--threads", &RunArgs::threads),
       number_option("seed", "--seed", &RunArgs::seed),
+      number_option("repetitions", "--repetitions", &RunArgs::repetitions),
       suite_size_option("batch", "--batch", &RunArgs::batch),
       suite_size_option("seq_len", "--seq-len", &RunArgs::seq_len),
       suite_size_option("image_size", "--image-size", &RunArgs::image_size),
@@ -224,9 +232,9 @@ void refuse_conflicting_options(const RunArgs& a, const ResultsFile& file) {
   }
 }
 
-std::string default_output_path(const std::string& suite, const std::vector<Backend*>& backends) {
-  const std::string_view kind = backends.front()->device().kind();
-  const std::string device(kind == "cuda" ? "gpu" : kind);
+// `device_kind`: that of the first backend ("cpu", "cuda").
+std::string default_output_path(const std::string& suite, std::string_view device_kind) {
+  const std::string device(device_kind == "cuda" ? "gpu" : device_kind);
   std::string stamp = utc_timestamp();
   std::erase(stamp, ':');
   std::erase(stamp, '-');
@@ -272,14 +280,16 @@ void recheck_cpu_peak(ResultsFile& file, const std::vector<Backend*>& backends) 
 // Progress on a terminal: one line, rewritten in place, under the growing table.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  // `label` heads the line ("repetition 2 of 5 "), or is empty.
+  Progress(bool enabled, std::string label)
+      : enabled_(enabled), label_(std::move(label)), start_(std::chrono::steady_clock::now()) {}
 
   void show(size_t index, size_t total, const Problem& problem, const Backend& backend) {
     if (!enabled_) return;
     const double elapsed_s = seconds_since_start();
     const std::string eta = index > 0 ? fmt::format("{:.0f}s", elapsed_s / double(index) * double(total - index)) : "?";
-    fmt::print(stderr, "\r\033[K[{}/{}] {} on {}  elapsed {:.0f}s  ETA {}", index + 1, total, describe(problem),
-               backend.name(), elapsed_s, eta);
+    fmt::print(stderr, "\r\033[K{}[{}/{}] {} on {}  elapsed {:.0f}s  ETA {}", label_, index + 1, total,
+               describe(problem), backend.name(), elapsed_s, eta);
     std::fflush(stderr);
   }
   void clear() {
@@ -291,6 +301,7 @@ class Progress {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   bool enabled_;
+  std::string label_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -332,6 +343,40 @@ std::vector<Backend*> backends_for(const RunArgs& a, const BackendSet& set, cons
   return chosen;
 }
 
+// "repetition 2 of 5 " for --as-repetition 2/5; empty for a run of its own.
+std::string repetition_label(const std::string& as_repetition) {
+  const size_t slash = as_repetition.find('/');
+  if (slash == std::string::npos) return "";
+  return fmt::format("repetition {} of {} ", as_repetition.substr(0, slash), as_repetition.substr(slash + 1));
+}
+
+// A repetition of a parent's run shows only its progress: the parent prints the table of all.
+bool shows_table(const RunArgs& a) { return !a.quiet && a.as_repetition.empty(); }
+
+// What every finished run does last: metrics, JSON, the notes and ratio table, and the exit status.
+int finish_run(const RunArgs& a, const ResultsFile& file, const std::filesystem::path& output, std::FILE* table_out) {
+  if (!a.metrics.empty()) {
+    write_file_atomically(a.metrics, reports::render_metrics({{output.string(), file}}, nullptr,
+                                                             reports::MetricsFormat::prometheus));
+  }
+  if (a.json) std::cout << to_json(file).dump(2) << "\n";
+  if (shows_table(a)) {
+    if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
+    if (const std::string collectives = collectives_table(file.results); !collectives.empty()) {
+      fmt::print(table_out, "\n{}", collectives);
+    }
+    const auto rows = custom_vendor_ratios(file);
+    if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
+    fmt::print(stderr, "results written to {}\n", output.string());
+  }
+  const bool any_failed = std::any_of(file.results.begin(), file.results.end(), [](const Result& r) {
+    return r.status == ResultStatus::failed || r.status == ResultStatus::invalid;
+  });
+  return any_failed ? kExitFailure : kExitOk;
+}
+
+int run_repetitions(RunArgs a);
+
 int run_suite(RunArgs a) {
   ResultsFile file;
   const bool resuming = !a.resume.empty();
@@ -341,6 +386,7 @@ int run_suite(RunArgs a) {
     if (a.output.empty()) a.output = a.resume;
   }
   if (a.suite.empty()) a.suite = "quick";
+  if (a.repetitions > 1 && !a.list) return run_repetitions(a);
   const BackendSet set = make_available_backends();
   SuiteParams params = suite_params(a);
   // The built-in collectives suite is made for the ranks that were launched unless --ranks says.
@@ -371,13 +417,13 @@ int run_suite(RunArgs a) {
 
   const std::vector<Backend*> backends = backends_for(a, set, suite);
   if (backends.empty()) throw InputError("no backend selected");
-  if (!a.quiet && !set.gpu_unavailable_reason.empty()) {
+  if (shows_table(a) && !set.gpu_unavailable_reason.empty()) {
     fmt::print(stderr, "trainrate: no GPU ({}); running on the CPU\n", set.gpu_unavailable_reason);
   }
   resolve_device_defaults(a, backends.front()->device().measure_defaults());
   if (resuming) refuse_conflicting_options(a, file);
   const RunOptions options = run_options(a);
-  if (a.output.empty()) a.output = default_output_path(a.suite, backends);
+  if (a.output.empty()) a.output = default_output_path(a.suite, backends.front()->device().kind());
   const std::filesystem::path output = a.output;
   if (writer && output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
   const auto save = [&] {
@@ -390,20 +436,20 @@ int run_suite(RunArgs a) {
   add_devices(file, backends);
   save();
 
-  Progress progress(!a.quiet && isatty(STDERR_FILENO));
+  Progress progress(!a.quiet && isatty(STDERR_FILENO), repetition_label(a.as_repetition));
   std::vector<std::string> backend_names;
   for (const Backend* backend : backends) backend_names.push_back(backend->name());
   const TableWidths widths = table_widths(suite.problems, backend_names);
   // With --json, stdout carries the JSON document alone; the table a person watches goes to stderr.
   std::FILE* table_out = a.json ? stderr : stdout;
-  if (!a.quiet) fmt::print(table_out, "{}", result_table_header(widths));
+  if (shows_table(a)) fmt::print(table_out, "{}", result_table_header(widths));
   RunObserver observer;
   observer.on_start = [&](size_t i, size_t total, const Problem& p, const Backend& b) { progress.show(i, total, p, b); };
   observer.on_result = [&](size_t, size_t, const Result& measured) {
     progress.clear();
     Result result = measured;
     if (result.status == ResultStatus::ok) stamp_peak(result, device_in(file, result.device).peaks);
-    if (!a.quiet) fmt::print(table_out, "{}", result_table_row(result, widths));
+    if (shows_table(a)) fmt::print(table_out, "{}", result_table_row(result, widths));
     std::fflush(table_out);
     file.results.push_back(result);
     save();
@@ -421,28 +467,113 @@ int run_suite(RunArgs a) {
   file.complete = signal == 0;
   save();
   if (signal != 0) {
-    fmt::print(stderr, "trainrate run: interrupted; {} results saved to {} (continue with --resume {})\n",
-               file.results.size(), output.string(), output.string());
+    if (a.as_repetition.empty()) {  // a repetition's file is its parent's to keep or drop
+      fmt::print(stderr, "trainrate run: interrupted; {} results saved to {} (continue with --resume {})\n",
+                 file.results.size(), output.string(), output.string());
+    }
     return 128 + signal;
   }
-  if (!a.metrics.empty()) {
-    write_file_atomically(a.metrics, reports::render_metrics({{output.string(), file}}, nullptr,
-                                                             reports::MetricsFormat::prometheus));
+  return finish_run(a, file, output, table_out);
+}
+
+// A folder of its own under the system's temporary folder, removed with everything in it.
+class TemporaryFolder {
+ public:
+  TemporaryFolder() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "trainrate-repetitions-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error(fmt::format("cannot create {}", pattern));
+    path_ = pattern;
   }
-  if (a.json) std::cout << to_json(file).dump(2) << "\n";
-  if (!a.quiet) {
-    if (const std::string notes = above_peak_notes(file.results); !notes.empty()) fmt::print(table_out, "\n{}", notes);
-    if (const std::string collectives = collectives_table(file.results); !collectives.empty()) {
-      fmt::print(table_out, "\n{}", collectives);
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The options --repetitions divides among the repetitions: a problem's budget and samples are for
+// all of them together, so a run takes about as long as one without repetitions.
+bool split_over_repetitions(const RecordedOption& option) {
+  return option.key == "budget_ms" || option.key == "max_samples";
+}
+
+// The command line of repetition k: the suite, the options given here as the results file records
+// them, its share of the budget and samples, and its own results file.
+std::vector<std::string> repetition_command(const RunArgs& a, int k, const std::filesystem::path& output) {
+  RunArgs each = a;
+  each.budget_ms = a.budget_ms / a.repetitions;
+  each.max_samples = std::max<int64_t>(1, a.max_samples / a.repetitions);
+  std::vector<std::string> args{"run", "-o", output.string(), "--as-repetition", fmt::format("{}/{}", k, a.repetitions)};
+  for (const RecordedOption& option : recorded_options()) {
+    const bool pass = option.flag == "--suite" || split_over_repetitions(option) || a.given_flags.contains(option.flag);
+    if (pass && option.key != "repetitions") args.insert(args.end(), {option.flag, option.record(each)});
+  }
+  if (a.quiet) args.push_back("-q");
+  return args;
+}
+
+void refuse_repetitions_of(const RunArgs& a) {
+  if (!a.resume.empty()) {
+    throw InputError(fmt::format("--resume: {} is a run of --repetitions {}, which cannot be resumed (each repetition "
+                                 "is a process of its own); run it again",
+                                 a.resume, a.repetitions));
+  }
+  if (a.suite == "collectives" || has_collectives(load_suite(a.suite, suite_params(a)))) {
+    throw InputError("--repetitions: collectives start one process per rank under mpirun; measure them without it");
+  }
+}
+
+// --repetitions N: the whole suite once per repetition, each in a fresh process (run_this_program),
+// so a problem's repetitions lie minutes apart and each sees its own thread placement and memory;
+// after each one the files so far are pooled into the output.
+int run_repetitions(RunArgs a) {
+  refuse_repetitions_of(a);
+  install_signal_handlers();
+  const TemporaryFolder folder;
+  std::vector<ResultsFile> runs;
+  std::vector<std::string> names;
+  ResultsFile file;
+  std::filesystem::path output = a.output;
+  for (int k = 1; k <= a.repetitions && g_signal.load() == 0; ++k) {
+    if (!a.quiet) fmt::print(stderr, "trainrate run: repetition {} of {}\n", k, a.repetitions);
+    const std::filesystem::path part = folder.path() / fmt::format("repetition-{}.json", k);
+    const int status = run_this_program(repetition_command(a, k, part), g_signal);
+    if (status == kExitBadInput) return status;  // the repetition said why
+    if (status >= 128 || !std::filesystem::exists(part)) {
+      if (status < 128) throw std::runtime_error(fmt::format("repetition {} exited with status {}", k, status));
+      if (g_signal.load() == 0) g_signal.store(status - 128);  // ended by a signal sent to it alone
+      break;
     }
-    const auto rows = custom_vendor_ratios(file);
-    if (!rows.empty()) fmt::print(table_out, "\n{}", ratio_table(rows, summarize_ratios(rows)));
-    fmt::print(stderr, "results written to {}\n", output.string());
+    runs.push_back(read_results_file(part));
+    names.push_back(part.string());
+    file = pool_repetitions(runs, names);
+    for (const RecordedOption& option : recorded_options()) {
+      if (split_over_repetitions(option) || option.key == "repetitions") file.options[option.key] = option.record(a);
+    }
+    file.complete = file.complete && k == a.repetitions;
+    if (output.empty()) output = default_output_path(a.suite, file.devices.front().kind);
+    if (output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
+    write_results_file(output, file);
   }
-  const bool any_failed = std::any_of(file.results.begin(), file.results.end(), [](const Result& r) {
-    return r.status == ResultStatus::failed || r.status == ResultStatus::invalid;
-  });
-  return any_failed ? kExitFailure : kExitOk;
+  if (const int signal = g_signal.load(); signal != 0) {
+    fmt::print(stderr, "trainrate run: interrupted in repetition {} of {}{}\n", runs.size() + 1, a.repetitions,
+               runs.empty() ? "" : fmt::format("; the {} finished are pooled in {}", runs.size(), output.string()));
+    return 128 + signal;
+  }
+  std::FILE* table_out = a.json ? stderr : stdout;
+  if (shows_table(a)) {
+    std::vector<std::string> backend_names;
+    for (const Result& r : file.results) backend_names.push_back(r.backend);
+    const TableWidths widths = table_widths(load_suite(a.suite, suite_params(a)).problems, backend_names);
+    fmt::print(table_out, "{}", result_table_header(widths));
+    for (const Result& r : file.results) fmt::print(table_out, "{}", result_table_row(r, widths));
+  }
+  return finish_run(a, file, output, table_out);
 }
 
 }  // namespace
@@ -464,11 +595,12 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--mode", a->mode, "cold: flush caches before each sample; hot: back to back; auto: cold on GPU, hot on CPU");
   cmd->add_option("--noise", a->noise, "Target relative noise (stddev/mean) to stop sampling (default 0.01 CPU, 0.005 GPU)")
       ->check(between(1e-6, 1));
-  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem and backend, in ms")->check(greater_than(0));
+  cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem and backend (all repetitions together), in ms")->check(greater_than(0));
   cmd->add_option("--min-time-ms", a->min_time_ms, "Measured time before the noise target may stop sampling")
       ->check(at_least(0));
   cmd->add_option("--min-samples", a->min_samples, "Minimum samples")->check(between(1, 1000000));
-  cmd->add_option("--max-samples", a->max_samples, "Maximum samples")->check(between(1, 1000000));
+  cmd->add_option("--max-samples", a->max_samples, "Maximum samples (all repetitions together)")
+      ->check(between(1, 1000000));
   cmd->add_option("--warmup", a->warmup, "Warm-up runs before sampling")->check(between(0, 1000));
   cmd->add_option("--threads", a->threads, "CPU threads for every CPU backend (default: all)")->check(at_least(0));
   cmd->add_option("--batch", a->batch, "Batch size for network suites")->check(at_least(1));
@@ -488,6 +620,14 @@ Action add_run_command(CLI::App& app) {
                   "collective, all-reduce, ...")
       ->delimiter(',');
   cmd->add_option("--seed", a->seed, "Seed of the random inputs");
+  cmd->add_option("--repetitions", a->repetitions,
+                  "Run the whole suite N times, each in a fresh process, one after the other, and keep every "
+                  "repetition's median per row, so `compare` can test whole runs against each other (5 recommended; "
+                  "docs/reports.md). --budget-ms and --max-samples are shared among the repetitions, so the run "
+                  "takes about as long as one; not with --resume or collectives")
+      ->check(between(1, 100));
+  cmd->add_option("--as-repetition", a->as_repetition, "K/N: run as repetition K of a parent's --repetitions N")
+      ->group("");
   cmd->add_option("--metrics", a->metrics,
                   "When the run completes, also write its results as Prometheus metrics to this file, atomically "
                   "(for node_exporter's textfile collector; docs/cluster.md)");

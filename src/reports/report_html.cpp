@@ -184,8 +184,9 @@ void html_not_measured(HtmlPage& page, const Report& report) {
 void html_run_comparison(HtmlPage& page, const RunComparison& c) {
   page.heading(2, "NEW against OLD");
   page.paragraph(fmt::format("NEW {} (run {}) against OLD {} (run {}), suite {}. Ratios are NEW/OLD rates: above 1 "
-                             "NEW is faster. Rule: {}.",
-                             c.new_path, c.new_created_utc, c.old_path, c.old_created_utc, c.suite, describe_rule(c.rule)));
+                             "NEW is faster. Unit: {}. Rule: {}.",
+                             c.new_path, c.new_created_utc, c.old_path, c.old_created_utc, c.suite, describe_unit(c),
+                             describe_rule(c.rule)));
   std::vector<std::vector<std::string>> environment;
   for (const EnvironmentDifference& d : c.environment) environment.push_back({d.key, d.old_value, d.new_value});
   page.heading(3, "Environment differences");

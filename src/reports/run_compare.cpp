@@ -11,6 +11,7 @@
 #include "reports/report.hpp"
 #include "reports/table.hpp"
 #include "reports/text.hpp"
+#include "results/repetitions.hpp"
 #include "results/statistics.hpp"
 
 namespace trainrate::reports {
@@ -58,10 +59,6 @@ std::string layout_text(const Problem& problem) {
       problem);
 }
 
-bool same_run_setup(const Result& a, const Result& b) {
-  return a.device == b.device && a.backend == b.backend && a.mode == b.mode && a.threads == b.threads;
-}
-
 // What differs between two results that share device, backend and shape: "dtype fp32 in OLD, bf16 in NEW; ...".
 std::string setup_differences(const Result& o, const Result& n) {
   std::vector<std::string> parts;
@@ -76,8 +73,6 @@ std::string setup_differences(const Result& o, const Result& n) {
   for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
   return text;
 }
-
-bool exact_partners(const Result& a, const Result& b) { return same_run_setup(a, b) && a.problem == b.problem; }
 
 // The same device, backend and shape, set up differently (dtype, layout, mode or threads).
 bool near_partners(const Result& a, const Result& b) {
@@ -119,20 +114,30 @@ std::string too_few_reason(const ReportSource& source, const char* side, size_t 
                      rule.min_samples);
 }
 
+std::vector<double> repetition_medians(const Measurement& m) {
+  std::vector<double> medians;
+  for (const Repetition& r : repetitions_of(m)) medians.push_back(r.median_ms);
+  return medians;
+}
+
 RunCompareRow compare_pair(const Result& o, const Result& n, const ReportSource& old_run, const ReportSource& new_run,
-                           const CompareRule& rule) {
+                           const CompareRule& rule, Unit unit) {
   RunCompareRow row{n.problem, n.device, n.backend, n.mode, n.threads, work_rate_per_s(o), work_rate_per_s(n)};
-  const std::vector<double> empty;
-  const std::vector<double>& old_ms = o.measurement ? o.measurement->samples_ms : empty;
-  const std::vector<double>& new_ms = n.measurement ? n.measurement->samples_ms : empty;
-  row.old_samples = old_ms.size();
-  row.new_samples = new_ms.size();
-  row.judgement = judge(old_ms, new_ms, rule);
+  const Measurement& om = *o.measurement;  // ok results always have one
+  const Measurement& nm = *n.measurement;
+  row.old_samples = om.samples_ms.size();
+  row.new_samples = nm.samples_ms.size();
+  row.old_repetitions = repetitions_of(om).size();
+  row.new_repetitions = repetitions_of(nm).size();
+  const std::vector<double> old_ms = unit == Unit::repetition ? repetition_medians(om) : om.samples_ms;
+  const std::vector<double> new_ms = unit == Unit::repetition ? repetition_medians(nm) : nm.samples_ms;
+  row.judgement = judge(old_ms, new_ms, rule, unit);
   if (row.judgement.ratio == 0) {  // none from the samples: the recorded (median) rates still give one
     row.judgement.ratio = row.new_rate_per_s / row.old_rate_per_s;
-    if (old_ms.size() < rule.min_samples) {
+    // Repetitions have no minimum count of their own: judge() said why (a median of 0 ms).
+    if (unit == Unit::sample && old_ms.size() < rule.min_samples) {
       row.judgement.reason = too_few_reason(old_run, "OLD", old_ms.size(), rule);
-    } else if (new_ms.size() < rule.min_samples) {
+    } else if (unit == Unit::sample && new_ms.size() < rule.min_samples) {
       row.judgement.reason = too_few_reason(new_run, "NEW", new_ms.size(), rule);
     }
   }
@@ -209,9 +214,16 @@ std::string_view to_string(Verdict verdict) {
   return "?";
 }
 
-Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& new_ms, const CompareRule& rule) {
+size_t repetitions_needed(const CompareRule& rule) {
+  size_t k = 1;
+  while (smallest_p_two_sided(k, k) >= rule.max_p) ++k;
+  return k;
+}
+
+Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& new_ms, const CompareRule& rule,
+                Unit unit) {
   Judgement j;
-  if (old_ms.size() < rule.min_samples || new_ms.size() < rule.min_samples) {
+  if (unit == Unit::sample && (old_ms.size() < rule.min_samples || new_ms.size() < rule.min_samples)) {
     j.reason = fmt::format("{} samples in OLD, {} in NEW: fewer than {} a side", old_ms.size(), new_ms.size(),
                            rule.min_samples);
     return j;
@@ -234,7 +246,13 @@ Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& ne
   const double change = j.ratio - 1;
   const bool inside_band = j.ratio_low && j.ratio_high && *j.ratio_low >= 1 - rule.min_change &&
                            *j.ratio_high <= 1 + rule.min_change;
-  if (*j.p_value < rule.max_p && std::abs(change) >= rule.min_change) {
+  // Too few for the test to ever reject: say so rather than let "not significant" read as news.
+  if (const double floor_p = smallest_p_two_sided(old_ms.size(), new_ms.size()); floor_p >= rule.max_p) {
+    j.reason = fmt::format("{} vs {} {}s: the smallest p Mann-Whitney can reach is {:.3f}, never below {:g}; "
+                           "measure both sides with --repetitions {} (at least {} a side)",
+                           old_ms.size(), new_ms.size(), unit == Unit::repetition ? "repetition" : "sample", floor_p,
+                           rule.max_p, kRecommendedRepetitions, repetitions_needed(rule));
+  } else if (*j.p_value < rule.max_p && std::abs(change) >= rule.min_change) {
     j.verdict = change > 0 ? Verdict::faster : Verdict::slower;
   } else if (inside_band) {
     j.verdict = Verdict::same;
@@ -253,20 +271,23 @@ RunComparison compare_runs(const ReportSource& old_run, const ReportSource& new_
   }
   RunComparison c{old_run.path, new_run.path, old_run.file.created_utc, new_run.file.created_utc, new_run.file.suite,
                   rule};
+  c.old_repetitions = repetition_count(old_run.file);
+  c.new_repetitions = repetition_count(new_run.file);
+  c.unit = c.old_repetitions >= 2 && c.new_repetitions >= 2 ? Unit::repetition : Unit::sample;
   c.environment = environment_differences(old_run, new_run);
   const std::vector<Result>& olds = old_run.file.results;
   const std::vector<Result>& news = new_run.file.results;
   std::vector<bool> old_taken(olds.size(), false);
   std::vector<const Result*> new_unpaired;
   for (const Result& n : news) {
-    const Result* o = take_partner(n, olds, old_taken, exact_partners);
+    const Result* o = take_partner(n, olds, old_taken, same_setup);
     if (!o) {
       new_unpaired.push_back(&n);
       continue;
     }
     const auto trouble = status_problem(*o, n);
     if (!trouble) {
-      c.rows.push_back(compare_pair(*o, n, old_run, new_run, rule));
+      c.rows.push_back(compare_pair(*o, n, old_run, new_run, rule, c.unit));
     } else if (trouble->empty()) {
       ++c.skipped_in_both;
     } else {
@@ -297,15 +318,30 @@ std::string describe_rule(const CompareRule& rule) {
   const std::string band = fmt::format("{:g}%", 100 * rule.min_change);
   return fmt::format(
       "FASTER/SLOWER when the Mann-Whitney p < {:g} and the estimated change is at least {}; SAME when the 95% "
-      "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side. "
-      "The test sees the samples of one run a side, not how whole runs vary: a machine that shifts between the two "
-      "runs reads as FASTER/SLOWER too, so confirm one by running both sides again (docs/reports.md)",
-      rule.max_p, band, band, rule.min_samples);
+      "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side "
+      "or too few repetitions for p to reach {:g} ({} against {} at least). The unit of the test is the repetition "
+      "(each one's median) when both sides have 2 or more (run --repetitions {}, or several files a side), else the "
+      "sample: one run a side cannot see how whole runs vary, so a machine that shifts between the two runs reads as "
+      "FASTER/SLOWER too (docs/reports.md)",
+      rule.max_p, band, band, rule.min_samples, rule.max_p, repetitions_needed(rule), repetitions_needed(rule),
+      kRecommendedRepetitions);
+}
+
+std::string describe_unit(const RunComparison& c) {
+  if (c.unit == Unit::repetition) {
+    return fmt::format("repetition ({} vs {}), the median of each; a fresh process each, so run-to-run "
+                       "variation is in the test",
+                       c.old_repetitions, c.new_repetitions);
+  }
+  return fmt::format("sample ({} vs {} repetitions): the test cannot see run-to-run variation, so a FASTER/SLOWER "
+                     "may be the machine, not the code; measure both sides with `trainrate run --repetitions {}`",
+                     c.old_repetitions, c.new_repetitions, kRecommendedRepetitions);
 }
 
 std::string run_comparison_console(const RunComparison& c) {
   std::string out = fmt::format("compare: NEW {} (run {}) against OLD {} (run {}), suite {}\n", c.new_path,
                                 c.new_created_utc, c.old_path, c.old_created_utc, c.suite);
+  out += "unit: " + describe_unit(c) + "\n";
   if (c.environment.empty()) {
     out += "environment: no differences\n";
   } else {
@@ -347,9 +383,9 @@ std::string run_comparison_console(const RunComparison& c) {
 
 std::string run_comparison_markdown(const RunComparison& c) {
   std::string md = fmt::format("## NEW against OLD\n\nNEW `{}` (run {}) against OLD `{}` (run {}), suite {}. "
-                               "Ratios are NEW/OLD rates: above 1 NEW is faster. Rule: {}.\n\n",
+                               "Ratios are NEW/OLD rates: above 1 NEW is faster. Unit: {}. Rule: {}.\n\n",
                                c.new_path, c.new_created_utc, c.old_path, c.old_created_utc, c.suite,
-                               describe_rule(c.rule));
+                               describe_unit(c), describe_rule(c.rule));
   md += "### Environment differences\n\n";
   if (c.environment.empty()) md += "None.\n\n";
   if (!c.environment.empty()) md += markdown_row({"setting", "OLD", "NEW"}) + markdown_rule(3, 3);
@@ -384,8 +420,8 @@ std::string run_comparison_markdown(const RunComparison& c) {
 
 std::string run_comparison_csv(const RunComparison& c) {
   std::string csv =
-      "problem,kind,device,backend,mode,threads,old_rate_per_s,new_rate_per_s,old_samples,new_samples,ratio,"
-      "ratio_low,ratio_high,p_value,verdict,reason\n";
+      "problem,kind,device,backend,mode,threads,old_rate_per_s,new_rate_per_s,old_samples,new_samples,unit,"
+      "old_repetitions,new_repetitions,ratio,ratio_low,ratio_high,p_value,verdict,reason\n";
   const auto optional_number = [](const std::optional<double>& value) {
     std::string text;
     if (value) text = format_number(*value);
@@ -393,10 +429,12 @@ std::string run_comparison_csv(const RunComparison& c) {
   };
   for (const RunCompareRow& row : c.rows) {
     const Judgement& j = row.judgement;
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(describe(row.problem)),
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(describe(row.problem)),
                        csv_field(kind_label(row.problem)), csv_field(row.device), csv_field(row.backend),
                        csv_field(row.mode), row.threads, format_number(row.old_rate_per_s),
-                       format_number(row.new_rate_per_s), row.old_samples, row.new_samples, format_number(j.ratio),
+                       format_number(row.new_rate_per_s), row.old_samples, row.new_samples,
+                       c.unit == Unit::repetition ? "repetition" : "sample", row.old_repetitions,
+                       row.new_repetitions, format_number(j.ratio),
                        optional_number(j.ratio_low), optional_number(j.ratio_high), optional_number(j.p_value),
                        to_string(j.verdict), csv_field(j.reason));
   }

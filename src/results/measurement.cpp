@@ -17,4 +17,9 @@ std::vector<std::string> slowdowns_seen(const Measurement& m) {
   return seen;
 }
 
+std::vector<Repetition> repetitions_of(const Measurement& m) {
+  if (!m.repetitions.empty()) return m.repetitions;
+  return {Repetition{m.stats.median_ms, m.samples_ms.size()}};
+}
+
 }  // namespace trainrate

@@ -62,9 +62,10 @@ inline double work_rate_per_s(const Result& r) {
 }
 
 // 1: the first; 2: each measurement keeps its samples (samples_ms); 3: the device's state before
-// and after each measurement (clock, temperature, power, slowdowns) replaces clock_mhz, and retakes.
-// Readers take all three.
-constexpr int kResultsSchemaVersion = 3;
+// and after each measurement (clock, temperature, power, slowdowns) replaces clock_mhz, and retakes;
+// 4: each measurement lists its repetitions (median and kept samples of each, run --repetitions).
+// Readers take all four.
+constexpr int kResultsSchemaVersion = 4;
 
 struct ResultsFile {
   int schema_version = kResultsSchemaVersion;  // as read; a written file is always the current version

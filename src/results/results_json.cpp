@@ -134,6 +134,35 @@ std::optional<DeviceState> state_from_json(const json& o, const char* name, cons
   return state;
 }
 
+json repetitions_to_json(const std::vector<Repetition>& repetitions) {
+  json array = json::array();
+  for (const Repetition& r : repetitions) array.push_back(json{{"median_ms", r.median_ms}, {"samples_kept", r.samples_kept}});
+  return array;
+}
+
+// Versions 1 to 3 have none: the measurement is its own one repetition. The kept samples must
+// add up, since they say which samples are whose.
+std::vector<Repetition> repetitions_from_json(const json& o, size_t samples_kept, const std::string& where) {
+  const json array = field_or(o, "repetitions", where, json::array());
+  if (!array.is_array()) throw InputError(fmt::format("{}.repetitions: expected an array, got {}", where, json_excerpt(array)));
+  std::vector<Repetition> repetitions;
+  size_t total_kept = 0;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const std::string here = fmt::format("{}.repetitions[{}]", where, i);
+    const int64_t kept = field<int64_t>(array.at(i), "samples_kept", here);
+    if (kept < 0) throw InputError(fmt::format("{}.samples_kept: expected 0 or more, got {}", here, kept));
+    const Repetition r{field<double>(array.at(i), "median_ms", here), size_t(kept)};
+    total_kept += r.samples_kept;
+    repetitions.push_back(r);
+  }
+  if (!repetitions.empty() && total_kept != samples_kept) {
+    throw InputError(fmt::format("{}.repetitions: they keep {} samples in all but samples_ms has {}", where,
+                                 total_kept, samples_kept));
+  }
+  if (repetitions.size() == 1) repetitions.clear();  // one repetition is the measurement itself
+  return repetitions;
+}
+
 json measurement_to_json(const Measurement& m) {
   return json{{"stats", stats_to_json(m.stats)},
               {"samples_ms", m.samples_ms},
@@ -141,7 +170,8 @@ json measurement_to_json(const Measurement& m) {
               {"stop_reason", m.stop_reason},
               {"state_before", state_to_json(m.state_before)},
               {"state_after", state_to_json(m.state_after)},
-              {"retakes", m.retakes}};
+              {"retakes", m.retakes},
+              {"repetitions", repetitions_to_json(repetitions_of(m))}};
 }
 
 Measurement measurement_from_json(const json& o, const std::string& where) {
@@ -161,6 +191,7 @@ Measurement measurement_from_json(const json& o, const std::string& where) {
     m.state_after = DeviceState{.sm_clock_mhz = clock};
   }
   m.retakes = field_or(o, "retakes", where, int64_t{0});
+  m.repetitions = repetitions_from_json(o, m.samples_ms.size(), where);
   return m;
 }
 

@@ -166,4 +166,10 @@ ShiftEstimate hodges_lehmann_shift(const std::vector<double>& a, const std::vect
   return shift;
 }
 
+double smallest_p_two_sided(size_t n, size_t m) {
+  double orderings = 1;  // C(n+m, n), built up one factor at a time so it stays exact while small
+  for (size_t i = 1; i <= std::min(n, m); ++i) orderings = orderings * double(n + m - std::min(n, m) + i) / double(i);
+  return std::min(1.0, 2 / orderings);
+}
+
 }  // namespace trainrate
