@@ -414,7 +414,7 @@ TEST(CliCompareRuns, TenPercentSlowerFailsTheGateAndWritesMarkdownAndCsv) {
 // The verdict column of each row of `compare OLD NEW`'s table, with the row's backend.
 std::vector<std::pair<std::string, std::string>> verdicts_of(const std::string& table) {
   std::vector<std::pair<std::string, std::string>> verdicts;
-  const std::regex row(R"( (\S+) +\S+ \S+ +\S+ \S+ +\S+ +\S+ +\S+  (SAME|UNCERTAIN|FASTER|SLOWER) )");
+  const std::regex row(R"( (\S+) +\S+ \S+ +\S+ \S+ +\S+ +\S+ +\S+ +\S+  (SAME|UNCERTAIN|FASTER|SLOWER) )");
   for (const std::string& line : lines_of(table)) {
     std::smatch m;
     if (std::regex_search(line, m, row)) verdicts.emplace_back(m[1], m[2]);

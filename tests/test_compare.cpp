@@ -495,7 +495,7 @@ TEST(RunCompareRule, SignificantButSmallChangeReachingBeyondTheBandIsUncertain) 
   EXPECT_LT(*j.p_value, 0.05);
   EXPECT_LT(*j.ratio_low, 0.98);
   EXPECT_EQ(j.verdict, Verdict::uncertain);
-  EXPECT_THAT(j.reason, ::testing::StartsWith("significant (p "));
+  EXPECT_THAT(j.reason, ::testing::StartsWith("significant (q "));
   EXPECT_THAT(j.reason, HasSubstr("the change, 1.5%, is below ±2% and the interval"));
 }
 
@@ -504,7 +504,7 @@ TEST(RunCompareRule, NoisySamplesAreUncertainWithTheReason) {
   const Judgement j = judge(samples_around(1.0, 20, 0.2), samples_around(1.01, 20, 0.2), {});
   EXPECT_GT(*j.p_value, 0.05);
   EXPECT_EQ(j.verdict, Verdict::uncertain);
-  EXPECT_THAT(j.reason, ::testing::StartsWith("not significant (p "));
+  EXPECT_THAT(j.reason, ::testing::StartsWith("not significant (q "));
   EXPECT_THAT(j.reason, HasSubstr("reaches beyond ±2%"));
 }
 
@@ -627,7 +627,7 @@ TEST(RunCompareOutput, ConsoleMarkdownAndCsvCarryTheVerdicts) {
   EXPECT_THAT(console, HasSubstr("compare: NEW new.json (run 2026-12-07T06:00:00Z) against OLD old.json"));
   EXPECT_THAT(console, HasSubstr("environment: no differences"));
   EXPECT_THAT(console, HasSubstr("SLOWER"));
-  EXPECT_THAT(console, HasSubstr("rule: FASTER/SLOWER when the Mann-Whitney p < 0.05"));
+  EXPECT_THAT(console, HasSubstr("rule: FASTER/SLOWER when the Mann-Whitney p, adjusted for the number of pairs compared (Benjamini-Hochberg q), is below 0.05"));
   EXPECT_THAT(console, HasSubstr("a machine that shifts between the two runs reads as FASTER/SLOWER too"));
   EXPECT_THAT(console, HasSubstr("unit: sample (1 vs 1 repetitions): the test cannot see run-to-run variation"));
   EXPECT_THAT(console, HasSubstr("`trainrate run --repetitions 5`"));
@@ -701,11 +701,49 @@ TEST(RunCompareRepetitions, ThreeAgainstThreeCanNeverBeSignificantAndSaysSo) {
               "3 vs 3 repetitions: the smallest p Mann-Whitney can reach is 0.100, never below 0.05; measure both "
               "sides with --repetitions 5 (at least 4 a side)");
   }
-  // Four a side can: 2/70 = 0.029 when every NEW repetition is slower than every OLD one.
-  const RunComparison four = compare_files(repeated(small_run(), {1.00, 1.03, 0.98, 1.05}), slower_custom(kNewLevels, 4));
-  EXPECT_EQ(four.rows[1].backend, "custom-cpu");
-  EXPECT_EQ(four.rows[1].judgement.verdict, Verdict::slower);
+  // Four a side can: 2/70 = 0.029 when every NEW repetition is slower than every OLD one (every
+  // pair here, so that Benjamini-Hochberg leaves q = p).
+  const std::vector<double> old_four{1.00, 1.03, 0.98, 1.05};
+  const std::vector<double> new_four(kNewLevels.begin(), kNewLevels.begin() + 4);
+  const RunComparison four =
+      compare_files(repeated(small_run(), old_four), repeated(with_all_scaled(small_run(), 1.1), new_four));
+  for (const RunCompareRow& row : four.rows) {
+    EXPECT_EQ(row.judgement.verdict, Verdict::slower);
+    EXPECT_NEAR(*row.judgement.q_value, 2.0 / 70, 1e-12);
+  }
   EXPECT_EQ(reports::repetitions_needed({}), 4u);
+}
+
+// Twelve GEMMs on custom-cpu: enough pairs that one at the smallest 5-vs-5 p is not a discovery.
+ResultsFile twelve_gemms() {
+  ResultsFile file = small_run();
+  file.results.clear();
+  for (int64_t k = 1; k <= 12; ++k) {
+    file.results.push_back(testing::timed_result(GemmProblem{.m = 64, .n = 64, .k = 16 * k}, "custom-cpu", samples_around(0.1 * k)));
+  }
+  return file;
+}
+
+TEST(RunCompareRepetitions, PValuesAreAdjustedForThePairsComparedTogether) {
+  const ResultsFile run = twelve_gemms();
+  ResultsFile one_slower = run;
+  one_slower.results[4] = testing::scaled(one_slower.results[4], 1.1);
+  const RunComparison one = compare_files(repeated(run, kOldLevels), repeated(one_slower, kNewLevels));
+  ASSERT_EQ(one.rows.size(), 12u);
+  const Judgement& alone = one.rows[4].judgement;
+  EXPECT_NEAR(*alone.p_value, 2.0 / 252, 1e-12);
+  // The smallest of 12 p-values: q = 12·p/1 (the other eleven, of identical code, are far larger).
+  EXPECT_NEAR(*alone.q_value, 12 * 2.0 / 252, 1e-12);
+  EXPECT_EQ(alone.verdict, Verdict::uncertain);
+  EXPECT_EQ(alone.reason, "p 0.008 alone, but q 0.095 over the 12 pairs compared (Benjamini-Hochberg) is not below 0.05");
+  for (const RunCompareRow& row : one.rows) EXPECT_NE(row.judgement.verdict, Verdict::slower);
+  // The same slowdown on every pair is twelve discoveries: q = p.
+  const RunComparison all = compare_files(repeated(run, kOldLevels), repeated(with_all_scaled(run, 1.1), kNewLevels));
+  for (const RunCompareRow& row : all.rows) {
+    EXPECT_EQ(row.judgement.verdict, Verdict::slower);
+    EXPECT_NEAR(*row.judgement.q_value, 2.0 / 252, 1e-12);
+  }
+  EXPECT_THAT(reports::run_comparison_csv(all), ::testing::HasSubstr(",p_value,q_value,verdict,"));
 }
 
 TEST(RunCompareRepetitions, OneRepetitionOnEitherSideTestsTheSamples) {

@@ -197,10 +197,10 @@ void html_run_comparison(HtmlPage& page, const RunComparison& c) {
     const Judgement& j = row.judgement;
     rows.push_back({describe(row.problem), row.backend, format_work_rate(row.problem, row.old_rate_per_s),
                     format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j),
-                    p_value_text(j), std::string(to_string(j.verdict)), j.reason});
+                    p_value_text(j), q_value_text(j), std::string(to_string(j.verdict)), j.reason});
   }
   page.heading(3, "Per problem and backend");
-  page.table({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why"}, rows, 2, "");
+  page.table({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "q", "verdict", "why"}, rows, 2, "");
   std::vector<std::string> not_compared;
   for (const NotCompared& n : c.not_compared) {
     not_compared.push_back(fmt::format("{} {} on {}: {}", n.problem, n.backend, n.device, n.why));

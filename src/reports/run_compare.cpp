@@ -29,11 +29,11 @@ std::vector<double> logs_of(const std::vector<double>& values) {
 std::string uncertain_reason(const Judgement& j, const CompareRule& rule) {
   const double change_percent = 100 * std::abs(j.ratio - 1);
   const std::string band = fmt::format("±{:g}%", 100 * rule.min_change);
-  if (*j.p_value < rule.max_p) {
-    return fmt::format("significant (p {}) but the change, {:.1f}%, is below {} and the interval {} reaches beyond it",
-                       p_value_text(j), change_percent, band, interval_text(j));
+  if (*j.q_value < rule.max_p) {
+    return fmt::format("significant (q {}) but the change, {:.1f}%, is below {} and the interval {} reaches beyond it",
+                       q_value_text(j), change_percent, band, interval_text(j));
   }
-  return fmt::format("not significant (p {}) and the interval {} reaches beyond {}", p_value_text(j), interval_text(j), band);
+  return fmt::format("not significant (q {}) and the interval {} reaches beyond {}", q_value_text(j), interval_text(j), band);
 }
 
 // Problems that differ only in dtype or layout are "the same shape run differently".
@@ -190,6 +190,30 @@ std::vector<KindRatios> kind_ratios(const std::vector<RunCompareRow>& rows) {
   return kinds;
 }
 
+// Benjamini-Hochberg over the pairs that have a p: with m of them sorted by p, q of the i-th is
+// the smallest m·p/k over k ≥ i. A FASTER/SLOWER whose q is not below max_p becomes UNCERTAIN
+// (its estimate lies outside the ±min_change band, so it cannot be SAME); the rest keep their
+// verdicts, since q ≥ p.
+void adjust_for_pairs(std::vector<RunCompareRow>& rows, const CompareRule& rule) {
+  std::vector<Judgement*> tested;
+  for (RunCompareRow& row : rows) {
+    if (row.judgement.p_value) tested.push_back(&row.judgement);
+  }
+  std::stable_sort(tested.begin(), tested.end(), [](const Judgement* a, const Judgement* b) { return *a->p_value < *b->p_value; });
+  const double m = double(tested.size());
+  double q = 1.0;
+  for (size_t i = tested.size(); i-- > 0;) {
+    Judgement& j = *tested[i];
+    q = std::min(q, *j.p_value * m / double(i + 1));
+    j.q_value = q;
+    if ((j.verdict == Verdict::faster || j.verdict == Verdict::slower) && q >= rule.max_p) {
+      j.verdict = Verdict::uncertain;
+      j.reason = fmt::format("p {} alone, but q {} over the {} pairs compared (Benjamini-Hochberg) is not below {:g}",
+                             p_value_text(j), q_value_text(j), tested.size(), rule.max_p);
+    }
+  }
+}
+
 }  // namespace
 
 std::string interval_text(const Judgement& j) {
@@ -197,10 +221,15 @@ std::string interval_text(const Judgement& j) {
   return fmt::format("{:.3f}-{:.3f}", *j.ratio_low, *j.ratio_high);
 }
 
-std::string p_value_text(const Judgement& j) {
-  if (!j.p_value) return "-";
-  return *j.p_value < 0.001 ? "<0.001" : fmt::format("{:.3f}", *j.p_value);
+namespace {
+std::string probability_text(const std::optional<double>& p) {
+  if (!p) return "-";
+  return *p < 0.001 ? "<0.001" : fmt::format("{:.3f}", *p);
 }
+}  // namespace
+
+std::string p_value_text(const Judgement& j) { return probability_text(j.p_value); }
+std::string q_value_text(const Judgement& j) { return probability_text(j.q_value); }
 
 std::string ratio_text(const Judgement& j) { return j.ratio > 0 ? fmt::format("{:.3f}", j.ratio) : "-"; }
 
@@ -243,6 +272,7 @@ Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& ne
     j.ratio_high = std::exp(*shift.high);
   }
   j.p_value = mann_whitney(old_ms, new_ms).p_two_sided;
+  j.q_value = j.p_value;
   const double change = j.ratio - 1;
   const bool inside_band = j.ratio_low && j.ratio_high && *j.ratio_low >= 1 - rule.min_change &&
                            *j.ratio_high <= 1 + rule.min_change;
@@ -252,7 +282,7 @@ Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& ne
                            "measure both sides with --repetitions {} (at least {} a side)",
                            old_ms.size(), new_ms.size(), unit == Unit::repetition ? "repetition" : "sample", floor_p,
                            rule.max_p, kRecommendedRepetitions, repetitions_needed(rule));
-  } else if (*j.p_value < rule.max_p && std::abs(change) >= rule.min_change) {
+  } else if (*j.q_value < rule.max_p && std::abs(change) >= rule.min_change) {
     j.verdict = change > 0 ? Verdict::faster : Verdict::slower;
   } else if (inside_band) {
     j.verdict = Verdict::same;
@@ -302,6 +332,7 @@ RunComparison compare_runs(const ReportSource& old_run, const ReportSource& new_
   for (size_t i = 0; i < olds.size(); ++i) {
     if (!old_taken[i]) c.not_compared.push_back(not_compared(olds[i], "only in OLD"));
   }
+  adjust_for_pairs(c.rows, rule);
   c.kinds = kind_ratios(c.rows);
   return c;
 }
@@ -317,7 +348,8 @@ std::vector<RunCompareRow> slower_by_more_than(const RunComparison& comparison, 
 std::string describe_rule(const CompareRule& rule) {
   const std::string band = fmt::format("{:g}%", 100 * rule.min_change);
   return fmt::format(
-      "FASTER/SLOWER when the Mann-Whitney p < {:g} and the estimated change is at least {}; SAME when the 95% "
+      "FASTER/SLOWER when the Mann-Whitney p, adjusted for the number of pairs compared (Benjamini-Hochberg q), is "
+      "below {:g} and the estimated change is at least {}; SAME when the 95% "
       "interval of the ratio lies within ±{}; otherwise UNCERTAIN, as is any pair with fewer than {} samples a side "
       "or too few repetitions for p to reach {:g} ({} against {} at least). The unit of the test is the repetition "
       "(each one's median) when both sides have 2 or more (run --repetitions {}, or several files a side), else the "
@@ -357,14 +389,14 @@ std::string run_comparison_console(const RunComparison& c) {
     backends.push_back(row.backend);
   }
   const TableWidths widths = table_widths(problems, backends);
-  out += fmt::format("\n{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7}  {:<9}  {}\n", "problem", widths.problem,
-                     "backend", widths.backend, "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why");
+  out += fmt::format("\n{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7} {:>7}  {:<9}  {}\n", "problem", widths.problem,
+                     "backend", widths.backend, "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "q", "verdict", "why");
   for (const RunCompareRow& row : c.rows) {
     const Judgement& j = row.judgement;
-    out += fmt::format("{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7}  {:<9}  {}\n", describe(row.problem),
+    out += fmt::format("{:<{}} {:<{}} {:>14} {:>14} {:>8} {:>13} {:>7} {:>7}  {:<9}  {}\n", describe(row.problem),
                        widths.problem, row.backend, widths.backend, format_work_rate(row.problem, row.old_rate_per_s),
                        format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j), p_value_text(j),
-                       to_string(j.verdict), j.reason);
+                       q_value_text(j), to_string(j.verdict), j.reason);
   }
   if (c.rows.empty()) out += "(no pairs measured in both runs)\n";
   if (!c.not_compared.empty()) out += fmt::format("\nnot compared ({}):\n", c.not_compared.size());
@@ -392,13 +424,13 @@ std::string run_comparison_markdown(const RunComparison& c) {
   for (const EnvironmentDifference& d : c.environment) md += markdown_row({d.key, d.old_value, d.new_value});
   if (!c.environment.empty()) md += "\n";
   md += "### Per problem and backend\n\n";
-  md += markdown_row({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "verdict", "why"}) +
-        markdown_rule(9, 2);
+  md += markdown_row({"problem", "backend", "OLD R", "NEW R", "NEW/OLD", "95% interval", "p", "q", "verdict", "why"}) +
+        markdown_rule(10, 2);
   for (const RunCompareRow& row : c.rows) {
     const Judgement& j = row.judgement;
     md += markdown_row({describe(row.problem), row.backend, format_work_rate(row.problem, row.old_rate_per_s),
                         format_work_rate(row.problem, row.new_rate_per_s), ratio_text(j), interval_text(j), p_value_text(j),
-                        std::string(to_string(j.verdict)), j.reason});
+                        q_value_text(j), std::string(to_string(j.verdict)), j.reason});
   }
   md += "\n### NEW/OLD by kind\n\n" +
         markdown_row({"kind", "backend", "n", "geomean", "FASTER", "SLOWER", "SAME", "UNCERTAIN"}) +
@@ -421,7 +453,7 @@ std::string run_comparison_markdown(const RunComparison& c) {
 std::string run_comparison_csv(const RunComparison& c) {
   std::string csv =
       "problem,kind,device,backend,mode,threads,old_rate_per_s,new_rate_per_s,old_samples,new_samples,unit,"
-      "old_repetitions,new_repetitions,ratio,ratio_low,ratio_high,p_value,verdict,reason\n";
+      "old_repetitions,new_repetitions,ratio,ratio_low,ratio_high,p_value,q_value,verdict,reason\n";
   const auto optional_number = [](const std::optional<double>& value) {
     std::string text;
     if (value) text = format_number(*value);
@@ -429,14 +461,14 @@ std::string run_comparison_csv(const RunComparison& c) {
   };
   for (const RunCompareRow& row : c.rows) {
     const Judgement& j = row.judgement;
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(describe(row.problem)),
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(describe(row.problem)),
                        csv_field(kind_label(row.problem)), csv_field(row.device), csv_field(row.backend),
                        csv_field(row.mode), row.threads, format_number(row.old_rate_per_s),
                        format_number(row.new_rate_per_s), row.old_samples, row.new_samples,
                        c.unit == Unit::repetition ? "repetition" : "sample", row.old_repetitions,
                        row.new_repetitions, format_number(j.ratio),
                        optional_number(j.ratio_low), optional_number(j.ratio_high), optional_number(j.p_value),
-                       to_string(j.verdict), csv_field(j.reason));
+                       optional_number(j.q_value), to_string(j.verdict), csv_field(j.reason));
   }
   return csv;
 }

@@ -29,7 +29,10 @@ std::string_view to_string(Verdict verdict);  // "FASTER", "SLOWER", "SAME", "UN
 // The default rule (docs/reports.md, "Comparing two runs"): FASTER or SLOWER when the test is
 // significant and the estimated change is at least min_change; SAME when the whole interval
 // lies within ±min_change; UNCERTAIN otherwise, whenever a side has too few samples, and when
-// the counts a side are too few for any p below max_p (3 repetitions against 3).
+// the counts a side are too few for any p below max_p (3 repetitions against 3). Significant
+// means q < max_p, q being p adjusted for the number of pairs compared together
+// (Benjamini-Hochberg): dozens of pairs of identical code tested at p < 0.05 each would give a
+// FASTER or SLOWER somewhere in most comparisons.
 struct CompareRule {
   double max_p = 0.05;
   double min_change = 0.02;
@@ -42,10 +45,12 @@ struct Judgement {
   double ratio = 0;  // NEW/OLD rate: above 1 NEW is faster
   std::optional<double> ratio_low, ratio_high;  // its 95% interval
   std::optional<double> p_value;
+  std::optional<double> q_value;  // p adjusted for the pairs compared together; what the verdict tests
   Verdict verdict = Verdict::uncertain;
   std::string reason;  // why UNCERTAIN; empty otherwise
 };
-// The same work in both, so the rate ratio is the inverse of the time ratio. Sides with fewer than
+// One pair judged alone (q = p). The same work in both, so the rate ratio is the inverse of the
+// time ratio. Sides with fewer than
 // rule.min_samples, or a sample of 0 ms, are UNCERTAIN with `ratio` 0 (the caller knows the
 // recorded rates).
 Judgement judge(const std::vector<double>& old_ms, const std::vector<double>& new_ms, const CompareRule& rule,
@@ -63,6 +68,7 @@ size_t repetitions_needed(const CompareRule& rule);
 std::string ratio_text(const Judgement& judgement);
 std::string interval_text(const Judgement& judgement);
 std::string p_value_text(const Judgement& judgement);
+std::string q_value_text(const Judgement& judgement);
 
 struct RunCompareRow {
   Problem problem;
