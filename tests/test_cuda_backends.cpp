@@ -3,8 +3,9 @@
 // Only in CUDA builds (binary trainrate_cuda_tests). Without a usable GPU every test skips with
 // the reason append_cuda_backends gives ("no CUDA device found", "CUDA driver ... older than runtime ...").
 // On a GPU: odd shapes around the tile sizes, every transpose, strided batch, every conv pass and
-// layout, every dtype a backend claims; outputs checked by the shared verifier (exhaustive for
-// these sizes, sampled for the large ones), whose tolerance grows with dtype and sqrt(K).
+// layout, every dtype a backend claims, and every memory-bound op and pass on cudnn and custom-cuda;
+// outputs checked by the shared verifier (exhaustive for these sizes, sampled for the large ones),
+// whose tolerance grows with dtype and sqrt(K).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 
 #include "backends/cuda/cuda_backends.hpp"
 #include "cuda_conv_cases.hpp"
+#include "cuda_memory_cases.hpp"
+#include "problems/suite.hpp"
 #include "verify/verify.hpp"
 
 namespace trainrate {
@@ -46,8 +49,14 @@ Backend* backend_named(const std::string& name) {
 
 constexpr Dtype kDtypes[] = {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16};
 
-// Runs `p` on `b` twice (a run must not accumulate into the output) and verifies it.
-// Returns false when the backend declines the problem.
+// An optimizer step updates its state in place, so only its first run has the reference's answer.
+bool steps_in_place(const Problem& p) {
+  const auto* m = std::get_if<MemoryProblem>(&p);
+  return m && (m->op == MemoryOp::sgd_momentum || m->op == MemoryOp::adamw);
+}
+
+// Runs `p` on `b` twice (a run must not accumulate into the output; an optimizer step runs once)
+// and verifies it. Returns false when the backend declines the problem.
 bool run_and_verify(Backend& b, const Problem& p) {
   if (b.unsupported_reason(p)) return false;
   const HostInputs inputs = make_inputs(p, 11);
@@ -55,7 +64,7 @@ bool run_and_verify(Backend& b, const Problem& p) {
   try {
     prepared = b.prepare(p, inputs);
     prepared->run();
-    prepared->run();
+    if (!steps_in_place(p)) prepared->run();
     const std::vector<float> out = prepared->output();
     const Verification v = verify(p, inputs, out);
     EXPECT_TRUE(passed(v)) << b.name() << " [" << prepared->algorithm() << "] " << describe(p) << ": "
@@ -208,6 +217,42 @@ TEST(CudaBackends, ConvResnetShapeSampled) {
       }
 }
 
+// The smoke suite's memory-bound problems and the odd shapes of cuda_memory_cases.hpp, which the
+// host emulation also runs (cuda_host/) on custom-cuda's kernels.
+std::vector<MemoryProblem> memory_cases() {
+  std::vector<MemoryProblem> cases = testing::cuda_memory_cases();
+  for (const Problem& p : load_suite("smoke", SuiteParams{.kinds = {"memory"}}).problems)
+    cases.push_back(std::get<MemoryProblem>(p));
+  return cases;
+}
+
+TEST(CudaBackends, MemoryBoundEveryOpPassAndDtype) {
+  REQUIRE_GPU();
+  std::set<std::string> exercised;
+  for (MemoryProblem m : memory_cases())
+    for (Dtype dtype : kDtypes) {
+      m.dtype = dtype;
+      for (const char* name : {"custom-cuda", "cudnn"}) {
+        Backend* b = backend_named(name);
+        ASSERT_NE(b, nullptr) << name;
+        if (run_and_verify(*b, m)) exercised.insert(std::string(name) + " " + kind_label(m) + " " + std::string(to_string(dtype)));
+      }
+    }
+  // Everything the rules (memory_rules.hpp, pinned by test_cuda_memory_rules.cpp) admit ran.
+  for (const char* kind : {"relu-fwd", "relu-bwd", "gelu-fwd", "gelu-bwd", "bn-fwd", "bn-bwd", "ln-fwd", "ln-bwd",
+                           "maxpool-fwd", "maxpool-bwd", "avgpool-fwd", "avgpool-bwd", "softmax-fwd", "softmax-bwd",
+                           "add", "bias-add", "xent-fwd", "xent-bwd", "embed-fwd", "embed-bwd", "sgd", "adamw"})
+    EXPECT_TRUE(exercised.count(std::string("custom-cuda ") + kind + " fp32")) << kind;
+  for (const char* kind : {"relu-bwd", "gelu-fwd", "ln-bwd", "add", "bias-add", "softmax-fwd"})
+    for (const char* dtype : {" fp16", " bf16"})
+      EXPECT_TRUE(exercised.count(std::string("custom-cuda ") + kind + dtype)) << kind << dtype;
+  for (const char* kind : {"relu-fwd", "relu-bwd", "bn-fwd", "bn-bwd", "maxpool-fwd", "maxpool-bwd", "avgpool-fwd",
+                           "avgpool-bwd", "softmax-fwd", "softmax-bwd", "add", "bias-add"})
+    EXPECT_TRUE(exercised.count(std::string("cudnn ") + kind + " fp32")) << kind;
+  for (const char* kind : {"relu-bwd", "softmax-bwd", "bias-add"})
+    EXPECT_TRUE(exercised.count(std::string("cudnn ") + kind + " fp16")) << kind;
+}
+
 TEST(CudaBackends, UnsupportedReasonsAreSpecific) {
   REQUIRE_GPU();
   const Problem tf32 = GemmProblem{64, 64, 64, Op::N, Op::N, Dtype::tf32, 1};
@@ -220,6 +265,15 @@ TEST(CudaBackends, UnsupportedReasonsAreSpecific) {
   const Problem half = GemmProblem{64, 64, 64, Op::N, Op::N, Dtype::fp16, 1};
   EXPECT_EQ(backend_named("custom-cuda/sgemm-naive")->unsupported_reason(half).value_or(""),
             "sgemm-naive runs fp32 only");
+  // Memory-bound layers: the family backend only, and cudnn with the reason its rule gives.
+  const Problem relu = MemoryProblem{.op = MemoryOp::relu, .elements = 10};
+  EXPECT_EQ(backend_named("custom-cuda")->unsupported_reason(relu), std::nullopt);
+  EXPECT_EQ(backend_named("cudnn")->unsupported_reason(relu), std::nullopt);
+  EXPECT_EQ(backend_named("custom-cuda/conv-implicit")->unsupported_reason(relu).value_or(""),
+            "custom-cuda/conv-implicit has no memory-bound layers");
+  EXPECT_EQ(backend_named("cublas")->unsupported_reason(relu).value_or(""), "cublas has no memory-bound layers");
+  const Problem layernorm = MemoryProblem{.op = MemoryOp::layernorm};
+  EXPECT_EQ(backend_named("cudnn")->unsupported_reason(layernorm).value_or(""), "cuDNN's legacy API has no layer norm");
 }
 
 }  // namespace

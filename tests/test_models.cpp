@@ -164,6 +164,30 @@ TEST(Rates, WhatNoVendorHasComesFromTheOtherBackendsBeside) {
   EXPECT_EQ(table.others_beside("custom-cpu"), std::vector<std::string>{});
 }
 
+// The same on a GPU: what cuDNN lacks (layer norm, the loss) takes custom-cuda's rate, never a CPU
+// backend's; what it has comes from cudnn, also for a backend (cublas) that has no such kind.
+TEST(Rates, WhatCudnnLacksComesFromCustomCudaBeside) {
+  RateTable table;
+  table.declare("cublas", "vendor", "cuda");
+  table.declare("cudnn", "vendor", "cuda");
+  table.declare("custom-cuda", "custom", "cuda");
+  table.declare("custom-cpu", "custom", "cpu");
+  const MemoryProblem ln{.op = MemoryOp::layernorm, .rows = 64, .cols = 768};
+  const MemoryProblem relu{.op = MemoryOp::relu, .elements = 4096};
+  table.add_unusable("cudnn", ln);
+  table.add("custom-cpu", ln, 9000e9);  // another device: never stands in
+  table.add("custom-cuda", ln, 2000e9);
+  table.add("cudnn", relu, 1500e9);
+  table.add("custom-cuda", relu, 1800e9);
+  auto r = look_up_rate(table, "cudnn", ln);
+  EXPECT_EQ(r.backend, "custom-cuda");
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 2000e9);
+  r = look_up_rate(table, "cublas", relu);
+  EXPECT_EQ(r.backend, "cudnn");
+  EXPECT_DOUBLE_EQ(r.rate_per_s, 1500e9);
+  EXPECT_EQ(look_up_rate(table, "cublas", ln).backend, "custom-cuda");
+}
+
 TEST(LayerModel, DominantClassAndItsRate) {
   const std::vector<LayerPass> passes{{"c", "fwd", Phase::forward, ConvProblem{.n = 8, .c = 64, .h = 32, .w = 32, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1}, 1},
                                       {"f", "fwd", Phase::forward, GemmProblem{10, 10, 10}, 1}};

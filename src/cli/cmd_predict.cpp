@@ -205,7 +205,8 @@ Action add_predict_command(CLI::App& app) {
   auto* compare = cmd->add_option("--compare", a->compare,
                                   "NEW:OLD, e.g. custom-cpu:onednn: each side uses its own rates for every kind "
                                   "it has any for (onednn's GEMMs included); a kind a side has none for uses its "
-                                  "vendor (CPU: GEMM openblas, conv onednn; GPU: cublas, cudnn)");
+                                  "vendor (CPU: GEMM openblas, conv and memory-bound onednn; GPU: cublas, cudnn) or, for "
+                                  "what no vendor has, the custom backend on that device");
   backend->excludes(compare);
   cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
   cmd->add_flag("--allow-missing", a->allow_missing,

@@ -386,6 +386,9 @@ std::vector<MemoryTensor> memory_outputs(const MemoryProblem& m) {
   return {};
 }
 
+double inv_std_from_variance(double variance) { return 1.0 / std::sqrt(variance + kNormEps); }
+double variance_from_inv_std(double inv_std) { return 1.0 / (inv_std * inv_std) - kNormEps; }
+
 int64_t storage_bytes(Dtype dtype) {
   return (dtype == Dtype::fp16 || dtype == Dtype::bf16) ? 2 : 4;
 }

@@ -120,6 +120,10 @@ struct MemoryProblem {
 
 // Fixed hyper-parameters: part of what an op is, not of its shape.
 inline constexpr double kNormEps = 1e-5;
+// Norm backends save 1/√(variance + eps) where the problem states the variance (its inputs and
+// outputs): the conversions both ways.
+double inv_std_from_variance(double variance);
+double variance_from_inv_std(double inv_std);
 struct SgdSettings {
   double lr = 0.01, momentum = 0.9, weight_decay = 1e-4;
 };

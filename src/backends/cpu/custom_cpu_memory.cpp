@@ -1,6 +1,5 @@
 #include "backends/cpu/custom_cpu_memory.hpp"
 
-#include <cmath>
 #include <cstring>
 
 #include "backends/cpu/cpu_prepared.hpp"
@@ -27,12 +26,12 @@ std::vector<int32_t> as_int32(const Floats& values) {
 
 // The kernels save 1/sqrt(variance + eps), the results file (like oneDNN) holds the variance.
 void inv_std_to_variance(float* values, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) values[i] = float(1.0 / (double(values[i]) * values[i]) - kNormEps);
+  for (int64_t i = 0; i < count; ++i) values[i] = float(variance_from_inv_std(values[i]));
 }
 
 Floats variance_to_inv_std(const Floats& variance) {
   Floats inv_std(variance.size());
-  for (size_t i = 0; i < variance.size(); ++i) inv_std[i] = float(1.0 / std::sqrt(double(variance[i]) + kNormEps));
+  for (size_t i = 0; i < variance.size(); ++i) inv_std[i] = float(inv_std_from_variance(variance[i]));
   return inv_std;
 }
 

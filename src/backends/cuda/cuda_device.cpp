@@ -1,8 +1,6 @@
 #include "backends/cuda/cuda_device.hpp"
 
 #include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cudnn.h>
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -318,64 +316,15 @@ std::optional<double> CudaDevice::default_clock_mhz() {
   return khz / 1000.0;
 }
 
-// ---- DeviceBuffer ----
-
-DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
-  if (bytes > 0) TRAINRATE_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
-}
-DeviceBuffer::~DeviceBuffer() {
-  if (ptr_) cudaFree(ptr_);
-}
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
-    : ptr_(std::exchange(other.ptr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  if (this != &other) {
-    if (ptr_) cudaFree(ptr_);
-    ptr_ = std::exchange(other.ptr_, nullptr);
-    bytes_ = std::exchange(other.bytes_, 0);
-  }
-  return *this;
-}
-
 // ---- DeviceOperands ----
-
-namespace {
-
-// Host floats → device storage type. Values are exactly representable (HostInputs contract), so
-// the round-to-nearest conversions are exact.
-DeviceBuffer upload(const CudaDevice& device, const std::vector<float>& host, int64_t expected, Dtype dtype,
-                    const char* what) {
-  if (int64_t(host.size()) != expected)
-    throw std::invalid_argument(std::string(what) + " has " + std::to_string(host.size()) + " elements, expected " +
-                                std::to_string(expected));
-  const size_t bytes = size_t(expected) * size_t(storage_bytes(dtype));
-  DeviceBuffer buffer(bytes);
-  std::vector<unsigned char> staged(bytes);
-  if (dtype == Dtype::fp16) {
-    auto* out = reinterpret_cast<__half*>(staged.data());
-    for (int64_t i = 0; i < expected; ++i) out[i] = __float2half_rn(host[size_t(i)]);
-  } else if (dtype == Dtype::bf16) {
-    auto* out = reinterpret_cast<__nv_bfloat16*>(staged.data());
-    for (int64_t i = 0; i < expected; ++i) out[i] = __float2bfloat16_rn(host[size_t(i)]);
-  } else if (bytes > 0) {
-    std::memcpy(staged.data(), host.data(), bytes);
-  }
-  if (bytes > 0) {
-    TRAINRATE_CUDA_CHECK(cudaMemcpyAsync(buffer.get(), staged.data(), bytes, cudaMemcpyHostToDevice, device.stream()));
-    TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));  // `staged` dies at return
-  }
-  return buffer;
-}
-
-}  // namespace
 
 DeviceOperands::DeviceOperands(const CudaDevice& device, const Problem& problem, const HostInputs& inputs)
     : dtype(dtype_of(problem)) {
   device.activate();
   const OperandSizes sizes = operand_elements(problem);
   out_elements = sizes.output;
-  in0 = upload(device, inputs.in0, sizes.input0, dtype, "input 0");
-  in1 = upload(device, inputs.in1, sizes.input1, dtype, "input 1");
+  in0 = upload(device.stream(), inputs.in0, sizes.input0, dtype, "input 0");
+  in1 = upload(device.stream(), inputs.in1, sizes.input1, dtype, "input 1");
   out = DeviceBuffer(size_t(sizes.output) * size_t(storage_bytes(dtype)));
   TRAINRATE_CUDA_CHECK(cudaMemsetAsync(out.get(), 0xff, out.bytes(), device.stream()));
   TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
@@ -383,22 +332,7 @@ DeviceOperands::DeviceOperands(const CudaDevice& device, const Problem& problem,
 
 std::vector<float> DeviceOperands::read_output(const CudaDevice& device) const {
   device.activate();
-  std::vector<unsigned char> staged(out.bytes());
-  if (!staged.empty())
-    TRAINRATE_CUDA_CHECK(cudaMemcpyAsync(staged.data(), out.get(), staged.size(), cudaMemcpyDeviceToHost,
-                                         device.stream()));
-  TRAINRATE_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
-  std::vector<float> result(static_cast<size_t>(out_elements));
-  if (dtype == Dtype::fp16) {
-    const auto* in = reinterpret_cast<const __half*>(staged.data());
-    for (int64_t i = 0; i < out_elements; ++i) result[size_t(i)] = __half2float(in[i]);
-  } else if (dtype == Dtype::bf16) {
-    const auto* in = reinterpret_cast<const __nv_bfloat16*>(staged.data());
-    for (int64_t i = 0; i < out_elements; ++i) result[size_t(i)] = __bfloat162float(in[i]);
-  } else if (!staged.empty()) {
-    std::memcpy(result.data(), staged.data(), staged.size());
-  }
-  return result;
+  return download(device.stream(), out, out_elements, dtype);
 }
 
 std::optional<std::string> CudaDevice::fatal_error() {

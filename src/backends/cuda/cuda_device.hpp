@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "backends/cuda/device_memory.hpp"
 #include "devices/device.hpp"
 
 namespace trainrate {
@@ -65,25 +66,6 @@ class CudaDevice final : public Device {
   unsigned flush_value_ = 0;
   struct Nvml;
   std::unique_ptr<Nvml> nvml_;
-};
-
-// Device allocation, freed on destruction. Move-only.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t bytes);
-  ~DeviceBuffer();
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-
-  void* get() const { return ptr_; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
 };
 
 // The two inputs and the output of a problem on the device, in the problem's storage type

@@ -1,4 +1,5 @@
-// cudnn: 2-D convolution (forward, backward-data, backward-filter) through cuDNN's legacy API.
+// cudnn: 2-D convolution (forward, backward-data, backward-filter) through cuDNN's legacy API, and
+// the memory-bound layers that API has (cudnn_memory.cpp).
 //
 // Data types: fp32 and tf32 store float (tf32 differs in math mode), fp16 and bf16 store their
 // type; every configuration accumulates in fp32 (CUDNN_DATA_FLOAT compute). Which math types a
@@ -16,23 +17,15 @@
 #include <vector>
 
 #include "backends/cuda/cuda_internal.hpp"
+#include "backends/cuda/cudnn_common.hpp"
+#include "backends/cuda/cudnn_memory.hpp"
 #include "backends/cuda/math_rules.hpp"
-#include "backends/cuda/vendor_check.hpp"
+#include "backends/cuda/memory_rules.hpp"
 #include "kernels/cuda/check.hpp"
 
 namespace trainrate {
 
 namespace {
-
-cudnnDataType_t data_type(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::fp16: return CUDNN_DATA_HALF;
-    case Dtype::bf16: return CUDNN_DATA_BFLOAT16;
-    case Dtype::fp32:
-    case Dtype::tf32: return CUDNN_DATA_FLOAT;
-  }
-  return CUDNN_DATA_FLOAT;
-}
 
 cudnnMathType_t to_cudnn(CudnnMath math) {
   switch (math) {
@@ -69,29 +62,6 @@ std::string algo_name(ConvPass pass, int algo) {
   return pick(filter, "CUDNN_CONVOLUTION_BWD_FILTER_ALGO_");
 }
 
-// Owning wrappers for the three descriptor kinds.
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc() { TRAINRATE_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-};
-struct FilterDesc {
-  cudnnFilterDescriptor_t d = nullptr;
-  FilterDesc() { TRAINRATE_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d)); }
-  ~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-};
-struct ConvDesc {
-  cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc() { TRAINRATE_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d)); }
-  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-};
-
 bool use_heuristics() {
   const char* mode = std::getenv("TRAINRATE_CUDNN_ALGO");
   return mode && std::strcmp(mode, "heuristic") == 0;
@@ -113,7 +83,7 @@ class CudnnPrepared final : public PreparedProblem {
                 const HostInputs& inputs)
       : device_(std::move(device)), handle_(handle), c_(c), operands_(*device_, c, inputs) {
     const cudnnTensorFormat_t format = c.layout == Layout::NHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-    const cudnnDataType_t type = data_type(c.dtype);
+    const cudnnDataType_t type = cudnn_data_type(c.dtype);
     TRAINRATE_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_.d, format, type, int(c.n), int(c.c), int(c.h), int(c.w)));
     TRAINRATE_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(y_.d, format, type, int(c.n), int(c.k), int(c.p()), int(c.q())));
@@ -273,7 +243,9 @@ class CudnnPrepared final : public PreparedProblem {
 class CudnnBackend final : public Backend {
  public:
   explicit CudnnBackend(std::shared_ptr<CudaDevice> device)
-      : Backend({"cudnn", BackendRole::vendor, "cuda", {}, {"conv"}, {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}), device_(std::move(device)) {}
+      : Backend({"cudnn", BackendRole::vendor, "cuda", {}, {"conv", "memory"},
+                 {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}),
+        device_(std::move(device)) {}
   ~CudnnBackend() override {
     if (handle_) {
       cudaSetDevice(device_->ordinal());
@@ -284,11 +256,14 @@ class CudnnBackend final : public Backend {
   Device& device() const override { return *device_; }
 
   std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
-    const auto* c = std::get_if<ConvProblem>(&problem);
-    if (!c) return "cudnn runs convolutions only (GEMM: cublas)";
-    if ((c->dtype == Dtype::bf16 || c->dtype == Dtype::tf32) && device_->compute_capability() < 80)
-      return std::string(to_string(c->dtype)) + " needs compute capability 8.0+ (device is " +
-             device_->compute_capability_text() + ")";
+    if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+      if (auto reason = cudnn_memory_unsupported(*m)) return reason;
+    } else {
+      const Dtype dtype = dtype_of(problem);  // a convolution: the facts admit nothing else
+      if ((dtype == Dtype::bf16 || dtype == Dtype::tf32) && device_->compute_capability() < 80)
+        return std::string(to_string(dtype)) + " needs compute capability 8.0+ (device is " +
+               device_->compute_capability_text() + ")";
+    }
     if (!handle_error_.empty()) return handle_error_;
     return std::nullopt;
   }
@@ -308,6 +283,7 @@ class CudnnBackend final : public Backend {
         throw;
       }
     }
+    if (const auto* m = std::get_if<MemoryProblem>(&problem)) return prepare_cudnn_memory(device_, handle_, *m, inputs);
     return std::make_unique<CudnnPrepared>(device_, handle_, std::get<ConvProblem>(problem), inputs);
   }
 

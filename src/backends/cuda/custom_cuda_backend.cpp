@@ -1,9 +1,12 @@
 // custom-cuda: our kernels from kernels/cuda, one Backend per ladder step ("custom-cuda/<variant>")
-// plus "custom-cuda", which runs the fastest variant we have for the problem's kind and dtype.
+// plus "custom-cuda", which runs the fastest variant we have for the problem's kind and dtype and
+// also the memory-bound layers (custom_cuda_memory.cpp), which are outside the ladder.
 #include <climits>
 #include <functional>
 
 #include "backends/cuda/cuda_internal.hpp"
+#include "backends/cuda/custom_cuda_memory.hpp"
+#include "backends/cuda/memory_rules.hpp"
 #include "kernels/cuda/check.hpp"
 #include "kernels/cuda/ladder_config.hpp"
 #include "kernels/cuda/launch.hpp"
@@ -121,24 +124,58 @@ class CustomPrepared final : public PreparedProblem {
   DeviceOperands operands_;
 };
 
+// A forced ladder step is a GEMM or convolution choice; the family backend also runs the
+// memory-bound layers.
+std::vector<std::string> families(const Variant* variant) {
+  if (variant) return {"gemm", "conv"};
+  return {"gemm", "conv", "memory"};
+}
+
+// The memory-bound layers on the device's stream (custom_cuda_memory.hpp); made with the device current.
+class CustomMemoryPrepared final : public PreparedProblem {
+ public:
+  CustomMemoryPrepared(std::shared_ptr<CudaDevice> device, const MemoryProblem& m, const HostInputs& inputs)
+      : device_(std::move(device)), pass_(device_->stream(), m, inputs) {}
+
+  void run() override {
+    device_->activate();
+    pass_.run();
+  }
+  std::vector<float> output() override {
+    device_->activate();
+    return pass_.output();
+  }
+  std::string algorithm() const override { return "custom-cuda memory-bound kernels, plain layout"; }
+  int64_t workspace_bytes() const override { return pass_.workspace_bytes(); }
+
+ private:
+  std::shared_ptr<CudaDevice> device_;
+  CustomCudaMemoryPass pass_;
+};
+
 class CustomCudaBackend final : public Backend {
  public:
   // `variant` empty: the family backend, which picks the best variant per problem.
   CustomCudaBackend(std::shared_ptr<CudaDevice> device, const Variant* variant)
       : Backend({variant ? "custom-cuda/" + variant->name : "custom-cuda", BackendRole::custom, "cuda",
-                 {"cublas", "cudnn"}, {"gemm", "conv"}, {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}),
+                 {"cublas", "cudnn"}, families(variant), {Dtype::fp32, Dtype::tf32, Dtype::fp16, Dtype::bf16}}),
         device_(std::move(device)),
         variant_(variant) {}
   Device& device() const override { return *device_; }
 
   std::optional<std::string> reason_beyond_facts(const Problem& problem) const override {
     if (variant_) return variant_unsupported(*variant_, problem, device_->compute_capability());
+    if (const auto* m = std::get_if<MemoryProblem>(&problem)) return custom_cuda_memory_unsupported(*m);
     if (dtype_of(problem) == Dtype::tf32) return "tf32 not implemented in custom-cuda";
     return variant_unsupported(best_variant(problem), problem, device_->compute_capability());
   }
 
   std::unique_ptr<PreparedProblem> prepare(const Problem& problem, const HostInputs& inputs) override {
     if (auto reason = unsupported_reason(problem)) throw std::runtime_error(*reason);
+    if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+      device_->activate();
+      return std::make_unique<CustomMemoryPrepared>(device_, *m, inputs);
+    }
     const Variant& v = variant_ ? *variant_ : best_variant(problem);
     return std::make_unique<CustomPrepared>(device_, v, problem, inputs);
   }
