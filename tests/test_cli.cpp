@@ -93,7 +93,7 @@ const SmokeRun& smoke() {
   return *s;
 }
 
-const std::set<std::string> kDefaultCpuBackends{"openblas", "onednn", "custom-cpu"};
+const std::set<std::string> kDefaultCpuBackends{"openblas", "onednn", "onednn-plain", "custom-cpu"};
 
 TEST(Cli, RunSmokeExitsZeroAndPrintsATable) {
   const SmokeRun& s = smoke();
@@ -138,7 +138,7 @@ void check_string_map(const json& j, const std::string& what) {
 void check_result(const json& r, const std::string& at) {
   SCOPED_TRACE(at);
   const std::set<std::string> expected_keys{"problem", "name", "backend", "role", "device", "device_kind",
-                                            "compared_with", "status", "reason",
+                                            "compared_with", "view", "framework_view_of", "status", "reason",
                                             "verification", "measurement", "mode", "flops", "rate_flops_per_s",
                                             "peak_flops_per_s", "bytes", "rate_bytes_per_s", "peak_bytes_per_s",
                                             "percent_of_peak", "algorithm", "workspace_bytes", "threads"};
@@ -152,6 +152,9 @@ void check_result(const json& r, const std::string& at) {
   const std::string backend = r.at("backend");
   EXPECT_TRUE(kDefaultCpuBackends.contains(backend)) << backend;
   EXPECT_EQ(r.at("role"), backend == "custom-cpu" ? "custom" : "vendor");
+  ASSERT_TRUE(r.at("view").is_string());
+  EXPECT_TRUE(parse_view(r.at("view").get<std::string>()).has_value()) << r.at("view");
+  EXPECT_TRUE(r.at("framework_view_of").is_string());
   EXPECT_EQ(r.at("device"), "cpu");
   EXPECT_EQ(r.at("mode"), "hot");
   ASSERT_TRUE(r.at("flops").is_number());
@@ -174,9 +177,10 @@ void check_result(const json& r, const std::string& at) {
   const double rate = r.at("rate_flops_per_s");
 
   const bool is_conv = std::holds_alternative<ConvProblem>(problem);
-  if (backend == "openblas" && is_conv) {
+  const bool is_gemm = std::holds_alternative<GemmProblem>(problem);
+  if ((backend == "openblas" && is_conv) || (backend == "onednn-plain" && is_gemm)) {
     EXPECT_EQ(r.at("status"), "skipped");
-    EXPECT_EQ(r.at("reason"), "openblas has no convolution");
+    EXPECT_EQ(r.at("reason"), backend + (is_conv ? " has no convolution" : " has no gemm"));
     EXPECT_TRUE(r.at("measurement").is_null());
     EXPECT_EQ(rate, 0.0);
     EXPECT_EQ(v.at("elements_checked"), 0);
@@ -335,7 +339,7 @@ TEST(Cli, RunSmokeWritesAResultsFileMatchingTheSchema) {
   // Every (problem, backend) exactly once, in suite order, problem-major.
   EXPECT_EQ(pairs.size(), results.size());
   for (size_t i = 0; i < suite.problems.size(); ++i) {
-    EXPECT_EQ(results.at(i * 3).at("name"), describe(suite.problems[i]));
+    EXPECT_EQ(results.at(i * kDefaultCpuBackends.size()).at("name"), describe(suite.problems[i]));
   }
   // And the reader accepts what the writer wrote.
   const ResultsFile back = read_results_file(s.json_path);
@@ -927,6 +931,69 @@ TEST(Cli, PredictNamesTheBackendsThatSuppliedTheRates) {
   EXPECT_THAT(r.out, HasSubstr("conv-fwd: onednn 100.0%"));
   EXPECT_THAT(r.out, HasSubstr("gemm: openblas 100.0%"));
   EXPECT_THAT(r.out, Not(HasSubstr("backend openblas:")));
+}
+
+// A hand-made file with both views of oneDNN's convs: onednn (vendor-best) and onednn-plain
+// (framework view, here at half the rate). Which one predict takes, and that it says so.
+void write_two_view_results(const fs::path& dir, bool vendor_best, bool framework) {
+  ResultsFile file = read_results_file(fs::path(kData) / "reports" / "results-cpu.json");
+  std::vector<Result> plain;
+  for (Result& r : file.results) {
+    if (r.backend != "onednn") continue;
+    r.view = RateView::vendor_best;
+    if (kind_label(r.problem) == "gemm") continue;
+    Result p = r;
+    p.backend = "onednn-plain", p.view = RateView::framework, p.framework_view_of = "onednn";
+    p.rate_flops_per_s /= 2;
+    plain.push_back(p);
+  }
+  if (!vendor_best) {
+    std::erase_if(file.results, [](const Result& r) { return r.backend == "onednn" && kind_label(r.problem) != "gemm"; });
+  }
+  if (framework) file.results.insert(file.results.end(), plain.begin(), plain.end());
+  std::ofstream(dir / "views.json") << to_json(file).dump();
+}
+
+TEST(Cli, PredictTakesTheFrameworkViewByDefaultAndSaysWhich) {
+  TempDir dir;
+  const std::string predict = "predict -r views.json -n resnet50 --batch 8 --image-size 32 --allow-missing";
+  write_two_view_results(dir.path(), true, true);
+  const CliRun framework = run_cli(predict, dir.path());
+  ASSERT_EQ(framework.status, 0) << framework.err;
+  EXPECT_THAT(framework.out, HasSubstr("conv-fwd: onednn-plain 100.0%"));
+  EXPECT_THAT(framework.out, HasSubstr("view: onednn-plain: the framework view of onednn: plain tensors in and out, "
+                                       "layout reorders timed"));
+
+  // --compare is a custom/vendor comparison: the vendor side is oneDNN at its best, as in `compare`.
+  for (const std::string flag : {" --vendor-best", " --compare custom-cpu:onednn"}) {
+    const CliRun best = run_cli(predict + flag, dir.path());
+    ASSERT_EQ(best.status, 0) << best.err;
+    if (flag == " --vendor-best") EXPECT_THAT(best.out, HasSubstr("conv-fwd: onednn 100.0%"));
+    EXPECT_THAT(best.out, Not(HasSubstr("onednn-plain 100.0%"))) << flag;
+    EXPECT_THAT(best.out, Not(HasSubstr("view: onednn-plain"))) << flag;
+    EXPECT_THAT(best.out, HasSubstr("view: onednn: vendor-best view, the primitive alone with layouts converted "
+                                    "outside the timing, as asked (--vendor-best or --compare); its framework view "
+                                    "onednn-plain is in the results, unused"))
+        << flag;
+  }
+
+  write_two_view_results(dir.path(), true, false);
+  const CliRun best_only = run_cli(predict, dir.path());
+  ASSERT_EQ(best_only.status, 0) << best_only.err;
+  EXPECT_THAT(best_only.out, HasSubstr("conv-fwd: onednn 100.0%"));
+  EXPECT_THAT(best_only.out, HasSubstr("view: onednn: vendor-best view, the primitive alone with layouts converted "
+                                       "outside the timing; the results have no framework view of it"));
+
+  write_two_view_results(dir.path(), false, true);
+  for (const std::string flag : {"", " --vendor-best"}) {
+    const CliRun plain_only = run_cli(predict + flag, dir.path());
+    ASSERT_EQ(plain_only.status, 0) << plain_only.err;
+    EXPECT_THAT(plain_only.out, HasSubstr("conv-fwd: onednn-plain 100.0%")) << flag;
+  }
+  EXPECT_THAT(run_cli(predict, dir.path()).out, HasSubstr("view: onednn-plain: the framework view of onednn: plain"));
+  EXPECT_THAT(run_cli(predict + " --vendor-best", dir.path()).out,
+              HasSubstr("view: onednn-plain: the framework view of onednn, standing in where the results have no "
+                        "vendor-best onednn rate"));
 }
 
 TEST(Cli, PredictRefusesATotalMostlyWithoutRates) {

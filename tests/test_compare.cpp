@@ -120,6 +120,25 @@ TEST(CompareRatios, DeclaredComparisonsLimitThePairs) {
   EXPECT_TRUE(rows[0].best_vendor);
 }
 
+// Our kernels are held to the vendor at its best: the framework view of oneDNN (reorders timed, so
+// slower) is never the vendor side, whatever the custom result names or when it names nothing.
+TEST(CompareRatios, AFrameworkViewIsNeverTheVendorSide) {
+  Result onednn = make(kFwd, "onednn", "vendor", ResultStatus::ok, 4e10);
+  onednn.view = RateView::vendor_best;
+  Result plain = make(kFwd, "onednn-plain", "vendor", ResultStatus::ok, 2e10);
+  plain.view = RateView::framework, plain.framework_view_of = "onednn";
+  Result custom = make(kFwd, "custom-cpu", "custom", ResultStatus::ok, 3e10);
+  Result naming_plain = make(kFwd, "custom-cpu/avx2", "custom", ResultStatus::ok, 3e10);
+  naming_plain.compared_with = {"onednn", "onednn-plain"};
+  const std::vector<RatioRow> rows = custom_vendor_ratios(with_devices({plain, onednn, custom, naming_plain}));
+  ASSERT_EQ(rows.size(), 2u);
+  for (const RatioRow& row : rows) {
+    EXPECT_EQ(row.vendor_backend, "onednn") << row.custom_backend;
+    EXPECT_EQ(row.ratio, 0.75);
+    EXPECT_TRUE(row.best_vendor);
+  }
+}
+
 TEST(CompareRatios, SkipsAnythingNotOkOnEitherSide) {
   const ResultsFile file = with_devices({
       make(kG1, "openblas", "vendor", ResultStatus::ok, 2e10),

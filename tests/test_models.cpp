@@ -287,6 +287,57 @@ TEST(Rates, TableFromResultsKeepsOkRatesOnly) {
   EXPECT_EQ(table.backends(), std::vector<std::string>{"openblas"});
 }
 
+// oneDNN's two views: onednn-plain (framework) for the convs it measured, onednn (vendor-best) for
+// the rest; --vendor-best turns the preference round; a custom backend without convs borrows the
+// view the table prefers, never the other one because it is faster.
+TEST(Rates, FrameworkViewIsPreferredForTheKindsItHas) {
+  const ConvProblem conv{.n = 2, .c = 16, .h = 8, .w = 8, .k = 16, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  const ConvProblem other_shape{.n = 4, .c = 16, .h = 8, .w = 8, .k = 16, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  const GemmProblem gemm{64, 64, 64};
+  RateTable table;
+  table.declare("custom-cpu", "custom", "cpu");
+  table.declare("onednn", "vendor", "cpu", RateView::vendor_best);
+  table.declare("onednn-plain", "vendor", "cpu", RateView::framework, "onednn");
+  table.add("onednn", conv, 30e9);
+  table.add("onednn", other_shape, 30e9);
+  table.add("onednn", gemm, 20e9);
+  table.add("onednn-plain", conv, 10e9);
+  table.add("custom-cpu", gemm, 25e9);
+
+  EXPECT_EQ(look_up_rate(table, "onednn", conv).backend, "onednn-plain");
+  EXPECT_EQ(look_up_rate(table, "onednn", gemm).backend, "onednn");  // the view has no GEMM rates
+  // A kind the view covers takes its rates there, exact or nearest, as a backend's own kinds do.
+  const RateLookup near = look_up_rate(table, "onednn", other_shape);
+  EXPECT_EQ(near.backend, "onednn-plain");
+  EXPECT_EQ(near.origin, RateOrigin::estimated);
+  EXPECT_EQ(look_up_rate(table, "custom-cpu", conv).backend, "onednn-plain");
+  EXPECT_EQ(table.vendors_beside("custom-cpu"), std::vector<std::string>{"onednn"});
+
+  table.prefer(RateView::vendor_best);
+  EXPECT_EQ(look_up_rate(table, "onednn", conv).backend, "onednn");
+  EXPECT_EQ(look_up_rate(table, "custom-cpu", conv).backend, "onednn");
+  EXPECT_DOUBLE_EQ(look_up_rate(table, "onednn", conv).rate_per_s, 30e9);
+}
+
+// With one view only in the results that view is used, whichever is preferred.
+TEST(Rates, TheOnlyViewPresentIsUsed) {
+  const ConvProblem conv{.n = 2, .c = 16, .h = 8, .w = 8, .k = 16, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  for (RateView preferred : {RateView::framework, RateView::vendor_best}) {
+    RateTable plain_only;
+    plain_only.prefer(preferred);
+    plain_only.declare("custom-cpu", "custom", "cpu");
+    plain_only.declare("onednn-plain", "vendor", "cpu", RateView::framework, "onednn");
+    plain_only.add("onednn-plain", conv, 10e9);
+    EXPECT_EQ(look_up_rate(plain_only, "custom-cpu", conv).backend, "onednn-plain");
+
+    RateTable best_only;
+    best_only.prefer(preferred);
+    best_only.declare("onednn", "vendor", "cpu", RateView::vendor_best);
+    best_only.add("onednn", conv, 30e9);
+    EXPECT_EQ(look_up_rate(best_only, "onednn", conv).backend, "onednn");
+  }
+}
+
 // ---- scaling ---------------------------------------------------------------------------------
 
 TEST(Scaling, RingAllReduceFormula) {

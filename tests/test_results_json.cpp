@@ -146,7 +146,18 @@ ResultsFile sample_file() {
   failed.status = ResultStatus::failed;
   failed.reason = "oneDNN: could not create a primitive \"matmul\" (status 3)\nsecond line";
 
-  file.results = {ok, gpu_ok, invalid, skipped, failed};
+  failed.view = RateView::vendor_best;
+
+  Result plain = ok;
+  plain.problem = ConvProblem{.n = 1, .c = 3, .h = 9, .w = 9, .k = 4, .r = 3, .s = 3, .layout = Layout::NHWC};
+  plain.backend = "onednn-plain";
+  plain.role = "vendor";
+  plain.compared_with = {};
+  plain.view = RateView::framework;
+  plain.framework_view_of = "onednn";
+  plain.algorithm = "onednn jit:avx2; timed reorders of src, weights, dst";
+
+  file.results = {ok, gpu_ok, invalid, skipped, failed, plain};
   return file;
 }
 
@@ -167,6 +178,8 @@ void expect_same_result(const Result& a, const Result& b) {
   EXPECT_EQ(a.backend, b.backend);
   EXPECT_EQ(a.role, b.role);
   EXPECT_EQ(a.device, b.device);
+  EXPECT_EQ(a.view, b.view);
+  EXPECT_EQ(a.framework_view_of, b.framework_view_of);
   EXPECT_EQ(a.status, b.status);
   EXPECT_EQ(a.reason, b.reason);
   EXPECT_EQ(a.verification.sampled, b.verification.sampled);
@@ -418,6 +431,23 @@ TEST(ResultsJsonErrors, UnknownStatusNamesTheResult) {
   const std::string error = read_error(path);
   EXPECT_THAT(error, StartsWith(path + ": results[2].status: unknown status"));
   EXPECT_THAT(error, HasSubstr("great"));
+}
+
+// A file from before results said their view reads as "sole"; a view no build writes is refused.
+TEST(ResultsJson, ViewIsReadOrDefaultedAndCheckedByName) {
+  nlohmann::json j = to_json(sample_file());
+  j["results"][5].erase("view");
+  j["results"][5].erase("framework_view_of");
+  const ResultsFile old = results_from_json(j, "old.json");
+  EXPECT_EQ(old.results[5].view, RateView::sole);
+  EXPECT_EQ(old.results[5].framework_view_of, "");
+  j["results"][5]["view"] = "blocked";
+  try {
+    results_from_json(j, "odd.json");
+    ADD_FAILURE() << "an unknown view was accepted";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "odd.json: results[5].view: 'blocked' is not sole, vendor-best or framework");
+  }
 }
 
 TEST(ResultsJsonErrors, InvalidProblemNamesTheResult) {

@@ -58,6 +58,7 @@ BackendSet make_available_backends() {
 #endif
   set.backends.push_back(make_openblas_backend());
   set.backends.push_back(make_onednn_backend());
+  set.backends.push_back(make_onednn_plain_backend());
   for (auto& backend : make_custom_cpu_backends()) set.backends.push_back(std::move(backend));
 #ifdef TRAINRATE_HAVE_MPI
   set.backends.push_back(make_mpi_backend());

@@ -29,7 +29,7 @@ struct PredictArgs {
   int64_t dataset = 1'281'167, epochs = 1, devices = 1, spares = 0, top = 10;
   double bandwidth_gbps = 100, latency_us = 5;
   double checkpoint_s = 60, restart_s = 600, mtbf_device_h = llama3_device_mtbf_h();
-  bool overlap = false, measure_missing = false, allow_missing = false;
+  bool overlap = false, measure_missing = false, allow_missing = false, vendor_best = false;
   int threads = 0;
   double budget_ms = 1000;
 };
@@ -163,7 +163,9 @@ PredictOptions predict_options(const PredictArgs& a) {
 int run_predict(const PredictArgs& a) {
   const Network network = load_network(a.network, a.network_file, {a.batch, a.image_size, a.seq_len});
   const PredictOptions options = predict_options(a);
-  RateTable table(read_results_file(a.results));
+  // A custom/vendor comparison is held against the vendor at its best, as `compare` is.
+  const bool vendor_best = a.vendor_best || !a.compare.empty();
+  RateTable table(read_results_file(a.results), vendor_best ? RateView::vendor_best : RateView::framework);
   const BackendPair pair = backends_to_use(a, table, network, options.lowering);
   MeasureMissing measure;
   if (!a.measure_missing) {
@@ -208,6 +210,10 @@ Action add_predict_command(CLI::App& app) {
                                   "vendor (CPU: GEMM openblas, conv and memory-bound onednn; GPU: cublas, cudnn) or, for "
                                   "what no vendor has, the custom backend on that device");
   backend->excludes(compare);
+  cmd->add_flag("--vendor-best", a->vendor_best,
+                "Where the results have both views of a library (onednn and onednn-plain), take the vendor-best "
+                "one (the primitive alone, layouts converted untimed) instead of the framework view (plain tensors "
+                "in and out, reorders timed); --compare always does");
   cmd->add_flag("--measure-missing", a->measure_missing, "Measure problems missing from the results now (else estimate)");
   cmd->add_flag("--allow-missing", a->allow_missing,
                 fmt::format("Exit 0 even when more than {:.0f}% of the GEMM/conv FLOPs or of the memory-bound bytes "

@@ -36,6 +36,53 @@ FlopRuleCheck flop_rule_check(const Network& network, const RateTable& table, co
   return check;
 }
 
+// A line for a backend whose library has two views (RateTable: vendor-best and framework) saying
+// which one its rates are and why; empty for a backend with one.
+std::string rate_view_note(const RateTable& table, const std::string& backend) {
+  const auto d = table.declaration(backend);
+  if (!d || d->view == RateView::sole) return {};
+  const bool framework_preferred = table.preferred() == RateView::framework;
+  if (d->view == RateView::framework) {
+    if (!framework_preferred) {
+      return fmt::format("{}: the framework view of {}, standing in where the results have no vendor-best {} rate "
+                         "(its times include the layout reorders a framework pays)",
+                         backend, d->framework_view_of, d->framework_view_of);
+    }
+    return fmt::format("{}: the framework view of {}: plain tensors in and out, layout reorders timed, as a "
+                       "framework pays them on every call (--vendor-best: {}'s own rates, the primitive alone, "
+                       "where the results have them)",
+                       backend, d->framework_view_of, d->framework_view_of);
+  }
+  const std::string view = table.framework_view(backend);
+  if (view.empty()) {
+    return fmt::format("{}: vendor-best view, the primitive alone with layouts converted outside the timing; the "
+                       "results have no framework view of it, so the reorders a framework pays are not in these times",
+                       backend);
+  }
+  if (framework_preferred) {
+    return fmt::format("{}: vendor-best view, for the kinds its framework view {} has no rates for", backend, view);
+  }
+  return fmt::format("{}: vendor-best view, the primitive alone with layouts converted outside the timing, as asked "
+                     "(--vendor-best or --compare); its framework view {} is in the results, unused",
+                     backend, view);
+}
+
+std::vector<std::string> rate_view_notes(const RateTable& table, const Prediction& p) {
+  std::vector<std::string> backends;
+  for (const IterationPrediction* it : {&p.iteration, p.old_iteration ? &*p.old_iteration : nullptr}) {
+    if (!it) continue;
+    for (const PassPrediction& row : it->passes) {
+      const bool seen = std::find(backends.begin(), backends.end(), row.rate.backend) != backends.end();
+      if (row.rate.origin != RateOrigin::missing && !seen) backends.push_back(row.rate.backend);
+    }
+  }
+  std::vector<std::string> notes;
+  for (const std::string& backend : backends) {
+    if (std::string note = rate_view_note(table, backend); !note.empty()) notes.push_back(std::move(note));
+  }
+  return notes;
+}
+
 }  // namespace
 
 std::string choose_backend(const RateTable& table, const std::vector<Problem>& problems) {
@@ -72,6 +119,7 @@ Prediction predict(const Network& network, RateTable& table, const std::string& 
     p.old_iteration = predict_iteration(network, options.lowering, table, *old_backend, measure);
     p.old_time = time_on_devices(*p.old_iteration, p);
   }
+  p.rate_views = rate_view_notes(table, p);
   p.flop_rule = flop_rule_check(network, table, backend, p);
   const StepCompute step = step_compute(p.iteration, double(p.parameters) * options.gradient_bytes_per_parameter);
   p.scaling = scaling_table(step, options.devices, options.link, options.overlap);
@@ -242,6 +290,7 @@ json to_json(const Prediction& p) {
               {"measured_now_passes", p.iteration.measured_now_rows},
               {"estimated", p.iteration.estimated_rows > 0 || p.iteration.missing_rows > 0},
               {"rate_sources", rate_sources_to_json(p.iteration)},
+              {"rate_views", p.rate_views},
               {"rate_coverage", rate_coverage_to_json(rate_coverage(p.iteration))},
               {"layers", layers_to_json(p)},
               {"speedup", speedup_to_json(p)},

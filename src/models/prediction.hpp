@@ -55,6 +55,7 @@ struct Prediction {
   std::optional<IterationPrediction> old_iteration;  // --compare's old backend
   TrainingTime time;                             // on options.devices, communication included
   std::optional<TrainingTime> old_time;
+  std::vector<std::string> rate_views;  // which view of its library each supplying backend's rates are
   FlopRuleCheck flop_rule;
   std::vector<ScalingPoint> scaling;             // with options.overlap
   std::vector<ScalingPoint> scaling_overlapped;  // the same with the all-reduce under the backward pass

@@ -45,7 +45,9 @@ std::string rate_sources_text(const Prediction& p) {
     out += source_name(s) + " " + percent(s.share);
     kind = s.kind;
   }
-  return out + "\n";
+  out += "\n";
+  for (const std::string& note : p.rate_views) out += "view: " + note + "\n";
+  return out;
 }
 
 std::string shares_text(const WorkShares& s, std::string_view work) {

@@ -1,6 +1,7 @@
 #include "models/rates.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -27,6 +28,20 @@ std::optional<RateLookup> look_up_on(RateTable& table, const std::string& backen
   }
   if (auto near = table.nearest(backend, problem)) {
     return RateLookup{near->rate_per_s, RateOrigin::estimated, backend, describe(near->problem)};
+  }
+  return std::nullopt;
+}
+
+// The backend's chain and its framework view's: the view first where the table prefers it and it
+// has rates of the problem's kind, else the backend first; the other only where the first has
+// nothing for this problem (no rate of the kind, or skipped, failed or INVALID there).
+std::optional<RateLookup> look_up_viewed(RateTable& table, const std::string& backend, const Problem& problem,
+                                         const MeasureMissing& measure) {
+  const std::string view = table.framework_view(backend);
+  if (view.empty()) return look_up_on(table, backend, problem, measure);
+  const bool view_first = table.preferred() == RateView::framework && table.covers_kind(view, problem);
+  for (const std::string& name : view_first ? std::array{view, backend} : std::array{backend, view}) {
+    if (auto found = look_up_on(table, name, problem, measure)) return found;
   }
   return std::nullopt;
 }
@@ -61,9 +76,9 @@ double shape_distance(const Problem& a, const Problem& b) {
   return std::hypot(d_flops, d_intensity);
 }
 
-RateTable::RateTable(const ResultsFile& results) {
+RateTable::RateTable(const ResultsFile& results, RateView preferred) : preferred_(preferred) {
   for (const Result& r : results.results) {
-    declare(r.backend, r.role, r.device_kind);
+    declare(r.backend, r.role, r.device_kind, r.view, r.framework_view_of);
     if (r.status == ResultStatus::ok && work_rate_per_s(r) > 0) {
       add(r.backend, r.problem, work_rate_per_s(r));
     } else if (r.status != ResultStatus::ok) {
@@ -76,9 +91,23 @@ void RateTable::add(const std::string& backend, const Problem& problem, double r
   rates_.push_back({backend, problem, rate_per_s});
 }
 
-void RateTable::declare(const std::string& backend, const std::string& role, const std::string& device_kind) {
-  const bool known = std::any_of(declared_.begin(), declared_.end(), [&](const Declared& d) { return d.backend == backend; });
-  if (!known) declared_.push_back({backend, role, device_kind});
+void RateTable::declare(const std::string& backend, const std::string& role, const std::string& device_kind,
+                        RateView view, const std::string& framework_view_of) {
+  if (!declaration(backend)) declared_.push_back({backend, role, device_kind, view, framework_view_of});
+}
+
+std::optional<RateTable::Declared> RateTable::declaration(const std::string& backend) const {
+  for (const Declared& d : declared_) {
+    if (d.backend == backend) return d;
+  }
+  return std::nullopt;
+}
+
+std::string RateTable::framework_view(const std::string& backend) const {
+  for (const Declared& d : declared_) {
+    if (d.view == RateView::framework && d.framework_view_of == backend) return d.backend;
+  }
+  return {};
 }
 
 std::vector<std::string> RateTable::beside(const std::string& backend, bool vendors) const {
@@ -88,7 +117,9 @@ std::vector<std::string> RateTable::beside(const std::string& backend, bool vend
   }
   std::vector<std::string> names;
   for (const Declared& d : declared_) {
-    const bool wanted = (d.role == "vendor") == vendors && !backend_matches(backend, d.backend);
+    const bool reached_through_its_vendor_best = d.view == RateView::framework && declaration(d.framework_view_of);
+    const bool wanted =
+        (d.role == "vendor") == vendors && !backend_matches(backend, d.backend) && !reached_through_its_vendor_best;
     if (wanted && (!kind || d.device_kind == *kind)) names.push_back(d.backend);
   }
   return names;
@@ -158,11 +189,11 @@ std::vector<Problem> RateTable::problems() const {
 
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure) {
-  if (auto found = look_up_on(table, backend, problem, measure)) return *found;
+  if (auto found = look_up_viewed(table, backend, problem, measure)) return *found;
   for (const auto& stand_ins : {table.vendors_beside(backend), table.others_beside(backend)}) {
     std::optional<RateLookup> best;
     for (const std::string& stand_in : stand_ins) {
-      auto found = look_up_on(table, stand_in, problem, measure);
+      auto found = look_up_viewed(table, stand_in, problem, measure);
       if (found && (!best || better_lookup(*found, *best))) best = found;
     }
     if (best) return *best;

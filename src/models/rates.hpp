@@ -33,16 +33,30 @@ double shape_distance(const Problem& a, const Problem& b);
 class RateTable {
  public:
   RateTable() = default;
-  // Keeps ok results as rates and skipped/failed/invalid ones as "cannot run".
-  explicit RateTable(const ResultsFile& results);
+  // Keeps ok results as rates and skipped/failed/invalid ones as "cannot run". `preferred` is
+  // framework or vendor_best: which view of a backend with both (BackendFacts::view) rates come from.
+  explicit RateTable(const ResultsFile& results, RateView preferred = RateView::framework);
 
   // Rates are in the problem's unit of work (work()): FLOP/s, or bytes/s for memory-bound problems.
   void add(const std::string& backend, const Problem& problem, double rate_per_s);
   void add_unusable(const std::string& backend, const Problem& problem);
-  // What the results say a backend is (Result::role, Result::device_kind).
-  void declare(const std::string& backend, const std::string& role, const std::string& device_kind);
+  // What the results say a backend is (Result::role, device_kind, view, framework_view_of).
+  void declare(const std::string& backend, const std::string& role, const std::string& device_kind,
+               RateView view = RateView::sole, const std::string& framework_view_of = {});
+  void prefer(RateView view) { preferred_ = view; }
+  RateView preferred() const { return preferred_; }
+  struct Declared {
+    std::string backend, role, device_kind;
+    RateView view = RateView::sole;
+    std::string framework_view_of;
+  };
+  // What the results say a backend is; empty when the table has never seen it.
+  std::optional<Declared> declaration(const std::string& backend) const;
+  // The declared framework view of a vendor-best backend; empty when the results have none.
+  std::string framework_view(const std::string& backend) const;
   // The vendor backends on the same kind of device as `backend` (every declared vendor when its
-  // device is unknown): where a rate is borrowed when the backend has none.
+  // device is unknown): where a rate is borrowed when the backend has none. A framework view is
+  // not among them when its vendor-best backend is (look_up_rate reaches it from there).
   std::vector<std::string> vendors_beside(const std::string& backend) const;
   // The other, non-vendor backends on that kind of device: the last resort for an op no vendor
   // library has (the optimizer step, cross-entropy on oneDNN), as frameworks use their own kernels.
@@ -70,14 +84,13 @@ class RateTable {
     Problem problem;
     double rate_per_s;
   };
-  struct Declared {
-    std::string backend, role, device_kind;
-  };
+
   std::vector<std::string> beside(const std::string& backend, bool vendors) const;
 
   std::vector<Entry> rates_;
   std::vector<Entry> unusable_;
   std::vector<Declared> declared_;
+  RateView preferred_ = RateView::framework;
 };
 
 struct RateLookup {
@@ -94,7 +107,9 @@ using MeasureMissing = std::function<std::optional<double>(const std::string& ba
 // beside it when the backend cannot provide one (the best of theirs), then on the other backends
 // beside it: exact result; measured now (when `measure` is set and the backend has not already
 // failed it); nearest measured shape of the same kind.
-// Measurements taken now are added to the table.
+// A backend with a framework view in the table tries the preferred view first: the framework view
+// for the kinds it has rates of (by default), or the vendor-best backend (RateTable::prefer), the
+// other standing in where the first has nothing. Measurements taken now are added to the table.
 RateLookup look_up_rate(RateTable& table, const std::string& backend, const Problem& problem,
                         const MeasureMissing& measure = {});
 

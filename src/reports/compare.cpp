@@ -10,8 +10,10 @@ namespace trainrate {
 
 namespace {
 
+// A framework view (onednn-plain) is never the bar: our kernels are held to the vendor at its best.
 bool compared_with(const Result& custom, const Result& vendor) {
-  if (vendor.role != "vendor" || vendor.status != ResultStatus::ok || work_rate_per_s(vendor) <= 0) return false;
+  if (vendor.role != "vendor" || vendor.view == RateView::framework) return false;
+  if (vendor.status != ResultStatus::ok || work_rate_per_s(vendor) <= 0) return false;
   if (vendor.device != custom.device || !(vendor.problem == custom.problem)) return false;
   const auto& named = custom.compared_with;
   return named.empty() || std::find(named.begin(), named.end(), vendor.backend) != named.end();

@@ -21,7 +21,9 @@ struct RatioRow {
 };
 
 // Only results with status ok on both sides are paired. A result without compared_with (files
-// from before backends declared it) pairs with every vendor result on its device.
+// from before backends declared it) pairs with every vendor result on its device. A vendor's
+// framework view (Result::view, e.g. onednn-plain) is never paired: ratios are against the vendor
+// at its best.
 std::vector<RatioRow> custom_vendor_ratios(const ResultsFile& file);
 
 struct RatioSummary {

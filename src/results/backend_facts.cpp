@@ -15,6 +15,22 @@ std::optional<BackendRole> parse_role(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(RateView view) {
+  switch (view) {
+    case RateView::sole: return "sole";
+    case RateView::vendor_best: return "vendor-best";
+    case RateView::framework: return "framework";
+  }
+  return "?";
+}
+
+std::optional<RateView> parse_view(std::string_view text) {
+  for (auto view : {RateView::sole, RateView::vendor_best, RateView::framework}) {
+    if (to_string(view) == text) return view;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> outside_facts(const BackendFacts& facts, const Problem& problem) {
   const std::string family(family_of(problem));
   if (std::find(facts.families.begin(), facts.families.end(), family) == facts.families.end()) {

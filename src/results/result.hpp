@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "devices/device.hpp"
+#include "results/backend_facts.hpp"
 #include "results/measurement.hpp"
 #include "problems/problem.hpp"
 
@@ -37,6 +38,8 @@ struct Result {
   std::string device;    // DeviceInfo::id
   std::string device_kind;                 // DeviceInfo::kind, from the backend's facts
   std::vector<std::string> compared_with;  // custom: the vendor backends its ratios are taken against
+  RateView view = RateView::sole;          // which way of calling the library the rate is (BackendFacts)
+  std::string framework_view_of;           // framework view: the vendor-best backend it is the view of
   ResultStatus status = ResultStatus::ok;
   std::string reason;    // for invalid / skipped / failed
   Verification verification;

@@ -224,6 +224,15 @@ void fill_device_kinds(ResultsFile& file) {
   }
 }
 
+// Files written before results said which view a rate is read as "sole": nothing to choose between.
+void read_view(const json& o, const std::string& where, Result& r) {
+  const std::string text = field_or<std::string>(o, "view", where, std::string(to_string(RateView::sole)));
+  const auto view = parse_view(text);
+  if (!view) throw InputError(fmt::format("{}.view: '{}' is not sole, vendor-best or framework", where, text));
+  r.view = *view;
+  r.framework_view_of = field_or<std::string>(o, "framework_view_of", where, "");
+}
+
 Result result_from_json(const json& o, const std::string& where) {
   Result r;
   r.problem = problem_from_json(field<json>(o, "problem", where), where + ".problem");
@@ -232,6 +241,7 @@ Result result_from_json(const json& o, const std::string& where) {
   r.device = field<std::string>(o, "device", where);
   r.device_kind = field_or<std::string>(o, "device_kind", where, "");
   r.compared_with = field_or(o, "compared_with", where, std::vector<std::string>{});
+  read_view(o, where, r);
   const std::string status_text = field<std::string>(o, "status", where);
   const auto status = parse_status(status_text);
   if (!status) throw InputError(fmt::format("{}.status: unknown status '{}'", where, status_text));
@@ -289,6 +299,8 @@ json to_json(const Result& r) {
               {"device", r.device},
               {"device_kind", r.device_kind},
               {"compared_with", r.compared_with},
+              {"view", std::string(to_string(r.view))},
+              {"framework_view_of", r.framework_view_of},
               {"status", std::string(to_string(r.status))},
               {"reason", r.reason},
               {"verification", verification_to_json(r.verification)},
@@ -312,7 +324,9 @@ json benchmark_label(const Problem& problem, const BackendFacts& facts, const st
               {"role", std::string(to_string(facts.role))},
               {"device", device_id},
               {"device_kind", facts.device_kind},
-              {"compared_with", facts.compared_with}};
+              {"compared_with", facts.compared_with},
+              {"view", std::string(to_string(facts.view))},
+              {"framework_view_of", facts.framework_view_of}};
 }
 
 Result result_from_benchmark_label(const json& label, const std::string& where) {
@@ -328,6 +342,7 @@ Result result_from_benchmark_label(const json& label, const std::string& where) 
   r.device = field<std::string>(label, "device", where);
   r.device_kind = field<std::string>(label, "device_kind", where);
   r.compared_with = field_or(label, "compared_with", where, std::vector<std::string>{});
+  read_view(label, where, r);
   return r;
 }
 

@@ -14,7 +14,7 @@ namespace trainrate {
 nlohmann::json to_json(const Result& result);
 // What trainrate-bench puts in each benchmark's label so a Google Benchmark file can be read back
 // as results without guessing from names: {"problem": .., "backend": .., "role": .., "device": ..,
-// "device_kind": .., "compared_with": [..]}.
+// "device_kind": .., "compared_with": [..], "view": .., "framework_view_of": ..}.
 nlohmann::json benchmark_label(const Problem& problem, const BackendFacts& facts, const std::string& device_id);
 // A Result with the label's problem and backend facts filled in (status ok, nothing measured yet).
 Result result_from_benchmark_label(const nlohmann::json& label, const std::string& where);

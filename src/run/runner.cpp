@@ -19,6 +19,8 @@ Result blank_result(Backend& backend, const Problem& problem, const RunOptions& 
   result.device = backend.device().info().id;
   result.device_kind = backend.facts().device_kind;
   result.compared_with = backend.facts().compared_with;
+  result.view = backend.facts().view;
+  result.framework_view_of = backend.facts().framework_view_of;
   result.mode = std::string(to_string(options.measure.mode));
   result.flops = flops(problem);
   result.bytes = min_bytes(problem);

@@ -10,6 +10,8 @@ namespace trainrate {
 
 std::unique_ptr<Backend> make_openblas_backend();
 std::unique_ptr<Backend> make_onednn_backend();
+// oneDNN's convolutions called as a framework calls them: plain tensors in and out, reorders timed.
+std::unique_ptr<Backend> make_onednn_plain_backend();
 // "custom-cpu" (best micro-kernel) followed by "custom-cpu/<micro-kernel>" for each one this CPU runs.
 std::vector<std::unique_ptr<Backend>> make_custom_cpu_backends();
 
