@@ -11,8 +11,6 @@ namespace trainrate {
 
 namespace {
 
-double median_of(std::vector<double> values) { return summarize(std::move(values)).median_ms; }
-
 // The samples of each repetition of every measurement, thinned evenly within it to `cap_each`.
 struct PooledSamples {
   std::vector<double> samples_ms;
