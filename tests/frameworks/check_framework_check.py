@@ -112,7 +112,7 @@ def check_commands():
     cpu = fc.parse_args([])
     rates = fc.rates_command("T", "resnet50", 4, 128, 2, "fp32", cpu, "r.json")
     check("CPU: run --threads, --dtype, --backends",
-          [value_after(rates, flag) for flag in ("--threads", "--dtype", "--backends")], ["2", "fp32", "onednn,custom-cpu"])
+          [value_after(rates, flag) for flag in ("--threads", "--dtype", "--backends")], ["2", "fp32", "onednn,onednn-plain,custom-cpu"])
     check("CPU: frameworks", cpu.frameworks, ["pytorch", "tensorflow"])
 
 
