@@ -968,7 +968,9 @@ TEST(Cli, PredictTakesTheFrameworkViewByDefaultAndSaysWhich) {
   for (const std::string flag : {" --vendor-best", " --compare custom-cpu:onednn"}) {
     const CliRun best = run_cli(predict + flag, dir.path());
     ASSERT_EQ(best.status, 0) << best.err;
-    if (flag == " --vendor-best") EXPECT_THAT(best.out, HasSubstr("conv-fwd: onednn 100.0%"));
+    if (flag == " --vendor-best") {
+      EXPECT_THAT(best.out, HasSubstr("conv-fwd: onednn 100.0%"));
+    }
     EXPECT_THAT(best.out, Not(HasSubstr("onednn-plain 100.0%"))) << flag;
     EXPECT_THAT(best.out, Not(HasSubstr("view: onednn-plain"))) << flag;
     EXPECT_THAT(best.out, HasSubstr("view: onednn: vendor-best view, the primitive alone with layouts converted "
