@@ -122,15 +122,21 @@ echo '{"version": "2.11.0+cu130", "gpu": "NVIDIA H100", "tf32_allowed_by_default
 """
 
 
+def executable(folder, name, script):
+    """A shell script at folder/name, executable: the stand-ins for the timer and for trainrate."""
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+    return path
+
+
 def check_tf32_said():
     """On the GPU, the timer's TF32 settings (PyTorch's defaults and what was set) are said in the output."""
     fc = load_framework_check()
     args = fc.parse_args(["--device", "cuda"])
     with tempfile.TemporaryDirectory() as tmp:
-        timer = os.path.join(tmp, "timer")
-        with open(timer, "w") as f:
-            f.write(FAKE_TIMER)
-        os.chmod(timer, 0o755)
+        timer = executable(tmp, "timer", FAKE_TIMER)
         said = io.StringIO()
         with contextlib.redirect_stderr(said):
             fc.time_framework(timer, "pytorch", "resnet50", 32, 128, None, "fp32", args)
@@ -154,10 +160,7 @@ def check_failed_rows_tolerated():
     fc = load_framework_check()
     args = fc.parse_args(["--device", "cuda"])
     with tempfile.TemporaryDirectory() as tmp:
-        fake = os.path.join(tmp, "trainrate")
-        with open(fake, "w") as f:
-            f.write(FAKE_RUN)
-        os.chmod(fake, 0o755)
+        fake = executable(tmp, "trainrate", FAKE_RUN)
         for complete in ("true", "false"):
             os.environ.update(WRITE=FAILED_ROW % complete, EXIT="1")
             out = os.path.join(tmp, complete)

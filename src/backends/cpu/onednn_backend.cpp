@@ -171,11 +171,16 @@ std::string describe_impl(const PrimitiveDesc& pd) {
   return fmt::format("onednn {}", pd.impl_info_str());
 }
 
-std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const HostInputs& in, Conversions when) {
-  const ConvDescs d = conv_descs(c);
+// The forward primitive descriptor: what the forward runs, and the hint the backward passes need.
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d) {
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
-  const dnnl::convolution_forward::primitive_desc pd(desc, onednn_engine());
+  return dnnl::convolution_forward::primitive_desc(desc, onednn_engine());
+}
+
+std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const HostInputs& in, Conversions when) {
+  const ConvDescs d = conv_descs(c);
+  const dnnl::convolution_forward::primitive_desc pd = forward_pd(d);
   Operands ops(when);
   memory x = ops.input("src", d.x_user, pd.src_desc(), in.in0);
   memory w = ops.input("weights", d.w_user, pd.weights_desc(), in.in1);
@@ -186,17 +191,11 @@ std::unique_ptr<PreparedProblem> prepare_forward(const ConvProblem& c, const Hos
       describe_impl(pd));
 }
 
-dnnl::convolution_forward::primitive_desc forward_hint(const ConvDescs& d) {
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             d.x_any, d.w_any, d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
-  return dnnl::convolution_forward::primitive_desc(desc, onednn_engine());
-}
-
 std::unique_ptr<PreparedProblem> prepare_backward_data(const ConvProblem& c, const HostInputs& in, Conversions when) {
   const ConvDescs d = conv_descs(c);
   const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any, d.y_any,
                                                    d.strides, d.dilates, d.pad_l, d.pad_r);
-  const dnnl::convolution_backward_data::primitive_desc pd(desc, onednn_engine(), forward_hint(d));
+  const dnnl::convolution_backward_data::primitive_desc pd(desc, onednn_engine(), forward_pd(d));
   Operands ops(when);
   memory dy = ops.input("diff_dst", d.y_user, pd.diff_dst_desc(), in.in0);
   memory w = ops.input("weights", d.w_user, pd.weights_desc(), in.in1);
@@ -211,7 +210,7 @@ std::unique_ptr<PreparedProblem> prepare_backward_filter(const ConvProblem& c, c
   const ConvDescs d = conv_descs(c);
   const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.x_any, d.w_any,
                                                       d.y_any, d.strides, d.dilates, d.pad_l, d.pad_r);
-  const dnnl::convolution_backward_weights::primitive_desc pd(desc, onednn_engine(), forward_hint(d));
+  const dnnl::convolution_backward_weights::primitive_desc pd(desc, onednn_engine(), forward_pd(d));
   Operands ops(when);
   memory x = ops.input("src", d.x_user, pd.src_desc(), in.in0);
   memory dy = ops.input("diff_dst", d.y_user, pd.diff_dst_desc(), in.in1);
