@@ -66,6 +66,15 @@ double best_of_ms(const CudaDevice& device, const std::function<void()>& launch)
   return best;
 }
 
+// FLOP/s of a compute-ceiling kernel, `launch(sink)` returning the FLOPs of one launch; 0 when
+// it could not be timed.
+double ceiling_flops_per_s(const CudaDevice& device, const std::function<double(float*)>& launch) {
+  DeviceBuffer sink(sizeof(float));
+  double flop = 0;
+  const double ms = best_of_ms(device, [&] { flop = launch(static_cast<float*>(sink.get())); });
+  return ms > 0 ? flop / (ms * 1e-3) : 0;
+}
+
 }  // namespace
 
 // NVML, loaded with dlopen so the binary still starts on machines without the driver (linking
@@ -220,14 +229,11 @@ const DeviceInfo& CudaDevice::info() {
 // too little free memory for the triad arrays) is recorded as a property, not thrown.
 void CudaDevice::measure_ceilings() {
   try {
-    const int sms = std::stoi(info_.properties.at("sm_count"));
-    DeviceBuffer sink(sizeof(float));
-    const int blocks = sms * 8, threads = 256, iterations = 4096;
-    double flop = 0;
-    const double ms = best_of_ms(*this, [&] {
-      flop = cuda_kernels::fma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
+    const int blocks = std::stoi(info_.properties.at("sm_count")) * 8, threads = 256, iterations = 4096;
+    const double flops_per_s = ceiling_flops_per_s(*this, [&](float* sink) {
+      return cuda_kernels::fma_ceiling(blocks, threads, iterations, sink, stream_);
     });
-    if (ms > 0) info_.peaks.measured_flops_per_s[Dtype::fp32] = flop / (ms * 1e-3);
+    if (flops_per_s > 0) info_.peaks.measured_flops_per_s[Dtype::fp32] = flops_per_s;
   } catch (const std::exception& e) {
     info_.properties["fma_ceiling_error"] = e.what();
   }
@@ -258,15 +264,12 @@ void CudaDevice::measure_mma_ceiling() {
     return;
   }
   try {
-    const int sms = std::stoi(info_.properties.at("sm_count"));
-    DeviceBuffer sink(sizeof(float));
     // 4 blocks of 8 warps per SM, 8 chains each: more MMAs in flight than their latency needs.
-    const int blocks = sms * 4, threads = 256, iterations = 4096;
-    double flop = 0;
-    const double ms = best_of_ms(*this, [&] {
-      flop = cuda_kernels::mma_ceiling(blocks, threads, iterations, static_cast<float*>(sink.get()), stream_);
+    const int blocks = std::stoi(info_.properties.at("sm_count")) * 4, threads = 256, iterations = 4096;
+    const double flops_per_s = ceiling_flops_per_s(*this, [&](float* sink) {
+      return cuda_kernels::mma_ceiling(blocks, threads, iterations, sink, stream_);
     });
-    if (ms > 0) info_.properties["mma_sync_fp16_ceiling_tflops"] = fmt::format("{:.1f}", flop / (ms * 1e-3) / 1e12);
+    if (flops_per_s > 0) info_.properties["mma_sync_fp16_ceiling_tflops"] = fmt::format("{:.1f}", flops_per_s / 1e12);
   } catch (const std::exception& e) {
     info_.properties["mma_sync_ceiling_error"] = e.what();
   }
