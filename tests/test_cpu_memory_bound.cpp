@@ -786,6 +786,31 @@ TEST(CpuMemoryBound, OptimizersMatchReference) {
   }
 }
 
+// Each pass of an optimizer chain by hand, in place where the frameworks' ops are, on 1 and 3
+// threads and past one block of the pass's split.
+TEST(CpuMemoryBound, UpdateChainPassesByHand) {
+  struct Case {
+    ChainOp op;
+    float want;  // for a = 4, b = 2, c = 0.5, k = 0.25
+  };
+  const Case cases[] = {{ChainOp::scale, 1.0f},  {ChainOp::add_scalar, 4.25f}, {ChainOp::square, 16.0f},
+                        {ChainOp::sqrt, 2.0f},   {ChainOp::add, 6.0f},         {ChainOp::sub, 2.0f},
+                        {ChainOp::div, 2.0f},    {ChainOp::axpy, 4.5f},        {ChainOp::addcmul, 5.0f},
+                        {ChainOp::addcdiv, 5.0f}};
+  with_threads({1, 3}, [&](int team) {
+    for (int64_t n : {1, 37, 100003}) {
+      for (const Case& c : cases) {
+        std::vector<float> a(size_t(n), 4.0f), b(size_t(n), 2.0f), cs(size_t(n), 0.5f), out(size_t(n), -1.0f);
+        update_chain_pass(c.op, 0.25f, out.data(), a.data(), b.data(), cs.data(), n);
+        expect_close(out, std::vector<double>(size_t(n), c.want), 0, 0,
+                     "op " + std::to_string(int(c.op)) + " n " + std::to_string(n) + " threads " + std::to_string(team));
+        update_chain_pass(c.op, 0.25f, a.data(), a.data(), b.data(), cs.data(), n);  // out = a: in place
+        expect_close(a, std::vector<double>(size_t(n), c.want), 0, 0, "in place op " + std::to_string(int(c.op)));
+      }
+    }
+  });
+}
+
 TEST(CpuMemoryBound, VectorLoopsOnlyForFp32FamiliesThisCpuRuns) {
   EXPECT_THROW(detail::memory_bound_loops(MicroKernel::avx512_bf16), std::invalid_argument);
   EXPECT_NO_THROW(detail::memory_bound_loops(MicroKernel::portable));

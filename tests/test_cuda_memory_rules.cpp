@@ -56,6 +56,8 @@ TEST(CudaMemoryRules, CustomCudaRunsEveryOpInFp32AndTheStorageGenericOnesInHalve
   EXPECT_EQ(admitted(custom_cuda_memory_unsupported, Dtype::tf32, "tf32 is a math mode"), std::set<std::string>{});
   const MemoryProblem bn{.op = MemoryOp::batchnorm, .dtype = Dtype::fp16};
   EXPECT_EQ(custom_cuda_memory_unsupported(bn), "custom-cuda's batchnorm kernels store fp32 only");
+  const MemoryProblem keras{.op = MemoryOp::adamw, .form = UpdateForm::keras};
+  EXPECT_EQ(custom_cuda_memory_unsupported(keras), "custom-cuda runs the fused adamw step only, not the keras op chain");
 }
 
 TEST(CudaMemoryRules, CudnnRunsWhatItsLegacyApiHas) {

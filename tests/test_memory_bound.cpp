@@ -121,6 +121,32 @@ TEST(MemoryFlops, PerElementConvention) {
   EXPECT_EQ(flops(elements(MemoryOp::adamw, 10)), 160.0);
 }
 
+MemoryProblem chain(MemoryOp o, UpdateForm form, int64_t count) {
+  MemoryProblem m = elements(o, count);
+  m.form = form;
+  return m;
+}
+
+// An op chain reads and writes every tensor of every pass: counted by hand from the framework's
+// code (problems/problem.cpp), 4 bytes per element.
+TEST(MemoryBytes, OptimizerChainsCountEveryPass) {
+  EXPECT_EQ(min_bytes(elements(MemoryOp::adamw, 10)), 280.0);  // fused: w g m v in, w m v out
+  EXPECT_EQ(min_bytes(elements(MemoryOp::sgd_momentum, 10)), 200.0);
+  // torch SGD: t0 = g + wd·w (3), v ·= mu (2), v += t0 (3), w −= lr·v (3).
+  EXPECT_EQ(min_bytes(chain(MemoryOp::sgd_momentum, UpdateForm::torch, 10)), 440.0);
+  // torch AdamW: w·=, m·=, m+=, v·=, v+=g², √v, /√bias2, +eps, addcdiv = 2+2+3+2+3+2+2+2+4 = 22.
+  EXPECT_EQ(min_bytes(chain(MemoryOp::adamw, UpdateForm::torch, 10)), 880.0);
+  // Keras SGD: decay (2+2+3), v·mu, g·lr, v = −, w += (2+2+3+3) = 17.
+  EXPECT_EQ(min_bytes(chain(MemoryOp::sgd_momentum, UpdateForm::keras, 10)), 680.0);
+  // Keras AdamW: decay 7, m 8, v 10, step 12 = 37.
+  EXPECT_EQ(min_bytes(chain(MemoryOp::adamw, UpdateForm::keras, 10)), 1480.0);
+  // FLOPs: a pass per element each, axpy 2, addcmul and addcdiv 3.
+  EXPECT_EQ(flops(chain(MemoryOp::sgd_momentum, UpdateForm::torch, 10)), 70.0);
+  EXPECT_EQ(flops(chain(MemoryOp::adamw, UpdateForm::torch, 10)), 140.0);
+  EXPECT_EQ(flops(chain(MemoryOp::sgd_momentum, UpdateForm::keras, 10)), 70.0);
+  EXPECT_EQ(flops(chain(MemoryOp::adamw, UpdateForm::keras, 10)), 150.0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation, names, labels
 
@@ -141,6 +167,9 @@ TEST(MemoryValidate, NamesTheBadField) {
   EXPECT_THAT(error_of(softmax), HasSubstr("causal_seq must be >= 0"));
   EXPECT_THAT(error_of(embedding(4, 4, 0, false)), HasSubstr("vocab must be >= 1"));
   EXPECT_THAT(error_of(elements(MemoryOp::add, 4, true)), HasSubstr("pass: add has no backward"));
+  MemoryProblem relu_chain = elements(MemoryOp::relu, 4);
+  relu_chain.form = UpdateForm::keras;
+  EXPECT_THAT(error_of(relu_chain), HasSubstr("form: relu is not an optimizer step"));
   EXPECT_THAT(error_of(elements(MemoryOp::relu, int64_t(1) << 40)), HasSubstr("32-bit index limit"));
   EXPECT_THAT(error_of(image(MemoryOp::batchnorm, 1 << 20, 1 << 20, 1 << 20, 1 << 20)), HasSubstr("n*c*h*w"));
 }
@@ -151,6 +180,8 @@ TEST(MemoryNames, DescribeIsUniqueAndLabelsGroupPasses) {
   for (const Problem& p : smoke.problems) EXPECT_TRUE(names.insert(describe(p)).second) << describe(p);
   EXPECT_EQ(describe(image(MemoryOp::batchnorm, 2, 3, 4, 5, true)), "batchnorm bwd n2 c3 4x5 fp32");
   EXPECT_EQ(describe(elements(MemoryOp::add, 7)), "add 7 fp32");
+  EXPECT_EQ(describe(chain(MemoryOp::adamw, UpdateForm::keras, 7)), "adamw 7 keras-ops fp32");
+  EXPECT_EQ(kind_label(chain(MemoryOp::sgd_momentum, UpdateForm::torch, 7)), "sgd-torch");
   EXPECT_EQ(kind_label(image(MemoryOp::batchnorm, 2, 3, 4, 5, true)), "bn-bwd");
   EXPECT_EQ(kind_label(elements(MemoryOp::relu, 3)), "relu-fwd");
   EXPECT_EQ(kind_label(elements(MemoryOp::sgd_momentum, 3)), "sgd");
@@ -185,6 +216,13 @@ TEST(MemoryJson, FieldsOfOtherOpsAndBadValuesAreRefused) {
               HasSubstr("where.pass: expected \"forward\" or \"backward\""));
   EXPECT_EQ(json_error(R"({"kind": "memory", "op": "softmax", "rows": 2, "cols": 2, "scale": -1})"),
             "where: scale must be > 0 and finite (got -1)");
+  EXPECT_EQ(json_error(R"({"kind": "memory", "op": "relu", "elements": 3, "form": "torch"})"),
+            "where: unknown field 'form' for op relu");
+  EXPECT_EQ(json_error(R"({"kind": "memory", "op": "adamw", "elements": 3, "form": "jax"})"),
+            "where.form: 'jax' is not one of fused, torch, keras");
+  const nlohmann::json keras = to_json(chain(MemoryOp::adamw, UpdateForm::keras, 3));
+  EXPECT_EQ(keras.at("form"), "keras");
+  EXPECT_FALSE(to_json(elements(MemoryOp::adamw, 3)).contains("form"));  // fused: as files before the field
   const auto pooled = std::get<MemoryProblem>(problem_from_json(
       nlohmann::json::parse(R"({"kind": "memory", "op": "maxpool", "n": 1, "c": 2, "h": 9, "w": 9, "window": 3})"), "w"));
   EXPECT_EQ(pooled.stride, 1);  // stride and pad default to 1 and 0
@@ -309,6 +347,29 @@ TEST(MemoryReference, CrossEntropyEmbeddingOptimizers) {
   EXPECT_NEAR(adam[2], 0.00025, 1e-12);
 }
 
+// The chains are the frameworks' arithmetic, pass by pass. torch's is the fused update rearranged;
+// Keras adds eps to √v before the bias correction, so its w differs in the tenth digit.
+TEST(MemoryReference, OptimizerChainsByHand) {
+  const HostInputs sgd_in{{1}, {0.5f}, {{2}}};
+  const std::vector<double> fused_sgd = reference_of(elements(MemoryOp::sgd_momentum, 1), sgd_in);
+  const std::vector<double> torch_sgd = reference_of(chain(MemoryOp::sgd_momentum, UpdateForm::torch, 1), sgd_in);
+  for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(torch_sgd[i], fused_sgd[i], 1e-15) << i;
+  // Keras: w = 1 − 1·1e-4·0.01 = 0.999999; v = 0.9·2 − 0.01·0.5 = 1.795; w += v.
+  const std::vector<double> keras_sgd = reference_of(chain(MemoryOp::sgd_momentum, UpdateForm::keras, 1), sgd_in);
+  EXPECT_NEAR(keras_sgd[0], 2.794999, 1e-12);
+  EXPECT_NEAR(keras_sgd[1], 1.795, 1e-12);
+  const HostInputs adam_in{{1}, {0.5f}, {{0}, {0}}};
+  const std::vector<double> torch_adam = reference_of(chain(MemoryOp::adamw, UpdateForm::torch, 1), adam_in);
+  EXPECT_NEAR(torch_adam[0], 0.9993511864227196, 1e-15);
+  EXPECT_NEAR(torch_adam[1], 0.05, 1e-15);
+  EXPECT_NEAR(torch_adam[2], 0.00025, 1e-15);
+  // w = 0.99999 − α·0.05/(√0.00025 + 1e-8), α = 1e-3·√(1 − 0.999³)/(1 − 0.9³).
+  const std::vector<double> keras_adam = reference_of(chain(MemoryOp::adamw, UpdateForm::keras, 1), adam_in);
+  EXPECT_NEAR(keras_adam[0], 0.9993511868046224, 1e-15);
+  EXPECT_NEAR(keras_adam[1], 0.05, 1e-15);
+  EXPECT_NEAR(keras_adam[2], 0.00025, 1e-15);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inputs and verification
 
@@ -398,7 +459,8 @@ TEST(MemoryCustomCpu, VerifiesEveryOpOnOddShapes) {
   EXPECT_EQ(ran, (std::set<std::string>{"relu-fwd", "relu-bwd", "gelu-fwd", "gelu-bwd", "bn-fwd", "bn-bwd", "ln-fwd",
                                         "ln-bwd", "maxpool-fwd", "maxpool-bwd", "avgpool-fwd", "avgpool-bwd",
                                         "softmax-fwd", "softmax-bwd", "add", "bias-add", "xent-fwd", "xent-bwd",
-                                        "embed-fwd", "embed-bwd", "sgd", "adamw"}));
+                                        "embed-fwd", "embed-bwd", "sgd", "adamw", "sgd-torch", "adamw-torch",
+                                        "sgd-keras", "adamw-keras"}));
 }
 
 TEST(MemoryOnednn, OtherCpuBackendsSkipByTheirFacts) {

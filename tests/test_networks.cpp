@@ -200,6 +200,10 @@ TEST(Lowering, OptimizerStepFollowsTheNetworkOrTheOverride) {
   const auto none = lower_training_step(bert, {.optimizer = Optimizer::none});
   EXPECT_NE(none.back().phase, Phase::update);
   EXPECT_EQ(none.size() + 1, sgd.size());
+  // The form travels into the step's problem; its elements stay the parameters.
+  const auto keras = lower_training_step(bert, {.optimizer_form = UpdateForm::keras});
+  EXPECT_EQ(memory_of(keras.back()),
+            (MemoryProblem{.op = MemoryOp::adamw, .elements = parameter_count(bert), .form = UpdateForm::keras}));
   // fp16 training keeps the fp32 master weights: the update is fp32.
   EXPECT_EQ(memory_of(lower_training_step(bert, {.dtype = Dtype::fp16}).back()).dtype, Dtype::fp32);
   EXPECT_EQ(parse_optimizer("adam"), Optimizer::adamw);

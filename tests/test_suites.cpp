@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "backends/cuda/memory_rules.hpp"
 #include "problems/network.hpp"
 #include "problems/problem_json.hpp"
 #include "problems/suite.hpp"
@@ -91,14 +92,16 @@ TEST(BuiltinSuites, EveryListedSuiteLoads) {
 TEST(BuiltinSuites, SmokeTouchesEveryKindTransposeAndLayout) {
   const Suite suite = load_suite("smoke");
   EXPECT_EQ(suite.name, "smoke");
-  // 10 GEMMs and convolutions; 10 memory-bound ops in both passes, 4 with a forward pass only.
-  EXPECT_EQ(suite.problems.size(), 34u);
+  // 10 GEMMs and convolutions; 10 memory-bound ops in both passes, 4 with a forward pass only, and
+  // the two optimizers' torch and keras op chains.
+  EXPECT_EQ(suite.problems.size(), 38u);
   EXPECT_EQ(count_gemms(suite), 4);
   EXPECT_EQ(kinds(suite), (std::set<std::string>{"gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter", "relu-fwd",
                                                  "relu-bwd", "gelu-fwd", "gelu-bwd", "bn-fwd", "bn-bwd", "ln-fwd",
                                                  "ln-bwd", "maxpool-fwd", "maxpool-bwd", "avgpool-fwd", "avgpool-bwd",
                                                  "softmax-fwd", "softmax-bwd", "xent-fwd", "xent-bwd", "embed-fwd",
-                                                 "embed-bwd", "add", "bias-add", "sgd", "adamw"}));
+                                                 "embed-bwd", "add", "bias-add", "sgd", "adamw", "sgd-torch",
+                                                 "adamw-torch", "sgd-keras", "adamw-keras"}));
   std::set<std::string> transposes, layouts;
   bool batched = false, strided = false;
   double total_flops = 0;
@@ -223,7 +226,7 @@ TEST(BuiltinSuites, UnknownSuiteNamesItAndTheChoices) {
 TEST(SuiteOverrides, DtypeAppliesToEveryProblem) {
   for (Dtype dtype : {Dtype::fp16, Dtype::bf16, Dtype::tf32}) {
     const Suite suite = load_suite("smoke", {.dtype = dtype});
-    ASSERT_EQ(suite.problems.size(), 34u);
+    ASSERT_EQ(suite.problems.size(), load_suite("smoke").problems.size());
     for (const Problem& p : suite.problems) {
       EXPECT_EQ(std::visit([](const auto& x) { return x.dtype; }, p), dtype) << describe(p);
     }
@@ -451,9 +454,9 @@ TEST(SuiteFiles, CudaSanitizerCoversEveryKernelPathAndStaysTiny) {
     for (const char* pass : {"conv-fwd", "conv-bwd-data", "conv-bwd-filter"})
       for (const char* layout : {"NCHW", "NHWC"}) wanted.push_back(fmt::format("{} {} {}", pass, layout, dtype));
   }
-  // The smoke suite has every memory-bound kind in every pass.
-  for (const std::string& label : kinds(load_suite("smoke", {}))) {
-    if (!label.starts_with("gemm") && !label.starts_with("conv")) wanted.push_back(label + " fp32");
+  // The smoke suite has every memory-bound kind in every pass: each one custom-cuda runs.
+  for (const Problem& p : load_suite("smoke", SuiteParams{.kinds = {"memory"}}).problems) {
+    if (!custom_cuda_memory_unsupported(std::get<MemoryProblem>(p))) wanted.push_back(kind_label(p) + " fp32");
   }
   for (const std::string& want : wanted) EXPECT_TRUE(covered.count(want)) << "cuda-sanitizer.json lacks " << want;
 }

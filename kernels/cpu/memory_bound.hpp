@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "problems/problem.hpp"
+
 namespace trainrate::kernels::cpu {
 
 // --- Activations (eltwise.cpp) --------------------------------------------------------------
@@ -103,5 +105,8 @@ void sgd_momentum_update(float* w, const float* g, float* v, int64_t n, float lr
 // w −= lr·(mhat/(√vhat + eps) + weight_decay·w) (decoupled weight decay). step counts from 1.
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t step);
+// One pass of a framework's optimizer op chain (ChainOp in problems/problem.hpp) over n elements:
+// out = op(a, b, c) with the scalar k; out may be a, b or c (in place), as the framework's ops are.
+void update_chain_pass(ChainOp op, float k, float* out, const float* a, const float* b, const float* c, int64_t n);
 
 }  // namespace trainrate::kernels::cpu

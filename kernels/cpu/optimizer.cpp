@@ -31,4 +31,33 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float
   });
 }
 
+namespace {
+// The passes stream from and to memory: threads over blocks of elements, a vector loop in each.
+// One loop per op (not a switch inside one loop), so every body vectorises.
+constexpr int64_t chain_block = 8192;
+
+template <class Element>
+void stream_pass(int64_t n, Element element) {
+  detail::for_each_block(n, chain_block, [&](int64_t begin, int64_t count) {
+#pragma omp simd
+    for (int64_t i = begin; i < begin + count; ++i) element(i);
+  });
+}
+}  // namespace
+
+void update_chain_pass(ChainOp op, float k, float* out, const float* a, const float* b, const float* c, int64_t n) {
+  switch (op) {
+    case ChainOp::scale: return stream_pass(n, [=](int64_t i) { out[i] = k * a[i]; });
+    case ChainOp::add_scalar: return stream_pass(n, [=](int64_t i) { out[i] = a[i] + k; });
+    case ChainOp::square: return stream_pass(n, [=](int64_t i) { out[i] = a[i] * a[i]; });
+    case ChainOp::sqrt: return stream_pass(n, [=](int64_t i) { out[i] = __builtin_sqrtf(a[i]); });
+    case ChainOp::add: return stream_pass(n, [=](int64_t i) { out[i] = a[i] + b[i]; });
+    case ChainOp::sub: return stream_pass(n, [=](int64_t i) { out[i] = a[i] - b[i]; });
+    case ChainOp::div: return stream_pass(n, [=](int64_t i) { out[i] = a[i] / b[i]; });
+    case ChainOp::axpy: return stream_pass(n, [=](int64_t i) { out[i] = a[i] + k * b[i]; });
+    case ChainOp::addcmul: return stream_pass(n, [=](int64_t i) { out[i] = a[i] + k * b[i] * b[i]; });
+    case ChainOp::addcdiv: return stream_pass(n, [=](int64_t i) { out[i] = a[i] + k * b[i] / c[i]; });
+  }
+}
+
 }  // namespace trainrate::kernels::cpu

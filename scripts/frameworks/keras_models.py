@@ -82,6 +82,11 @@ def optimizer_name(name):
     return "adamw" if name == "bert-base" else "sgd"
 
 
+# Keras 3 runs SGD's and AdamW's update as separate element-wise ops per variable (no fused kernel on
+# TensorFlow without XLA): trainrate's `keras` optimizer form.
+OPTIMIZER_FORM = "keras"
+
+
 def make_optimizer(name):
     if optimizer_name(name) == "adamw":
         return keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01)

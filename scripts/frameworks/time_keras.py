@@ -34,7 +34,8 @@ def main():
 
     times = timing.time_steps(step, args.warmup, args.steps)
     timing.emit(args, "tensorflow", tf.__version__, times,
-                {"optimizer": keras_models.optimizer_name(args.network), "keras": keras.__version__})
+                {"optimizer": keras_models.optimizer_name(args.network),
+                 "optimizer_form": keras_models.OPTIMIZER_FORM, "keras": keras.__version__})
 
 
 if __name__ == "__main__":

@@ -64,7 +64,8 @@ def main():
     wait = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     times = timing.time_steps(step, args.warmup, args.steps, wait)
     timing.emit(args, "pytorch", torch.__version__, times,
-                {"optimizer": torch_models.optimizer_name(args.network), **settings})
+                {"optimizer": torch_models.optimizer_name(args.network),
+                 "optimizer_form": torch_models.OPTIMIZER_FORM, **settings})
 
 
 if __name__ == "__main__":

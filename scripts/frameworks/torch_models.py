@@ -89,6 +89,12 @@ def optimizer_name(name):
     return "adamw" if name == "bert-base" else "sgd"
 
 
+# How torch.optim's SGD and AdamW run their step by default (no fused=True): a chain of element-wise
+# ops over each parameter (per tensor on CPU, for-each over the list on CUDA; the same passes), which
+# trainrate predicts as the optimizer's `torch` form.
+OPTIMIZER_FORM = "torch"
+
+
 def make_optimizer(name, parameters):
     if optimizer_name(name) == "adamw":
         return torch.optim.AdamW(parameters, lr=1e-4, weight_decay=0.01)

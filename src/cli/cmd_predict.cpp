@@ -22,7 +22,7 @@ namespace trainrate::cli {
 namespace {
 
 struct PredictArgs {
-  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32", optimizer, comm;
+  std::string results, network, network_file, backend, compare, json_out, dtype = "fp32", optimizer, optimizer_form = "fused", comm;
   double bucket_mib = kDdpBucketBytes / (1 << 20);
   bool link_given = false;  // --bandwidth-gbps or --latency-us on the command line
   int64_t batch = 32, image_size = 224, seq_len = 128;
@@ -142,6 +142,7 @@ PredictOptions predict_options(const PredictArgs& a) {
   if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
   o.lowering.dtype = *dtype;
   if (!a.optimizer.empty()) o.lowering.optimizer = parse_optimizer(a.optimizer);
+  o.lowering.optimizer_form = *parse_update_form(a.optimizer_form);
   o.dataset_samples = a.dataset;
   o.epochs = a.epochs;
   o.devices = a.devices;
@@ -223,6 +224,10 @@ Action add_predict_command(CLI::App& app) {
                   "Optimizer step to count: sgd, adam (AdamW), none (default: the network's: sgd for CNNs, adamw "
                   "for transformers, a network file's \"optimizer\")")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "none"}));
+  cmd->add_option("--optimizer-form", a->optimizer_form,
+                  "How the optimizer step runs: fused (one pass, default), or the chain of element-wise passes of "
+                  "torch's or keras's default optimizer on CPU (docs/models.md)")
+      ->check(CLI::IsMember({"fused", "torch", "keras"}));
   cmd->add_option("--threads", a->threads, "CPU threads for --measure-missing (default: all)")->check(at_least(0));
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem for --measure-missing")->check(greater_than(0));
   auto* bandwidth = cmd->add_option("--bandwidth-gbps", a->bandwidth_gbps, "All-reduce bus bandwidth B in GB/s (default 100)")

@@ -26,7 +26,7 @@ namespace {
 // work per weight that streaming the weights from memory, which the model does not count, dominates
 // them (docs/models.md).
 struct ReplayArgs {
-  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot", optimizer, comm;
+  std::string network, network_file, backend, json_out, dtype = "fp32", mode = "hot", optimizer, optimizer_form = "fused", comm;
   int64_t ranks = 0;  // data-parallel: the ranks expected (0: a single-process replay)
   double bucket_mib = kDdpBucketBytes / (1 << 20);
   int64_t batch = 4, image_size = 128, seq_len = 32;
@@ -45,6 +45,7 @@ ReplayOptions replay_options(const ReplayArgs& a) {
   if (!dtype) throw InputError(fmt::format("--dtype: '{}' is not one of fp32, tf32, fp16, bf16", a.dtype));
   o.lowering.dtype = *dtype;
   if (!a.optimizer.empty()) o.lowering.optimizer = parse_optimizer(a.optimizer);
+  o.lowering.optimizer_form = *parse_update_form(a.optimizer_form);
   if (a.mode != "hot" && a.mode != "cold") throw InputError(fmt::format("--mode: '{}' is not one of hot, cold", a.mode));
   o.per_problem.measure.mode = a.mode == "cold" ? CacheMode::cold : CacheMode::hot;
   o.per_problem.measure.stopping.budget_ms = a.budget_ms;
@@ -239,6 +240,9 @@ Action add_replay_command(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "fp32, tf32, fp16, bf16 (default fp32)");
   cmd->add_option("--optimizer", a->optimizer, "Optimizer step to run: sgd, adam (AdamW), none (default: the network's)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "none"}));
+  cmd->add_option("--optimizer-form", a->optimizer_form,
+                  "How the optimizer step runs: fused (default), torch or keras (their element-wise op chains)")
+      ->check(CLI::IsMember({"fused", "torch", "keras"}));
   cmd->add_option("--mode", a->mode, "Cache mode of the per-problem measurements: hot or cold (default hot)");
   cmd->add_option("--budget-ms", a->budget_ms, "Time budget per problem alone (default 500)")->check(greater_than(0));
   cmd->add_option("--iteration-samples", a->iteration_samples, "Minimum samples of the whole iteration (default 5)")

@@ -273,6 +273,7 @@ json to_json(const Prediction& p) {
               {"parameters", p.parameters},
               {"forward_macs_per_sample", p.forward_macs_per_sample},
               {"optimizer", std::string(to_string(o.lowering.optimizer.value_or(Optimizer::none)))},
+              {"optimizer_form", std::string(to_string(o.lowering.optimizer_form))},
               {"iteration_flops", p.iteration.flops},
               {"iteration_memory_bytes", p.iteration.bytes},
               {"iteration_time_s", p.iteration.iteration_time_s},

@@ -71,13 +71,22 @@ std::string coverage_text(const Prediction& p) {
   return out;
 }
 
+std::string optimizer_form_text(const LoweringOptions& lowering) {
+  const std::optional<Optimizer> optimizer = lowering.optimizer;
+  if (!optimizer || *optimizer == Optimizer::none) return "";
+  if (lowering.optimizer_form == UpdateForm::fused) return " (fused: one pass over the parameters)";
+  const MemoryOp op = *optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw;
+  return fmt::format(" ({}'s op chain: {} element-wise passes over the parameters)", to_string(lowering.optimizer_form),
+                     update_chain(op, lowering.optimizer_form).size());
+}
+
 std::string totals(const Prediction& p) {
   const auto& it = p.iteration;
   std::string out = fmt::format(
       "{}: {:.2f} M parameters, {:.3f} G multiply-adds per sample forward (conv/linear/attention GEMMs), "
-      "optimizer {}\n",
+      "optimizer {}{}\n",
       p.network, double(p.parameters) / 1e6, p.forward_macs_per_sample / 1e9,
-      to_string(p.options.lowering.optimizer.value_or(Optimizer::none)));
+      to_string(p.options.lowering.optimizer.value_or(Optimizer::none)), optimizer_form_text(p.options.lowering));
   out += rate_sources_text(p) + coverage_text(p);
   out += fmt::format("one iteration (batch {} per device) = {} (forward {}, backward {}, optimizer step {})\n",
                      p.batch, human_duration(it.iteration_time_s), human_duration(it.forward_time_s),

@@ -162,7 +162,8 @@ std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOp
   if (optimizer == Optimizer::none) return std::nullopt;
   // Master weights and optimizer state stay fp32 under mixed precision.
   const MemoryProblem step{.op = optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw,
-                           .elements = parameter_count(network)};
+                           .elements = parameter_count(network),
+                           .form = options.optimizer_form};
   return LayerPass{"optimizer", "step", Phase::update, step, 1};
 }
 

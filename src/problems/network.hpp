@@ -82,6 +82,7 @@ struct LoweringOptions {
   Dtype dtype = Dtype::fp32;
   Layout layout = Layout::NCHW;
   std::optional<Optimizer> optimizer;  // overrides Network::optimizer
+  UpdateForm optimizer_form = UpdateForm::fused;  // how the optimizer step is carried out
 };
 
 // Where a pass runs in the step: the update follows the gradients' all-reduce, so it never

@@ -139,6 +139,9 @@ std::optional<std::string> validate_memory(const MemoryProblem& m) {
   if (m.backward && !has_backward(m.op)) {
     return fmt::format("pass: {} has no backward pass of its own", to_string(m.op));
   }
+  if (m.form != UpdateForm::fused && !is_optimizer(m.op)) {
+    return fmt::format("form: {} is not an optimizer step (form applies to sgd_momentum and adamw)", to_string(m.op));
+  }
   for (std::string_view field : memory_fields(m.op)) {
     if (field == "scale") {
       if (!(m.scale > 0) || !std::isfinite(m.scale)) return fmt::format("scale must be > 0 and finite (got {})", m.scale);
@@ -166,6 +169,15 @@ std::optional<std::string> validate_memory(const MemoryProblem& m) {
   return std::nullopt;
 }
 
+// A fused step counts its formula; a chain, each of its passes.
+double optimizer_flops_per_element(const MemoryProblem& m) {
+  const std::span<const ChainStep> chain = update_chain(m.op, m.form);
+  if (chain.empty()) return m.op == MemoryOp::sgd_momentum ? 6 : 16;
+  double total = 0;
+  for (const ChainStep& step : chain) total += chain_flops(step.op);
+  return total;
+}
+
 // Per-element FLOPs of each op's formula (the convention stated in problem.hpp).
 double memory_flops(const MemoryProblem& m) {
   const double elements = double(m.elements), matrix = double(m.rows) * double(m.cols);
@@ -183,8 +195,8 @@ double memory_flops(const MemoryProblem& m) {
     case MemoryOp::softmax: return (m.backward ? 5 : 6) * matrix;
     case MemoryOp::cross_entropy: return (m.backward ? 6 : 4) * matrix;
     case MemoryOp::embedding: return m.backward ? matrix : 0.0;
-    case MemoryOp::sgd_momentum: return 6 * elements;
-    case MemoryOp::adamw: return 16 * elements;
+    case MemoryOp::sgd_momentum:
+    case MemoryOp::adamw: return optimizer_flops_per_element(m) * elements;
   }
   return 0;
 }
@@ -193,9 +205,11 @@ std::string memory_shape(const MemoryProblem& m) {
   switch (m.op) {
     case MemoryOp::relu:
     case MemoryOp::gelu:
-    case MemoryOp::add:
+    case MemoryOp::add: return fmt::format("{}", m.elements);
     case MemoryOp::sgd_momentum:
-    case MemoryOp::adamw: return fmt::format("{}", m.elements);
+    case MemoryOp::adamw:
+      return m.form == UpdateForm::fused ? fmt::format("{}", m.elements)
+                                         : fmt::format("{} {}-ops", m.elements, to_string(m.form));
     case MemoryOp::bias_add:
     case MemoryOp::layernorm:
     case MemoryOp::cross_entropy: return fmt::format("{}x{}", m.rows, m.cols);
@@ -263,6 +277,120 @@ std::optional<Layout> parse_layout(std::string_view text) { return parse_from(te
 std::optional<ConvPass> parse_pass(std::string_view text) { return parse_from(text, kAllPasses); }
 std::optional<MemoryOp> parse_memory_op(std::string_view text) { return parse_from(text, kAllMemoryOps); }
 
+std::string_view to_string(UpdateForm form) {
+  switch (form) {
+    case UpdateForm::fused: return "fused";
+    case UpdateForm::torch: return "torch";
+    case UpdateForm::keras: return "keras";
+  }
+  return "?";
+}
+std::optional<UpdateForm> parse_update_form(std::string_view text) {
+  return parse_from(text, std::array{UpdateForm::fused, UpdateForm::torch, UpdateForm::keras});
+}
+
+namespace {
+using O = ChainOp;
+using S = ChainSlot;
+using K = ChainCoef;
+// PyTorch 1.13-2.x torch.optim.SGD (momentum, weight_decay) and AdamW without foreach: the ops of
+// _single_tensor_sgd and _single_tensor_adamw, steady state (momentum buffer present).
+constexpr ChainStep kTorchSgd[] = {{O::axpy, K::weight_decay, S::t0, S::g, S::w},
+                                   {O::scale, K::momentum, S::v, S::v},
+                                   {O::axpy, K::one, S::v, S::v, S::t0},
+                                   {O::axpy, K::minus_lr, S::w, S::w, S::v}};
+constexpr ChainStep kTorchAdamW[] = {{O::scale, K::one_minus_lr_wd, S::w, S::w},
+                                     {O::scale, K::beta1, S::m, S::m},
+                                     {O::axpy, K::one_minus_beta1, S::m, S::m, S::g},
+                                     {O::scale, K::beta2, S::v, S::v},
+                                     {O::addcmul, K::one_minus_beta2, S::v, S::v, S::g},
+                                     {O::sqrt, K::none, S::t0, S::v},
+                                     {O::scale, K::inv_sqrt_bias2, S::t1, S::t0},
+                                     {O::add_scalar, K::eps, S::t1, S::t1},
+                                     {O::addcdiv, K::minus_lr_over_bias1, S::w, S::w, S::m, S::t1}};
+// Keras 3's SGD and AdamW update_step, after BaseOptimizer._apply_weight_decay's
+// `w − w·wd·lr` (Keras keeps SGD's velocity as v = momentum·v − lr·g and adds it to w).
+constexpr ChainStep kKerasSgd[] = {{O::scale, K::weight_decay, S::t0, S::w},
+                                   {O::scale, K::lr, S::t1, S::t0},
+                                   {O::sub, K::none, S::w, S::w, S::t1},
+                                   {O::scale, K::momentum, S::t0, S::v},
+                                   {O::scale, K::lr, S::t1, S::g},
+                                   {O::sub, K::none, S::v, S::t0, S::t1},
+                                   {O::add, K::none, S::w, S::w, S::v}};
+constexpr ChainStep kKerasAdamW[] = {{O::scale, K::weight_decay, S::t0, S::w},
+                                     {O::scale, K::lr, S::t1, S::t0},
+                                     {O::sub, K::none, S::w, S::w, S::t1},
+                                     {O::sub, K::none, S::t0, S::g, S::m},
+                                     {O::scale, K::one_minus_beta1, S::t0, S::t0},
+                                     {O::add, K::none, S::m, S::m, S::t0},
+                                     {O::square, K::none, S::t0, S::g},
+                                     {O::sub, K::none, S::t0, S::t0, S::v},
+                                     {O::scale, K::one_minus_beta2, S::t0, S::t0},
+                                     {O::add, K::none, S::v, S::v, S::t0},
+                                     {O::scale, K::lr_sqrt_bias2_over_bias1, S::t0, S::m},
+                                     {O::sqrt, K::none, S::t1, S::v},
+                                     {O::add_scalar, K::eps, S::t1, S::t1},
+                                     {O::div, K::none, S::t0, S::t0, S::t1},
+                                     {O::sub, K::none, S::w, S::w, S::t0}};
+}  // namespace
+
+std::span<const ChainStep> update_chain(MemoryOp op, UpdateForm form) {
+  const bool sgd = op == MemoryOp::sgd_momentum;
+  if (!is_optimizer(op)) return {};
+  switch (form) {
+    case UpdateForm::fused: return {};
+    case UpdateForm::torch: return sgd ? std::span<const ChainStep>(kTorchSgd) : std::span<const ChainStep>(kTorchAdamW);
+    case UpdateForm::keras: return sgd ? std::span<const ChainStep>(kKerasSgd) : std::span<const ChainStep>(kKerasAdamW);
+  }
+  return {};
+}
+
+int chain_reads(ChainOp op) {
+  switch (op) {
+    case O::scale:
+    case O::add_scalar:
+    case O::square:
+    case O::sqrt: return 1;
+    case O::addcdiv: return 3;
+    default: return 2;
+  }
+}
+
+int chain_flops(ChainOp op) {
+  switch (op) {
+    case O::axpy: return 2;
+    case O::addcmul:
+    case O::addcdiv: return 3;
+    default: return 1;
+  }
+}
+
+double chain_coefficient(MemoryOp op, ChainCoef coef) {
+  const bool sgd = op == MemoryOp::sgd_momentum;
+  const double lr = sgd ? kSgd.lr : kAdamW.lr, wd = sgd ? kSgd.weight_decay : kAdamW.weight_decay;
+  const auto& a = kAdamW;
+  // The bias corrections in double: 1 − β2^step is tiny for early steps with β2 near 1.
+  const double bias1 = 1.0 - std::pow(a.beta1, double(a.step)), bias2 = 1.0 - std::pow(a.beta2, double(a.step));
+  switch (coef) {
+    case K::none: return 0.0;
+    case K::lr: return lr;
+    case K::minus_lr: return -lr;
+    case K::weight_decay: return wd;
+    case K::momentum: return kSgd.momentum;
+    case K::one: return 1.0;
+    case K::beta1: return a.beta1;
+    case K::beta2: return a.beta2;
+    case K::one_minus_beta1: return 1.0 - a.beta1;
+    case K::one_minus_beta2: return 1.0 - a.beta2;
+    case K::one_minus_lr_wd: return 1.0 - lr * wd;
+    case K::inv_sqrt_bias2: return 1.0 / std::sqrt(bias2);
+    case K::minus_lr_over_bias1: return -lr / bias1;
+    case K::eps: return a.eps;
+    case K::lr_sqrt_bias2_over_bias1: return lr * std::sqrt(bias2) / bias1;
+  }
+  return 0.0;
+}
+
 std::string_view to_string(CollectiveOp op) {
   switch (op) {
     case CollectiveOp::all_reduce: return "all-reduce";
@@ -314,6 +442,8 @@ const std::vector<std::string_view>& memory_fields(MemoryOp op) {
   }
   return elementwise;
 }
+
+bool is_optimizer(MemoryOp op) { return op == MemoryOp::sgd_momentum || op == MemoryOp::adamw; }
 
 bool has_backward(MemoryOp op) {
   return op != MemoryOp::add && op != MemoryOp::bias_add && op != MemoryOp::sgd_momentum && op != MemoryOp::adamw;
@@ -465,9 +595,19 @@ OperandSizes operand_elements(const Problem& problem) {
   return {};
 }
 
+namespace {
+// Each pass of a chain reads its inputs and writes its output in full.
+double chain_bytes(const MemoryProblem& m, std::span<const ChainStep> chain) {
+  double tensors = 0;
+  for (const ChainStep& step : chain) tensors += chain_reads(step.op) + 1;
+  return tensors * double(m.elements) * double(storage_bytes(m.dtype));
+}
+}  // namespace
+
 double min_bytes(const Problem& problem) {
   if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return double(c->bytes);
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    if (const auto chain = update_chain(m->op, m->form); !chain.empty()) return chain_bytes(*m, chain);
     // int32 indices and labels are 4 bytes whatever the data's dtype.
     const auto bytes = [&](const MemoryTensor& t) { return double(t.elements) * (t.integer ? 4.0 : double(storage_bytes(m->dtype))); };
     double total = 0;
@@ -537,6 +677,7 @@ std::string kind_label(const Problem& problem) {
   if (std::holds_alternative<GemmProblem>(problem)) return "gemm";
   if (const auto* c = std::get_if<CollectiveProblem>(&problem)) return std::string(to_string(c->op));
   if (const auto* m = std::get_if<MemoryProblem>(&problem)) {
+    if (m->form != UpdateForm::fused) return fmt::format("{}-{}", memory_short(m->op), to_string(m->form));
     if (!has_backward(m->op)) return std::string(memory_short(m->op));
     return fmt::format("{}-{}", memory_short(m->op), m->backward ? "bwd" : "fwd");
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -98,8 +99,18 @@ std::optional<MemoryOp> parse_memory_op(std::string_view text);
 //                                  backward (softmax − onehot)/rows
 //   embedding         rows (tokens), cols (dim), vocab: forward gathers table rows by index;
 //                                  backward zeroes dtable and scatter-adds dy rows into it
-//   sgd_momentum      elements (parameters): g' = g + wd·w; v = mu·v + g'; w −= lr·v
-//   adamw             elements: bias-corrected Adam with decoupled weight decay (kAdamW below)
+//   sgd_momentum      elements (parameters), form: g' = g + wd·w; v = mu·v + g'; w −= lr·v
+//   adamw             elements, form: bias-corrected Adam with decoupled weight decay (kAdamW below)
+//
+// How an optimizer step is carried out. `fused`: one pass over the parameters and their state (a
+// fused kernel: PyTorch's fused=True, apex). `torch` and `keras`: the chain of element-wise ops the
+// framework's default optimizer runs on CPU (PyTorch's per-tensor path, Keras 3's ops), each a full
+// pass over the parameters, listed by update_chain() below; what such a step reads and writes is
+// the chain's traffic, several times the fused pass's.
+enum class UpdateForm { fused, torch, keras };
+std::string_view to_string(UpdateForm form);
+std::optional<UpdateForm> parse_update_form(std::string_view text);
+
 struct MemoryProblem {
   MemoryOp op = MemoryOp::relu;
   bool backward = false;
@@ -110,6 +121,7 @@ struct MemoryProblem {
   int64_t vocab = 1;
   double scale = 1.0;
   int64_t causal_seq = 0;
+  UpdateForm form = UpdateForm::fused;
   Dtype dtype = Dtype::fp32;
 
   int64_t p() const;  // pooled height
@@ -134,8 +146,45 @@ struct AdamWSettings {
 inline constexpr SgdSettings kSgd{};
 inline constexpr AdamWSettings kAdamW{};
 
+// One element-wise pass of an optimizer's op chain, over every element: out = f(a, b, c) with the
+// scalar k. The slots name the optimizer's tensors (w, g and the state m, v: sgd_momentum keeps its
+// velocity in v) and the temporaries a framework allocates between ops (t0, t1).
+enum class ChainOp {
+  scale,       // out = k·a
+  add_scalar,  // out = a + k
+  square,      // out = a·a
+  sqrt,        // out = √a
+  add,         // out = a + b
+  sub,         // out = a − b
+  div,         // out = a / b
+  axpy,        // out = a + k·b
+  addcmul,     // out = a + k·b·b
+  addcdiv,     // out = a + k·b / c
+};
+enum class ChainSlot { w, g, m, v, t0, t1 };
+inline constexpr int kChainSlots = 6;
+// The scalars of the chains, each a function of kSgd or kAdamW (chain_coefficient).
+enum class ChainCoef {
+  none, lr, minus_lr, weight_decay, momentum, one, beta1, beta2, one_minus_beta1, one_minus_beta2,
+  one_minus_lr_wd, inv_sqrt_bias2, minus_lr_over_bias1, eps, lr_sqrt_bias2_over_bias1
+};
+struct ChainStep {
+  ChainOp op;
+  ChainCoef k;
+  ChainSlot out, a, b = ChainSlot::w, c = ChainSlot::w;  // b and c only where op reads them
+};
+// The chain of an optimizer op in a form; empty for `fused` (one kernel, no chain).
+std::span<const ChainStep> update_chain(MemoryOp op, UpdateForm form);
+// The tensors a step reads (1 to 3), and its FLOPs per element by the convention of flops().
+int chain_reads(ChainOp op);
+int chain_flops(ChainOp op);
+// The value of a chain scalar for the optimizer op (its settings: kSgd or kAdamW).
+double chain_coefficient(MemoryOp op, ChainCoef coef);
+
 // The shape fields an op reads, by their JSON names ("elements", "rows", "window", ...).
 const std::vector<std::string_view>& memory_fields(MemoryOp op);
+// sgd_momentum and adamw: the ops with a `form`.
+bool is_optimizer(MemoryOp op);
 // Whether the op has a backward pass of its own (add, bias_add and the optimizers do not).
 bool has_backward(MemoryOp op);
 
@@ -180,7 +229,8 @@ Dtype dtype_of(const Problem& problem);
 // erf, sqrt, a division) as one FLOP and per-row or per-channel terms left out:
 //   relu 1 (fwd and bwd), gelu 5 fwd / 11 bwd, add and bias_add 1, batchnorm and layernorm 7 fwd /
 //   10 bwd, pooling window² per output (both passes), softmax 6 fwd / 5 bwd, cross_entropy 4 fwd /
-//   6 bwd per logit, embedding 0 fwd / 1 per dy element bwd, sgd_momentum 6 and adamw 16 per parameter.
+//   6 bwd per logit, embedding 0 fwd / 1 per dy element bwd, sgd_momentum 6 and adamw 16 per parameter
+//   fused (a chain form: its passes' chain_flops).
 // Collectives count none: their work is the bytes they move.
 double flops(const Problem& problem);
 // The share of a conv's counted multiply-adds whose input tap lies inside the image (1 for GEMM).
@@ -189,7 +239,8 @@ double flops(const Problem& problem);
 double in_bounds_tap_share(const Problem& problem);
 // Minimum DRAM traffic: every input read once, the output written once (read too when it is
 // accumulated). Used for arithmetic intensity on rooflines, and as the work of memory-bound
-// problems, whose rate is bytes/s. Embedding forward reads only the gathered rows (tokens·dim).
+// problems, whose rate is bytes/s. Embedding forward reads only the gathered rows (tokens·dim); an
+// optimizer step in a chain form counts every pass of its chain (inputs read, output written).
 // A collective's is its message size (`bytes`), so its rate is nccl-tests' algbw.
 double min_bytes(const Problem& problem);
 
@@ -214,7 +265,8 @@ inline bool rated_in_bytes(const Problem& problem) { return is_memory_bound(prob
 // that time = work / rate for every kind.
 inline double work(const Problem& problem) { return rated_in_bytes(problem) ? min_bytes(problem) : flops(problem); }
 // Short kind label used for grouping in reports: "gemm", "conv-fwd", "conv-bwd-data", "conv-bwd-filter",
-// for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", ..., and the
+// for memory-bound ops "relu-fwd", "bn-bwd", "maxpool-fwd", "softmax-bwd", "add", "sgd", "adamw-keras"
+// (an optimizer's op chain is a kind of its own), ..., and the
 // collective's name: "all-reduce", "reduce-scatter", "all-gather", "broadcast".
 std::string kind_label(const Problem& problem);
 

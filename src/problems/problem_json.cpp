@@ -116,6 +116,7 @@ MemoryProblem memory_from_json(const json& object, const std::string& where) {
   if (!object.contains("op")) throw InputError(fmt::format("{}: missing required field 'op'", where));
   std::set<std::string> known = kMemoryCommonFields;
   for (std::string_view field : memory_fields(m.op)) known.emplace(field);
+  if (is_optimizer(m.op)) known.emplace("form");
   for (const auto& [key, value] : object.items()) {
     if (!known.contains(key)) {
       throw InputError(fmt::format("{}: unknown field '{}' for op {}", where, key, to_string(m.op)));
@@ -155,6 +156,7 @@ MemoryProblem memory_from_json(const json& object, const std::string& where) {
     if (field == "vocab") m.vocab = value;
     if (field == "causal_seq") m.causal_seq = value;
   }
+  m.form = read_enum(object, "form", where, UpdateForm::fused, &parse_update_form, "fused, torch, keras");
   m.dtype = read_dtype(object, where);
   return m;
 }
@@ -181,6 +183,7 @@ json memory_to_json(const MemoryProblem& m) {
       {"stride", m.stride},     {"pad", m.pad},       {"vocab", m.vocab}, {"scale", m.scale},
       {"causal_seq", m.causal_seq}};
   for (std::string_view field : memory_fields(m.op)) object[std::string(field)] = values.at(field);
+  if (m.form != UpdateForm::fused) object["form"] = std::string(to_string(m.form));
   return object;
 }
 

@@ -54,6 +54,10 @@ Suite smoke_suite() {
   suite.problems.push_back(MemoryProblem{.op = MemoryOp::bias_add, .rows = 17, .cols = 31});
   suite.problems.push_back(MemoryProblem{.op = MemoryOp::sgd_momentum, .elements = 1005});
   suite.problems.push_back(MemoryProblem{.op = MemoryOp::adamw, .elements = 1007});
+  for (UpdateForm form : {UpdateForm::torch, UpdateForm::keras}) {
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::sgd_momentum, .elements = 1009, .form = form});
+    suite.problems.push_back(MemoryProblem{.op = MemoryOp::adamw, .elements = 1011, .form = form});
+  }
   return suite;
 }
 
@@ -135,7 +139,7 @@ void keep_kinds(Suite& suite, const std::vector<std::string>& kinds) {
   if (suite.problems.empty()) {
     throw InputError(fmt::format("suite {} has no problems of kind {} (kinds: gemm, conv, conv-fwd, conv-bwd-data, "
                                  "conv-bwd-filter, memory, relu, gelu, add, bias-add, bn, ln, maxpool, avgpool, "
-                                 "softmax, xent, embed, sgd, adamw, each with -fwd or -bwd where it has both; collective, all-reduce, "
+                                 "softmax, xent, embed, sgd, adamw (-torch, -keras: their op chains), each with -fwd or -bwd where it has both; collective, all-reduce, "
                                  "reduce-scatter, all-gather, broadcast)",
                                  suite.name, fmt::join(kinds, ", ")));
   }

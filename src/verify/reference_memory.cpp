@@ -2,9 +2,11 @@
 // whole output. These ops are O(bytes), so the reference computes everything at once rather than
 // one element at a time: a norm's or softmax's statistics are shared by a whole row or channel.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <span>
 
 #include "verify/reference.hpp"
 
@@ -199,8 +201,45 @@ void embedding(const MemoryProblem& m, const HostInputs& in, Out& out) {
   }
 }
 
+double chain_op(ChainOp op, double k, double a, double b, double c) {
+  switch (op) {
+    case ChainOp::scale: return k * a;
+    case ChainOp::add_scalar: return a + k;
+    case ChainOp::square: return a * a;
+    case ChainOp::sqrt: return std::sqrt(a);
+    case ChainOp::add: return a + b;
+    case ChainOp::sub: return a - b;
+    case ChainOp::div: return a / b;
+    case ChainOp::axpy: return a + k * b;
+    case ChainOp::addcmul: return a + k * b * b;
+    case ChainOp::addcdiv: return a + k * b / c;
+  }
+  return 0.0;
+}
+
+// A chain form, element by element: every pass of the chain in order on that element's slots.
+void optimizer_chain(const MemoryProblem& m, std::span<const ChainStep> chain, const HostInputs& in, Out& out) {
+  const size_t n = size_t(m.elements);
+  const bool sgd = m.op == MemoryOp::sgd_momentum;
+  const auto slot = [](ChainSlot s) { return size_t(s); };
+  for (size_t i = 0; i < n; ++i) {
+    std::array<double, kChainSlots> x{};
+    x[slot(ChainSlot::w)] = in.in0[i];
+    x[slot(ChainSlot::g)] = in.in1[i];
+    x[slot(sgd ? ChainSlot::v : ChainSlot::m)] = in.more[0][i];
+    if (!sgd) x[slot(ChainSlot::v)] = in.more[1][i];
+    for (const ChainStep& s : chain) {
+      x[slot(s.out)] = chain_op(s.op, chain_coefficient(m.op, s.k), x[slot(s.a)], x[slot(s.b)], x[slot(s.c)]);
+    }
+    out[i] = x[slot(ChainSlot::w)];
+    if (!sgd) out[n + i] = x[slot(ChainSlot::m)];
+    out[(sgd ? 1 : 2) * n + i] = x[slot(ChainSlot::v)];
+  }
+}
+
 void optimizer(const MemoryProblem& m, const HostInputs& in, Out& out) {
   const size_t n = size_t(m.elements);
+  if (const auto chain = update_chain(m.op, m.form); !chain.empty()) return optimizer_chain(m, chain, in, out);
   for (size_t i = 0; i < n; ++i) {
     const double w = in.in0[i], g = in.in1[i];
     if (m.op == MemoryOp::sgd_momentum) {

@@ -101,9 +101,10 @@ def check_commands():
         check(f"{precision}: run --backends", value_after(rates, "--backends"), "cudnn,cublas,custom-cuda")
         check(f"{precision}: run --budget-ms", value_after(rates, "--budget-ms"), "30.0")
         check(f"{precision}: run has no --threads on the GPU", "--threads" in rates, False)
-        predicted = fc.predict_command("T", "r.json", ["--network", "bert-base"], 32, 128, None, precision, gpu,
-                                       "p.json")
+        predicted = fc.predict_command("T", "r.json", ["--network", "bert-base"], 32, 128, None, precision, "torch",
+                                       gpu, "p.json")
         check(f"{precision}: predict --dtype", value_after(predicted, "--dtype"), dtype)
+        check(f"{precision}: predict --optimizer-form", value_after(predicted, "--optimizer-form"), "torch")
         check(f"{precision}: predict --backend", value_after(predicted, "--backend"), "cudnn")
         check(f"{precision}: predict has no --threads on the GPU", "--threads" in predicted, False)
         timer = fc.timer_command("py", "pytorch", "bert-base", 32, 128, None, precision, gpu)

@@ -1,6 +1,8 @@
 #include "backends/cpu/custom_cpu_memory.hpp"
 
+#include <array>
 #include <cstring>
+#include <span>
 
 #include "backends/cpu/cpu_prepared.hpp"
 #include "kernels/cpu/memory_bound.hpp"
@@ -133,6 +135,37 @@ Kernel loss_or_embedding(const MemoryProblem& m, const HostInputs& in) {
   };
 }
 
+// One step on the output (w, then v or m, v): the fused kernel, or the form's chain of passes with
+// two temporaries allocated here, once, as a framework's allocator hands back the same blocks.
+Kernel update_kernel(const MemoryProblem& m, const Floats& g) {
+  const int64_t n = m.elements;
+  const bool adam = m.op == MemoryOp::adamw;
+  const std::span<const ChainStep> chain = update_chain(m.op, m.form);
+  if (chain.empty() && adam) {
+    return [g, n](float* out) {
+      kc::adamw_update(out, g.data(), out + n, out + 2 * n, n, float(kAdamW.lr), float(kAdamW.beta1),
+                       float(kAdamW.beta2), float(kAdamW.eps), float(kAdamW.weight_decay), kAdamW.step);
+    };
+  }
+  if (chain.empty()) {
+    return [g, n](float* out) {
+      kc::sgd_momentum_update(out, g.data(), out + n, n, float(kSgd.lr), float(kSgd.momentum),
+                              float(kSgd.weight_decay));
+    };
+  }
+  auto temporaries = std::make_shared<std::vector<float>>(size_t(2 * n));
+  return [g = Floats(g), n, adam, chain, temporaries, op = m.op](float* out) mutable {
+    float* t = temporaries->data();
+    // Indexed by ChainSlot: w, g, m, v, t0, t1 (SGD keeps its velocity in v and has no m).
+    const std::array<float*, kChainSlots> slots{out, g.data(), adam ? out + n : nullptr,
+                                                out + (adam ? 2 : 1) * n, t, t + n};
+    for (const ChainStep& s : chain) {
+      const auto at = [&](ChainSlot slot) { return slots[size_t(slot)]; };
+      kc::update_chain_pass(s.op, float(chain_coefficient(op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c), n);
+    }
+  };
+}
+
 // The optimizers update their state in place, as in training: the output holds w and the moments,
 // seeded from the inputs on the first run (which verification checks) and stepped again on every
 // later one, so a timed run reads and writes exactly what a framework's step does.
@@ -143,18 +176,13 @@ Kernel optimizer(const MemoryProblem& m, const HostInputs& in) {
   std::vector<Floats> seeds{in.in0};
   for (size_t i = 2; i < (adam ? 4u : 3u); ++i) seeds.push_back(input(in, i));
   auto seeded = std::make_shared<bool>(false);
-  return [seeds, g = in.in1, n, adam, seeded](float* out) {
+  const Kernel step = update_kernel(m, in.in1);
+  return [seeds, n, seeded, step](float* out) {
     if (!*seeded) {
       for (size_t i = 0; i < seeds.size(); ++i) std::memcpy(out + int64_t(i) * n, seeds[i].data(), size_t(n) * 4);
       *seeded = true;
     }
-    if (adam) {
-      kc::adamw_update(out, g.data(), out + n, out + 2 * n, n, float(kAdamW.lr), float(kAdamW.beta1),
-                       float(kAdamW.beta2), float(kAdamW.eps), float(kAdamW.weight_decay), kAdamW.step);
-    } else {
-      kc::sgd_momentum_update(out, g.data(), out + n, n, float(kSgd.lr), float(kSgd.momentum),
-                              float(kSgd.weight_decay));
-    }
+    step(out);
   };
 }
 

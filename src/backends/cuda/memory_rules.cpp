@@ -12,20 +12,29 @@ std::optional<std::string> tf32_reason(const MemoryProblem& m) {
   return fmt::format("{} stores fp32, fp16 or bf16; tf32 is a math mode of GEMM and convolution only", to_string(m.op));
 }
 
-}  // namespace
-
-std::optional<std::string> custom_cuda_memory_unsupported(const MemoryProblem& m) {
-  if (auto reason = tf32_reason(m)) return reason;
-  if (m.dtype == Dtype::fp32) return std::nullopt;
-  switch (m.op) {
+bool stores_halves(MemoryOp op) {
+  switch (op) {
     case MemoryOp::relu:
     case MemoryOp::gelu:
     case MemoryOp::add:
     case MemoryOp::bias_add:
     case MemoryOp::softmax:
-    case MemoryOp::layernorm: return std::nullopt;
-    default: return fmt::format("custom-cuda's {} kernels store fp32 only", to_string(m.op));
+    case MemoryOp::layernorm: return true;
+    default: return false;
   }
+}
+
+}  // namespace
+
+std::optional<std::string> custom_cuda_memory_unsupported(const MemoryProblem& m) {
+  if (auto reason = tf32_reason(m)) return reason;
+  if (m.dtype != Dtype::fp32 && !stores_halves(m.op)) {
+    return fmt::format("custom-cuda's {} kernels store fp32 only", to_string(m.op));
+  }
+  if (m.form != UpdateForm::fused) {
+    return fmt::format("custom-cuda runs the fused {} step only, not the {} op chain", to_string(m.op), to_string(m.form));
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> cudnn_memory_unsupported(const MemoryProblem& m) {
