@@ -65,7 +65,7 @@ struct StragglerWait {
   double expected_slowest_s = 0;  // E[max over devices of one draw from each device's samples]
   double mean_iteration_s = 0;    // the devices' sample means, averaged
   // expected_slowest_s − mean_iteration_s: the mean, not the median, so that this is each device's
-  // expected wait for the slowest, averaged over devices (≥ 0; 0 where every device takes one time).
+  // expected wait for the slowest, averaged over devices (≥ 0; 0 only if all always take one same time).
   double wait_s = 0;
 };
 
