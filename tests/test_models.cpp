@@ -395,6 +395,54 @@ TEST(Scaling, EfficiencyWithAndWithoutOverlap) {
   EXPECT_DOUBLE_EQ(table.front().efficiency, 1);
 }
 
+// E[max] by hand: with F_d each device's empirical CDF, E[max] = min + Σ (gap to the next pooled
+// value) · (1 − Π F_d at the lower end).
+TEST(StragglerWait, ExpectedSlowestOfTwoDevicesByHand) {
+  // A {1, 3}, B {2}: the max is 2 (A drew 1) or 3 (A drew 3), each half the time.
+  EXPECT_DOUBLE_EQ(expected_slowest_s({{1, 3}, {2}}), 2.5);
+  // Sample order and counts don't matter, only the distributions: A {3, 1, 1, 3} is A {1, 3}.
+  EXPECT_DOUBLE_EQ(expected_slowest_s({{3, 1, 1, 3}, {2}}), 2.5);
+}
+
+TEST(StragglerWait, ExpectedSlowestOfThreeDevicesByHand) {
+  // A {1, 4}, B {2, 3}, C {3}: pooled 1, 2, 3, 4. P(max > t) on [1, 2): 1; [2, 3): 1 − ½·½·0 = 1;
+  // [3, 4): 1 − ½·1·1 = ½. E = 1 + 1 + 1 + ½ = 3.5, as the four equally likely draws of A and B
+  // give: max(1, 2, 3) = 3, max(1, 3, 3) = 3, max(4, 2, 3) = 4, max(4, 3, 3) = 4.
+  EXPECT_DOUBLE_EQ(expected_slowest_s({{1, 4}, {2, 3}, {3}}), 3.5);
+  const StragglerWait w = straggler_wait({{1, 4}, {2, 3}, {3}});
+  EXPECT_DOUBLE_EQ(w.mean_iteration_s, (2.5 + 2.5 + 3) / 3);
+  EXPECT_DOUBLE_EQ(w.wait_s, 3.5 - 8.0 / 3);
+}
+
+TEST(StragglerWait, OneDeviceWaitsForNobody) {
+  EXPECT_DOUBLE_EQ(expected_slowest_s({{1, 4, 2, 3}}), 2.5);  // its mean
+  EXPECT_EQ(straggler_wait({{1, 4, 2, 3}}).wait_s, 0);
+}
+
+TEST(StragglerWait, DevicesThatNeverDifferWaitNothing) {
+  const StragglerWait w = straggler_wait({{0.375, 0.375, 0.375}, {0.375}, {0.375, 0.375}});
+  EXPECT_EQ(w.expected_slowest_s, 0.375);
+  EXPECT_EQ(w.wait_s, 0);
+  // Two devices with the same spread still wait: A {1, 3}, B {1, 3} → E[max] = (1 + 3 + 3 + 3) / 4.
+  EXPECT_DOUBLE_EQ(straggler_wait({{1, 3}, {1, 3}}).wait_s, 2.5 - 2);
+}
+
+TEST(StragglerWait, NoSamplesIsAnError) {
+  EXPECT_THROW(expected_slowest_s({}), std::invalid_argument);
+  EXPECT_THROW(expected_slowest_s({{1}, {}}), std::invalid_argument);
+}
+
+// The step pays the wait between compute and the all-reduce: 0.33 s + 0.01 s + 4 ms.
+TEST(StragglerWait, AddsToTheScaledStep) {
+  const StepCompute step{.forward_s = 0.1, .backward_s = 0.2, .update_s = 0.03, .gradient_bytes = 4e8};
+  const Interconnect link{.bandwidth_bytes_per_s = 100e9, .latency_s = 0};
+  const ScalingPoint two = scale_step(step, 2, link, false, 0.01);
+  EXPECT_DOUBLE_EQ(two.straggler_wait_s, 0.01);
+  EXPECT_NEAR(two.step_s, 0.344, 1e-12);
+  EXPECT_NEAR(two.efficiency, 0.33 / 0.344, 1e-12);
+  EXPECT_DOUBLE_EQ(scale_step(step, 2, link, false).straggler_wait_s, 0);  // predict: no samples, no term
+}
+
 // ---- reliability -----------------------------------------------------------------------------
 
 TEST(Reliability, Llama3DeviceMtbf) {

@@ -142,6 +142,13 @@ DataParallelOptions data_parallel_options(const ReplayArgs& a) {
   return o;
 }
 
+// "5 + 6": how many iteration samples each rank's distribution has.
+std::string sample_counts(const std::vector<std::vector<double>>& samples_per_rank) {
+  std::string out;
+  for (const auto& samples : samples_per_rank) out += fmt::format("{}{}", out.empty() ? "" : " + ", samples.size());
+  return out;
+}
+
 std::string data_parallel_summary(const DataParallelReport& r, const std::string& comm) {
   const AlphaBetaFit& f = r.allreduce_fit.fit;
   const std::string source = comm.empty() ? fmt::format("all-reduces measured now ({} sizes)", f.points.size())
@@ -154,7 +161,12 @@ std::string data_parallel_summary(const DataParallelReport& r, const std::string
                      "max {:.1f}%) -> ring B = {:.3g} GB/s, alpha = {:.3g} us per step\n",
                      source, f.alpha_s * 1e6, 1e-9 / f.beta_s_per_byte, 100 * f.rms_relative_residual,
                      100 * f.max_relative_residual, r.link.bandwidth_bytes_per_s / 1e9, r.link.latency_s * 1e6);
-  out += fmt::format("  predicted: compute {} + all-reduce {} = {}\n", human_duration(r.predicted_compute_s),
+  out += fmt::format("  straggler wait: +{}, expected slowest of {} ranks' iterations measured alone (spread, not the "
+                     "median, taken from measurement): {} expected slowest - {} mean, from {} samples\n",
+                     human_duration(r.straggler.wait_s), r.group.ranks, human_duration(r.straggler.expected_slowest_s),
+                     human_duration(r.straggler.mean_iteration_s), sample_counts(r.rank_iteration_samples_s));
+  out += fmt::format("  predicted: compute {} + straggler wait {} + all-reduce {} = {}\n",
+                     human_duration(r.predicted_compute_s), human_duration(r.straggler.wait_s),
                      human_duration(r.predicted_allreduce_s), human_duration(r.predicted_step_s));
   out += fmt::format("  measured (slowest rank, median of {}, noise {:.1f}%): step {}; its parts alone: iteration {}, "
                      "bucketed all-reduce {}\n",
@@ -172,7 +184,12 @@ nlohmann::json data_parallel_json(const DataParallelReport& r) {
                           {"allreduce_alpha_s", r.allreduce_fit.fit.alpha_s},
                           {"allreduce_beta_s_per_byte", r.allreduce_fit.fit.beta_s_per_byte},
                           {"allreduce_fit_rms_relative_residual", r.allreduce_fit.fit.rms_relative_residual},
-                          {"predicted_compute_s", r.predicted_compute_s}, {"predicted_allreduce_s", r.predicted_allreduce_s},
+                          {"predicted_compute_s", r.predicted_compute_s},
+                          {"straggler_wait_s", r.straggler.wait_s},
+                          {"expected_slowest_iteration_s", r.straggler.expected_slowest_s},
+                          {"mean_rank_iteration_s", r.straggler.mean_iteration_s},
+                          {"rank_iteration_samples_s", r.rank_iteration_samples_s},
+                          {"predicted_allreduce_s", r.predicted_allreduce_s},
                           {"predicted_step_s", r.predicted_step_s}, {"measured_step_s", r.measured_step_s},
                           {"measured_step_relative_noise", r.measured_step.stats.relative_noise},
                           {"measured_allreduce_s", r.measured_allreduce.stats.median_ms * 1e-3},

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "devices/device_state.hpp"
 #include "problems/problem.hpp"
@@ -82,6 +83,9 @@ class Device {
   // The sum of `value` over the group's processes (collective verification counts every rank's
   // mismatches); the value itself on a device of one process.
   virtual int64_t sum_over_group(int64_t value) { return value; }
+  // Every process's `values`, in rank order, on every process (so each rank computes the same model
+  // from all ranks' samples); {values} on a device of one process.
+  virtual std::vector<std::vector<double>> gather_over_group(const std::vector<double>& values) { return {values}; }
 };
 
 }  // namespace trainrate

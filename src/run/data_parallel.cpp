@@ -42,6 +42,12 @@ Buckets prepare_buckets(Backend& backend, double gradient_bytes, double bucket_b
   return b;
 }
 
+std::vector<double> seconds(const std::vector<double>& values_ms) {
+  std::vector<double> values_s;
+  for (double v : values_ms) values_s.push_back(v * 1e-3);
+  return values_s;
+}
+
 std::vector<Result> measure_sweep(Backend& backend, const DataParallelOptions& options, int64_t ranks) {
   std::vector<Result> sweep;
   for (int64_t bytes : allreduce_sweep_bytes(options.bucket_bytes)) {
@@ -71,6 +77,8 @@ DataParallelReport replay_data_parallel(const Network& network, const DataParall
   if (report.group.ranks < 2) throw std::invalid_argument("a data-parallel replay needs 2 or more ranks");
 
   report.compute = replay(network, options.replay, set, observer);
+  report.rank_iteration_samples_s = comm.device().gather_over_group(seconds(report.compute.measured.samples_ms));
+  report.straggler = straggler_wait(report.rank_iteration_samples_s);
   report.gradient_bytes = 4.0 * double(parameter_count(network));  // fp32 gradients, as predict counts them
 
   // α-β of the all-reduce on this machine, now or from a collectives run.
@@ -93,7 +101,7 @@ DataParallelReport replay_data_parallel(const Network& network, const DataParall
   report.link.bucket_bytes = options.bucket_bytes;
 
   const StepCompute step = step_compute(report.compute.predicted, report.gradient_bytes);
-  const ScalingPoint predicted = scale_step(step, report.group.ranks, report.link, false);
+  const ScalingPoint predicted = scale_step(step, report.group.ranks, report.link, false, report.straggler.wait_s);
   report.predicted_compute_s = predicted.compute_s;
   report.predicted_allreduce_s = predicted.allreduce_s;
   report.predicted_step_s = predicted.step_s;

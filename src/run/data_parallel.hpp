@@ -1,7 +1,8 @@
 // Data-parallel replay: every rank runs the training iteration of `replay` on its own buffers, then
 // all-reduces the gradients in buckets over the collective backend (mpi), as a framework's
 // data-parallel step does; the step is timed as the slowest rank's. The prediction comes from the
-// same machine: the layer model's compute (each problem measured alone, on every rank at once) plus
+// same machine: the layer model's compute (each problem measured alone, on every rank at once), the
+// wait for the slowest rank (StragglerWait of every rank's iteration samples, measured alone), and
 // the bucketed ring all-reduce of scaling.hpp with α-β fitted to all-reduces of bucket-like sizes
 // measured here now (or read from a collectives results file).
 //
@@ -36,6 +37,9 @@ struct DataParallelReport {
   std::vector<Result> allreduce_sweep;  // measured now; empty when taken from measured_collectives
   CollectiveFit allreduce_fit;
   Interconnect link;
+  // Every rank's samples of its iteration measured alone (replay's), in rank order, in seconds.
+  std::vector<std::vector<double>> rank_iteration_samples_s;
+  StragglerWait straggler;
   double predicted_compute_s = 0;
   double predicted_allreduce_s = 0;
   double predicted_step_s = 0;

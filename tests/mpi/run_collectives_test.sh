@@ -65,9 +65,11 @@ grep -q "B and alpha: assumed defaults (B = 100 GB/s, alpha = 5 us), nothing mea
   { cat "$work/predict"; fail "predict without --comm did not say the defaults are assumed"; }
 
 # The data-parallel replay end to end, tiny. Its step prediction is the replay's own predicted
-# iteration plus the all-reduce of ResNet-50's fp32 gradients: check those parts, and that the step
-# lands within 20x of the measured one: a bound for units, not accuracy (docs/results has that; on a
-# loaded machine 1 MiB all-reduces run many times slower than their fit, 4.5x seen under ctest -j2).
+# iteration, the wait for the slower rank and the all-reduce of ResNet-50's fp32 gradients: check
+# those parts (the wait recomputed here from both ranks' iteration samples, by enumerating every
+# pair of draws), and that the step lands within 20x of the measured one: a bound for units, not
+# accuracy (docs/results has that; on a loaded machine 1 MiB all-reduces run many times slower than
+# their fit, 4.5x seen under ctest -j2).
 limit_s=480 mpirun_n 2 "$trainrate" replay --ranks 2 --threads 1 -n resnet50 -b onednn --batch 1 --image-size 32 --budget-ms 20 \
   --profile-passes 0 --bucket-mib 1 -q --json "$work/dp.json" >"$work/dp" 2>&1 ||
   { cat "$work/dp"; fail "replay --ranks 2 failed"; }
@@ -76,10 +78,19 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 dp = r["data_parallel"]
 assert abs(dp["predicted_compute_s"] - r["predicted_iteration_s"]) <= 1e-9 * r["predicted_iteration_s"], (dp, r["predicted_iteration_s"])
-assert abs(dp["predicted_step_s"] - dp["predicted_compute_s"] - dp["predicted_allreduce_s"]) <= 1e-9 * dp["predicted_step_s"], dp
+a, b = dp["rank_iteration_samples_s"]
+assert len(a) >= 2 and len(b) >= 2, dp
+slowest = sum(max(x, y) for x in a for y in b) / (len(a) * len(b))
+mean = (sum(a) / len(a) + sum(b) / len(b)) / 2
+assert abs(dp["expected_slowest_iteration_s"] - slowest) <= 1e-9 * slowest, (dp, slowest)
+assert abs(dp["straggler_wait_s"] - (slowest - mean)) <= 1e-9 * slowest, (dp, slowest, mean)
+parts = dp["predicted_compute_s"] + dp["straggler_wait_s"] + dp["predicted_allreduce_s"]
+assert abs(dp["predicted_step_s"] - parts) <= 1e-9 * dp["predicted_step_s"], dp
 assert dp["gradient_bytes"] == 4 * 25557032, dp["gradient_bytes"]
 assert 1 / 20 < dp["predicted_step_s"] / dp["measured_step_s"] < 20, dp
 PY
+grep -q "^  straggler wait: +.*, expected slowest of 2 ranks' iterations measured alone" "$work/dp" ||
+  { cat "$work/dp"; fail "replay --ranks 2 did not print the straggler wait"; }
 
 expect_error() {  # expect_error TEXT command...: exit 2 and the text on stderr
   local text=$1; shift

@@ -55,6 +55,9 @@ class MpiDevice final : public Device {
   void flush_caches() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
   ProcessGroup process_group() override { return MpiWorld::instance().group(); }
   int64_t sum_over_group(int64_t value) override { return sum_over_world(value); }
+  std::vector<std::vector<double>> gather_over_group(const std::vector<double>& values) override {
+    return gather_over_world(values);
+  }
 
  private:
   DeviceInfo info_;

@@ -93,6 +93,24 @@ int64_t sum_over_world(int64_t value) {
   return sum;
 }
 
+std::vector<std::vector<double>> gather_over_world(const std::vector<double>& values) {
+  const size_t ranks = size_t(MpiWorld::instance().group().ranks);
+  const int count = int(values.size());
+  std::vector<int> counts(ranks), offsets(ranks);
+  check_mpi(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
+  for (size_t r = 1; r < ranks; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+  std::vector<double> all(size_t(offsets.back() + counts.back()));
+  check_mpi(MPI_Allgatherv(values.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE,
+                           MPI_COMM_WORLD),
+            "MPI_Allgatherv");
+  std::vector<std::vector<double>> per_rank;
+  for (size_t r = 0; r < ranks; ++r) {
+    const auto first = all.begin() + offsets[r];
+    per_rank.emplace_back(first, first + counts[r]);
+  }
+  return per_rank;
+}
+
 void add_world_properties(DeviceInfo& info) {
   const MpiWorld& world = MpiWorld::instance();
   info.properties["ranks"] = std::to_string(world.group().ranks);

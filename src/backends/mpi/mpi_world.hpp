@@ -36,6 +36,8 @@ class MpiWorld {
 // The slowest rank's time for a sample (MPI_MAX over the ranks, as nccl-tests reports).
 double slowest_rank_ms(double local_ms);
 int64_t sum_over_world(int64_t value);
+// Every rank's values (counts may differ), in rank order, on every rank.
+std::vector<std::vector<double>> gather_over_world(const std::vector<double>& values);
 // ranks, nodes, rank_hosts and library, for a collective device's DeviceInfo.
 void add_world_properties(DeviceInfo& info);
 

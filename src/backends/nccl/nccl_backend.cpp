@@ -102,6 +102,9 @@ class NcclDevice final : public Device {
   }
   ProcessGroup process_group() override { return MpiWorld::instance().group(); }
   int64_t sum_over_group(int64_t value) override { return sum_over_world(value); }
+  std::vector<std::vector<double>> gather_over_group(const std::vector<double>& values) override {
+    return gather_over_world(values);
+  }
 
  private:
   DeviceInfo info_;
