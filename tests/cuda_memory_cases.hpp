@@ -32,6 +32,10 @@ inline std::vector<MemoryProblem> cuda_memory_cases() {
   cases.push_back({.op = MemoryOp::bias_add, .rows = 65, .cols = 131});
   cases.push_back({.op = MemoryOp::sgd_momentum, .elements = 10'003});
   cases.push_back({.op = MemoryOp::adamw, .elements = 10'005});
+  for (UpdateForm form : {UpdateForm::torch, UpdateForm::keras}) {  // the op chains, odd n: a scalar tail
+    cases.push_back({.op = MemoryOp::sgd_momentum, .elements = 10'007, .form = form});
+    cases.push_back({.op = MemoryOp::adamw, .elements = 10'009, .form = form});
+  }
   return cases;
 }
 

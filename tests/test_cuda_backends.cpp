@@ -241,7 +241,8 @@ TEST(CudaBackends, MemoryBoundEveryOpPassAndDtype) {
   // Everything the rules (memory_rules.hpp, pinned by test_cuda_memory_rules.cpp) admit ran.
   for (const char* kind : {"relu-fwd", "relu-bwd", "gelu-fwd", "gelu-bwd", "bn-fwd", "bn-bwd", "ln-fwd", "ln-bwd",
                            "maxpool-fwd", "maxpool-bwd", "avgpool-fwd", "avgpool-bwd", "softmax-fwd", "softmax-bwd",
-                           "add", "bias-add", "xent-fwd", "xent-bwd", "embed-fwd", "embed-bwd", "sgd", "adamw"})
+                           "add", "bias-add", "xent-fwd", "xent-bwd", "embed-fwd", "embed-bwd", "sgd", "adamw",
+                           "sgd-torch", "adamw-torch", "sgd-keras", "adamw-keras"})
     EXPECT_TRUE(exercised.count(std::string("custom-cuda ") + kind + " fp32")) << kind;
   for (const char* kind : {"relu-bwd", "gelu-fwd", "ln-bwd", "add", "bias-add", "softmax-fwd"})
     for (const char* dtype : {" fp16", " bf16"})

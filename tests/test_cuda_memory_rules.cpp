@@ -45,7 +45,8 @@ const std::set<std::string> kEveryKind = {"relu-fwd",    "relu-bwd",    "gelu-fw
                                           "bn-bwd",      "ln-fwd",      "ln-bwd",      "maxpool-fwd", "maxpool-bwd",
                                           "avgpool-fwd", "avgpool-bwd", "softmax-fwd", "softmax-bwd", "add",
                                           "bias-add",    "xent-fwd",    "xent-bwd",    "embed-fwd",   "embed-bwd",
-                                          "sgd",         "adamw"};
+                                          "sgd",         "adamw",       "sgd-torch",   "adamw-torch", "sgd-keras",
+                                          "adamw-keras"};
 const std::set<std::string> kHalfKinds = {"relu-fwd", "relu-bwd", "gelu-fwd",    "gelu-bwd",    "ln-fwd", "ln-bwd",
                                           "add",      "bias-add", "softmax-fwd", "softmax-bwd"};
 
@@ -56,8 +57,8 @@ TEST(CudaMemoryRules, CustomCudaRunsEveryOpInFp32AndTheStorageGenericOnesInHalve
   EXPECT_EQ(admitted(custom_cuda_memory_unsupported, Dtype::tf32, "tf32 is a math mode"), std::set<std::string>{});
   const MemoryProblem bn{.op = MemoryOp::batchnorm, .dtype = Dtype::fp16};
   EXPECT_EQ(custom_cuda_memory_unsupported(bn), "custom-cuda's batchnorm kernels store fp32 only");
-  const MemoryProblem keras{.op = MemoryOp::adamw, .form = UpdateForm::keras};
-  EXPECT_EQ(custom_cuda_memory_unsupported(keras), "custom-cuda runs the fused adamw step only, not the keras op chain");
+  const MemoryProblem keras_half{.op = MemoryOp::adamw, .form = UpdateForm::keras, .dtype = Dtype::bf16};
+  EXPECT_EQ(custom_cuda_memory_unsupported(keras_half), "custom-cuda's adamw kernels store fp32 only");
 }
 
 TEST(CudaMemoryRules, CudnnRunsWhatItsLegacyApiHas) {

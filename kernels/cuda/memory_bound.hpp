@@ -117,6 +117,10 @@ void sgd_momentum_update(float* w, const float* g, float* v, int64_t n, float lr
 // w −= lr·(m̂/(√v̂ + eps) + wd·w). step counts from 1.
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                   float eps, float wd, int64_t step, cudaStream_t stream);
+// One pass of a framework's optimizer op chain: out = op(a, b, c) with the scalar k (problem.hpp's
+// ChainOp); out may be a, b or c. b and c are read only where the op has them.
+void update_chain_pass(ChainOp op, float k, float* out, const float* a, const float* b, const float* c, int64_t n,
+                       cudaStream_t stream);
 
 }  // namespace trainrate::cuda_kernels
 

@@ -128,6 +128,41 @@ __global__ void adamw_kernel(float* __restrict__ w, const float* __restrict__ g,
   });
 }
 
+// The passes of an optimizer's op chain (ChainOp in problems/problem.hpp, which NVRTC cannot include:
+// the launcher checks these codes against it). out may alias a, b or c, as the frameworks' in-place
+// ops do; the op is uniform over the grid, so the switch does not diverge.
+namespace chain {
+enum : int { scale, add_scalar, square, sqrt, add, sub, div, axpy, addcmul, addcdiv };
+}
+
+__device__ __forceinline__ float chain_value(int op, float k, float a, float b, float c) {
+  switch (op) {
+    case chain::scale: return k * a;
+    case chain::add_scalar: return a + k;
+    case chain::square: return a * a;
+    case chain::sqrt: return sqrtf(a);
+    case chain::add: return a + b;
+    case chain::sub: return a - b;
+    case chain::div: return a / b;
+    case chain::axpy: return a + k * b;
+    case chain::addcmul: return a + k * b * b;
+    default: return a + k * b / c;  // addcdiv
+  }
+}
+
+// b and c are read only when the op has them (reads = 1, 2 or 3).
+__global__ void chain_pass_kernel(int op, float k, float* out, const float* a, const float* b, const float* c,
+                                  int reads, int64_t n, bool vec) {
+  mb::for_each_chunk(n, vec, [&](int64_t i, int width) {
+    Pack r = mb::load_pack(a + i, width);
+    const Pack pb = reads > 1 ? mb::load_pack(b + i, width) : Pack{};
+    const Pack pc = reads > 2 ? mb::load_pack(c + i, width) : Pack{};
+#pragma unroll
+    for (int j = 0; j < width; ++j) r.v[j] = chain_value(op, k, r.v[j], pb.v[j], pc.v[j]);
+    mb::store_pack(out + i, r, width);
+  });
+}
+
 #ifdef __CUDACC_RTC__
 // NVRTC compiles no launchers (see common.cuh): these are the instantiations they launch.
 #define TRAINRATE_MB_PER_TYPE(T)                                                                      \
@@ -135,7 +170,8 @@ __global__ void adamw_kernel(float* __restrict__ w, const float* __restrict__ g,
       &map2_kernel<T, Add>, &bias_add_kernel<T>
 using RtcKernels = detail::RtcKernels<TRAINRATE_MB_PER_TYPE(float), TRAINRATE_MB_PER_TYPE(__half),
                                       TRAINRATE_MB_PER_TYPE(__nv_bfloat16), &embedding_forward_kernel,
-                                      &embedding_backward_kernel, &sgd_momentum_kernel, &adamw_kernel>;
+                                      &embedding_backward_kernel, &sgd_momentum_kernel, &adamw_kernel,
+                                      &chain_pass_kernel>;
 #undef TRAINRATE_MB_PER_TYPE
 #else
 template <typename Op>
@@ -247,6 +283,24 @@ void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float
   const bool vec = mb::vec_aligned<float>(w, g, m, v);
   adamw_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, wd,
                                                                             float(inv_bc1), float(inv_bc2), vec);
+  TRAINRATE_CHECK_LAUNCH();
+}
+
+static_assert(int(ChainOp::scale) == chain::scale && int(ChainOp::add_scalar) == chain::add_scalar &&
+              int(ChainOp::square) == chain::square && int(ChainOp::sqrt) == chain::sqrt &&
+              int(ChainOp::add) == chain::add && int(ChainOp::sub) == chain::sub && int(ChainOp::div) == chain::div &&
+              int(ChainOp::axpy) == chain::axpy && int(ChainOp::addcmul) == chain::addcmul &&
+              int(ChainOp::addcdiv) == chain::addcdiv);
+
+void update_chain_pass(ChainOp op, float k, float* out, const float* a, const float* b, const float* c, int64_t n,
+                       cudaStream_t stream) {
+  mb::require(n >= 0, "update_chain_pass: n must not be negative");
+  if (n == 0) return;
+  const int reads = chain_reads(op);
+  const bool vec = mb::vec_aligned<float>(out, a) && (reads < 2 || mb::vec_aligned<float>(b)) &&
+                   (reads < 3 || mb::vec_aligned<float>(c));
+  chain_pass_kernel<<<mb::elementwise_blocks(n, vec), mb::kThreads, 0, stream>>>(int(op), k, out, a, b, c, reads, n,
+                                                                                 vec);
   TRAINRATE_CHECK_LAUNCH();
 }
 #endif  // __CUDACC_RTC__

@@ -1,5 +1,7 @@
 #include "backends/cuda/custom_cuda_memory.hpp"
 
+#include <array>
+
 #include "backends/cuda/memory_operands.hpp"
 #include "kernels/cuda/memory_bound.hpp"
 
@@ -9,8 +11,10 @@ namespace {
 
 namespace k = cuda_kernels;
 
-// The scratch the op's launcher asks for (multi-block reductions), 0 for the rest.
+// The scratch the op's launcher asks for (multi-block reductions; an optimizer chain's two
+// temporaries), 0 for the rest.
 size_t workspace_bytes_for(const MemoryProblem& m) {
+  if (!update_chain(m.op, m.form).empty()) return 2 * size_t(m.elements) * sizeof(float);
   if (m.op == MemoryOp::batchnorm) return k::batchnorm_workspace_bytes(m.n, m.c, m.h * m.w);
   if (m.op == MemoryOp::layernorm && m.backward) return k::layernorm_backward_workspace_bytes(m.rows, m.cols);
   return 0;
@@ -39,9 +43,11 @@ class Launch {
       case MemoryOp::cross_entropy: return cross_entropy();
       case MemoryOp::embedding: return embedding();
       case MemoryOp::sgd_momentum:
+        if (!update_chain(m_.op, m_.form).empty()) return chain();
         return k::sgd_momentum_update(fout(0), fin(1), fout(1), m_.elements, float(kSgd.lr), float(kSgd.momentum),
                                       float(kSgd.weight_decay), s_);
       case MemoryOp::adamw:
+        if (!update_chain(m_.op, m_.form).empty()) return chain();
         return k::adamw_update(fout(0), fin(1), fout(1), fout(2), m_.elements, float(kAdamW.lr), float(kAdamW.beta1),
                                float(kAdamW.beta2), float(kAdamW.eps), float(kAdamW.weight_decay), kAdamW.step, s_);
     }
@@ -98,6 +104,21 @@ class Launch {
   void cross_entropy() const {
     if (m_.backward) return k::cross_entropy_backward(fin(0), iin(1), fout(0), m_.rows, m_.cols, s_);
     k::cross_entropy_forward(fin(0), iin(1), fout(0), m_.rows, m_.cols, s_);
+  }
+
+  // The outputs hold w, then v (SGD) or m, v (AdamW), seeded from the inputs; g is input 1 and the
+  // temporaries t0, t1 are the workspace.
+  void chain() const {
+    const int64_t n = m_.elements;
+    const bool adam = m_.op == MemoryOp::adamw;
+    float* t = static_cast<float*>(ws_);
+    // Indexed by ChainSlot: w, g, m, v, t0, t1. g is only ever read.
+    const std::array<float*, kChainSlots> slots{fout(0), const_cast<float*>(fin(1)), adam ? fout(1) : nullptr,
+                                                fout(adam ? 2 : 1), t, t + n};
+    const auto at = [&](ChainSlot s) { return slots[size_t(s)]; };
+    for (const ChainStep& s : update_chain(m_.op, m_.form)) {
+      k::update_chain_pass(s.op, float(chain_coefficient(m_.op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c), n, s_);
+    }
   }
 
   void embedding() const {

@@ -31,9 +31,6 @@ std::optional<std::string> custom_cuda_memory_unsupported(const MemoryProblem& m
   if (m.dtype != Dtype::fp32 && !stores_halves(m.op)) {
     return fmt::format("custom-cuda's {} kernels store fp32 only", to_string(m.op));
   }
-  if (m.form != UpdateForm::fused) {
-    return fmt::format("custom-cuda runs the fused {} step only, not the {} op chain", to_string(m.op), to_string(m.form));
-  }
   return std::nullopt;
 }
 

@@ -11,8 +11,8 @@
 namespace trainrate {
 
 // Why custom-cuda's kernels (kernels/cuda/memory_bound.hpp) cannot run `m`, or nothing. Every op
-// takes fp32; the activations, adds, softmax and layer norm also store fp16 and bf16. The optimizer
-// steps run fused only (no chain form).
+// takes fp32 (the optimizers in every form); the activations, adds, softmax and layer norm also store
+// fp16 and bf16.
 std::optional<std::string> custom_cuda_memory_unsupported(const MemoryProblem& m);
 
 // Why cuDNN's legacy API cannot run `m` here, or nothing: it has ReLU (no GELU), OpTensor adds,
