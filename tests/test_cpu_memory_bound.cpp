@@ -628,12 +628,21 @@ TEST(CpuMemoryBound, SoftmaxRowInEveryVectorFamily) {
   double best = -1e30, sum = 0.0;
   for (float v : x) best = std::max(best, double(v));
   for (float v : x) sum += std::exp(v - best);
+  // The backward from a softmax row of 1031 columns (a tail past the last full vector).
+  const std::vector<float> y_row(expected.begin(), expected.end());
+  const auto dy = random_values(cols, 44);
+  double dot = 0.0;
+  for (int64_t j = 0; j < cols; ++j) dot += double(dy[size_t(j)]) * y_row[size_t(j)];
+  std::vector<double> dx_ref;
+  for (int64_t j = 0; j < cols; ++j) dx_ref.push_back(0.5 * y_row[size_t(j)] * (dy[size_t(j)] - dot));
   for (MicroKernel family : vector_families()) {
     const auto& loops = detail::memory_bound_loops(family);
-    std::vector<float> y = nan_filled(cols);
+    std::vector<float> y = nan_filled(cols), dx = nan_filled(cols);
     loops.softmax_row(x.data(), y.data(), cols, valid, 0.5f, 3.0f);
     expect_close(y, scaled, 2e-5, 1e-30, "softmax_row " + std::string(to_string(family)));
     EXPECT_NEAR(loops.logsumexp_row(x.data(), cols), best + std::log(sum), 1e-5) << to_string(family);
+    loops.softmax_row_backward(y_row.data(), dy.data(), dx.data(), cols, 0.5f);
+    expect_close(dx, dx_ref, 1e-5, 1e-7 * 0.5, "softmax_row_backward " + std::string(to_string(family)));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/memory_bound_internal.hpp"
+#include "kernels/cpu/memory_bound_sums.hpp"
 
 namespace trainrate::kernels::cpu::detail {
 
@@ -96,14 +97,14 @@ struct VectorLoops {
     }
   }
 
-  // max_j scale·x[j], over sum_lanes running maxima (a max reduction clang does not vectorise
+  // max_j scale·x[j], over lanes_width running maxima (a max reduction clang does not vectorise
   // without fast-math).
   static float row_max(const float* x, int64_t count, float scale) {
-    float lanes[sum_lanes];
+    float lanes[lanes_width];
     for (float& lane : lanes) lane = -__builtin_inff();
     int64_t j = 0;
-    for (; j + sum_lanes <= count; j += sum_lanes) {
-      for (int lane = 0; lane < sum_lanes; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
+    for (; j + lanes_width <= count; j += lanes_width) {
+      for (int lane = 0; lane < lanes_width; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
     }
     float best = -__builtin_inff();
     for (; j < count; ++j) best = select_max(best, scale * x[j]);
@@ -141,6 +142,12 @@ struct VectorLoops {
     for (int64_t j = valid; j < cols; ++j) y[j] = 0.0f;
   }
 
+  static void softmax_row_backward(const float* y, const float* dy, float* dx, int64_t cols, float scale) {
+    const float dot = float(blocked_sum(cols, [&](auto at) { return at(dy) * at(y); }));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
+  }
+
   static double logsumexp_row(const float* x, int64_t cols) {
     const float shift = row_max(x, cols, 1.0f);
     return double(shift) + __builtin_log(exp_sum(x, nullptr, cols, 1.0f, shift));
@@ -148,9 +155,9 @@ struct VectorLoops {
 
   static void layernorm_row_forward(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
                                     float eps, float* mean, float* rstd) {
-    const float mu = float(blocked_sum(cols, [&](int64_t j) { return x[j]; }) / double(cols));
-    const double m2 = blocked_sum(cols, [&](int64_t j) {
-      const float d = x[j] - mu;
+    const float mu = float(blocked_sum(cols, [&](auto at) { return at(x); }) / double(cols));
+    const double m2 = blocked_sum(cols, [&](auto at) {
+      const auto d = at(x) - mu;
       return d * d;
     });
     const float inv = float(1.0 / __builtin_sqrt(m2 / double(cols) + double(eps)));
@@ -163,8 +170,8 @@ struct VectorLoops {
   static void layernorm_row_backward(const float* x, const float* dy, const float* gamma, float mean, float rstd,
                                      float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols) {
     const SumPair g_sums = blocked_sums(
-        cols, [&](int64_t j) { return gamma[j] * dy[j]; },
-        [&](int64_t j) { return gamma[j] * dy[j] * ((x[j] - mean) * rstd); });
+        cols, [&](auto at) { return at(gamma) * at(dy); },
+        [&](auto at) { return at(gamma) * at(dy) * ((at(x) - mean) * rstd); });
     const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) {
@@ -189,8 +196,9 @@ struct VectorLoops {
   }
 
   static const MemoryBoundLoops& table() {
-    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,          &softmax_row, &logsumexp_row,
-                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
+    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,         &softmax_row,
+                                        &softmax_row_backward,  &logsumexp_row,         &layernorm_row_forward,
+                                        &layernorm_row_backward, &adamw};
     return loops;
   }
 };

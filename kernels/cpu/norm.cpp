@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/memory_bound_internal.hpp"
+#include "kernels/cpu/memory_bound_sums.hpp"
 
 namespace trainrate::kernels::cpu {
 
@@ -71,15 +72,15 @@ PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t 
   PieceMoments moments;
   double sum = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    sum += blocked_sum(count, [&](int64_t i) { return x[offset + i]; });
+    sum += blocked_sum(count, [&](auto at) { return at(x + offset); });
     moments.count += double(count);
   });
   moments.mean = sum / moments.count;
   const float mean = float(moments.mean);
   double m2 = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    m2 += blocked_sum(count, [&](int64_t i) {
-      const float d = x[offset + i] - mean;
+    m2 += blocked_sum(count, [&](auto at) {
+      const auto d = at(x + offset) - mean;
       return d * d;
     });
   });
@@ -138,9 +139,10 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
     const float mean = saved_mean[ch];
     PieceSums& piece = sums[ch * pieces.per_channel + k];
     pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
+      const float* dy_run = dy + offset;
+      const float* x_run = x + offset;
       const SumPair run = blocked_sums(
-          count, [&](int64_t i) { return dy[offset + i]; },
-          [&](int64_t i) { return dy[offset + i] * (x[offset + i] - mean); });
+          count, [&](auto at) { return at(dy_run); }, [&](auto at) { return at(dy_run) * (at(x_run) - mean); });
       piece.dy += run.first;
       piece.dy_xmu += run.second;
     });

@@ -19,14 +19,10 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols, float
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
+  const auto& loops = detail::memory_bound_loops();
 #pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
   for (int64_t r = 0; r < rows; ++r) {
-    const float* yr = y + r * cols;
-    const float* dyr = dy + r * cols;
-    float* dxr = dx + r * cols;
-    const float dot = float(detail::blocked_sum(cols, [&](int64_t j) { return dyr[j] * yr[j]; }));
-#pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * yr[j] * (dyr[j] - dot);
+    loops.softmax_row_backward(y + r * cols, dy + r * cols, dx + r * cols, cols, scale);
   }
 }
 
