@@ -7,7 +7,7 @@
 
 namespace trainrate::kernels::cpu {
 
-using detail::parallel_min_elements;
+using detail::split_over_team;
 
 namespace {
 // Chunks of GELU handed to the vector loops: long enough to amortise the call, short enough that
@@ -16,16 +16,20 @@ constexpr int64_t gelu_block = 4096;
 }  // namespace
 
 void relu_forward(const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
 }
 
 void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) {
-    const float grad = dy[i];  // read unconditionally, so the select needs no branch
-    dx[i] = x[i] > 0.0f ? grad : 0.0f;
-  }
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float grad = dy[i];  // read unconditionally, so the select needs no branch
+      dx[i] = x[i] > 0.0f ? grad : 0.0f;
+    }
+  });
 }
 
 void gelu_forward(const float* x, float* y, int64_t n) {
@@ -42,18 +46,21 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
 }
 
 void add(const float* a, const float* b, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
+  });
 }
 
 void bias_add(const float* x, const float* bias, float* y, int64_t rows, int64_t channels) {
-#pragma omp parallel for schedule(static) if (rows * channels >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * channels;
-    float* yr = y + r * channels;
+  split_over_team(rows, rows * channels, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      const float* xr = x + r * channels;
+      float* yr = y + r * channels;
 #pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] + bias[c];
-  }
+      for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] + bias[c];
+    }
+  });
 }
 
 }  // namespace trainrate::kernels::cpu

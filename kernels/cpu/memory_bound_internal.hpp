@@ -2,6 +2,8 @@
 // row and chunk loops compiled once per vector family. Not part of the public API.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -45,13 +47,31 @@ const MemoryBoundLoops& memory_bound_loops_avx512();
 const MemoryBoundLoops& memory_bound_loops(MicroKernel family);
 const MemoryBoundLoops& memory_bound_loops();
 
-// Calls chunk(begin, count) over [0, n) in pieces of block elements, the pieces split statically
-// over the team when n is large enough to use it.
+// Calls body(begin, end) over [0, count) (rows, planes, elements): one contiguous part per thread,
+// in order, as schedule(static) splits, when the kernel's `elements` repay waking the team; else
+// once over the whole range on the calling thread, with no parallel region at all. libgomp sets up
+// a team even for `omp parallel if (false)` or a team of one: about 300 ns, longer than a small
+// kernel's whole work.
+template <class Body>
+void split_over_team(int64_t count, int64_t elements, Body&& body) {
+  if (elements < parallel_min_elements || omp_get_max_threads() == 1) {
+    body(int64_t(0), count);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t team = omp_get_num_threads(), thread = omp_get_thread_num();
+    body(count * thread / team, count * (thread + 1) / team);
+  }
+}
+
+// Calls chunk(begin, count) over [0, n) in pieces of block elements, the pieces split over the
+// team as split_over_team does.
 template <class Chunk>
 void for_each_block(int64_t n, int64_t block, Chunk&& chunk) {
-  const int64_t blocks = (n + block - 1) / block;
-#pragma omp parallel for schedule(static) if (n >= parallel_min_elements)
-  for (int64_t b = 0; b < blocks; ++b) chunk(b * block, std::min(block, n - b * block));
+  split_over_team((n + block - 1) / block, n, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) chunk(b * block, std::min(block, n - b * block));
+  });
 }
 
 }  // namespace trainrate::kernels::cpu::detail

@@ -23,6 +23,7 @@ using detail::blocked_sum;
 using detail::blocked_sums;
 using detail::SumPair;
 using detail::parallel_min_elements;
+using detail::split_over_team;
 
 namespace {
 
@@ -93,16 +94,17 @@ PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t 
 // Runs body(ch, k) for every piece of every channel, over the team when the tensor is large.
 template <class Body>
 void for_each_piece(const ChannelPieces& pieces, Body&& body) {
-  const int64_t total = pieces.c * pieces.per_channel;
-#pragma omp parallel for schedule(static) if (pieces.n * pieces.c * pieces.hw >= parallel_min_elements)
-  for (int64_t p = 0; p < total; ++p) body(p / pieces.per_channel, p % pieces.per_channel);
+  split_over_team(pieces.c * pieces.per_channel, pieces.n * pieces.c * pieces.hw, [&](int64_t first, int64_t last) {
+    for (int64_t p = first; p < last; ++p) body(p / pieces.per_channel, p % pieces.per_channel);
+  });
 }
 
 // Runs body(plane_offset, ch) for every (n, c) plane of the tensor.
 template <class Body>
 void for_each_plane(int64_t n, int64_t c, int64_t hw, Body&& body) {
-#pragma omp parallel for schedule(static) if (n * c * hw >= parallel_min_elements)
-  for (int64_t plane = 0; plane < n * c; ++plane) body(plane * hw, plane % c);
+  split_over_team(n * c, n * c * hw, [&](int64_t first, int64_t last) {
+    for (int64_t plane = first; plane < last; ++plane) body(plane * hw, plane % c);
+  });
 }
 
 }  // namespace
@@ -176,10 +178,11 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t cols, float eps) {
   const auto& loops = detail::memory_bound_loops();
-#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    loops.layernorm_row_forward(x + r * cols, gamma, beta, y + r * cols, cols, eps, mean + r, rstd + r);
-  }
+  split_over_team(rows, rows * cols, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      loops.layernorm_row_forward(x + r * cols, gamma, beta, y + r * cols, cols, eps, mean + r, rstd + r);
+    }
+  });
 }
 
 namespace {

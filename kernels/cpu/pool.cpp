@@ -139,12 +139,10 @@ class PhasePlane {
 // max pool is more memory traffic than the pooling itself.
 template <class Scratch, class Body>
 void for_each_plane(const PoolGeometry& g, Body&& body) {
-#pragma omp parallel if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
-  {
+  detail::split_over_team(g.n * g.c, g.n * g.c * g.h * g.w, [&](int64_t first, int64_t last) {
     Scratch scratch(g);
-#pragma omp for schedule(static)
-    for (int64_t plane = 0; plane < g.n * g.c; ++plane) body(scratch, plane);
-  }
+    for (int64_t plane = first; plane < last; ++plane) body(scratch, plane);
+  });
 }
 
 struct NoScratch {
@@ -247,16 +245,17 @@ void maxpool_argmax(const float* x, int32_t* where, int64_t n, int64_t c, int64_
 
 void maxpool_backward(const int32_t* where, const float* dy, float* dx, int64_t planes, int64_t plane_size,
                       int64_t outputs_per_plane) {
-#pragma omp parallel for schedule(static) if (planes * plane_size >= detail::parallel_min_elements)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    float* grad = dx + plane * plane_size;
-    std::fill(grad, grad + plane_size, 0.0f);
-    const int32_t* at = where + plane * outputs_per_plane;
-    const float* d = dy + plane * outputs_per_plane;
-    for (int64_t o = 0; o < outputs_per_plane; ++o) {
-      if (at[o] >= 0) grad[at[o]] += d[o];
+  detail::split_over_team(planes, planes * plane_size, [&](int64_t first, int64_t last) {
+    for (int64_t plane = first; plane < last; ++plane) {
+      float* grad = dx + plane * plane_size;
+      std::fill(grad, grad + plane_size, 0.0f);
+      const int32_t* at = where + plane * outputs_per_plane;
+      const float* d = dy + plane * outputs_per_plane;
+      for (int64_t o = 0; o < outputs_per_plane; ++o) {
+        if (at[o] >= 0) grad[at[o]] += d[o];
+      }
     }
-  }
+  });
 }
 
 // A window that is the whole unpadded plane (the global average pool ending a CNN): one output per
