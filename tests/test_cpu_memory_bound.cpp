@@ -174,6 +174,30 @@ TEST(CpuMemoryBound, AddsByHand) {
   EXPECT_EQ(x, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
+// An output larger than the last-level cache takes the streamed path (non-temporal stores from the
+// first 64-byte line on): an odd length and an output 3 floats past an aligned start give it a head,
+// whole chunks and a tail, at every team size.
+TEST(CpuMemoryBound, OutputsLargerThanTheLastLevelCacheMatchReference) {
+  const int64_t n = detail::cache_size(3, int64_t(8) << 20) / int64_t(sizeof(float)) + 1003;
+  const auto x = random_values(n, 8), dy = random_values(n, 9);
+  std::vector<float> storage(size_t(n + 3));
+  float* out = storage.data() + 3;
+  with_threads({1, 3}, [&](int team) {
+    const auto count_misses = [&](auto expected) {
+      int64_t misses = 0;
+      for (int64_t i = 0; i < n; ++i) misses += out[i] != expected(size_t(i));
+      return misses;
+    };
+    const std::string what = " threads " + std::to_string(team);
+    relu_forward(x.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return std::max(x[i], 0.0f); }), 0) << "relu" << what;
+    relu_backward(x.data(), dy.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return x[i] > 0.0f ? dy[i] : 0.0f; }), 0) << "relu backward" << what;
+    add(x.data(), dy.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return x[i] + dy[i]; }), 0) << "add" << what;
+  });
+}
+
 TEST(CpuMemoryBound, AddsMatchReference) {
   with_threads({1, 3}, [](int team) {
     for (auto [rows, channels] : {std::pair<int64_t, int64_t>{1, 1}, {1, 1031}, {37, 13}, {4099, 67}}) {
