@@ -174,6 +174,18 @@ TEST(CpuMemoryBound, AddsByHand) {
   EXPECT_EQ(x, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
+TEST(CpuMemoryBound, AddInEveryVectorFamily) {
+  const int64_t n = 1031;  // a tail past the last full vector of every width
+  const auto a = random_values(n, 10), b = random_values(n, 11);
+  std::vector<double> expected;
+  for (int64_t i = 0; i < n; ++i) expected.push_back(double(a[size_t(i)] + b[size_t(i)]));
+  for (MicroKernel family : vector_families()) {
+    std::vector<float> y = nan_filled(n);
+    detail::memory_bound_loops(family).add(a.data(), b.data(), y.data(), n);
+    expect_close(y, expected, 0, 0, "add " + std::string(to_string(family)));
+  }
+}
+
 // An output larger than the last-level cache takes the streamed path (non-temporal stores from the
 // first 64-byte line on): an odd length and an output 3 floats past an aligned start give it a head,
 // whole chunks and a tail, at every team size.

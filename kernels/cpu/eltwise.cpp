@@ -1,5 +1,6 @@
 // Activations and adds: one streaming pass each. The plain loops vectorise at baseline width,
-// which keeps up with memory; GELU's erf and exp go through the widest vector loops.
+// which keeps up with memory; the adds (whose operands often sit in L2) and GELU's erf and exp go
+// through the widest vector loops.
 #include <algorithm>
 #include <cstdint>
 
@@ -100,22 +101,17 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
 }
 
 void add(const float* a, const float* b, float* y, int64_t n) {
+  const auto& loops = detail::memory_bound_loops();
   split_over_team(n, n, [&](int64_t begin, int64_t end) {
-    write_output(y, n, begin, end, [&](int64_t first, int64_t last, float* out) {
-#pragma omp simd
-      for (int64_t i = first; i < last; ++i) out[i - first] = a[i] + b[i];
-    });
+    write_output(y, n, begin, end,
+                 [&](int64_t first, int64_t last, float* out) { loops.add(a + first, b + first, out, last - first); });
   });
 }
 
 void bias_add(const float* x, const float* bias, float* y, int64_t rows, int64_t channels) {
+  const auto& loops = detail::memory_bound_loops();
   split_over_team(rows, rows * channels, [&](int64_t first, int64_t last) {
-    for (int64_t r = first; r < last; ++r) {
-      const float* xr = x + r * channels;
-      float* yr = y + r * channels;
-#pragma omp simd
-      for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] + bias[c];
-    }
+    for (int64_t r = first; r < last; ++r) loops.add(x + r * channels, bias, y + r * channels, channels);
   });
 }
 

@@ -16,9 +16,13 @@ namespace trainrate::kernels::cpu::detail {
 inline constexpr int64_t parallel_min_elements = int64_t(1) << 15;
 
 // The loops whose arithmetic would otherwise outlast the memory traffic at SSE2 width: exp, erf,
-// square root and division per element, or several passes over a row held in cache. One table per vector family, each compiled with that
-// family's -m flags (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
+// square root and division per element, several passes over a row held in cache, or a plain add
+// of operands in L2. One table per vector family, each compiled with that family's -m flags
+// (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
 struct MemoryBoundLoops {
+  // y = a + b, n elements (the residual add, and a bias-add row with b the bias). At SSE2 width
+  // its instructions, not L2, set the pace on tensors that fit there.
+  void (*add)(const float* a, const float* b, float* y, int64_t n);
   // y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). n elements.
   void (*gelu_forward)(const float* x, float* y, int64_t n);
   void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n);

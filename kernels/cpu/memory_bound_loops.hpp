@@ -79,6 +79,11 @@ struct VectorLoops {
     pdf = gauss * inv_sqrt_2pi;
   }
 
+  static void add(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  }
+
   static void gelu_forward(const float* x, float* y, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
@@ -196,9 +201,9 @@ struct VectorLoops {
   }
 
   static const MemoryBoundLoops& table() {
-    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,         &softmax_row,
-                                        &softmax_row_backward,  &logsumexp_row,         &layernorm_row_forward,
-                                        &layernorm_row_backward, &adamw};
+    static const MemoryBoundLoops loops{&add,           &gelu_forward,          &gelu_backward,
+                                        &softmax_row,   &softmax_row_backward,  &logsumexp_row,
+                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
     return loops;
   }
 };
