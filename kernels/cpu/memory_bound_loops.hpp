@@ -102,18 +102,17 @@ struct VectorLoops {
     }
   }
 
-  // max_j scale·x[j], over lanes_width running maxima (a max reduction clang does not vectorise
-  // without fast-math).
+  // max_j scale·x[j], over Lanes of running maxima (a max reduction clang does not vectorise
+  // without fast-math) reduced by halving.
   static float row_max(const float* x, int64_t count, float scale) {
-    float lanes[lanes_width];
-    for (float& lane : lanes) lane = -__builtin_inff();
+    Lanes lanes = Lanes{} - __builtin_inff();
     int64_t j = 0;
     for (; j + lanes_width <= count; j += lanes_width) {
-      for (int lane = 0; lane < lanes_width; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
+      const Lanes v = LanesAt{j}(x) * scale;
+      lanes = v > lanes ? v : lanes;
     }
-    float best = -__builtin_inff();
+    float best = lanes_max(lanes);
     for (; j < count; ++j) best = select_max(best, scale * x[j]);
-    for (float lane : lanes) best = select_max(best, lane);
     return best;
   }
 

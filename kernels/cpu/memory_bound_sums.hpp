@@ -42,6 +42,19 @@ inline float lanes_total(Lanes v) {
   return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
+// The largest of the lanes, halving as lanes_total does (NaN-blind, as the selects feeding it).
+inline float lanes_max(Lanes v) {
+  typedef float Half __attribute__((vector_size(32)));
+  typedef float Quarter __attribute__((vector_size(16)));
+  const Half a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  const Half b = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const Half h = a > b ? a : b;
+  const Quarter c = __builtin_shufflevector(h, h, 0, 1, 2, 3), d = __builtin_shufflevector(h, h, 4, 5, 6, 7);
+  const Quarter q = c > d ? c : d;
+  const float e = q[0] > q[2] ? q[0] : q[2], f = q[1] > q[3] ? q[1] : q[3];
+  return e > f ? e : f;
+}
+
 // Σ_{j<n} first and Σ_{j<n} second (when given) in one pass, fp32 within blocks of sum_block terms,
 // the block sums added in double, so the rounding error grows with the block length rather than
 // with n. Four Lanes accumulators in all (two per sum for a pair), so four adds are in flight
