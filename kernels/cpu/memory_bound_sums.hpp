@@ -3,9 +3,7 @@
 //
 // Included by files of different ISAs (norm.cpp at the baseline, memory_bound_loops*.cpp at their
 // own): the anonymous namespace gives each file its own copy, so the linker never picks one file's
-// instructions for another. Its values of 16 floats are passed by value between these inline
-// functions, which GCC notes (-Wpsabi) as an ABI difference between SSE, AVX2 and AVX-512 builds;
-// none crosses a file, so the files that include this are built with -Wno-psabi (CMakeLists.txt).
+// instructions for another.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +11,19 @@
 namespace trainrate::kernels::cpu::detail {
 namespace {
 
-// Sixteen fp32 lanes as one value: one AVX-512 register, two AVX2 or four SSE ones.
-typedef float Lanes __attribute__((vector_size(64)));
+// One vector register of fp32 lanes for the ISA this file is compiled for: 16 with AVX-512, 8 with
+// AVX, 4 with SSE. A wider value than the registers would live in memory between the adds.
+#if defined(__AVX512F__)
 inline constexpr int lanes_width = 16;
+#elif defined(__AVX__)
+inline constexpr int lanes_width = 8;
+#else
+inline constexpr int lanes_width = 4;
+#endif
+typedef float Lanes __attribute__((vector_size(lanes_width * sizeof(float))));
 
-// What a sum's term is handed: at(p) is p[j] for the scalar tail, or p[j, j + 16) as Lanes, so one
-// generic lambda, [&](auto at) { return at(x) * at(y); }, serves both.
+// What a sum's term is handed: at(p) is p[j] for the scalar tail, or p[j, j + lanes_width) as Lanes, so
+// one generic lambda, [&](auto at) { return at(x) * at(y); }, serves both.
 struct ScalarAt {
   int64_t j;
   float operator()(const float* p) const { return p[j]; }
@@ -32,33 +37,25 @@ struct LanesAt {
   }
 };
 
-// The sum of the lanes, halving: four dependent adds instead of sixteen.
+// The sum and the largest of the lanes, halving: log2(lanes_width) dependent steps instead of
+// lanes_width. The largest is NaN-blind, as the selects feeding it.
 inline float lanes_total(Lanes v) {
-  typedef float Half __attribute__((vector_size(32)));
-  typedef float Quarter __attribute__((vector_size(16)));
-  const Half h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-                 __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const Quarter q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
-  return (q[0] + q[2]) + (q[1] + q[3]);
+  for (int width = lanes_width / 2; width > 0; width /= 2) {
+    for (int i = 0; i < width; ++i) v[i] += v[i + width];
+  }
+  return v[0];
 }
-
-// The largest of the lanes, halving as lanes_total does (NaN-blind, as the selects feeding it).
 inline float lanes_max(Lanes v) {
-  typedef float Half __attribute__((vector_size(32)));
-  typedef float Quarter __attribute__((vector_size(16)));
-  const Half a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-  const Half b = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const Half h = a > b ? a : b;
-  const Quarter c = __builtin_shufflevector(h, h, 0, 1, 2, 3), d = __builtin_shufflevector(h, h, 4, 5, 6, 7);
-  const Quarter q = c > d ? c : d;
-  const float e = q[0] > q[2] ? q[0] : q[2], f = q[1] > q[3] ? q[1] : q[3];
-  return e > f ? e : f;
+  for (int width = lanes_width / 2; width > 0; width /= 2) {
+    for (int i = 0; i < width; ++i) v[i] = v[i + width] > v[i] ? v[i + width] : v[i];
+  }
+  return v[0];
 }
 
 // Σ_{j<n} first and Σ_{j<n} second (when given) in one pass, fp32 within blocks of sum_block terms,
 // the block sums added in double, so the rounding error grows with the block length rather than
-// with n. Four Lanes accumulators in all (two per sum for a pair), so four adds are in flight
-// where one chain would wait out each add's latency. No std:: function templates (see above).
+// with n. Four Lanes accumulators in all (two each for a pair), so four adds are in flight where
+// one chain would wait out each add's latency. No std:: function templates (see above).
 inline constexpr int64_t sum_block = 1024;
 struct SumPair {
   double first = 0.0, second = 0.0;
