@@ -139,10 +139,14 @@ class PhasePlane {
 // max pool is more memory traffic than the pooling itself.
 template <class Scratch, class Body>
 void for_each_plane(const PoolGeometry& g, Body&& body) {
-  detail::split_over_team(g.n * g.c, g.n * g.c * g.h * g.w, [&](int64_t first, int64_t last) {
+  // Its own region rather than split_over_team: with that, GCC inlined the body into the kernel and
+  // compiled maxpool_forward's row loops a fifth slower; the planes repay the region's setup.
+#pragma omp parallel if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
+  {
     Scratch scratch(g);
-    for (int64_t plane = first; plane < last; ++plane) body(scratch, plane);
-  });
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < g.n * g.c; ++plane) body(scratch, plane);
+  }
 }
 
 struct NoScratch {
