@@ -174,15 +174,21 @@ TEST(CpuMemoryBound, AddsByHand) {
   EXPECT_EQ(x, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
-TEST(CpuMemoryBound, AddInEveryVectorFamily) {
+TEST(CpuMemoryBound, AddAndReluInEveryVectorFamily) {
   const int64_t n = 1031;  // a tail past the last full vector of every width
   const auto a = random_values(n, 10), b = random_values(n, 11);
-  std::vector<double> expected;
-  for (int64_t i = 0; i < n; ++i) expected.push_back(double(a[size_t(i)] + b[size_t(i)]));
+  std::vector<double> sum, relu;
+  for (int64_t i = 0; i < n; ++i) {
+    sum.push_back(double(a[size_t(i)] + b[size_t(i)]));
+    relu.push_back(std::max(double(a[size_t(i)]), 0.0));
+  }
   for (MicroKernel family : vector_families()) {
-    std::vector<float> y = nan_filled(n);
-    detail::memory_bound_loops(family).add(a.data(), b.data(), y.data(), n);
-    expect_close(y, expected, 0, 0, "add " + std::string(to_string(family)));
+    const auto& loops = detail::memory_bound_loops(family);
+    std::vector<float> y = nan_filled(n), r = nan_filled(n);
+    loops.add(a.data(), b.data(), y.data(), n);
+    loops.relu_forward(a.data(), r.data(), n);
+    expect_close(y, sum, 0, 0, "add " + std::string(to_string(family)));
+    expect_close(r, relu, 0, 0, "relu " + std::string(to_string(family)));
   }
 }
 

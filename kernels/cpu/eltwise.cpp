@@ -1,6 +1,6 @@
 // Activations and adds: one streaming pass each. The plain loops vectorise at baseline width,
-// which keeps up with memory; the adds (whose operands often sit in L2) and GELU's erf and exp go
-// through the widest vector loops.
+// which keeps up with memory; relu forward and the adds (whose operands often sit in L2) and
+// GELU's erf and exp go through the widest vector loops.
 #include <algorithm>
 #include <cstdint>
 
@@ -67,11 +67,10 @@ void write_output(float* y, int64_t n, int64_t begin, int64_t end, Values&& valu
 }  // namespace
 
 void relu_forward(const float* x, float* y, int64_t n) {
+  const auto& loops = detail::memory_bound_loops();
   split_over_team(n, n, [&](int64_t begin, int64_t end) {
-    write_output(y, n, begin, end, [&](int64_t first, int64_t last, float* out) {
-#pragma omp simd
-      for (int64_t i = first; i < last; ++i) out[i - first] = x[i] > 0.0f ? x[i] : 0.0f;
-    });
+    write_output(y, n, begin, end,
+                 [&](int64_t first, int64_t last, float* out) { loops.relu_forward(x + first, out, last - first); });
   });
 }
 

@@ -84,6 +84,11 @@ struct VectorLoops {
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
   }
 
+  static void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }
+
   static void gelu_forward(const float* x, float* y, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
@@ -203,9 +208,10 @@ struct VectorLoops {
   }
 
   static const MemoryBoundLoops& table() {
-    static const MemoryBoundLoops loops{&add,           &gelu_forward,          &gelu_backward,
-                                        &softmax_row,   &softmax_row_backward,  &logsumexp_row,
-                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
+    static const MemoryBoundLoops loops{&add,           &relu_forward,          &gelu_forward,
+                                        &gelu_backward, &softmax_row,           &softmax_row_backward,
+                                        &logsumexp_row, &layernorm_row_forward, &layernorm_row_backward,
+                                        &adamw};
     return loops;
   }
 };
