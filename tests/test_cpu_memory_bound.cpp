@@ -174,6 +174,48 @@ TEST(CpuMemoryBound, AddsByHand) {
   EXPECT_EQ(x, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
+TEST(CpuMemoryBound, AddAndReluInEveryVectorFamily) {
+  const int64_t n = 1031;  // a tail past the last full vector of every width
+  const auto a = random_values(n, 10), b = random_values(n, 11);
+  std::vector<double> sum, relu;
+  for (int64_t i = 0; i < n; ++i) {
+    sum.push_back(double(a[size_t(i)] + b[size_t(i)]));
+    relu.push_back(std::max(double(a[size_t(i)]), 0.0));
+  }
+  for (MicroKernel family : vector_families()) {
+    const auto& loops = detail::memory_bound_loops(family);
+    std::vector<float> y = nan_filled(n), r = nan_filled(n);
+    loops.add(a.data(), b.data(), y.data(), n);
+    loops.relu_forward(a.data(), r.data(), n);
+    expect_close(y, sum, 0, 0, "add " + std::string(to_string(family)));
+    expect_close(r, relu, 0, 0, "relu " + std::string(to_string(family)));
+  }
+}
+
+// An output larger than the last-level cache takes the streamed path (non-temporal stores from the
+// first 64-byte line on): an odd length and an output 3 floats past an aligned start give it a head,
+// whole chunks and a tail, at every team size.
+TEST(CpuMemoryBound, OutputsLargerThanTheLastLevelCacheMatchReference) {
+  const int64_t n = detail::cache_size(3, int64_t(8) << 20) / int64_t(sizeof(float)) + 1003;
+  const auto x = random_values(n, 8), dy = random_values(n, 9);
+  std::vector<float> storage(size_t(n + 3));
+  float* out = storage.data() + 3;
+  with_threads({1, 3}, [&](int team) {
+    const auto count_misses = [&](auto expected) {
+      int64_t misses = 0;
+      for (int64_t i = 0; i < n; ++i) misses += out[i] != expected(size_t(i));
+      return misses;
+    };
+    const std::string what = " threads " + std::to_string(team);
+    relu_forward(x.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return std::max(x[i], 0.0f); }), 0) << "relu" << what;
+    relu_backward(x.data(), dy.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return x[i] > 0.0f ? dy[i] : 0.0f; }), 0) << "relu backward" << what;
+    add(x.data(), dy.data(), out, n);
+    EXPECT_EQ(count_misses([&](size_t i) { return x[i] + dy[i]; }), 0) << "add" << what;
+  });
+}
+
 TEST(CpuMemoryBound, AddsMatchReference) {
   with_threads({1, 3}, [](int team) {
     for (auto [rows, channels] : {std::pair<int64_t, int64_t>{1, 1}, {1, 1031}, {37, 13}, {4099, 67}}) {
@@ -628,12 +670,21 @@ TEST(CpuMemoryBound, SoftmaxRowInEveryVectorFamily) {
   double best = -1e30, sum = 0.0;
   for (float v : x) best = std::max(best, double(v));
   for (float v : x) sum += std::exp(v - best);
+  // The backward from a softmax row of 1031 columns (a tail past the last full vector).
+  const std::vector<float> y_row(expected.begin(), expected.end());
+  const auto dy = random_values(cols, 44);
+  double dot = 0.0;
+  for (int64_t j = 0; j < cols; ++j) dot += double(dy[size_t(j)]) * y_row[size_t(j)];
+  std::vector<double> dx_ref;
+  for (int64_t j = 0; j < cols; ++j) dx_ref.push_back(0.5 * y_row[size_t(j)] * (dy[size_t(j)] - dot));
   for (MicroKernel family : vector_families()) {
     const auto& loops = detail::memory_bound_loops(family);
-    std::vector<float> y = nan_filled(cols);
+    std::vector<float> y = nan_filled(cols), dx = nan_filled(cols);
     loops.softmax_row(x.data(), y.data(), cols, valid, 0.5f, 3.0f);
     expect_close(y, scaled, 2e-5, 1e-30, "softmax_row " + std::string(to_string(family)));
     EXPECT_NEAR(loops.logsumexp_row(x.data(), cols), best + std::log(sum), 1e-5) << to_string(family);
+    loops.softmax_row_backward(y_row.data(), dy.data(), dx.data(), cols, 0.5f);
+    expect_close(dx, dx_ref, 1e-5, 1e-7 * 0.5, "softmax_row_backward " + std::string(to_string(family)));
   }
 }
 

@@ -1,31 +1,89 @@
 // Activations and adds: one streaming pass each. The plain loops vectorise at baseline width,
-// which keeps up with memory; GELU's erf and exp go through the widest vector loops.
+// which keeps up with memory; relu forward and the adds (whose operands often sit in L2) and
+// GELU's erf and exp go through the widest vector loops.
 #include <algorithm>
+#include <cstdint>
 
+#include "kernels/cpu/gemm_internal.hpp"
 #include "kernels/cpu/memory_bound.hpp"
 #include "kernels/cpu/memory_bound_internal.hpp"
 
 namespace trainrate::kernels::cpu {
 
-using detail::parallel_min_elements;
+using detail::split_over_team;
 
 namespace {
 // Chunks of GELU handed to the vector loops: long enough to amortise the call, short enough that
 // the last thread's share is not much longer than the others'.
 constexpr int64_t gelu_block = 4096;
+
+// An output of n floats larger than the last-level cache is written with non-temporal stores: none
+// of it could stay cached anyway, and a plain store first reads each line it fills (the
+// read-for-ownership, a half more DRAM traffic for relu). Smaller outputs stay plain stores, which
+// leave them in cache for the next layer.
+bool streamed(int64_t n) {
+  static const int64_t llc_bytes = detail::cache_size(3, int64_t(8) << 20);
+  return n * int64_t(sizeof(float)) > llc_bytes;
+}
+
+// Streamed outputs are computed a chunk at a time into an L1-resident buffer, then copied out; a
+// multiple of a 64-byte line, so every chunk after the first fills whole lines.
+constexpr int64_t stream_chunk = 1024;
+constexpr int64_t floats_per_line = 16;
+
+// dst[0, count) = src[0, count) with non-temporal stores; dst is 64-byte aligned.
+void stream_copy(const float* src, float* dst, int64_t count) {
+#if defined(__SSE2__)
+  int64_t i = 0;
+  for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < count; ++i) dst[i] = src[i];
+#else
+  std::copy_n(src, count, dst);
+#endif
+}
+
+// Writes y[begin, end) of an n-float output through values(first, last, out), which puts
+// y[first, last) in out[0, last − first): straight into y, or, when the output is streamed, up to
+// the first line boundary into y and then chunk by chunk through the buffer.
+template <class Values>
+void write_output(float* y, int64_t n, int64_t begin, int64_t end, Values&& values) {
+  if (!streamed(n)) {
+    values(begin, end, y + begin);
+    return;
+  }
+  const auto misaligned = int64_t(reinterpret_cast<uintptr_t>(y + begin) / sizeof(float) % floats_per_line);
+  const int64_t head_end = std::min(end, begin + (floats_per_line - misaligned) % floats_per_line);
+  values(begin, head_end, y + begin);
+  alignas(64) float buffer[stream_chunk];
+  for (int64_t first = head_end; first < end; first += stream_chunk) {
+    const int64_t last = std::min(end, first + stream_chunk);
+    values(first, last, buffer);
+    stream_copy(buffer, y + first, last - first);
+  }
+#if defined(__SSE2__)
+  _mm_sfence();  // streamed stores are weakly ordered: drained before the team's threads join
+#endif
+}
 }  // namespace
 
 void relu_forward(const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  const auto& loops = detail::memory_bound_loops();
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+    write_output(y, n, begin, end,
+                 [&](int64_t first, int64_t last, float* out) { loops.relu_forward(x + first, out, last - first); });
+  });
 }
 
 void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) {
-    const float grad = dy[i];  // read unconditionally, so the select needs no branch
-    dx[i] = x[i] > 0.0f ? grad : 0.0f;
-  }
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+    write_output(dx, n, begin, end, [&](int64_t first, int64_t last, float* out) {
+#pragma omp simd
+      for (int64_t i = first; i < last; ++i) {
+        const float grad = dy[i];  // read unconditionally, so the select needs no branch
+        out[i - first] = x[i] > 0.0f ? grad : 0.0f;
+      }
+    });
+  });
 }
 
 void gelu_forward(const float* x, float* y, int64_t n) {
@@ -42,18 +100,18 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
 }
 
 void add(const float* a, const float* b, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  const auto& loops = detail::memory_bound_loops();
+  split_over_team(n, n, [&](int64_t begin, int64_t end) {
+    write_output(y, n, begin, end,
+                 [&](int64_t first, int64_t last, float* out) { loops.add(a + first, b + first, out, last - first); });
+  });
 }
 
 void bias_add(const float* x, const float* bias, float* y, int64_t rows, int64_t channels) {
-#pragma omp parallel for schedule(static) if (rows * channels >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * channels;
-    float* yr = y + r * channels;
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] + bias[c];
-  }
+  const auto& loops = detail::memory_bound_loops();
+  split_over_team(rows, rows * channels, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) loops.add(x + r * channels, bias, y + r * channels, channels);
+  });
 }
 
 }  // namespace trainrate::kernels::cpu

@@ -12,8 +12,9 @@ namespace trainrate::kernels::cpu {
 using detail::parallel_min_elements;
 
 void embedding_forward(const float* table, const int32_t* indices, float* y, int64_t tokens, int64_t dim) {
-#pragma omp parallel for schedule(static) if (tokens * dim >= parallel_min_elements)
-  for (int64_t t = 0; t < tokens; ++t) std::copy_n(table + int64_t(indices[t]) * dim, dim, y + t * dim);
+  detail::split_over_team(tokens, tokens * dim, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) std::copy_n(table + int64_t(indices[t]) * dim, dim, y + t * dim);
+  });
 }
 
 // Repeated indices add into the same row, so each thread owns a range of the table's rows: it

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -90,11 +91,6 @@ const KernelEntry* find_kernel(MicroKernel id) {
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 int64_t ceil_div(int64_t value, int64_t divisor) { return (value + divisor - 1) / divisor; }
-
-int64_t cache_size(int name, int64_t fallback) {
-  const long size = sysconf(name);
-  return size > 0 ? size : fallback;
-}
 
 Blocking blocking_override;
 
@@ -222,11 +218,36 @@ int64_t kc_for_l1(int mr, int nr, int64_t l1) {
 
 }  // namespace
 
+namespace {
+// The size in bytes of cpu0's data or unified cache of this level in Linux's sysfs, 0 if not there.
+int64_t sysfs_cache_size(int level) {
+  for (int index = 0; index < 16; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
+    int found = 0;
+    std::string type, unit;
+    int64_t size = 0;
+    if (!(level_file >> found)) return 0;
+    if (found != level || !(type_file >> type) || type == "Instruction" || !(size_file >> size)) continue;
+    size_file >> unit;
+    return size * (unit == "M" ? int64_t(1) << 20 : unit == "K" ? int64_t(1) << 10 : 1);
+  }
+  return 0;
+}
+}  // namespace
+
+int64_t cache_size(int level, int64_t fallback) {
+  if (const int64_t bytes = sysfs_cache_size(level); bytes > 0) return bytes;
+  const int name = level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE;
+  const long size = sysconf(name);
+  return size > 0 ? size : fallback;
+}
+
 Blocking blocking_for_depth(int mr, int nr, int64_t k, int k_step) {
   // sysconf costs a few microseconds in some libcs; the caches do not change while we run.
-  static const int64_t l1 = cache_size(_SC_LEVEL1_DCACHE_SIZE, 32 * 1024);
-  static const int64_t l2 = cache_size(_SC_LEVEL2_CACHE_SIZE, 512 * 1024);
-  static const int64_t l3 = cache_size(_SC_LEVEL3_CACHE_SIZE, 8 * 1024 * 1024);
+  static const int64_t l1 = cache_size(1, 32 * 1024);
+  static const int64_t l2 = cache_size(2, 512 * 1024);
+  static const int64_t l3 = cache_size(3, 8 * 1024 * 1024);
   constexpr int64_t float_bytes = sizeof(float);
   Blocking b;
   const int64_t kc_max = round_up(blocking_override.kc > 0 ? blocking_override.kc : kc_for_l1(mr, nr, l1), k_step);

@@ -1,7 +1,8 @@
-// Pieces shared by the memory-bound kernels' files: when to use the team, the compute-heavy row
-// and chunk loops compiled once per vector family, and a summation that stays accurate for
-// millions of terms. Not part of the public API.
+// Pieces shared by the memory-bound kernels' files: when to use the team, and the compute-heavy
+// row and chunk loops compiled once per vector family. Not part of the public API.
 #pragma once
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -15,14 +16,21 @@ namespace trainrate::kernels::cpu::detail {
 inline constexpr int64_t parallel_min_elements = int64_t(1) << 15;
 
 // The loops whose arithmetic would otherwise outlast the memory traffic at SSE2 width: exp, erf,
-// square root and division per element, or several passes over a row held in cache. One table per vector family, each compiled with that
-// family's -m flags (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
+// square root and division per element, several passes over a row held in cache, or a plain add
+// of operands in L2. One table per vector family, each compiled with that family's -m flags
+// (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
 struct MemoryBoundLoops {
+  // y = a + b, n elements (the residual add, and a bias-add row with b the bias), and
+  // y = max(x, 0). At SSE2 width their instructions, not L2, set the pace on tensors that fit there.
+  void (*add)(const float* a, const float* b, float* y, int64_t n);
+  void (*relu_forward)(const float* x, float* y, int64_t n);
   // y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). n elements.
   void (*gelu_forward)(const float* x, float* y, int64_t n);
   void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n);
   // One row: y[j] = out_scale·softmax(scale·x[0:valid])[j] for j < valid, and 0 for valid ≤ j < cols.
   void (*softmax_row)(const float* x, float* y, int64_t cols, int64_t valid, float scale, float out_scale);
+  // One row of softmax's backward: dx[j] = scale·y[j]·(dy[j] − Σ_k dy[k]·y[k]).
+  void (*softmax_row_backward)(const float* y, const float* dy, float* dx, int64_t cols, float scale);
   // log Σ_j e^{x[j]} of one row, without overflow.
   double (*logsumexp_row)(const float* x, int64_t cols);
   // One layer-norm row: y, and its mean and rstd = 1/√(biased variance + eps).
@@ -44,57 +52,31 @@ const MemoryBoundLoops& memory_bound_loops_avx512();
 const MemoryBoundLoops& memory_bound_loops(MicroKernel family);
 const MemoryBoundLoops& memory_bound_loops();
 
-// Calls chunk(begin, count) over [0, n) in pieces of block elements, the pieces split statically
-// over the team when n is large enough to use it.
+// Calls body(begin, end) over [0, count) (rows, planes, elements): one contiguous part per thread,
+// in order, as schedule(static) splits, when the kernel's `elements` repay waking the team; else
+// once over the whole range on the calling thread, with no parallel region at all. libgomp sets up
+// a team even for `omp parallel if (false)` or a team of one: about 300 ns, longer than a small
+// kernel's whole work.
+template <class Body>
+void split_over_team(int64_t count, int64_t elements, Body&& body) {
+  if (elements < parallel_min_elements || omp_get_max_threads() == 1) {
+    body(int64_t(0), count);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t team = omp_get_num_threads(), thread = omp_get_thread_num();
+    body(count * thread / team, count * (thread + 1) / team);
+  }
+}
+
+// Calls chunk(begin, count) over [0, n) in pieces of block elements, the pieces split over the
+// team as split_over_team does.
 template <class Chunk>
 void for_each_block(int64_t n, int64_t block, Chunk&& chunk) {
-  const int64_t blocks = (n + block - 1) / block;
-#pragma omp parallel for schedule(static) if (n >= parallel_min_elements)
-  for (int64_t b = 0; b < blocks; ++b) chunk(b * block, std::min(block, n - b * block));
-}
-
-// Σ_{i<n} first(i) and Σ_{i<n} second(i) in one pass: sum_lanes running fp32 sums each within
-// blocks of sum_block terms, the block sums added in double, so the rounding error grows with the
-// block length rather than with n. The lanes are plain arrays the vectoriser maps onto registers
-// (GCC 12 leaves some `omp simd reduction` loops scalar, with the sum in memory). No std::
-// function templates: the vector-loop files use it too (see memory_bound_loops.hpp).
-inline constexpr int64_t sum_block = 1024;
-inline constexpr int sum_lanes = 16;
-struct SumPair {
-  double first = 0.0, second = 0.0;
-};
-template <class First, class Second>
-SumPair blocked_sums(int64_t n, First first, Second second) {
-  SumPair total;
-  for (int64_t begin = 0; begin < n; begin += sum_block) {
-    const int64_t end = begin + sum_block < n ? begin + sum_block : n;
-    float lanes_first[sum_lanes] = {}, lanes_second[sum_lanes] = {};
-    int64_t i = begin;
-    for (; i + sum_lanes <= end; i += sum_lanes) {
-      for (int lane = 0; lane < sum_lanes; ++lane) {
-        lanes_first[lane] += first(i + lane);
-        lanes_second[lane] += second(i + lane);
-      }
-    }
-    float block_first = 0.0f, block_second = 0.0f;
-    for (; i < end; ++i) {
-      block_first += first(i);
-      block_second += second(i);
-    }
-    for (int lane = 0; lane < sum_lanes; ++lane) {
-      block_first += lanes_first[lane];
-      block_second += lanes_second[lane];
-    }
-    total.first += block_first;
-    total.second += block_second;
-  }
-  return total;
-}
-
-// Σ_{i<n} term(i), the same way.
-template <class Term>
-double blocked_sum(int64_t n, Term term) {
-  return blocked_sums(n, term, [](int64_t) { return 0.0f; }).first;
+  split_over_team((n + block - 1) / block, n, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) chunk(b * block, std::min(block, n - b * block));
+  });
 }
 
 }  // namespace trainrate::kernels::cpu::detail

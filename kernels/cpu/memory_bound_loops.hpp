@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/memory_bound_internal.hpp"
+#include "kernels/cpu/memory_bound_sums.hpp"
 
 namespace trainrate::kernels::cpu::detail {
 
@@ -78,6 +79,16 @@ struct VectorLoops {
     pdf = gauss * inv_sqrt_2pi;
   }
 
+  static void add(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  }
+
+  static void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }
+
   static void gelu_forward(const float* x, float* y, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
@@ -96,18 +107,17 @@ struct VectorLoops {
     }
   }
 
-  // max_j scale·x[j], over sum_lanes running maxima (a max reduction clang does not vectorise
-  // without fast-math).
+  // max_j scale·x[j], over Lanes of running maxima (a max reduction clang does not vectorise
+  // without fast-math) reduced by halving.
   static float row_max(const float* x, int64_t count, float scale) {
-    float lanes[sum_lanes];
-    for (float& lane : lanes) lane = -__builtin_inff();
+    Lanes lanes = Lanes{} - __builtin_inff();
     int64_t j = 0;
-    for (; j + sum_lanes <= count; j += sum_lanes) {
-      for (int lane = 0; lane < sum_lanes; ++lane) lanes[lane] = select_max(lanes[lane], scale * x[j + lane]);
+    for (; j + lanes_width <= count; j += lanes_width) {
+      const Lanes v = LanesAt{j}(x) * scale;
+      lanes = v > lanes ? v : lanes;
     }
-    float best = -__builtin_inff();
+    float best = lanes_max(lanes);
     for (; j < count; ++j) best = select_max(best, scale * x[j]);
-    for (float lane : lanes) best = select_max(best, lane);
     return best;
   }
 
@@ -141,6 +151,12 @@ struct VectorLoops {
     for (int64_t j = valid; j < cols; ++j) y[j] = 0.0f;
   }
 
+  static void softmax_row_backward(const float* y, const float* dy, float* dx, int64_t cols, float scale) {
+    const float dot = float(blocked_sum(cols, [&](auto at) { return at(dy) * at(y); }));
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
+  }
+
   static double logsumexp_row(const float* x, int64_t cols) {
     const float shift = row_max(x, cols, 1.0f);
     return double(shift) + __builtin_log(exp_sum(x, nullptr, cols, 1.0f, shift));
@@ -148,12 +164,15 @@ struct VectorLoops {
 
   static void layernorm_row_forward(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
                                     float eps, float* mean, float* rstd) {
-    const float mu = float(blocked_sum(cols, [&](int64_t j) { return x[j]; }) / double(cols));
-    const double m2 = blocked_sum(cols, [&](int64_t j) {
-      const float d = x[j] - mu;
+    // The sums are accurate in double; dividing and taking the root in float is as accurate as the
+    // float results need and shortens the latency between a row's passes.
+    const float inv_cols = 1.0f / float(cols);
+    const float mu = float(blocked_sum(cols, [&](auto at) { return at(x); })) * inv_cols;
+    const float m2 = float(blocked_sum(cols, [&](auto at) {
+      const auto d = at(x) - mu;
       return d * d;
-    });
-    const float inv = float(1.0 / __builtin_sqrt(m2 / double(cols) + double(eps)));
+    }));
+    const float inv = 1.0f / __builtin_sqrtf(m2 * inv_cols + eps);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mu) * inv * gamma[j] + beta[j];
     *mean = mu;
@@ -163,8 +182,8 @@ struct VectorLoops {
   static void layernorm_row_backward(const float* x, const float* dy, const float* gamma, float mean, float rstd,
                                      float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols) {
     const SumPair g_sums = blocked_sums(
-        cols, [&](int64_t j) { return gamma[j] * dy[j]; },
-        [&](int64_t j) { return gamma[j] * dy[j] * ((x[j] - mean) * rstd); });
+        cols, [&](auto at) { return at(gamma) * at(dy); },
+        [&](auto at) { return at(gamma) * at(dy) * ((at(x) - mean) * rstd); });
     const float g_mean = float(g_sums.first / double(cols)), g_xhat_mean = float(g_sums.second / double(cols));
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) {
@@ -189,8 +208,10 @@ struct VectorLoops {
   }
 
   static const MemoryBoundLoops& table() {
-    static const MemoryBoundLoops loops{&gelu_forward,          &gelu_backward,          &softmax_row, &logsumexp_row,
-                                        &layernorm_row_forward, &layernorm_row_backward, &adamw};
+    static const MemoryBoundLoops loops{&add,           &relu_forward,          &gelu_forward,
+                                        &gelu_backward, &softmax_row,           &softmax_row_backward,
+                                        &logsumexp_row, &layernorm_row_forward, &layernorm_row_backward,
+                                        &adamw};
     return loops;
   }
 };

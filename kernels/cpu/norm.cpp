@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/memory_bound_internal.hpp"
+#include "kernels/cpu/memory_bound_sums.hpp"
 
 namespace trainrate::kernels::cpu {
 
@@ -22,6 +23,7 @@ using detail::blocked_sum;
 using detail::blocked_sums;
 using detail::SumPair;
 using detail::parallel_min_elements;
+using detail::split_over_team;
 
 namespace {
 
@@ -71,15 +73,15 @@ PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t 
   PieceMoments moments;
   double sum = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    sum += blocked_sum(count, [&](int64_t i) { return x[offset + i]; });
+    sum += blocked_sum(count, [&](auto at) { return at(x + offset); });
     moments.count += double(count);
   });
   moments.mean = sum / moments.count;
   const float mean = float(moments.mean);
   double m2 = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    m2 += blocked_sum(count, [&](int64_t i) {
-      const float d = x[offset + i] - mean;
+    m2 += blocked_sum(count, [&](auto at) {
+      const auto d = at(x + offset) - mean;
       return d * d;
     });
   });
@@ -92,16 +94,17 @@ PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t 
 // Runs body(ch, k) for every piece of every channel, over the team when the tensor is large.
 template <class Body>
 void for_each_piece(const ChannelPieces& pieces, Body&& body) {
-  const int64_t total = pieces.c * pieces.per_channel;
-#pragma omp parallel for schedule(static) if (pieces.n * pieces.c * pieces.hw >= parallel_min_elements)
-  for (int64_t p = 0; p < total; ++p) body(p / pieces.per_channel, p % pieces.per_channel);
+  split_over_team(pieces.c * pieces.per_channel, pieces.n * pieces.c * pieces.hw, [&](int64_t first, int64_t last) {
+    for (int64_t p = first; p < last; ++p) body(p / pieces.per_channel, p % pieces.per_channel);
+  });
 }
 
 // Runs body(plane_offset, ch) for every (n, c) plane of the tensor.
 template <class Body>
 void for_each_plane(int64_t n, int64_t c, int64_t hw, Body&& body) {
-#pragma omp parallel for schedule(static) if (n * c * hw >= parallel_min_elements)
-  for (int64_t plane = 0; plane < n * c; ++plane) body(plane * hw, plane % c);
+  split_over_team(n * c, n * c * hw, [&](int64_t first, int64_t last) {
+    for (int64_t plane = first; plane < last; ++plane) body(plane * hw, plane % c);
+  });
 }
 
 }  // namespace
@@ -138,9 +141,10 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
     const float mean = saved_mean[ch];
     PieceSums& piece = sums[ch * pieces.per_channel + k];
     pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
+      const float* dy_run = dy + offset;
+      const float* x_run = x + offset;
       const SumPair run = blocked_sums(
-          count, [&](int64_t i) { return dy[offset + i]; },
-          [&](int64_t i) { return dy[offset + i] * (x[offset + i] - mean); });
+          count, [&](auto at) { return at(dy_run); }, [&](auto at) { return at(dy_run) * (at(x_run) - mean); });
       piece.dy += run.first;
       piece.dy_xmu += run.second;
     });
@@ -174,10 +178,11 @@ void batchnorm_backward(const float* x, const float* dy, const float* gamma, con
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t cols, float eps) {
   const auto& loops = detail::memory_bound_loops();
-#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    loops.layernorm_row_forward(x + r * cols, gamma, beta, y + r * cols, cols, eps, mean + r, rstd + r);
-  }
+  split_over_team(rows, rows * cols, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      loops.layernorm_row_forward(x + r * cols, gamma, beta, y + r * cols, cols, eps, mean + r, rstd + r);
+    }
+  });
 }
 
 namespace {

@@ -12,12 +12,14 @@ constexpr int64_t adamw_block = 4096;
 }  // namespace
 
 void sgd_momentum_update(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weight_decay) {
-#pragma omp parallel for simd schedule(static) if (n >= detail::parallel_min_elements)
-  for (int64_t i = 0; i < n; ++i) {
-    const float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
-    v[i] = vi;
-    w[i] -= lr * vi;
-  }
+  detail::split_over_team(n, n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
+      v[i] = vi;
+      w[i] -= lr * vi;
+    }
+  });
 }
 
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,

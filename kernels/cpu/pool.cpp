@@ -4,7 +4,8 @@
 // offset the in-bounds outputs are one contiguous range of q, so the inner loop has no bounds
 // tests. With a stride sw > 1 those q read every sw-th column; the plane is first split by column
 // phase (PhasePlane) so that every such run is contiguous, and the strided reads happen once per
-// input value rather than once per window that covers it (2.25 times for 3×3, stride 2).
+// input value rather than once per window that covers it (2.25 times for 3×3, stride 2). The max
+// forward first reduces the window's rows, so it splits one row per output row, not the plane.
 // maxpool_argmax finds each window's first maximum the same way, a row of outputs at a time; the
 // backward pass is then only a scatter of dy to those positions.
 #include "kernels/cpu/memory_bound.hpp"
@@ -32,6 +33,8 @@ struct PoolGeometry {
     const int64_t last_column = w - 1 + pw - ss;
     return last_column < 0 ? 0 : std::min(q(), last_column / sw + 1);
   }
+  // The same pooling over a single row of the plane: the columns' part of the window.
+  PoolGeometry one_row() const { return {n, c, 1, w, 1, s, 1, sw, 0, pw}; }
 };
 
 // A plane with each row split by column phase: row h's phase f holds columns f, f + sw, f + 2·sw,
@@ -136,6 +139,8 @@ class PhasePlane {
 // max pool is more memory traffic than the pooling itself.
 template <class Scratch, class Body>
 void for_each_plane(const PoolGeometry& g, Body&& body) {
+  // Its own region rather than split_over_team: with that, GCC inlined the body into the kernel and
+  // compiled maxpool_forward's row loops a fifth slower; the planes repay the region's setup.
 #pragma omp parallel if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
   {
     Scratch scratch(g);
@@ -173,22 +178,42 @@ void for_each_window_offset(const PoolGeometry& g, const PhasePlane& layout, int
 
 }  // namespace
 
+// The maximum is separable: an output row's window rows are first reduced to one row of column
+// maxima (contiguous loads, each input row read once per output row it serves), and only that row
+// is split by column phase for the r·s-fold work of the window's columns.
+struct MaxRowScratch {
+  explicit MaxRowScratch(const PoolGeometry& g)
+      : column_max(static_cast<size_t>(g.w)), row_layout(g.one_row()) {}
+  std::vector<float> column_max;
+  PhasePlane row_layout;
+};
+
 void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
                      int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
-  for_each_plane<PhasePlane>(g, [&](PhasePlane& layout, int64_t plane) {
-    const float* in = layout.split(x + plane * h * w);
+  constexpr float lowest = -std::numeric_limits<float>::infinity();
+  for_each_plane<MaxRowScratch>(g, [&](MaxRowScratch& scratch, int64_t plane) {
+    float* column_max = scratch.column_max.data();
     for (int64_t p_out = 0; p_out < p; ++p_out) {
-      float* y_row = y + (plane * p + p_out) * q;
-      std::fill(y_row, y_row + q, -std::numeric_limits<float>::infinity());
-      for_each_window_offset(g, layout, p_out, [&](int64_t first, int64_t begin, int64_t end) {
+      std::fill(column_max, column_max + w, lowest);
+      for (int64_t rr = 0; rr < r; ++rr) {
+        const int64_t row = g.input_row(p_out, rr);
+        if (row < 0 || row >= h) continue;
+        const float* in = x + (plane * h + row) * w;
 #pragma omp simd
-        for (int64_t qq = begin; qq < end; ++qq) {
-          const float v = in[first + qq];
+        for (int64_t j = 0; j < w; ++j) column_max[j] = in[j] > column_max[j] ? in[j] : column_max[j];
+      }
+      const float* phased = scratch.row_layout.split(column_max);
+      float* y_row = y + (plane * p + p_out) * q;
+      std::fill(y_row, y_row + q, lowest);
+      for (const PhasePlane::Column& column : scratch.row_layout.columns()) {
+#pragma omp simd
+        for (int64_t qq = column.q_begin; qq < column.q_end; ++qq) {
+          const float v = phased[column.offset + qq];
           y_row[qq] = v > y_row[qq] ? v : y_row[qq];
         }
-      });
+      }
     }
   });
 }
@@ -224,16 +249,17 @@ void maxpool_argmax(const float* x, int32_t* where, int64_t n, int64_t c, int64_
 
 void maxpool_backward(const int32_t* where, const float* dy, float* dx, int64_t planes, int64_t plane_size,
                       int64_t outputs_per_plane) {
-#pragma omp parallel for schedule(static) if (planes * plane_size >= detail::parallel_min_elements)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    float* grad = dx + plane * plane_size;
-    std::fill(grad, grad + plane_size, 0.0f);
-    const int32_t* at = where + plane * outputs_per_plane;
-    const float* d = dy + plane * outputs_per_plane;
-    for (int64_t o = 0; o < outputs_per_plane; ++o) {
-      if (at[o] >= 0) grad[at[o]] += d[o];
+  detail::split_over_team(planes, planes * plane_size, [&](int64_t first, int64_t last) {
+    for (int64_t plane = first; plane < last; ++plane) {
+      float* grad = dx + plane * plane_size;
+      std::fill(grad, grad + plane_size, 0.0f);
+      const int32_t* at = where + plane * outputs_per_plane;
+      const float* d = dy + plane * outputs_per_plane;
+      for (int64_t o = 0; o < outputs_per_plane; ++o) {
+        if (at[o] >= 0) grad[at[o]] += d[o];
+      }
     }
-  }
+  });
 }
 
 // A window that is the whole unpadded plane (the global average pool ending a CNN): one output per

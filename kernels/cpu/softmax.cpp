@@ -6,28 +6,26 @@
 
 namespace trainrate::kernels::cpu {
 
-using detail::parallel_min_elements;
+using detail::split_over_team;
 
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols, float scale, int64_t causal_seq) {
   const auto& loops = detail::memory_bound_loops();
-#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    // Query position i sees keys 0..i.
-    const int64_t valid = causal_seq > 0 ? r % causal_seq + 1 : cols;
-    loops.softmax_row(x + r * cols, y + r * cols, cols, valid, scale, 1.0f);
-  }
+  split_over_team(rows, rows * cols, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      // Query position i sees keys 0..i.
+      const int64_t valid = causal_seq > 0 ? r % causal_seq + 1 : cols;
+      loops.softmax_row(x + r * cols, y + r * cols, cols, valid, scale, 1.0f);
+    }
+  });
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
-#pragma omp parallel for schedule(static) if (rows * cols >= parallel_min_elements)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* yr = y + r * cols;
-    const float* dyr = dy + r * cols;
-    float* dxr = dx + r * cols;
-    const float dot = float(detail::blocked_sum(cols, [&](int64_t j) { return dyr[j] * yr[j]; }));
-#pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * yr[j] * (dyr[j] - dot);
-  }
+  const auto& loops = detail::memory_bound_loops();
+  split_over_team(rows, rows * cols, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      loops.softmax_row_backward(y + r * cols, dy + r * cols, dx + r * cols, cols, scale);
+    }
+  });
 }
 
 }  // namespace trainrate::kernels::cpu
