@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 #include <string>
@@ -345,6 +346,26 @@ TEST(MemoryReference, CrossEntropyEmbeddingOptimizers) {
   EXPECT_NEAR(adam[0], 0.9993511864227196, 1e-12);
   EXPECT_NEAR(adam[1], 0.05, 1e-12);
   EXPECT_NEAR(adam[2], 0.00025, 1e-12);
+}
+
+// The slots a chain runs on are the outputs memory_outputs() names, in its order.
+TEST(MemoryReference, ChainSlotsFollowTheOutputOrder) {
+  for (MemoryOp o : {MemoryOp::sgd_momentum, MemoryOp::adamw}) {
+    const MemoryProblem m = chain(o, UpdateForm::torch, 5);
+    float outputs_data[3] = {}, temporaries[10] = {};
+    const float g = 0;
+    const std::array<float*, 3> outputs{&outputs_data[0], &outputs_data[1], &outputs_data[2]};
+    const auto slots = chain_slots(m, outputs, &g, temporaries);
+    const auto at = [&](ChainSlot s) { return slots[size_t(s)]; };
+    const std::vector<MemoryTensor> names = memory_outputs(m);
+    for (size_t i = 0; i < names.size(); ++i) {
+      const ChainSlot s = names[i].name == "w" ? ChainSlot::w : names[i].name == "m" ? ChainSlot::m : ChainSlot::v;
+      EXPECT_EQ(at(s), outputs[i]) << to_string(o) << " " << names[i].name;
+    }
+    EXPECT_EQ(at(ChainSlot::g), &g);
+    EXPECT_EQ(at(ChainSlot::t0), temporaries);
+    EXPECT_EQ(at(ChainSlot::t1), temporaries + 5);
+  }
 }
 
 // The chains are the frameworks' arithmetic, pass by pass. torch's is the fused update rearranged;

@@ -213,8 +213,8 @@ struct Blocking {
   int64_t mc = 0, kc = 0, nc = 0;
 };
 // The size in bytes of this CPU's level 1 (data), 2 or 3 cache: Linux's sysfs, else sysconf, else
-// fallback. sysfs first: glibc derives the L3 from CPUID, which a hypervisor may fill oddly (a
-// 2-vCPU Zen 4 guest whose sysfs and lscpu say 32 MiB reads 320 MiB from sysconf).
+// fallback. sysfs first: glibc derives the L3 from CPUID, which a hypervisor may fill oddly
+// (docs/results/cpu-2026-12-07-memory-bound.md).
 int64_t cache_size(int level, int64_t fallback);
 // Sizes derived from this CPU's caches (sysconf, with fallbacks) for a kernel's MR×NR and a GEMM
 // of depth k (KC already balanced over k).

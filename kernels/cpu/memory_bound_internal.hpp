@@ -54,9 +54,8 @@ const MemoryBoundLoops& memory_bound_loops();
 
 // Calls body(begin, end) over [0, count) (rows, planes, elements): one contiguous part per thread,
 // in order, as schedule(static) splits, when the kernel's `elements` repay waking the team; else
-// once over the whole range on the calling thread, with no parallel region at all. libgomp sets up
-// a team even for `omp parallel if (false)` or a team of one: about 300 ns, longer than a small
-// kernel's whole work.
+// once over the whole range on the calling thread, with no parallel region at all: libgomp sets up
+// a team even for `omp parallel if (false)` or a team of one, which outlasts a small kernel's work.
 template <class Body>
 void split_over_team(int64_t count, int64_t elements, Body&& body) {
   if (elements < parallel_min_elements || omp_get_max_threads() == 1) {

@@ -139,8 +139,8 @@ class PhasePlane {
 // max pool is more memory traffic than the pooling itself.
 template <class Scratch, class Body>
 void for_each_plane(const PoolGeometry& g, Body&& body) {
-  // Its own region rather than split_over_team: with that, GCC inlined the body into the kernel and
-  // compiled maxpool_forward's row loops a fifth slower; the planes repay the region's setup.
+  // Its own region rather than split_over_team, which let GCC inline the body and compile
+  // maxpool_forward's row loops slower (docs/results); the planes repay the region's setup.
 #pragma omp parallel if (g.n * g.c * g.h * g.w >= detail::parallel_min_elements)
   {
     Scratch scratch(g);

@@ -75,9 +75,8 @@ std::string optimizer_form_text(const LoweringOptions& lowering) {
   const std::optional<Optimizer> optimizer = lowering.optimizer;
   if (!optimizer || *optimizer == Optimizer::none) return "";
   if (lowering.optimizer_form == UpdateForm::fused) return " (fused: one pass over the parameters)";
-  const MemoryOp op = *optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw;
   return fmt::format(" ({}'s op chain: {} element-wise passes over the parameters)", to_string(lowering.optimizer_form),
-                     update_chain(op, lowering.optimizer_form).size());
+                     update_chain(optimizer_op(*optimizer), lowering.optimizer_form).size());
 }
 
 std::string totals(const Prediction& p) {

@@ -157,11 +157,15 @@ std::optional<Optimizer> parse_optimizer(std::string_view text) {
   return std::nullopt;
 }
 
+MemoryOp optimizer_op(Optimizer optimizer) {
+  return optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw;
+}
+
 std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options) {
   const Optimizer optimizer = options.optimizer.value_or(network.optimizer);
   if (optimizer == Optimizer::none) return std::nullopt;
   // Master weights and optimizer state stay fp32 under mixed precision.
-  const MemoryProblem step{.op = optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw,
+  const MemoryProblem step{.op = optimizer_op(optimizer),
                            .elements = parameter_count(network),
                            .form = options.optimizer_form};
   return LayerPass{"optimizer", "step", Phase::update, step, 1};

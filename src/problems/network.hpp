@@ -102,6 +102,8 @@ struct LayerPass {
 // runs them), then the optimizer step.
 std::vector<LayerPass> lower_training_step(const Network& network, const LoweringOptions& options = {});
 std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const LoweringOptions& options = {});
+// The memory-bound op of an optimizer's step (sgd or adamw; not none).
+MemoryOp optimizer_op(Optimizer optimizer);
 // The update over parameter_count(network), in fp32 (master weights and optimizer state stay fp32
 // under mixed precision); none when the optimizer is none.
 std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options = {});

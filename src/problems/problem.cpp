@@ -345,6 +345,20 @@ std::span<const ChainStep> update_chain(MemoryOp op, UpdateForm form) {
   return {};
 }
 
+std::array<float*, kChainSlots> chain_slots(const MemoryProblem& m, std::span<float* const> outputs, const float* g,
+                                            float* temporaries) {
+  const auto slot = [](ChainSlot s) { return size_t(s); };
+  const bool sgd = m.op == MemoryOp::sgd_momentum;  // called on every timed run: no memory_outputs() here
+  std::array<float*, kChainSlots> slots{};
+  slots[slot(ChainSlot::w)] = outputs[0];
+  if (!sgd) slots[slot(ChainSlot::m)] = outputs[1];
+  slots[slot(ChainSlot::v)] = outputs[sgd ? 1 : 2];
+  slots[slot(ChainSlot::g)] = const_cast<float*>(g);  // no chain step writes g
+  slots[slot(ChainSlot::t0)] = temporaries;
+  slots[slot(ChainSlot::t1)] = temporaries + m.elements;
+  return slots;
+}
+
 int chain_reads(ChainOp op) {
   switch (op) {
     case O::scale:
@@ -369,8 +383,10 @@ double chain_coefficient(MemoryOp op, ChainCoef coef) {
   const bool sgd = op == MemoryOp::sgd_momentum;
   const double lr = sgd ? kSgd.lr : kAdamW.lr, wd = sgd ? kSgd.weight_decay : kAdamW.weight_decay;
   const auto& a = kAdamW;
-  // The bias corrections in double: 1 − β2^step is tiny for early steps with β2 near 1.
-  const double bias1 = 1.0 - std::pow(a.beta1, double(a.step)), bias2 = 1.0 - std::pow(a.beta2, double(a.step));
+  // The bias corrections in double: 1 − β2^step is tiny for early steps with β2 near 1. Computed
+  // once: the backends ask on every timed run.
+  static const double bias1 = 1.0 - std::pow(a.beta1, double(a.step));
+  static const double bias2 = 1.0 - std::pow(a.beta2, double(a.step));
   switch (coef) {
     case K::none: return 0.0;
     case K::lr: return lr;

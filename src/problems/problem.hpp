@@ -5,6 +5,7 @@
 // reports all speak in Problems, so a shape means the same thing everywhere.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -180,6 +181,11 @@ int chain_reads(ChainOp op);
 int chain_flops(ChainOp op);
 // The value of a chain scalar for the optimizer op (its settings: kSgd or kAdamW).
 double chain_coefficient(MemoryOp op, ChainCoef coef);
+// Where each ChainSlot lives when a chain runs in place on the optimizer's outputs, given in
+// memory_outputs(m) order (w, then v for SGD, or m and v for AdamW), its gradient g and
+// 2·m.elements floats of temporaries (t0, then t1).
+std::array<float*, kChainSlots> chain_slots(const MemoryProblem& m, std::span<float* const> outputs, const float* g,
+                                            float* temporaries);
 
 // The shape fields an op reads, by their JSON names ("elements", "rows", "window", ...).
 const std::vector<std::string_view>& memory_fields(MemoryOp op);

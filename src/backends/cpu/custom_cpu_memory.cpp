@@ -154,14 +154,12 @@ Kernel update_kernel(const MemoryProblem& m, const Floats& g) {
     };
   }
   auto temporaries = std::make_shared<std::vector<float>>(size_t(2 * n));
-  return [g = Floats(g), n, adam, chain, temporaries, op = m.op](float* out) mutable {
-    float* t = temporaries->data();
-    // Indexed by ChainSlot: w, g, m, v, t0, t1 (SGD keeps its velocity in v and has no m).
-    const std::array<float*, kChainSlots> slots{out, g.data(), adam ? out + n : nullptr,
-                                                out + (adam ? 2 : 1) * n, t, t + n};
+  return [g, m, n, chain, temporaries](float* out) {
+    const std::array<float*, 3> outputs{out, out + n, out + 2 * n};  // one n-float tensor each
+    const std::array<float*, kChainSlots> slots = chain_slots(m, outputs, g.data(), temporaries->data());
+    const auto at = [&](ChainSlot slot) { return slots[size_t(slot)]; };
     for (const ChainStep& s : chain) {
-      const auto at = [&](ChainSlot slot) { return slots[size_t(slot)]; };
-      kc::update_chain_pass(s.op, float(chain_coefficient(op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c), n);
+      kc::update_chain_pass(s.op, float(chain_coefficient(m.op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c), n);
     }
   };
 }

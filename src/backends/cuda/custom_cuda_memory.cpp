@@ -109,15 +109,13 @@ class Launch {
   // The outputs hold w, then v (SGD) or m, v (AdamW), seeded from the inputs; g is input 1 and the
   // temporaries t0, t1 are the workspace.
   void chain() const {
-    const int64_t n = m_.elements;
-    const bool adam = m_.op == MemoryOp::adamw;
-    float* t = static_cast<float*>(ws_);
-    // Indexed by ChainSlot: w, g, m, v, t0, t1. g is only ever read.
-    const std::array<float*, kChainSlots> slots{fout(0), const_cast<float*>(fin(1)), adam ? fout(1) : nullptr,
-                                                fout(adam ? 2 : 1), t, t + n};
+    const bool sgd = m_.op == MemoryOp::sgd_momentum;  // outputs w, v (SGD) or w, m, v (AdamW)
+    const std::array<float*, 3> outputs{fout(0), fout(1), sgd ? nullptr : fout(2)};
+    const std::array<float*, kChainSlots> slots = chain_slots(m_, outputs, fin(1), static_cast<float*>(ws_));
     const auto at = [&](ChainSlot s) { return slots[size_t(s)]; };
     for (const ChainStep& s : update_chain(m_.op, m_.form)) {
-      k::update_chain_pass(s.op, float(chain_coefficient(m_.op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c), n, s_);
+      k::update_chain_pass(s.op, float(chain_coefficient(m_.op, s.k)), at(s.out), at(s.a), at(s.b), at(s.c),
+                           m_.elements, s_);
     }
   }
 
