@@ -322,15 +322,35 @@ void check_batchnorm(const BatchNormShape& s, const std::string& what) {
 
 TEST(CpuMemoryBound, BatchNormMatchesReference) {
   // Single values, many tiny planes, planes over several pieces (HW above 16 Ki floats), and
-  // M over a million with a mean 20 standard deviations from zero.
-  const std::vector<BatchNormShape> shapes = {{1, 1, 1, 0.0f},    {7, 2, 1, 0.0f},     {3, 5, 49, 0.0f},
-                                              {2, 3, 20011, 1.0f}, {4, 2, 300007, 10.0f}};
+  // M over a million with a mean 20 standard deviations from zero; channels enough for the team to
+  // take them one at a time from cache (small planes, and planes of several pieces).
+  const std::vector<BatchNormShape> shapes = {{1, 1, 1, 0.0f},    {7, 2, 1, 0.0f},       {3, 5, 49, 0.0f},
+                                              {2, 3, 20011, 1.0f}, {4, 2, 300007, 10.0f}, {3, 37, 1031, 5.0f},
+                                              {2, 13, 17000, 1.0f}};
   with_threads({1, 3}, [&](int team) {
     for (const BatchNormShape& s : shapes) {
       check_batchnorm(s, "N" + std::to_string(s.n) + " C" + std::to_string(s.c) + " HW" + std::to_string(s.hw) +
                              " threads " + std::to_string(team));
     }
   });
+}
+
+// 13 channels: one at a time from cache on 1 thread, the two-pass form on 4 (under 4 channels
+// per thread): the same pieces merged in the same order, so the same bits either way.
+TEST(CpuMemoryBound, BatchNormForwardSameBitsChannelByChannelOrNot) {
+  const int64_t n = 2, c = 13, hw = 17000, total = n * c * hw;
+  const auto x = random_values(total, 21), gamma = random_values(c, 22, 0.5f, 2.0f), beta = random_values(c, 23);
+  std::vector<std::vector<float>> outputs;
+  with_threads({1, 4}, [&](int) {
+    std::vector<float> y = nan_filled(total), mean = nan_filled(c), inv_std = nan_filled(c);
+    batchnorm_forward_training(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), inv_std.data(), n, c, hw,
+                               1e-5f);
+    y.insert(y.end(), mean.begin(), mean.end());
+    y.insert(y.end(), inv_std.begin(), inv_std.end());
+    outputs.push_back(std::move(y));
+  });
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_TRUE(outputs[0] == outputs[1]);
 }
 
 TEST(CpuMemoryBound, LayerNormByHand) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -208,6 +209,55 @@ TEST(Lowering, OptimizerStepFollowsTheNetworkOrTheOverride) {
   EXPECT_EQ(memory_of(lower_training_step(bert, {.dtype = Dtype::fp16}).back()).dtype, Dtype::fp32);
   EXPECT_EQ(parse_optimizer("adam"), Optimizer::adamw);
   EXPECT_FALSE(parse_optimizer("lamb").has_value());
+}
+
+// BERT-base's tensors by hand: word, position and token-type tables; 768 for every bias of a
+// 768-wide linear and every LN scale and shift (embeddings LN 2, per block q/k/v/out biases 4 +
+// 2 LNs 4 + mlp.down bias 1, pooler bias 1: 2 + 12·9 + 1 = 111); the 768² q/k/v/out weights (12·4)
+// and the pooler's (49); mlp.up and mlp.down weights (24); mlp.up biases (12); the classifier's
+// 768×2 weight shares token-type's size (1536: 2), and its bias (2).
+TEST(Lowering, ParameterTensorsBySizeInFirstUseOrder) {
+  const Network bert = bert_base(1, 16);
+  const std::vector<TensorCount> tensors = parameter_tensors(bert);
+  const std::vector<std::pair<int64_t, int64_t>> expected{{23'440'896, 1}, {393'216, 1}, {1536, 2}, {768, 111},
+                                                          {589'824, 49}, {2'359'296, 24}, {3072, 12}, {2, 1}};
+  ASSERT_EQ(tensors.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(tensors[i].elements, expected[i].first) << i;
+    EXPECT_EQ(tensors[i].count, expected[i].second) << i;
+  }
+  // A user network's unattributed parameters are one more tensor.
+  Network small = bert;
+  small.layers.resize(1);  // the word table
+  small.other_parameters = 100;
+  const std::vector<TensorCount> two = parameter_tensors(small);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[1].elements, 100);
+  EXPECT_EQ(parameter_count(small), 23'440'896 + 100);
+}
+
+// PyTorch updates tensor by tensor: one step per distinct size, counted; the other forms pass over
+// all the parameters at once.
+TEST(Lowering, TorchOptimizerStepsTensorByTensor) {
+  const Network bert = bert_base(1, 16);
+  const auto torch = lower_training_step(bert, {.optimizer_form = UpdateForm::torch});
+  std::vector<LayerPass> steps;
+  std::copy_if(torch.begin(), torch.end(), std::back_inserter(steps), [](const LayerPass& p) { return p.phase == Phase::update; });
+  const std::vector<TensorCount> tensors = parameter_tensors(bert);
+  ASSERT_EQ(steps.size(), tensors.size());
+  int64_t elements = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(memory_of(steps[i]),
+              (MemoryProblem{.op = MemoryOp::adamw, .elements = tensors[i].elements, .form = UpdateForm::torch}));
+    EXPECT_EQ(steps[i].count, tensors[i].count);
+    elements += steps[i].count * memory_of(steps[i]).elements;
+  }
+  EXPECT_EQ(elements, parameter_count(bert));
+  for (UpdateForm form : {UpdateForm::fused, UpdateForm::keras}) {
+    const auto passes = lower_training_step(bert, {.optimizer_form = form});
+    EXPECT_EQ(std::count_if(passes.begin(), passes.end(), [](const LayerPass& p) { return p.phase == Phase::update; }), 1);
+    EXPECT_EQ(memory_of(passes.back()).elements, parameter_count(bert));
+  }
 }
 
 TEST(Lowering, AttentionBecomesSixBatchedGemms) {

@@ -5,7 +5,8 @@
 // every piece is a task of its own whatever C is. Each piece takes its mean and then its sum of
 // squared deviations (the second pass reads the piece from cache, not memory), and the pieces of a
 // channel merge in a fixed order with Chan's formula: a two-pass variance at the memory cost of
-// one, and the same result for any number of threads.
+// one, and the same result for any number of threads. The forward pass normalises a channel right
+// after its moments when the channel fits in L2, so x comes from memory once, not twice.
 #include "kernels/cpu/memory_bound.hpp"
 
 #include <omp.h>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/gemm_internal.hpp"
 #include "kernels/cpu/memory_bound_internal.hpp"
 #include "kernels/cpu/memory_bound_sums.hpp"
 
@@ -99,6 +101,15 @@ void for_each_piece(const ChannelPieces& pieces, Body&& body) {
   });
 }
 
+// Whether the forward pass can take a channel at a time: the channel fits in half of L2 (x stays
+// there between its moments and its normalisation), and there are channels enough to keep every
+// thread of the team busy (four each, so uneven shares stay small).
+bool channel_stays_cached(const ChannelPieces& pieces) {
+  static const int64_t l2_bytes = detail::cache_size(2, int64_t(512) << 10);
+  const int64_t channel_bytes = pieces.n * pieces.hw * int64_t(sizeof(float));
+  return 2 * channel_bytes <= l2_bytes && pieces.c >= 4 * int64_t(omp_get_max_threads());
+}
+
 // Runs body(plane_offset, ch) for every (n, c) plane of the tensor.
 template <class Body>
 void for_each_plane(int64_t n, int64_t c, int64_t hw, Body&& body) {
@@ -112,21 +123,36 @@ void for_each_plane(int64_t n, int64_t c, int64_t hw, Body&& body) {
 void batchnorm_forward_training(const float* x, const float* gamma, const float* beta, float* y, float* saved_mean,
                                 float* saved_inv_std, int64_t n, int64_t c, int64_t hw, float eps) {
   const ChannelPieces pieces(n, c, hw);
-  std::vector<PieceMoments> moments(size_t(c * pieces.per_channel));
-  for_each_piece(pieces, [&](int64_t ch, int64_t k) { moments[ch * pieces.per_channel + k] = piece_moments(x, pieces, ch, k); });
-  for (int64_t ch = 0; ch < c; ++ch) {
+  const auto channel_statistics = [&](int64_t ch, const PieceMoments* moments) {
     PieceMoments channel;
-    for (int64_t k = 0; k < pieces.per_channel; ++k) channel = merge(channel, moments[ch * pieces.per_channel + k]);
+    for (int64_t k = 0; k < pieces.per_channel; ++k) channel = merge(channel, moments[k]);
     saved_mean[ch] = float(channel.mean);
     saved_inv_std[ch] = float(1.0 / std::sqrt(channel.m2 / channel.count + double(eps)));
-  }
-  for_each_plane(n, c, hw, [&](int64_t offset, int64_t ch) {
+  };
+  const auto normalize_plane = [&](int64_t offset, int64_t ch) {
     const float mean = saved_mean[ch], scale = gamma[ch] * saved_inv_std[ch], shift = beta[ch];
     const float* xp = x + offset;
     float* yp = y + offset;
 #pragma omp simd
     for (int64_t i = 0; i < hw; ++i) yp[i] = (xp[i] - mean) * scale + shift;
-  });
+  };
+  if (channel_stays_cached(pieces)) {
+    // Channel by channel: each is normalised right after its moments, from L2, so x is read from
+    // memory once. Same pieces merged in the same order: the same result as below.
+    split_over_team(c, n * c * hw, [&](int64_t first, int64_t last) {
+      std::vector<PieceMoments> moments(size_t(pieces.per_channel));
+      for (int64_t ch = first; ch < last; ++ch) {
+        for (int64_t k = 0; k < pieces.per_channel; ++k) moments[size_t(k)] = piece_moments(x, pieces, ch, k);
+        channel_statistics(ch, moments.data());
+        for (int64_t plane = 0; plane < n; ++plane) normalize_plane((plane * c + ch) * hw, ch);
+      }
+    });
+    return;
+  }
+  std::vector<PieceMoments> moments(size_t(c * pieces.per_channel));
+  for_each_piece(pieces, [&](int64_t ch, int64_t k) { moments[ch * pieces.per_channel + k] = piece_moments(x, pieces, ch, k); });
+  for (int64_t ch = 0; ch < c; ++ch) channel_statistics(ch, &moments[ch * pieces.per_channel]);
+  for_each_plane(n, c, hw, normalize_plane);
 }
 
 void batchnorm_backward(const float* x, const float* dy, const float* gamma, const float* saved_mean,

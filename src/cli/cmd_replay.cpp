@@ -273,7 +273,8 @@ Action add_replay_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", a->quiet, "No per-problem lines");
   cmd->add_option("--ranks", a->ranks,
                   "Data-parallel replay under mpirun -n N: every rank runs the iteration, then all-reduces the "
-                  "gradients in buckets; refused unless N ranks are running (docs/cluster.md)")
+                  "gradients in buckets; every rank times its iteration alone 20 times, side by side, for the wait on "
+                  "the slowest; refused unless N ranks are running (docs/cluster.md)")
       ->check(at_least(1));
   cmd->add_option("--comm", a->comm, "With --ranks: take the all-reduce alpha-beta from this collectives results file "
                                      "instead of measuring it now")

@@ -75,8 +75,9 @@ std::string optimizer_form_text(const LoweringOptions& lowering) {
   const std::optional<Optimizer> optimizer = lowering.optimizer;
   if (!optimizer || *optimizer == Optimizer::none) return "";
   if (lowering.optimizer_form == UpdateForm::fused) return " (fused: one pass over the parameters)";
-  return fmt::format(" ({}'s op chain: {} element-wise passes over the parameters)", to_string(lowering.optimizer_form),
-                     update_chain(optimizer_op(*optimizer), lowering.optimizer_form).size());
+  return fmt::format(" ({}'s op chain: {} element-wise passes over the parameters{})", to_string(lowering.optimizer_form),
+                     update_chain(optimizer_op(*optimizer), lowering.optimizer_form).size(),
+                     updates_tensor_by_tensor(lowering.optimizer_form) ? ", tensor by tensor" : "");
 }
 
 std::string totals(const Prediction& p) {

@@ -161,14 +161,17 @@ MemoryOp optimizer_op(Optimizer optimizer) {
   return optimizer == Optimizer::sgd ? MemoryOp::sgd_momentum : MemoryOp::adamw;
 }
 
-std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options) {
+std::vector<LayerPass> optimizer_passes(const Network& network, const LoweringOptions& options) {
   const Optimizer optimizer = options.optimizer.value_or(network.optimizer);
-  if (optimizer == Optimizer::none) return std::nullopt;
-  // Master weights and optimizer state stay fp32 under mixed precision.
-  const MemoryProblem step{.op = optimizer_op(optimizer),
-                           .elements = parameter_count(network),
-                           .form = options.optimizer_form};
-  return LayerPass{"optimizer", "step", Phase::update, step, 1};
+  if (optimizer == Optimizer::none) return {};
+  const auto step = [&](int64_t elements, int64_t count) {
+    const MemoryProblem update{.op = optimizer_op(optimizer), .elements = elements, .form = options.optimizer_form};
+    return LayerPass{"optimizer", "step", Phase::update, update, count};
+  };
+  if (!updates_tensor_by_tensor(options.optimizer_form)) return {step(parameter_count(network), 1)};
+  std::vector<LayerPass> passes;
+  for (const TensorCount& tensors : parameter_tensors(network)) passes.push_back(step(tensors.elements, tensors.count));
+  return passes;
 }
 
 std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const LoweringOptions& options) {
@@ -198,7 +201,7 @@ std::vector<LayerPass> lower_training_step(const Network& network, const Lowerin
     }
   }
   forward.insert(forward.end(), std::make_move_iterator(backward.begin()), std::make_move_iterator(backward.end()));
-  if (auto update = optimizer_pass(network, options)) forward.push_back(std::move(*update));
+  for (LayerPass& update : optimizer_passes(network, options)) forward.push_back(std::move(update));
   return forward;
 }
 
@@ -224,26 +227,54 @@ std::vector<Problem> training_problems(const Network& network, const LoweringOpt
 
 // ---- counts ---------------------------------------------------------------------------------
 
-int64_t layer_parameters(const Layer& layer) {
-  int64_t per_copy = 0;
+std::vector<TensorCount> layer_parameter_tensors(const Layer& layer) {
+  std::vector<TensorCount> tensors;
+  const auto add = [&](int64_t elements, int64_t per_copy) {
+    if (elements > 0) tensors.push_back({elements, per_copy * layer.repeat});
+  };
   if (const auto* conv = std::get_if<ConvLayer>(&layer.shape)) {
-    per_copy = conv->k * conv->c * conv->r * conv->s + (conv->bias ? conv->k : 0);
+    add(conv->k * conv->c * conv->r * conv->s, 1);
+    if (conv->bias) add(conv->k, 1);
   } else if (const auto* linear = std::get_if<LinearLayer>(&layer.shape)) {
     if (!linear->tied_weights) {
-      per_copy = linear->in_features * linear->out_features + (linear->bias ? linear->out_features : 0);
+      add(linear->in_features * linear->out_features, 1);
+      if (linear->bias) add(linear->out_features, 1);
     }
   } else if (const auto* memory = std::get_if<MemoryLayer>(&layer.shape)) {
     const MemoryProblem& m = memory->per_sample;
-    if (m.op == MemoryOp::batchnorm) per_copy = 2 * m.c;  // scale and shift (running statistics are buffers)
-    if (m.op == MemoryOp::layernorm) per_copy = 2 * m.cols;
-    if (m.op == MemoryOp::embedding) per_copy = m.vocab * m.cols;
+    if (m.op == MemoryOp::batchnorm) add(m.c, 2);  // scale and shift (running statistics are buffers)
+    if (m.op == MemoryOp::layernorm) add(m.cols, 2);
+    if (m.op == MemoryOp::embedding) add(m.vocab * m.cols, 1);
   }
-  return per_copy * layer.repeat;
+  return tensors;
+}
+
+int64_t layer_parameters(const Layer& layer) {
+  int64_t total = 0;
+  for (const TensorCount& t : layer_parameter_tensors(layer)) total += t.elements * t.count;
+  return total;
+}
+
+std::vector<TensorCount> parameter_tensors(const Network& network) {
+  std::vector<TensorCount> distinct;
+  const auto add = [&](const TensorCount& t) {
+    auto found = std::find_if(distinct.begin(), distinct.end(), [&](const TensorCount& d) { return d.elements == t.elements; });
+    if (found == distinct.end()) {
+      distinct.push_back(t);
+    } else {
+      found->count += t.count;
+    }
+  };
+  for (const Layer& layer : network.layers) {
+    for (const TensorCount& t : layer_parameter_tensors(layer)) add(t);
+  }
+  if (network.other_parameters > 0) add({network.other_parameters, 1});
+  return distinct;
 }
 
 int64_t parameter_count(const Network& network) {
-  int64_t total = network.other_parameters;
-  for (const Layer& layer : network.layers) total += layer_parameters(layer);
+  int64_t total = 0;
+  for (const TensorCount& t : parameter_tensors(network)) total += t.elements * t.count;
   return total;
 }
 

@@ -104,9 +104,11 @@ std::vector<LayerPass> lower_training_step(const Network& network, const Lowerin
 std::vector<LayerPass> lower_layer(const Layer& layer, int64_t batch, const LoweringOptions& options = {});
 // The memory-bound op of an optimizer's step (sgd or adamw; not none).
 MemoryOp optimizer_op(Optimizer optimizer);
-// The update over parameter_count(network), in fp32 (master weights and optimizer state stay fp32
-// under mixed precision); none when the optimizer is none.
-std::optional<LayerPass> optimizer_pass(const Network& network, const LoweringOptions& options = {});
+// The update over every parameter, in fp32 (master weights and optimizer state stay fp32 under
+// mixed precision): one pass over parameter_count(network), or, in a form that updates tensor by
+// tensor, one per distinct tensor size of parameter_tensors(network), counted; none when the
+// optimizer is none.
+std::vector<LayerPass> optimizer_passes(const Network& network, const LoweringOptions& options = {});
 // The dtype memory-bound passes run in for a lowering dtype: a tf32 tensor is an fp32 tensor.
 Dtype memory_dtype(Dtype dtype);
 
@@ -119,7 +121,17 @@ std::vector<ProblemCount> training_problem_counts(const Network& network, const 
 // The distinct problems alone, for suites.
 std::vector<Problem> training_problems(const Network& network, const LoweringOptions& options = {});
 
-int64_t layer_parameters(const Layer& layer);  // weights, biases, norm scales/shifts, tables: all repeats
+// Parameter tensors of one size, and how many there are.
+struct TensorCount {
+  int64_t elements = 0;
+  int64_t count = 0;
+};
+// A layer's parameter tensors, all repeats: weight and bias, norm scale and shift, the table.
+std::vector<TensorCount> layer_parameter_tensors(const Layer& layer);
+int64_t layer_parameters(const Layer& layer);  // the elements of layer_parameter_tensors
+// The network's parameter tensors by distinct size, in first-use order (other_parameters as one
+// tensor: nobody said how it splits).
+std::vector<TensorCount> parameter_tensors(const Network& network);
 int64_t parameter_count(const Network& network);
 // Forward GEMM and conv multiply-adds of one sample (FLOPs are twice this).
 double forward_macs_per_sample(const Network& network);

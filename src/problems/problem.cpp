@@ -289,6 +289,8 @@ std::optional<UpdateForm> parse_update_form(std::string_view text) {
   return parse_from(text, std::array{UpdateForm::fused, UpdateForm::torch, UpdateForm::keras});
 }
 
+bool updates_tensor_by_tensor(UpdateForm form) { return form == UpdateForm::torch; }
+
 namespace {
 using O = ChainOp;
 using S = ChainSlot;

@@ -111,6 +111,12 @@ std::optional<MemoryOp> parse_memory_op(std::string_view text);
 enum class UpdateForm { fused, torch, keras };
 std::string_view to_string(UpdateForm form);
 std::optional<UpdateForm> parse_update_form(std::string_view text);
+// Whether a step in this form runs its whole chain on one parameter tensor before the next tensor
+// (PyTorch's loop over the parameters), so that a tensor small enough finds itself in cache on the
+// chain's later passes. The others pass over all the parameters at once: fused has one pass, and
+// TensorFlow's executor runs Keras's per-variable ops as they become ready, interleaving the
+// variables' chains (docs/models.md).
+bool updates_tensor_by_tensor(UpdateForm form);
 
 struct MemoryProblem {
   MemoryOp op = MemoryOp::relu;

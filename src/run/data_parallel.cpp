@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -48,6 +49,15 @@ std::vector<double> seconds(const std::vector<double>& values_ms) {
   return values_s;
 }
 
+StoppingCriterion fixed_samples(int64_t samples) {
+  StoppingCriterion exactly;
+  exactly.min_samples = exactly.max_samples = samples;
+  exactly.min_time_ms = 0;
+  exactly.target_relative_noise = 0;
+  exactly.budget_ms = std::numeric_limits<double>::infinity();
+  return exactly;
+}
+
 std::vector<Result> measure_sweep(Backend& backend, const DataParallelOptions& options, int64_t ranks) {
   std::vector<Result> sweep;
   for (int64_t bytes : allreduce_sweep_bytes(options.bucket_bytes)) {
@@ -76,7 +86,14 @@ DataParallelReport replay_data_parallel(const Network& network, const DataParall
   report.group = comm.device().process_group();
   if (report.group.ranks < 2) throw std::invalid_argument("a data-parallel replay needs 2 or more ranks");
 
-  report.compute = replay(network, options.replay, set, observer);
+  ReplayOptions per_rank = options.replay;
+  per_rank.iteration.stopping = fixed_samples(options.rank_iteration_samples);
+  ReplayObserver lined_up = observer;
+  lined_up.on_iteration_start = [&] {
+    if (observer.on_iteration_start) observer.on_iteration_start();
+    comm.device().sum_over_group(0);  // a barrier: no rank starts its samples while another still measures
+  };
+  report.compute = replay(network, per_rank, set, lined_up);
   report.rank_iteration_samples_s = comm.device().gather_over_group(seconds(report.compute.measured.samples_ms));
   report.straggler = straggler_wait(report.rank_iteration_samples_s);
   report.gradient_bytes = 4.0 * double(parameter_count(network));  // fp32 gradients, as predict counts them

@@ -22,6 +22,10 @@ namespace trainrate {
 
 struct DataParallelOptions {
   ReplayOptions replay;           // the per-rank iteration
+  // Samples every rank takes of its iteration alone (for the straggler wait): the same count on every
+  // rank, started together, so the ranks share the machine for all of them. A noise rule per rank
+  // would stop one early and let the other's last samples run on a quieter machine.
+  int64_t rank_iteration_samples = 20;
   double bucket_bytes = kDdpBucketBytes;
   MeasureOptions step;            // the whole data-parallel step
   RunOptions allreduce_sizes;     // each all-reduce of the α-β sweep
