@@ -323,10 +323,10 @@ void check_batchnorm(const BatchNormShape& s, const std::string& what) {
 TEST(CpuMemoryBound, BatchNormMatchesReference) {
   // Single values, many tiny planes, planes over several pieces (HW above 16 Ki floats), and
   // M over a million with a mean 20 standard deviations from zero; channels enough for the team to
-  // take them one at a time from cache (small planes, and planes of several pieces).
+  // take them a block at a time from cache (one piece per channel, and two).
   const std::vector<BatchNormShape> shapes = {{1, 1, 1, 0.0f},    {7, 2, 1, 0.0f},       {3, 5, 49, 0.0f},
                                               {2, 3, 20011, 1.0f}, {4, 2, 300007, 10.0f}, {3, 37, 1031, 5.0f},
-                                              {2, 13, 17000, 1.0f}};
+                                              {7, 13, 3001, 1.0f}};
   with_threads({1, 3}, [&](int team) {
     for (const BatchNormShape& s : shapes) {
       check_batchnorm(s, "N" + std::to_string(s.n) + " C" + std::to_string(s.c) + " HW" + std::to_string(s.hw) +
@@ -335,10 +335,11 @@ TEST(CpuMemoryBound, BatchNormMatchesReference) {
   });
 }
 
-// 13 channels: one at a time from cache on 1 thread, the two-pass form on 4 (under 4 channels
-// per thread): the same pieces merged in the same order, so the same bits either way.
-TEST(CpuMemoryBound, BatchNormForwardSameBitsChannelByChannelOrNot) {
-  const int64_t n = 2, c = 13, hw = 17000, total = n * c * hw;
+// 13 channels: blocks of channels from cache on 1 thread, the two-pass form on 4 (under 4 channels
+// per thread): the same pieces (two per channel: planes 0-4 and 5-6) merged in the same order, so
+// the same bits either way.
+TEST(CpuMemoryBound, BatchNormForwardSameBitsChannelBlocksOrNot) {
+  const int64_t n = 7, c = 13, hw = 3001, total = n * c * hw;
   const auto x = random_values(total, 21), gamma = random_values(c, 22, 0.5f, 2.0f), beta = random_values(c, 23);
   std::vector<std::vector<float>> outputs;
   with_threads({1, 4}, [&](int) {

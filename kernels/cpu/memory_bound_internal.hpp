@@ -39,6 +39,11 @@ struct MemoryBoundLoops {
   // One layer-norm row's backward: dx, and dy·xhat and dy added into dgamma_sums and dbeta_sums.
   void (*layernorm_row_backward)(const float* x, const float* dy, const float* gamma, float mean, float rstd,
                                  float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols);
+  // Batch norm's pieces over one contiguous run: Σ x, Σ (x − mean)² (both as blocked_sum adds them)
+  // and y = (x − mean)·scale + shift.
+  double (*sum)(const float* x, int64_t n);
+  double (*squared_deviations)(const float* x, int64_t n, float mean);
+  void (*scale_shift)(const float* x, float* y, int64_t n, float mean, float scale, float shift);
   // The AdamW step on n elements; bias1 = 1 − β1^step and bias2 = 1 − β2^step.
   void (*adamw)(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                 float eps, float weight_decay, float bias1, float bias2);

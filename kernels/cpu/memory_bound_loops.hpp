@@ -194,6 +194,20 @@ struct VectorLoops {
     }
   }
 
+  static double sum(const float* x, int64_t n) { return blocked_sum(n, [&](auto at) { return at(x); }); }
+
+  static double squared_deviations(const float* x, int64_t n, float mean) {
+    return blocked_sum(n, [&](auto at) {
+      const auto d = at(x) - mean;
+      return d * d;
+    });
+  }
+
+  static void scale_shift(const float* x, float* y, int64_t n, float mean, float scale, float shift) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * scale + shift;
+  }
+
   static void adamw(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                     float eps, float weight_decay, float bias1, float bias2) {
     const float inv_bias1 = 1.0f / bias1, inv_bias2 = 1.0f / bias2;
@@ -211,6 +225,7 @@ struct VectorLoops {
     static const MemoryBoundLoops loops{&add,           &relu_forward,          &gelu_forward,
                                         &gelu_backward, &softmax_row,           &softmax_row_backward,
                                         &logsumexp_row, &layernorm_row_forward, &layernorm_row_backward,
+                                        &sum,           &squared_deviations,    &scale_shift,
                                         &adamw};
     return loops;
   }

@@ -5,8 +5,9 @@
 // every piece is a task of its own whatever C is. Each piece takes its mean and then its sum of
 // squared deviations (the second pass reads the piece from cache, not memory), and the pieces of a
 // channel merge in a fixed order with Chan's formula: a two-pass variance at the memory cost of
-// one, and the same result for any number of threads. The forward pass normalises a channel right
-// after its moments when the channel fits in L2, so x comes from memory once, not twice.
+// one, and the same result for any number of threads. The forward pass normalises a block of
+// channels right after their moments when they fit in L2, so x comes from memory once, not twice;
+// y past the last-level cache is streamed, as the activations' outputs are.
 #include "kernels/cpu/memory_bound.hpp"
 
 #include <omp.h>
@@ -17,11 +18,11 @@
 
 #include "kernels/cpu/gemm_internal.hpp"
 #include "kernels/cpu/memory_bound_internal.hpp"
+#include "kernels/cpu/memory_bound_stores.hpp"
 #include "kernels/cpu/memory_bound_sums.hpp"
 
 namespace trainrate::kernels::cpu {
 
-using detail::blocked_sum;
 using detail::blocked_sums;
 using detail::SumPair;
 using detail::parallel_min_elements;
@@ -72,25 +73,53 @@ PieceMoments merge(const PieceMoments& a, const PieceMoments& b) {
 }
 
 PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t ch, int64_t k) {
+  const auto& loops = detail::memory_bound_loops();
   PieceMoments moments;
   double sum = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    sum += blocked_sum(count, [&](auto at) { return at(x + offset); });
+    sum += loops.sum(x + offset, count);
     moments.count += double(count);
   });
   moments.mean = sum / moments.count;
   const float mean = float(moments.mean);
   double m2 = 0.0;
-  pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) {
-    m2 += blocked_sum(count, [&](auto at) {
-      const auto d = at(x + offset) - mean;
-      return d * d;
-    });
-  });
+  pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) { m2 += loops.squared_deviations(x + offset, count, mean); });
   // Deviations were taken from the fp32 mean; shift them to the double one.
   const double offset = double(mean) - moments.mean;
   moments.m2 = m2 - moments.count * offset * offset;
   return moments;
+}
+
+// piece_moments for every piece of channels [first, last) when pieces are whole planes, read plane
+// by plane over the block: its channels lie side by side in each plane, one long run for the
+// prefetchers instead of a short run per channel. Each piece adds its runs in plane order, as
+// piece_moments does, so the bits are the same.
+void block_moments(const float* x, const ChannelPieces& pieces, int64_t first, int64_t last, PieceMoments* out) {
+  const auto& loops = detail::memory_bound_loops();
+  const int64_t hw = pieces.hw;
+  const auto piece = [&](int64_t plane, int64_t ch) {
+    return size_t((ch - first) * pieces.per_channel + plane / pieces.planes_per_piece);
+  };
+  const auto run = [&](int64_t plane, int64_t ch) { return x + (plane * pieces.c + ch) * hw; };
+  const size_t count = size_t((last - first) * pieces.per_channel);
+  std::vector<double> sums(count, 0.0), m2s(count, 0.0);
+  for (size_t p = 0; p < count; ++p) out[p] = {};
+  for (int64_t plane = 0; plane < pieces.n; ++plane) {
+    for (int64_t ch = first; ch < last; ++ch) {
+      sums[piece(plane, ch)] += loops.sum(run(plane, ch), hw);
+      out[piece(plane, ch)].count += double(hw);
+    }
+  }
+  for (size_t p = 0; p < count; ++p) out[p].mean = sums[p] / out[p].count;
+  for (int64_t plane = 0; plane < pieces.n; ++plane) {
+    for (int64_t ch = first; ch < last; ++ch) {
+      m2s[piece(plane, ch)] += loops.squared_deviations(run(plane, ch), hw, float(out[piece(plane, ch)].mean));
+    }
+  }
+  for (size_t p = 0; p < count; ++p) {
+    const double offset = double(float(out[p].mean)) - out[p].mean;  // as in piece_moments
+    out[p].m2 = m2s[p] - out[p].count * offset * offset;
+  }
 }
 
 // Runs body(ch, k) for every piece of every channel, over the team when the tensor is large.
@@ -101,13 +130,17 @@ void for_each_piece(const ChannelPieces& pieces, Body&& body) {
   });
 }
 
-// Whether the forward pass can take a channel at a time: the channel fits in half of L2 (x stays
-// there between its moments and its normalisation), and there are channels enough to keep every
-// thread of the team busy (four each, so uneven shares stay small).
-bool channel_stays_cached(const ChannelPieces& pieces) {
+// How many channels the forward pass takes at a time so that they stay in L2 between their moments
+// and their normalisation (half of it: x, with y passing through): 0 when one channel does not fit,
+// its pieces are slices of a plane, or there are too few channels to give every thread of the team
+// four (uneven shares stay small).
+int64_t cached_channel_block(const ChannelPieces& pieces) {
   static const int64_t l2_bytes = detail::cache_size(2, int64_t(512) << 10);
   const int64_t channel_bytes = pieces.n * pieces.hw * int64_t(sizeof(float));
-  return 2 * channel_bytes <= l2_bytes && pieces.c >= 4 * int64_t(omp_get_max_threads());
+  if (pieces.slices_per_plane > 1 || 2 * channel_bytes > l2_bytes || pieces.c < 4 * int64_t(omp_get_max_threads())) {
+    return 0;
+  }
+  return l2_bytes / 2 / channel_bytes;
 }
 
 // Runs body(plane_offset, ch) for every (n, c) plane of the tensor.
@@ -129,22 +162,25 @@ void batchnorm_forward_training(const float* x, const float* gamma, const float*
     saved_mean[ch] = float(channel.mean);
     saved_inv_std[ch] = float(1.0 / std::sqrt(channel.m2 / channel.count + double(eps)));
   };
+  const auto& loops = detail::memory_bound_loops();
   const auto normalize_plane = [&](int64_t offset, int64_t ch) {
     const float mean = saved_mean[ch], scale = gamma[ch] * saved_inv_std[ch], shift = beta[ch];
-    const float* xp = x + offset;
-    float* yp = y + offset;
-#pragma omp simd
-    for (int64_t i = 0; i < hw; ++i) yp[i] = (xp[i] - mean) * scale + shift;
+    detail::write_output(y, n * c * hw, offset, offset + hw, [&](int64_t first, int64_t last, float* out) {
+      loops.scale_shift(x + first, out, last - first, mean, scale, shift);
+    });
   };
-  if (channel_stays_cached(pieces)) {
-    // Channel by channel: each is normalised right after its moments, from L2, so x is read from
-    // memory once. Same pieces merged in the same order: the same result as below.
+  if (const int64_t block = cached_channel_block(pieces); block > 0) {
+    // A block of channels at a time: normalised right after their moments, from L2, so x is read
+    // from memory once. Same pieces merged in the same order: the same result as below.
     split_over_team(c, n * c * hw, [&](int64_t first, int64_t last) {
-      std::vector<PieceMoments> moments(size_t(pieces.per_channel));
-      for (int64_t ch = first; ch < last; ++ch) {
-        for (int64_t k = 0; k < pieces.per_channel; ++k) moments[size_t(k)] = piece_moments(x, pieces, ch, k);
-        channel_statistics(ch, moments.data());
-        for (int64_t plane = 0; plane < n; ++plane) normalize_plane((plane * c + ch) * hw, ch);
+      std::vector<PieceMoments> moments(size_t(block * pieces.per_channel));
+      for (int64_t begin = first; begin < last; begin += block) {
+        const int64_t end = std::min(last, begin + block);
+        block_moments(x, pieces, begin, end, moments.data());
+        for (int64_t ch = begin; ch < end; ++ch) channel_statistics(ch, &moments[size_t((ch - begin) * pieces.per_channel)]);
+        for (int64_t plane = 0; plane < n; ++plane) {
+          for (int64_t ch = begin; ch < end; ++ch) normalize_plane((plane * c + ch) * hw, ch);
+        }
       }
     });
     return;
