@@ -39,6 +39,11 @@ struct MemoryBoundLoops {
   // One layer-norm row's backward: dx, and dy·xhat and dy added into dgamma_sums and dbeta_sums.
   void (*layernorm_row_backward)(const float* x, const float* dy, const float* gamma, float mean, float rstd,
                                  float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols);
+  // One output row of a max pool: column maxima over the window's input rows (rows[0, count), count
+  // ≥ 1) into column_max[0, w), then y[q] = max over ss < s of column_max[q·sw − pw + ss] for the
+  // columns inside the row, q < q_count.
+  void (*maxpool_row)(const float* const* rows, int64_t count, int64_t w, float* column_max, float* y,
+                      int64_t q_count, int64_t s, int64_t sw, int64_t pw);
   // Batch norm's pieces over one contiguous run: Σ x, Σ (x − mean)² (both as blocked_sum adds them)
   // and y = (x − mean)·scale + shift.
   double (*sum)(const float* x, int64_t n);

@@ -194,6 +194,60 @@ struct VectorLoops {
     }
   }
 
+  // y[q] for q in [begin, end), whose window columns are all inside the row. The stride as a
+  // constant where it is one (3×3/2 pools, 2×2/2 pools) lets the loads vectorise as shuffles of
+  // contiguous vectors rather than gathers.
+  template <int64_t ConstStride>
+  static void max_over_columns(const float* m, float* y, int64_t begin, int64_t end, int64_t s, int64_t sw,
+                               int64_t pw) {
+    const int64_t stride = ConstStride > 0 ? ConstStride : sw;
+    // One pass per window column, each a plain strided loop (an inner loop over the columns would
+    // keep the compiler from vectorising over q).
+    const float* first = m - pw;
+#pragma omp simd
+    for (int64_t q = begin; q < end; ++q) y[q] = first[q * stride];
+    for (int64_t ss = 1; ss < s; ++ss) {
+      const float* column = m - pw + ss;
+#pragma omp simd
+      for (int64_t q = begin; q < end; ++q) y[q] = select_max(column[q * stride], y[q]);
+    }
+  }
+
+  static void maxpool_row(const float* const* rows, int64_t count, int64_t w, float* m, float* y, int64_t q_count,
+                          int64_t s, int64_t sw, int64_t pw) {
+    // From −∞, as every max here is NaN-blind (a NaN never wins a comparison).
+    const float* first = rows[0];
+#pragma omp simd
+    for (int64_t j = 0; j < w; ++j) m[j] = select_max(first[j], -__builtin_inff());
+    for (int64_t k = 1; k < count; ++k) {
+      const float* row = rows[k];
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) m[j] = select_max(row[j], m[j]);
+    }
+    // Outputs whose window lies inside the row, and the few at either edge that reach past it.
+    const int64_t inner_begin = (pw + sw - 1) / sw;
+    const int64_t inner_end = w - s + pw < 0 ? 0 : (w - s + pw) / sw + 1;
+    const int64_t begin = inner_begin < q_count ? inner_begin : q_count;
+    const int64_t end = inner_end < begin ? begin : (inner_end < q_count ? inner_end : q_count);
+    if (sw == 2) {
+      max_over_columns<2>(m, y, begin, end, s, sw, pw);
+    } else if (sw == 1) {
+      max_over_columns<1>(m, y, begin, end, s, sw, pw);
+    } else {
+      max_over_columns<0>(m, y, begin, end, s, sw, pw);
+    }
+    const auto edge = [&](int64_t q) {
+      float v = -__builtin_inff();
+      for (int64_t ss = 0; ss < s; ++ss) {
+        const int64_t j = q * sw - pw + ss;
+        if (j >= 0 && j < w) v = select_max(m[j], v);
+      }
+      y[q] = v;
+    };
+    for (int64_t q = 0; q < begin; ++q) edge(q);
+    for (int64_t q = end; q < q_count; ++q) edge(q);
+  }
+
   static double sum(const float* x, int64_t n) { return blocked_sum(n, [&](auto at) { return at(x); }); }
 
   static double squared_deviations(const float* x, int64_t n, float mean) {
@@ -225,7 +279,8 @@ struct VectorLoops {
     static const MemoryBoundLoops loops{&add,           &relu_forward,          &gelu_forward,
                                         &gelu_backward, &softmax_row,           &softmax_row_backward,
                                         &logsumexp_row, &layernorm_row_forward, &layernorm_row_backward,
-                                        &sum,           &squared_deviations,    &scale_shift,
+                                        &maxpool_row,   &sum,                   &squared_deviations,
+                                        &scale_shift,
                                         &adamw};
     return loops;
   }

@@ -33,8 +33,6 @@ struct PoolGeometry {
     const int64_t last_column = w - 1 + pw - ss;
     return last_column < 0 ? 0 : std::min(q(), last_column / sw + 1);
   }
-  // The same pooling over a single row of the plane: the columns' part of the window.
-  PoolGeometry one_row() const { return {n, c, 1, w, 1, s, 1, sw, 0, pw}; }
 };
 
 // A plane with each row split by column phase: row h's phase f holds columns f, f + sw, f + 2·sw,
@@ -178,42 +176,31 @@ void for_each_window_offset(const PoolGeometry& g, const PhasePlane& layout, int
 
 }  // namespace
 
-// The maximum is separable: an output row's window rows are first reduced to one row of column
-// maxima (contiguous loads, each input row read once per output row it serves), and only that row
-// is split by column phase for the r·s-fold work of the window's columns.
-struct MaxRowScratch {
-  explicit MaxRowScratch(const PoolGeometry& g)
-      : column_max(static_cast<size_t>(g.w)), row_layout(g.one_row()) {}
+// Per thread: the input rows of one output row's window, and their column maxima.
+struct ColumnMaxScratch {
+  explicit ColumnMaxScratch(const PoolGeometry& g) : rows(static_cast<size_t>(g.r)), column_max(static_cast<size_t>(g.w)) {}
+  std::vector<const float*> rows;
   std::vector<float> column_max;
-  PhasePlane row_layout;
 };
 
+// The maximum is separable: an output row's window rows are first reduced to one row of column
+// maxima (contiguous loads, each input row read once per output row it serves), then the window's
+// columns of that row, both in the widest vector loops (at baseline width the row loops, not
+// memory, set the pace: docs/results).
 void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t r, int64_t s,
                      int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
-  constexpr float lowest = -std::numeric_limits<float>::infinity();
-  for_each_plane<MaxRowScratch>(g, [&](MaxRowScratch& scratch, int64_t plane) {
-    float* column_max = scratch.column_max.data();
+  const auto& loops = detail::memory_bound_loops();
+  for_each_plane<ColumnMaxScratch>(g, [&](ColumnMaxScratch& scratch, int64_t plane) {
     for (int64_t p_out = 0; p_out < p; ++p_out) {
-      std::fill(column_max, column_max + w, lowest);
+      int64_t count = 0;
       for (int64_t rr = 0; rr < r; ++rr) {
         const int64_t row = g.input_row(p_out, rr);
-        if (row < 0 || row >= h) continue;
-        const float* in = x + (plane * h + row) * w;
-#pragma omp simd
-        for (int64_t j = 0; j < w; ++j) column_max[j] = in[j] > column_max[j] ? in[j] : column_max[j];
+        if (row >= 0 && row < h) scratch.rows[size_t(count++)] = x + (plane * h + row) * w;
       }
-      const float* phased = scratch.row_layout.split(column_max);
-      float* y_row = y + (plane * p + p_out) * q;
-      std::fill(y_row, y_row + q, lowest);
-      for (const PhasePlane::Column& column : scratch.row_layout.columns()) {
-#pragma omp simd
-        for (int64_t qq = column.q_begin; qq < column.q_end; ++qq) {
-          const float v = phased[column.offset + qq];
-          y_row[qq] = v > y_row[qq] ? v : y_row[qq];
-        }
-      }
+      loops.maxpool_row(scratch.rows.data(), count, w, scratch.column_max.data(), y + (plane * p + p_out) * q, q, s,
+                        sw, pw);
     }
   });
 }

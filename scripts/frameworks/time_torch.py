@@ -50,7 +50,8 @@ def main():
     if args.threads:  # both pools: intra-op for the kernels, inter-op beside them (must precede any work)
         torch.set_num_threads(args.threads)
         torch.set_num_interop_threads(args.threads)
-    settings = {"mkldnn": torch.backends.mkldnn.is_available()}
+    # Debian's PyTorch runs matmuls on OpenBLAS, whose pool ignores set_num_threads.
+    settings = {"mkldnn": torch.backends.mkldnn.is_available(), **timing.cap_blas_threads(args.threads)}
     if args.device == "cuda":
         settings = configure_cuda()
     torch.manual_seed(0)

@@ -25,6 +25,37 @@ def parse_args(description, cuda=False):
     return args
 
 
+def loaded_openblas():
+    """The OpenBLAS this process has loaded (a framework's BLAS: Debian's PyTorch calls it for matmuls),
+    as a ctypes library, or None."""
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.split()[-1]})
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads  # raises AttributeError where the symbol is absent
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def cap_blas_threads(threads):
+    """OpenBLAS keeps its own thread pool, sized to every core whatever the framework was told: a
+    framework run at 1 thread would multiply on 2. Caps it at `threads` and says what was found."""
+    lib = loaded_openblas()
+    if lib is None:
+        return {"blas": None}
+    import ctypes
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    found = lib.openblas_get_num_threads()
+    if threads:
+        lib.openblas_set_num_threads(threads)
+    return {"blas": lib.openblas_get_config().decode(), "blas_threads_default": found,
+            "blas_threads": lib.openblas_get_num_threads()}
+
+
 def time_steps(step, warmup, steps, wait=lambda: None):
     """Seconds of each timed call of `step`; `wait` returns when all work queued so far is done (a GPU's
     queue: called before the clock starts and before it stops), and does nothing where work is synchronous."""

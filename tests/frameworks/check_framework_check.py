@@ -102,7 +102,7 @@ def check_commands():
         check(f"{precision}: run --budget-ms", value_after(rates, "--budget-ms"), "30.0")
         check(f"{precision}: run has no --threads on the GPU", "--threads" in rates, False)
         predicted = fc.predict_command("T", "r.json", ["--network", "bert-base"], 32, 128, None, precision, "torch",
-                                       gpu, "p.json")
+                                       fc.predicted_from({}, gpu), gpu, "p.json")
         check(f"{precision}: predict --dtype", value_after(predicted, "--dtype"), dtype)
         check(f"{precision}: predict --optimizer-form", value_after(predicted, "--optimizer-form"), "torch")
         check(f"{precision}: predict --backend", value_after(predicted, "--backend"), "cudnn")
@@ -113,8 +113,15 @@ def check_commands():
     cpu = fc.parse_args([])
     rates = fc.rates_command("T", "resnet50", 4, 128, 2, "fp32", cpu, "r.json")
     check("CPU: run --threads, --dtype, --backends",
-          [value_after(rates, flag) for flag in ("--threads", "--dtype", "--backends")], ["2", "fp32", "onednn,onednn-plain,custom-cpu"])
+          [value_after(rates, flag) for flag in ("--threads", "--dtype", "--backends")],
+          ["2", "fp32", "onednn,onednn-plain,custom-cpu,openblas"])
     check("CPU: frameworks", cpu.frameworks, ["pytorch", "tensorflow"])
+    # Predicted from the library the framework's matmuls ran on, as its timer found it.
+    openblas = {"blas": "OpenBLAS 0.3.21 DYNAMIC_ARCH", "blas_threads": 1}
+    check("CPU: a step on OpenBLAS is predicted from openblas", fc.predicted_from(openblas, cpu), "openblas")
+    check("CPU: a step on no BLAS is predicted from the first backend", fc.predicted_from({"blas": None}, cpu), "onednn")
+    no_openblas = fc.parse_args(["--backends", "onednn,custom-cpu"])
+    check("CPU: OpenBLAS not measured: the first backend", fc.predicted_from(openblas, no_openblas), "onednn")
 
 
 FAKE_TIMER = """#!/bin/sh
