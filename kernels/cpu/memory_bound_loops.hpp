@@ -203,13 +203,12 @@ struct VectorLoops {
     const int64_t stride = ConstStride > 0 ? ConstStride : sw;
     // One pass per window column, each a plain strided loop (an inner loop over the columns would
     // keep the compiler from vectorising over q).
-    const float* first = m - pw;
 #pragma omp simd
-    for (int64_t q = begin; q < end; ++q) y[q] = first[q * stride];
+    for (int64_t q = begin; q < end; ++q) y[q] = m[q * stride - pw];
     for (int64_t ss = 1; ss < s; ++ss) {
-      const float* column = m - pw + ss;
+      const int64_t shift = ss - pw;
 #pragma omp simd
-      for (int64_t q = begin; q < end; ++q) y[q] = select_max(column[q * stride], y[q]);
+      for (int64_t q = begin; q < end; ++q) y[q] = select_max(m[q * stride + shift], y[q]);
     }
   }
 
