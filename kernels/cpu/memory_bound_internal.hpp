@@ -20,8 +20,8 @@ inline constexpr int64_t parallel_min_elements = int64_t(1) << 15;
 // of operands in L2. One table per vector family, each compiled with that family's -m flags
 // (memory_bound_loops*.cpp); all work on contiguous data on the calling thread.
 struct MemoryBoundLoops {
-  // y = a + b, n elements (the residual add, and a bias-add row with b the bias), and
-  // y = max(x, 0). At SSE2 width their instructions, not L2, set the pace on tensors that fit there.
+  // y = a + b, n elements (a bias-add row with b the bias), and y = max(x, 0). At SSE2 width their
+  // instructions, not L2, set the pace on tensors that fit there.
   void (*add)(const float* a, const float* b, float* y, int64_t n);
   void (*relu_forward)(const float* x, float* y, int64_t n);
   // y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). n elements.

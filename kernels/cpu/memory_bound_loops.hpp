@@ -164,15 +164,21 @@ struct VectorLoops {
 
   static void layernorm_row_forward(const float* x, const float* gamma, const float* beta, float* y, int64_t cols,
                                     float eps, float* mean, float* rstd) {
+    // Both moments in one pass over the row, of d = x − x[0]: shifted by a value of the row, the
+    // sum of squares does not cancel the way Σx² − n·mean² does when the mean is far from zero.
     // The sums are accurate in double; dividing and taking the root in float is as accurate as the
     // float results need and shortens the latency between a row's passes.
-    const float inv_cols = 1.0f / float(cols);
-    const float mu = float(blocked_sum(cols, [&](auto at) { return at(x); })) * inv_cols;
-    const float m2 = float(blocked_sum(cols, [&](auto at) {
-      const auto d = at(x) - mu;
-      return d * d;
-    }));
-    const float inv = 1.0f / __builtin_sqrtf(m2 * inv_cols + eps);
+    const float shift = x[0];
+    const SumPair sums = blocked_sums(
+        cols, [&](auto at) { return at(x) - shift; },
+        [&](auto at) {
+          const auto d = at(x) - shift;
+          return d * d;
+        });
+    const double mean_d = sums.first / double(cols);
+    const float mu = float(double(shift) + mean_d);
+    const float variance = float(sums.second / double(cols) - mean_d * mean_d);
+    const float inv = 1.0f / __builtin_sqrtf((variance > 0.0f ? variance : 0.0f) + eps);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mu) * inv * gamma[j] + beta[j];
     *mean = mu;
