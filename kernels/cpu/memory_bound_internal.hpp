@@ -41,9 +41,9 @@ struct MemoryBoundLoops {
                                  float* dx, float* dgamma_sums, float* dbeta_sums, int64_t cols);
   // One output row of a max pool: column maxima over the window's input rows (rows[0, count), count
   // ≥ 1) into column_max[0, w), then y[q] = max over ss < s of column_max[q·sw − pw + ss] for the
-  // columns inside the row, q < q_count.
+  // columns inside the row, q < q_count; [inner_begin, inner_end) are the q whose columns all are.
   void (*maxpool_row)(const float* const* rows, int64_t count, int64_t w, float* column_max, float* y,
-                      int64_t q_count, int64_t s, int64_t sw, int64_t pw);
+                      int64_t q_count, int64_t s, int64_t sw, int64_t pw, int64_t inner_begin, int64_t inner_end);
   // Batch norm's pieces over one contiguous run: Σ x, Σ (x − mean)² (both as blocked_sum adds them)
   // and y = (x − mean)·scale + shift.
   double (*sum)(const float* x, int64_t n);

@@ -219,7 +219,7 @@ struct VectorLoops {
   }
 
   static void maxpool_row(const float* const* rows, int64_t count, int64_t w, float* m, float* y, int64_t q_count,
-                          int64_t s, int64_t sw, int64_t pw) {
+                          int64_t s, int64_t sw, int64_t pw, int64_t begin, int64_t end) {
     // From −∞, as every max here is NaN-blind (a NaN never wins a comparison).
     const float* first = rows[0];
 #pragma omp simd
@@ -230,10 +230,6 @@ struct VectorLoops {
       for (int64_t j = 0; j < w; ++j) m[j] = select_max(row[j], m[j]);
     }
     // Outputs whose window lies inside the row, and the few at either edge that reach past it.
-    const int64_t inner_begin = (pw + sw - 1) / sw;
-    const int64_t inner_end = w - s + pw < 0 ? 0 : (w - s + pw) / sw + 1;
-    const int64_t begin = inner_begin < q_count ? inner_begin : q_count;
-    const int64_t end = inner_end < begin ? begin : (inner_end < q_count ? inner_end : q_count);
     if (sw == 2) {
       max_over_columns<2>(m, y, begin, end, s, sw, pw);
     } else if (sw == 1) {

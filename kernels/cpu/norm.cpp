@@ -72,6 +72,12 @@ PieceMoments merge(const PieceMoments& a, const PieceMoments& b) {
   return {count, a.mean + delta * b.count / count, a.m2 + b.m2 + delta * delta * a.count * b.count / count};
 }
 
+// The sum of squared deviations taken about float(m.mean), moved to the double mean.
+double m2_about_mean(const PieceMoments& m, double m2_about_float_mean) {
+  const double offset = double(float(m.mean)) - m.mean;
+  return m2_about_float_mean - m.count * offset * offset;
+}
+
 PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t ch, int64_t k) {
   const auto& loops = detail::memory_bound_loops();
   PieceMoments moments;
@@ -84,9 +90,7 @@ PieceMoments piece_moments(const float* x, const ChannelPieces& pieces, int64_t 
   const float mean = float(moments.mean);
   double m2 = 0.0;
   pieces.for_each_run(ch, k, [&](int64_t offset, int64_t count) { m2 += loops.squared_deviations(x + offset, count, mean); });
-  // Deviations were taken from the fp32 mean; shift them to the double one.
-  const double offset = double(mean) - moments.mean;
-  moments.m2 = m2 - moments.count * offset * offset;
+  moments.m2 = m2_about_mean(moments, m2);
   return moments;
 }
 
@@ -116,10 +120,7 @@ void block_moments(const float* x, const ChannelPieces& pieces, int64_t first, i
       m2s[piece(plane, ch)] += loops.squared_deviations(run(plane, ch), hw, float(out[piece(plane, ch)].mean));
     }
   }
-  for (size_t p = 0; p < count; ++p) {
-    const double offset = double(float(out[p].mean)) - out[p].mean;  // as in piece_moments
-    out[p].m2 = m2s[p] - out[p].count * offset * offset;
-  }
+  for (size_t p = 0; p < count; ++p) out[p].m2 = m2_about_mean(out[p], m2s[p]);
 }
 
 // Runs body(ch, k) for every piece of every channel, over the team when the tensor is large.

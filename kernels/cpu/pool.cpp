@@ -192,6 +192,8 @@ void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
   const PoolGeometry g{n, c, h, w, r, s, sh, sw, ph, pw};
   const int64_t p = g.p(), q = g.q();
   const auto& loops = detail::memory_bound_loops();
+  // The outputs whose window columns all lie inside the row: its first column's and its last's.
+  const int64_t inner_begin = g.q_begin(0), inner_end = std::max(inner_begin, g.q_end(s - 1));
   for_each_plane<ColumnMaxScratch>(g, [&](ColumnMaxScratch& scratch, int64_t plane) {
     for (int64_t p_out = 0; p_out < p; ++p_out) {
       int64_t count = 0;
@@ -200,7 +202,7 @@ void maxpool_forward(const float* x, float* y, int64_t n, int64_t c, int64_t h, 
         if (row >= 0 && row < h) scratch.rows[size_t(count++)] = x + (plane * h + row) * w;
       }
       loops.maxpool_row(scratch.rows.data(), count, w, scratch.column_max.data(), y + (plane * p + p_out) * q, q, s,
-                        sw, pw);
+                        sw, pw, inner_begin, inner_end);
     }
   });
 }

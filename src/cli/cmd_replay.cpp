@@ -272,9 +272,10 @@ Action add_replay_command(CLI::App& app) {
   cmd->add_option("--json", a->json_out, "Write the replay's numbers as JSON here");
   cmd->add_flag("-q,--quiet", a->quiet, "No per-problem lines");
   cmd->add_option("--ranks", a->ranks,
-                  "Data-parallel replay under mpirun -n N: every rank runs the iteration, then all-reduces the "
-                  "gradients in buckets; every rank times its iteration alone 20 times, side by side, for the wait on "
-                  "the slowest; refused unless N ranks are running (docs/cluster.md)")
+                  fmt::format("Data-parallel replay under mpirun -n N: every rank runs the iteration, then all-reduces "
+                              "the gradients in buckets; every rank times its iteration alone {} times, side by side, "
+                              "for the wait on the slowest; refused unless N ranks are running (docs/cluster.md)",
+                              DataParallelOptions{}.rank_iteration_samples))
       ->check(at_least(1));
   cmd->add_option("--comm", a->comm, "With --ranks: take the all-reduce alpha-beta from this collectives results file "
                                      "instead of measuring it now")
